@@ -1,0 +1,34 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+
+let package = Package(
+    name: "LivingObjects",
+    products: [
+        .library(name: "LivingObjects", targets: ["LivingObjects"]),
+        .executable(name: "lo", targets: ["lo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+    ],
+    targets: [
+        // The VM core: object memory, GC, interpreter, primitives, processes. One module.
+        .target(name: "VMCore", dependencies: [.product(name: "BigInt", package: "BigInt")]),
+        // Smalltalk source -> bytecode (parser, scopes, code generator, diagnostics).
+        .target(name: "Compiler", dependencies: ["VMCore"]),
+        // Tonel and chunk (file-in/file-out) source formats: read and write.
+        .target(name: "SourceFormats"),
+        // The embeddable API: Runtime, bootstrap from kernel sources, file-in, evaluation.
+        .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats"]),
+        .executableTarget(name: "lo", dependencies: [
+            "LivingObjects",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "VMCoreTests", dependencies: ["VMCore"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Compiler"]),
+        .testTarget(name: "SourceFormatsTests", dependencies: ["SourceFormats"]),
+        .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects"]),
+    ]
+)
