@@ -1,7 +1,8 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+// The VM core is built for speed in every configuration: no exclusivity checks in the interpreter loop.
+let vmCoreSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "LivingObjects",
@@ -15,7 +16,8 @@ let package = Package(
     ],
     targets: [
         // The VM core: object memory, GC, interpreter, primitives, processes. One module.
-        .target(name: "VMCore", dependencies: [.product(name: "BigInt", package: "BigInt")]),
+        .target(name: "VMCore", dependencies: [.product(name: "BigInt", package: "BigInt")],
+                swiftSettings: vmCoreSettings),
         // Smalltalk source -> bytecode (parser, scopes, code generator, diagnostics).
         .target(name: "Compiler", dependencies: ["VMCore"]),
         // Tonel and chunk (file-in/file-out) source formats: read and write.

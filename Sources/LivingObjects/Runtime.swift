@@ -1,0 +1,125 @@
+// The embeddable API: a Runtime is one isolated Smalltalk object space with its kernel loaded.
+
+import Compiler
+import Foundation
+import SourceFormats
+import VMCore
+
+public final class Runtime {
+    public let vm: VM
+    /// Problems met while loading the kernel (compile errors, failing class initializers).
+    public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
+
+    /// Creates an object space and loads the kernel from its Tonel sources.
+    public init(kernelDirectory: String? = nil, configuration: VMConfiguration = VMConfiguration(),
+                progress: ((String) -> Void)? = nil) throws {
+        guard let kernel = kernelDirectory ?? Runtime.locateKernel() else { throw RuntimeError.kernelNotFound }
+        vm = try VM(config: configuration)
+        installCompiler()
+        try bootstrap(from: kernel, progress: progress)
+    }
+
+    /// The kernel directory: $LO_KERNEL, or a `kernel` folder next to or above the executable or the
+    /// current directory.
+    public static func locateKernel() -> String? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["LO_KERNEL"] { return env }
+        var starts = [fm.currentDirectoryPath]
+        if let exe = Bundle.main.executablePath { starts.append((exe as NSString).deletingLastPathComponent) }
+        for start in starts {
+            var dir = URL(fileURLWithPath: start)
+            for _ in 0..<8 {
+                let candidate = dir.appendingPathComponent("kernel")
+                if fm.fileExists(atPath: candidate.appendingPathComponent("packages.txt").path) { return candidate.path }
+                dir.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+
+    private func installCompiler() {
+        vm.compiler = { [unowned vm] source, cls, isDoIt in
+            let scope = ClassScope(className: vm.className(cls), instanceVariables: vm.allInstVarNames(cls))
+            do throws(CompileError) {
+                let d = isDoIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
+                               : try SmalltalkCompiler.compileMethod(source, in: scope)
+                return .success(d)
+            } catch {
+                return .failure(.compileError(error.description))
+            }
+        }
+    }
+
+    // MARK: Evaluating
+
+    /// Compiles `source` as a do-it (receiver nil) and runs it; answers the result.
+    public func evaluate(_ source: String) throws -> Oop {
+        let method: Oop
+        switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), isDoIt: true) {
+        case .success(let m): method = m
+        case .failure(let e): throw RuntimeError(e)
+        }
+        do { return try vm.run(method: method, receiver: vm.nilObj) } catch let e as VMError { throw RuntimeError(e) }
+    }
+
+    /// Evaluates and answers the result's printString.
+    public func evaluateAndPrint(_ source: String) throws -> String {
+        try printString(evaluate(source))
+    }
+
+    public func printString(_ o: Oop) throws -> String {
+        do {
+            let s = try vm.send("printString", to: o)
+            return vm.stringValue(s) ?? "<printString did not answer a String>"
+        } catch let e as VMError { throw RuntimeError(e) }
+    }
+
+    /// Sends a message from Swift.
+    public func send(_ selector: String, to receiver: Oop, with args: [Oop] = []) throws -> Oop {
+        do { return try vm.send(selector, to: receiver, with: args) } catch let e as VMError { throw RuntimeError(e) }
+    }
+
+    /// The value of a global (nil if undefined).
+    public func global(_ name: String) -> Oop? { vm.globalValue(name) }
+
+    /// Set when Smalltalk asked to quit (`Smalltalk quit: code`).
+    public var exitCode: Int? { vm.quitRequested }
+
+    // MARK: Compiling into classes
+
+    /// Compiles a method into a class (`isClassSide` for its metaclass) and installs it.
+    @discardableResult
+    public func compile(_ source: String, inClass className: String, classSide: Bool = false,
+                        category: String = "as yet unclassified", location: SourceLocation? = nil) throws -> String {
+        guard var cls = vm.globalValue(className), vm.isPointer(cls) else {
+            throw RuntimeError.compile(Diagnostic(location: location?.description ?? "", message: "no class named \(className)"))
+        }
+        if classSide { cls = vm.classOf(cls) }
+        switch vm.compileMethod(source, in: cls, isDoIt: false) {
+        case .failure(let e):
+            throw RuntimeError.compile(Runtime.diagnostic(e.description, at: location))
+        case .success(let method):
+            let h = vm.handle(method)
+            defer { vm.releaseHandles(to: h) }
+            let selector = vm.fetchSlot(method, CodeLayout.selector)
+            vm.installMethod(method, selector: selector, in: cls)
+            vm.classify(vm.fetchSlot(vm.handleValue(h), CodeLayout.selector), as: category, in: cls)
+            return vm.stringValue(selector) ?? ""
+        }
+    }
+
+    /// Maps a compiler message "line L, column C: text" into the file's coordinates.
+    static func diagnostic(_ message: String, at location: SourceLocation?) -> Diagnostic {
+        guard let location else { return Diagnostic(location: "", message: message) }
+        let parts = message.split(separator: ":", maxSplits: 1)
+        if parts.count == 2, parts[0].hasPrefix("line ") {
+            let coords = parts[0].dropFirst(5).split(separator: ",")
+            if let line = Int(coords[0].trimmingCharacters(in: .whitespaces)) {
+                let col = coords.count > 1 ? coords[1].replacingOccurrences(of: "column", with: "").trimmingCharacters(in: .whitespaces) : ""
+                let where_ = "\(location.file):\(location.line + line - 1)" + (col.isEmpty ? "" : ":\(col)")
+                return Diagnostic(location: where_, message: parts[1].trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return Diagnostic(location: location.description, message: message)
+    }
+}

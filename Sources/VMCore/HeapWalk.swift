@@ -1,0 +1,60 @@
+// Whole-heap operations: become:, allInstances, someObject/nextObject.
+
+extension VM {
+    /// Walks every object in old space (call after `scavenge(tenureAll: true)`).
+    func forEachOldObject(_ body: (Oop) -> Void) {
+        var scan = oldStart
+        while scan < oldTop {
+            let o = objectAt(scan)
+            scan += UInt64(objectBytes(o))
+            body(o)
+        }
+    }
+
+    /// Replaces references: each `from[i]` by `to[i]`, and (two-way) each `to[i]` by `from[i]`.
+    public func become(_ from: [Oop], _ to: [Oop], twoWay: Bool) {
+        let mark = handleMark
+        let fromH = from.map { handle($0) }, toH = to.map { handle($0) }
+        scavenge(tenureAll: true)       // moves objects: read them back from their handles
+        var map: [Oop: Oop] = [:]
+        for (a, b) in zip(fromH.map(handleValue), toH.map(handleValue)) {
+            map[a] = b
+            if twoWay { map[b] = a }
+        }
+        releaseHandles(to: mark)
+        @inline(__always) func replace(_ p: UnsafeMutablePointer<Oop>) {
+            let v = p.pointee
+            if isPointer(v), let w = map[v] { p.pointee = w }
+        }
+        forEachRootSlot(replace)
+        forEachOldObject { o in
+            guard formatOf(o) <= Format.weak else { return }
+            let p = words(o) + 1
+            for i in 0..<numSlotsOf(o) { replace(p + i) }
+        }
+        // Class-table entries were roots: an instance of a class that became another class now
+        // belongs to that class, as in Spur.
+        flushMethodCache()
+    }
+
+    public func allInstances(ofClassIndex index: Int) -> [Oop] {
+        scavenge(tenureAll: true)
+        var result: [Oop] = []
+        forEachOldObject { o in
+            if classIndexOfHeader(headerOf(o)) == index { result.append(o) }
+        }
+        return result
+    }
+
+    /// The first object of the heap (enumeration with `nextObject` covers old space after a tenuring scavenge).
+    public func firstObject() -> Oop? {
+        scavenge(tenureAll: true)
+        return oldTop > oldStart ? objectAt(oldStart) : nil
+    }
+
+    public func objectAfter(_ o: Oop) -> Oop? {
+        guard isOld(o) else { return nil }
+        let next = (hasOverflowWord(o) ? o - 8 : o) + UInt64(objectBytes(o))
+        return next < oldTop ? objectAt(next) : nil
+    }
+}

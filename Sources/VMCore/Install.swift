@@ -1,0 +1,289 @@
+// Turning compiler output (MethodDescription) into CompiledMethod objects, and method dictionaries.
+
+import BigInt
+
+extension VM {
+    /// Builds a CompiledMethod for `methodClass`; nil (with `lastInstallError`) if the code is malformed.
+    public func makeCompiledMethod(_ d: MethodDescription, methodClass: Oop) -> Oop? {
+        lastInstallError = nil
+        guard validate(bytecodes: d.bytecodes, literals: d.literals, numArgs: d.numArgs,
+                       locals: d.numTemps, isBlock: false) else { return nil }
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        let classH = handle(methodClass)
+        guard let method = instantiate(root(.classCompiledMethod)) else { return nil }
+        let methodH = handle(method)
+        guard let lits = makeLiterals(d.literals, methodClass: classH, outer: methodH) else { return nil }
+        let litsH = handle(lits)
+        guard let bytes = newBytes(d.bytecodes, root: .classByteArray),
+              let lines = newBytes(lineTable(d.lines, count: d.bytecodes.count), root: .classByteArray) else { return nil }
+        let bytesH = handle(bytes), linesH = handle(lines)
+        guard let sel = intern(d.selector), let src = newString(d.source) else { return nil }
+        let selH = handle(sel), srcH = handle(src)
+        let m = handleValue(methodH)
+        store(m, CodeLayout.bytecodes, handleValue(bytesH))
+        store(m, CodeLayout.literals, handleValue(litsH))
+        store(m, CodeLayout.numArgs, intOop(d.numArgs))
+        store(m, CodeLayout.numTemps, intOop(d.numTemps))
+        store(m, CodeLayout.frameSize, intOop(d.numTemps + d.maxStack + 2))
+        store(m, CodeLayout.lines, handleValue(linesH))
+        store(m, CodeLayout.primitive, intOop(d.primitive))
+        store(m, CodeLayout.selector, handleValue(selH))
+        store(m, CodeLayout.methodClass, handleValue(classH))
+        store(m, CodeLayout.sourceCode, handleValue(srcH))
+        if !d.pragmas.isEmpty {
+            guard let pragmas = makePragmas(d.pragmas, methodClass: classH, outer: methodH) else { return nil }
+            store(handleValue(methodH), CodeLayout.pragmas, pragmas)
+        }
+        return handleValue(methodH)
+    }
+
+    private func lineTable(_ lines: [Int], count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count * 2)
+        for i in 0..<count {
+            let l = i < lines.count ? min(lines[i], 0xFFFF) : 0
+            out.append(UInt8(l & 0xFF)); out.append(UInt8(l >> 8))
+        }
+        return out
+    }
+
+    private func makePragmas(_ pragmas: [PragmaDescription], methodClass: Int, outer: Int) -> Oop? {
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        var hs: [Int] = []
+        for p in pragmas {
+            guard let sel = intern(p.selector) else { return nil }
+            let selH = handle(sel)
+            guard let args = makeLiterals(p.arguments, methodClass: methodClass, outer: outer) else { return nil }
+            let argsH = handle(args)
+            guard let pair = newArray([handleValue(selH), handleValue(argsH)]) else { return nil }
+            hs.append(handle(pair))
+        }
+        return newArray(hs.map { handleValue($0) })
+    }
+
+    private func makeLiterals(_ literals: [Literal], methodClass: Int, outer: Int) -> Oop? {
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        var hs: [Int] = []
+        for lit in literals {
+            guard let o = makeLiteral(lit, methodClass: methodClass, outer: outer) else { return nil }
+            hs.append(handle(o))
+        }
+        return newArray(hs.map { handleValue($0) })
+    }
+
+    private func makeLiteral(_ lit: Literal, methodClass: Int, outer: Int) -> Oop? {
+        switch lit {
+        case .nil, .cacheSlot: return nilObj
+        case .true: return trueObj
+        case .false: return falseObj
+        case .integer(let v): return newInteger(v)
+        case .largeInteger(let digits): return BigInt(digits).flatMap { newInteger($0) }
+        case .float(let d): return newFloat(d)
+        case .character(let c): return charOop(c)
+        case .string(let s): return newString(s)
+        case .symbol(let s): return intern(s)
+        case .byteArray(let b): return newBytes(b, root: .classByteArray)
+        case .array(let elements): return makeLiterals(elements, methodClass: methodClass, outer: outer)
+        case .binding(let name): return resolveBinding(name, in: handleValue(methodClass))
+        case .scaledDecimal(let n, let d, let scale): return makeScaledDecimal(n, d, scale)
+        case .block(let b): return makeCompiledBlock(b, methodClass: methodClass, outer: outer)
+        }
+    }
+
+    private func makeCompiledBlock(_ b: BlockDescription, methodClass: Int, outer: Int) -> Oop? {
+        guard validate(bytecodes: b.bytecodes, literals: b.literals, numArgs: b.numArgs,
+                       locals: b.numCopied + b.numTemps, isBlock: true) else { return nil }
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        guard let block = instantiate(root(.classCompiledBlock)) else { return nil }
+        let blockH = handle(block)
+        guard let lits = makeLiterals(b.literals, methodClass: methodClass, outer: blockH) else { return nil }
+        let litsH = handle(lits)
+        guard let bytes = newBytes(b.bytecodes, root: .classByteArray) else { return nil }
+        let bytesH = handle(bytes)
+        guard let lines = newBytes(lineTable(b.lines, count: b.bytecodes.count), root: .classByteArray) else { return nil }
+        let blk = handleValue(blockH)
+        store(blk, CodeLayout.bytecodes, handleValue(bytesH))
+        store(blk, CodeLayout.literals, handleValue(litsH))
+        store(blk, CodeLayout.numArgs, intOop(b.numArgs))
+        store(blk, CodeLayout.numTemps, intOop(b.numTemps))
+        store(blk, CodeLayout.frameSize, intOop(b.numCopied + b.numTemps + b.maxStack + 2))
+        store(blk, CodeLayout.lines, lines)
+        store(blk, CodeLayout.numCopied, intOop(b.numCopied))
+        store(blk, CodeLayout.needsHomeContext, bool(b.needsHomeContext))
+        store(blk, CodeLayout.outerCode, handleValue(outer))
+        return blk
+    }
+
+    /// A ScaledDecimal literal: sets the instance variables the kernel's class defines
+    /// (`fraction`/`scale`, or `numerator`/`denominator`/`scale`).
+    private func makeScaledDecimal(_ n: String, _ d: String, _ scale: Int) -> Oop? {
+        guard let num = BigInt(n), let den = BigInt(d), den != 0 else { return nil }
+        let g = num.greatestCommonDivisor(with: den)
+        let (rn, rd) = (num / g, den / g)
+        guard let sdClass = globalValue("ScaledDecimal") else { return nil }
+        let names = allInstVarNames(sdClass)
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        guard let sd = instantiate(sdClass) else { return nil }
+        let sdH = handle(sd)
+        if let fi = names.firstIndex(of: "fraction") {
+            var value: Oop
+            if rd == 1 { guard let v = newInteger(rn) else { return nil }; value = v }
+            else {
+                guard let fracClass = globalValue("Fraction"), let f = instantiate(fracClass) else { return nil }
+                let fH = handle(f)
+                guard let nO = newInteger(rn) else { return nil }
+                store(handleValue(fH), 0, nO)
+                guard let dO = newInteger(rd) else { return nil }
+                store(handleValue(fH), 1, dO)
+                value = handleValue(fH)
+            }
+            store(handleValue(sdH), fi, value)
+        } else if let ni = names.firstIndex(of: "numerator"), let di = names.firstIndex(of: "denominator") {
+            guard let nO = newInteger(rn) else { return nil }
+            store(handleValue(sdH), ni, nO)
+            guard let dO = newInteger(rd) else { return nil }
+            store(handleValue(sdH), di, dO)
+        }
+        if let si = names.firstIndex(of: "scale") { store(handleValue(sdH), si, intOop(scale)) }
+        return handleValue(sdH)
+    }
+
+    // MARK: Bindings and classes
+
+    public func globalValue(_ name: String) -> Oop? {
+        guard let sym = intern(name), root(.smalltalk) != 0,
+              let assoc = identityDictionaryLookup(root(.smalltalk), sym) else { return nil }
+        return fetch(assoc, AssocLayout.value)
+    }
+
+    /// The Association for a variable name seen from a class: class pools up the chain, Smalltalk,
+    /// then Undeclared (where it is created if missing).
+    public func resolveBinding(_ name: String, in cls: Oop) -> Oop? {
+        guard let sym = intern(name) else { return nil }
+        var c = instanceSide(cls)
+        var depth = 0
+        while c != nilObj && isPointer(c) && depth < 10_000 {
+            if numSlotsOf(c) > ClassLayout.classPool {
+                let pool = fetch(c, ClassLayout.classPool)
+                if isPointer(pool) && pool != nilObj, let a = identityDictionaryLookup(pool, sym) { return a }
+            }
+            c = fetch(c, ClassLayout.superclass)
+            depth += 1
+        }
+        if let a = identityDictionaryLookup(root(.smalltalk), sym) { return a }
+        let undeclared = root(.undeclared)
+        guard undeclared != 0 && undeclared != nilObj else { return nil }
+        if let a = identityDictionaryLookup(undeclared, sym) { return a }
+        let h = handle(undeclared)
+        defer { releaseHandles(to: h) }
+        guard let a = newAssociation(sym, nilObj) else { return nil }
+        identityDictionaryAdd(handleValue(h), a)
+        return identityDictionaryLookup(handleValue(h), sym)
+    }
+
+    /// For a metaclass, its sole instance; otherwise the class itself.
+    public func instanceSide(_ cls: Oop) -> Oop {
+        if classOf(cls) == root(.classMetaclass) { return fetch(cls, ClassLayout.soleInstance) }
+        return cls
+    }
+
+    /// Instance variable names from the root class down.
+    public func allInstVarNames(_ cls: Oop) -> [String] {
+        var chain: [Oop] = []
+        var c = cls
+        while c != nilObj && isPointer(c) && chain.count < 10_000 { chain.append(c); c = fetch(c, ClassLayout.superclass) }
+        var names: [String] = []
+        for k in chain.reversed() {
+            let ivars = fetch(k, ClassLayout.instanceVariables)
+            guard isPointer(ivars) && ivars != nilObj else { continue }
+            for i in 0..<indexableSize(ivars) { names.append(stringValue(fetch(ivars, i)) ?? "?") }
+        }
+        return names
+    }
+
+    /// Adds a method to a class's method dictionary and invalidates caches.
+    public func installMethod(_ method: Oop, selector: Oop, in cls: Oop) {
+        let mark = handleMark
+        let clsH = handle(cls), selH = handle(selector), mH = handle(method)
+        defer { releaseHandles(to: mark) }
+        guard let assoc = newAssociation(handleValue(selH), handleValue(mH)) else { return }
+        identityDictionaryAdd(fetch(handleValue(clsH), ClassLayout.methodDict), assoc)
+        flushMethodCache()
+        cacheEpochBits &+= 1 << 26
+    }
+
+    // MARK: Verification (no compiler output may crash the interpreter)
+
+    private func validate(bytecodes: [UInt8], literals: [Literal], numArgs: Int, locals: Int, isBlock: Bool) -> Bool {
+        func fail(_ why: String) -> Bool { lastInstallError = "invalid compiled code: \(why)"; return false }
+        guard let code = Instruction.decode(bytecodes), let last = code.last else { return fail("undecodable bytecodes") }
+        guard [.returnTop, .returnSelf, .blockReturnTop, .jump, .nonLocalReturnTop].contains(last.opcode) else {
+            return fail("code does not end with a return")
+        }
+        let starts = Set(code.map { $0.offset })
+        for ins in code {
+            switch ins.opcode {
+            case .pushTemp, .storeTemp, .popStoreTemp:
+                guard (ins.a < 0 && ins.a >= -numArgs) || (ins.a >= Frame.headerSize && ins.a < Frame.headerSize + locals) else {
+                    return fail("temp offset \(ins.a) out of range")
+                }
+            case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp:
+                guard (ins.b < 0 && ins.b >= -numArgs) || (ins.b >= Frame.headerSize && ins.b < Frame.headerSize + locals) else {
+                    return fail("temp vector offset out of range")
+                }
+            case .pushLiteral:
+                guard ins.a < literals.count else { return fail("literal index out of range") }
+            case .pushGlobal, .storeGlobal, .popStoreGlobal:
+                guard ins.a < literals.count, case .binding = literals[ins.a] else { return fail("global is not a binding") }
+            case .pushClosure:
+                guard ins.a < literals.count, case .block = literals[ins.a] else { return fail("closure literal is not a block") }
+            case .send, .superSend:
+                guard ins.a + 2 < literals.count, case .symbol = literals[ins.a] else { return fail("bad send site") }
+            case .jump, .jumpIfTrue, .jumpIfFalse:
+                let target = ins.offset + ins.opcode.length + ins.a
+                guard starts.contains(target) else { return fail("jump into the middle of an instruction") }
+            case .nonLocalReturnTop:
+                guard isBlock else { return fail("non-local return outside a block") }
+            case .blockReturnTop:
+                guard isBlock else { return fail("block return outside a block") }
+            default: break
+            }
+        }
+        return true
+    }
+}
+
+extension VM {
+    /// `Foo` or `Foo class`.
+    public func className(_ cls: Oop) -> String {
+        if classOf(cls) == root(.classMetaclass) { return className(fetch(cls, ClassLayout.soleInstance)) + " class" }
+        guard numSlotsOf(cls) > ClassLayout.name else { return "?" }
+        return stringValue(fetch(cls, ClassLayout.name)) ?? "?"
+    }
+
+    /// Records a method's category in the class's organization (selector → category string).
+    public func classify(_ selector: Oop, as category: String, in cls: Oop) {
+        let mark = handleMark
+        let clsH = handle(cls), selH = handle(selector)
+        defer { releaseHandles(to: mark) }
+        guard let cat = newString(category), let assoc = newAssociation(handleValue(selH), cat) else { return }
+        let org = fetch(handleValue(clsH), ClassLayout.organization)
+        if isPointer(org) && org != nilObj && classIndexOf(org) == classIndex(.classIdentityDictionary) {
+            identityDictionaryAdd(org, assoc)
+        }
+    }
+}
+
+extension VM {
+    /// Whether the class's own method dictionary has this selector.
+    public func includesSelector(_ cls: Oop, _ selector: String) -> Bool {
+        guard let sel = findSymbol(selector.unicodeScalars.map { $0.value }) else { return false }
+        let dict = fetch(cls, ClassLayout.methodDict)
+        return isPointer(dict) && dict != nilObj && identityDictionaryLookup(dict, sel) != nil
+    }
+}

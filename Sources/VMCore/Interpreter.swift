@@ -1,0 +1,411 @@
+// The bytecode interpreter: registers in locals, one switch, sends fall through to one activation tail.
+
+/// Frame header slots, relative to the frame pointer (see Docs/VM.md, "Frames").
+enum FrameSlot {
+    static let caller = 0       // caller's frame address (tagged), or `bottomFrame`
+    static let savedPC = 1      // this frame's pc (bytecode offset, SmallInteger) while it is not running
+    static let method = 2
+    static let context = 3      // married Context or nil
+    static let closure = 4      // BlockClosure for block activations, else nil
+    static let receiver = 5
+    static let resultSlot = 6   // where the return value goes (tagged address; tag 3 = discard it)
+    static let bottomFrame: Oop = 1
+}
+
+/// What a helper outside the loop asks the loop to do next (registers are reloaded from `self`).
+enum Next {
+    case resume
+    case send(selector: Oop, numArgs: Int)
+    case superSend(selector: Oop, numArgs: Int, lookupClass: Oop)
+    case stop
+}
+
+enum PrimitiveOutcome {
+    case value(Oop)     // pop receiver and arguments, push this
+    case fail
+    case next(Next)     // the primitive rearranged frames or stacks itself
+}
+
+extension VM {
+    /// Runs the active process until the evaluation it belongs to finishes.
+    func interpret() {
+        let nilO = nilObj, trueO = trueObj, falseO = falseObj
+        var sp = self.sp
+        var fp = self.hdr
+        var method = fp[FrameSlot.method]
+        var bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
+        var lits = words(fetch(method, CodeLayout.literals)) + 1
+        var rcvr = fp[FrameSlot.receiver]
+        var ip = bcBase + intValue(fp[FrameSlot.savedPC])
+        var stackLimit = stacks[activeStackIndex].limit
+        var epochBits = cacheEpochBits
+        var countdown = 1024
+
+        // Work requested by a helper, performed at the top of the next iteration.
+        var pending: Next? = nil
+
+        while true {
+            var selector: Oop = 0
+            var nargs = 0
+            var newMethod: Oop = 0
+
+            if let work = pending {
+                pending = nil
+                if case .stop = work { return }
+                sp = self.sp; fp = self.hdr
+                method = fp[FrameSlot.method]
+                bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
+                lits = words(fetch(method, CodeLayout.literals)) + 1
+                rcvr = fp[FrameSlot.receiver]
+                ip = bcBase + intValue(fp[FrameSlot.savedPC])
+                stackLimit = stacks[activeStackIndex].limit
+                epochBits = cacheEpochBits
+                switch work {
+                case .resume, .stop: continue
+                case .send(let s, let n):
+                    selector = s; nargs = n
+                    newMethod = lookupOrDNU(classIndexOf(sp[-n]), s, &sp, &nargs)
+                    if newMethod == 0 { pending = .stop; self.sp = sp; continue }
+                case .superSend(let s, let n, let cls):
+                    selector = s; nargs = n
+                    newMethod = lookupFrom(cls, s, &sp, &nargs)
+                    if newMethod == 0 { pending = .stop; self.sp = sp; continue }
+                }
+            } else {
+                let op = Opcode(rawValue: ip.pointee).unsafelyUnwrapped
+                switch op {
+                case .pushSelf: sp += 1; sp.pointee = rcvr; ip += 1; continue
+                case .pushNil: sp += 1; sp.pointee = nilO; ip += 1; continue
+                case .pushTrue: sp += 1; sp.pointee = trueO; ip += 1; continue
+                case .pushFalse: sp += 1; sp.pointee = falseO; ip += 1; continue
+                case .pushThisContext:
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                    let ctx = materialize(fp)
+                    sp += 1; sp.pointee = ctx; ip += 1; continue
+                case .pushInt8:
+                    sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
+                case .pushTemp:
+                    sp += 1; sp.pointee = fp[Int(Int8(bitPattern: ip[1]))]; ip += 2; continue
+                case .storeTemp:
+                    fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; ip += 2; continue
+                case .popStoreTemp:
+                    fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2; continue
+                case .pushInstVar:
+                    sp += 1; sp.pointee = fetch(rcvr, Int(ip[1])); ip += 2; continue
+                case .storeInstVar:
+                    store(rcvr, Int(ip[1]), sp.pointee); ip += 2; continue
+                case .popStoreInstVar:
+                    store(rcvr, Int(ip[1]), sp.pointee); sp -= 1; ip += 2; continue
+                case .pushLiteral:
+                    sp += 1; sp.pointee = lits[Int(ip[1]) | Int(ip[2]) << 8]; ip += 3; continue
+                case .pushGlobal:
+                    sp += 1; sp.pointee = fetch(lits[Int(ip[1]) | Int(ip[2]) << 8], AssocLayout.value); ip += 3; continue
+                case .storeGlobal:
+                    store(lits[Int(ip[1]) | Int(ip[2]) << 8], AssocLayout.value, sp.pointee); ip += 3; continue
+                case .popStoreGlobal:
+                    store(lits[Int(ip[1]) | Int(ip[2]) << 8], AssocLayout.value, sp.pointee); sp -= 1; ip += 3; continue
+                case .pushRemoteTemp:
+                    sp += 1; sp.pointee = fetch(fp[Int(Int8(bitPattern: ip[2]))], Int(ip[1])); ip += 3; continue
+                case .storeRemoteTemp:
+                    store(fp[Int(Int8(bitPattern: ip[2]))], Int(ip[1]), sp.pointee); ip += 3; continue
+                case .popStoreRemoteTemp:
+                    store(fp[Int(Int8(bitPattern: ip[2]))], Int(ip[1]), sp.pointee); sp -= 1; ip += 3; continue
+                case .pushNewArray:
+                    guard let a = newArray(Int(ip[1])) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    sp += 1; sp.pointee = a; ip += 2; continue
+                case .popIntoNewArray:
+                    let n = Int(ip[1]) | Int(ip[2]) << 8
+                    guard let a = newArray(n) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    for i in 0..<n { store(a, i, sp[i - n + 1]) }
+                    sp -= n - 1; sp.pointee = a; ip += 3; continue
+                case .pushClosure:
+                    let block = lits[Int(ip[1]) | Int(ip[2]) << 8]
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 3)
+                    guard let closure = makeClosure(block, fp, sp) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    let copied = intValue(fetch(block, CodeLayout.numCopied))
+                    sp -= copied - 1; sp.pointee = closure; ip += 3; continue
+                case .dup: sp += 1; sp.pointee = sp[-1]; ip += 1; continue
+                case .pop: sp -= 1; ip += 1; continue
+
+                case .returnTop, .returnSelf, .blockReturnTop:
+                    let value = op == .returnSelf ? rcvr : sp.pointee
+                    let ctx = fp[FrameSlot.context]
+                    if ctx != nilO { widow(ctx) }
+                    let caller = fp[FrameSlot.caller]
+                    if caller == FrameSlot.bottomFrame {
+                        self.sp = sp; self.hdr = fp
+                        pending = processFinished(value)
+                        continue
+                    }
+                    let rs = fp[FrameSlot.resultSlot]
+                    let slot = oopAddress(rs)
+                    if rs & 2 == 0 { slot.pointee = value }
+                    sp = slot
+                    fp = oopAddress(caller)
+                    method = fp[FrameSlot.method]
+                    bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
+                    lits = words(fetch(method, CodeLayout.literals)) + 1
+                    rcvr = fp[FrameSlot.receiver]
+                    ip = bcBase + intValue(fp[FrameSlot.savedPC])
+                    continue
+
+                case .nonLocalReturnTop:
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                    self.sp = sp; self.hdr = fp
+                    pending = nonLocalReturn(sp.pointee)
+                    continue
+
+                case .jump:
+                    let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
+                    ip += 3 + offset
+                    if offset < 0 {
+                        countdown -= 1
+                        if countdown <= 0 || gcPending {
+                            countdown = 1024
+                            fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                            self.sp = sp; self.hdr = fp
+                            pending = safepoint()
+                        }
+                    }
+                    continue
+                case .jumpIfTrue, .jumpIfFalse:
+                    let v = sp.pointee
+                    if v == trueO || v == falseO {
+                        sp -= 1
+                        if (v == trueO) == (op == .jumpIfTrue) {
+                            ip += 3 + Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
+                        } else {
+                            ip += 3
+                        }
+                        continue
+                    }
+                    // Ask the object; its answer replaces it and the jump is tried again.
+                    selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    newMethod = lookupOrDNU(classIndexOf(v), selector, &sp, &nargs)
+
+                case .send:
+                    let lit = Int(ip[1]) | Int(ip[2]) << 8
+                    nargs = Int(ip[3])
+                    ip += 4
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    let ci = classIndexOf(sp[-nargs])
+                    let key = intOop(ci) | epochBits
+                    if lits[lit + 1] == key {
+                        newMethod = lits[lit + 2]
+                    } else {
+                        selector = lits[lit]
+                        newMethod = lookupOrDNU(ci, selector, &sp, &nargs)
+                        if newMethod == 0 { self.sp = sp; pending = .stop; continue }
+                        if !dnuHappened {
+                            let litArray = fetch(method, CodeLayout.literals)
+                            store(litArray, lit + 1, key)
+                            store(litArray, lit + 2, newMethod)
+                        }
+                    }
+                case .superSend:
+                    let lit = Int(ip[1]) | Int(ip[2]) << 8
+                    nargs = Int(ip[3])
+                    ip += 4
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    if lits[lit + 1] == epochBits | 1 {
+                        newMethod = lits[lit + 2]
+                    } else {
+                        selector = lits[lit]
+                        let start = fetch(methodClassOf(method), ClassLayout.superclass)
+                        newMethod = lookupFrom(start, selector, &sp, &nargs)
+                        if newMethod == 0 { self.sp = sp; pending = .stop; continue }
+                        if !dnuHappened {
+                            let litArray = fetch(method, CodeLayout.literals)
+                            store(litArray, lit + 1, epochBits | 1)
+                            store(litArray, lit + 2, newMethod)
+                        }
+                    }
+
+                case .sendAdd, .sendSub, .sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq,
+                     .sendMul, .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0, let r = smallIntegerArithmetic(op, a, b) {
+                        sp -= 1; sp.pointee = r; ip += 1; continue
+                    }
+                    if isSmallFloat(a) || isSmallFloat(b), let r = floatArithmetic(op, a, b) {
+                        sp -= 1; sp.pointee = r; ip += 1; continue
+                    }
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 1
+                    selector = specialSelector(op)
+                    newMethod = lookupOrDNU(classIndexOf(a), selector, &sp, &nargs)
+                case .sendIdentical:
+                    let b = sp.pointee; sp -= 1
+                    sp.pointee = sp.pointee == b ? trueO : falseO; ip += 1; continue
+                case .sendNotIdentical:
+                    let b = sp.pointee; sp -= 1
+                    sp.pointee = sp.pointee != b ? trueO : falseO; ip += 1; continue
+                case .sendIsNil:
+                    sp.pointee = sp.pointee == nilO ? trueO : falseO; ip += 1; continue
+                case .sendNotNil:
+                    sp.pointee = sp.pointee != nilO ? trueO : falseO; ip += 1; continue
+                case .sendClass:
+                    sp.pointee = classOf(sp.pointee); ip += 1; continue
+                case .sendAt:
+                    let r = sp[-1], i = sp.pointee
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
+                        let index = intValue(i)
+                        if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
+                    }
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 1; selector = specialSelector(op)
+                    newMethod = lookupOrDNU(classIndexOf(r), selector, &sp, &nargs)
+                case .sendAtPut:
+                    let r = sp[-2], i = sp[-1]
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
+                        && headerOf(r) & Header.immutableBit == 0 {
+                        let index = intValue(i)
+                        if index >= 1 && index <= numSlotsOf(r) {
+                            let v = sp.pointee
+                            store(r, index - 1, v); sp -= 2; sp.pointee = v; ip += 1; continue
+                        }
+                    }
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 2; selector = specialSelector(op)
+                    newMethod = lookupOrDNU(classIndexOf(r), selector, &sp, &nargs)
+                case .sendSize, .sendValue, .sendValue1:
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = op == .sendValue1 ? 1 : 0
+                    selector = specialSelector(op)
+                    newMethod = lookupOrDNU(classIndexOf(sp[-nargs]), selector, &sp, &nargs)
+                }
+                if newMethod == 0 { self.sp = sp; pending = .stop; continue }
+            }
+
+            // MARK: Activation tail: run the primitive, or build a frame for the method.
+            let prim = fetch(newMethod, CodeLayout.primitive)
+            if prim != intOop(0) && isSmallInt(prim) {
+                self.sp = sp; self.hdr = fp
+                switch primitive(intValue(prim), nargs: nargs, method: newMethod) {
+                case .value(let result):
+                    sp -= nargs; sp.pointee = result
+                    continue
+                case .fail:
+                    break
+                case .next(let work):
+                    pending = work
+                    continue
+                }
+            }
+            let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
+            let newFp = sp + 1
+            if newFp + Frame.headerSize + frameSize >= stackLimit {
+                self.sp = sp; self.hdr = fp
+                pending = stackOverflow(nargs: nargs)
+                continue
+            }
+            let numTemps = intValue(fetch(newMethod, CodeLayout.numTemps))
+            newFp[FrameSlot.caller] = addressOop(fp)
+            newFp[FrameSlot.savedPC] = intOop(0)
+            newFp[FrameSlot.method] = newMethod
+            newFp[FrameSlot.context] = nilO
+            newFp[FrameSlot.closure] = nilO
+            newFp[FrameSlot.receiver] = sp[-nargs]
+            newFp[FrameSlot.resultSlot] = addressOop(sp - nargs)
+            sp = newFp + (Frame.headerSize - 1)
+            for _ in 0..<numTemps { sp += 1; sp.pointee = nilO }
+            fp = newFp
+            method = newMethod
+            bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
+            lits = words(fetch(method, CodeLayout.literals)) + 1
+            rcvr = fp[FrameSlot.receiver]
+            ip = bcBase
+            countdown -= 1
+            if countdown <= 0 || gcPending {
+                countdown = 1024
+                self.sp = sp; self.hdr = fp
+                pending = safepoint()
+            }
+        }
+    }
+
+    @inline(__always) var arrayClassIndex: Int { hashOf(roots[Root.classArray.rawValue]) }
+
+    @inline(__always) func specialSelector(_ op: Opcode) -> Oop {
+        fetch(roots[Root.specialSelectors.rawValue], Int(op.rawValue - Opcode.sendAdd.rawValue))
+    }
+
+    /// SmallInteger fast paths; nil when the result is not a SmallInteger (or the op needs the full send).
+    @inline(__always) func smallIntegerArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
+        let x = Int64(bitPattern: a), y = Int64(bitPattern: b)
+        switch op {
+        case .sendAdd:
+            let (r, o) = x.addingReportingOverflow(y &- 1)
+            return o ? nil : UInt64(bitPattern: r)
+        case .sendSub:
+            let (r, o) = x.subtractingReportingOverflow(y &- 1)
+            return o ? nil : UInt64(bitPattern: r)
+        case .sendMul:
+            let (r, o) = (x >> 3).multipliedReportingOverflow(by: y &- 1)
+            return o ? nil : UInt64(bitPattern: r | 1)
+        case .sendLess: return bool(x < y)
+        case .sendGreater: return bool(x > y)
+        case .sendLessEq: return bool(x <= y)
+        case .sendGreaterEq: return bool(x >= y)
+        case .sendEq: return bool(x == y)
+        case .sendNotEq: return bool(x != y)
+        case .sendDivide:
+            let (n, d) = (x >> 3, y >> 3)
+            if d == 0 || n % d != 0 { return nil }
+            return fitsSmallInt(Int(n / d)) ? intOop(Int(n / d)) : nil
+        case .sendIntDiv:
+            let (n, d) = (x >> 3, y >> 3)
+            if d == 0 { return nil }
+            var q = n / d
+            if (n % d != 0) && ((n < 0) != (d < 0)) { q -= 1 }
+            return fitsSmallInt(Int(q)) ? intOop(Int(q)) : nil
+        case .sendMod:
+            let (n, d) = (x >> 3, y >> 3)
+            if d == 0 { return nil }
+            var m = n % d
+            if m != 0 && ((m < 0) != (d < 0)) { m += d }
+            return intOop(Int(m))
+        case .sendBitAnd: return a & b
+        case .sendBitOr: return a | b
+        case .sendBitXor: return (a ^ b) | 1
+        case .sendBitShift:
+            let n = x >> 3, s = y >> 3
+            if s >= 0 {
+                if s > 60 { return n == 0 ? intOop(0) : nil }
+                let r = n << s
+                return (r >> s) == n && fitsSmallInt(Int(r)) ? intOop(Int(r)) : nil
+            }
+            return intOop(Int(n >> min(-s, 63)))
+        default: return nil
+        }
+    }
+
+    /// Float fast paths when either operand is a SmallFloat64 and the other a float or SmallInteger.
+    @inline(__always) func floatArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
+        guard let x = floatOperand(a), let y = floatOperand(b) else { return nil }
+        switch op {
+        case .sendAdd: return newFloat(x + y)
+        case .sendSub: return newFloat(x - y)
+        case .sendMul: return newFloat(x * y)
+        case .sendDivide: return y == 0 ? nil : newFloat(x / y)
+        case .sendLess: return bool(x < y)
+        case .sendGreater: return bool(x > y)
+        case .sendLessEq: return bool(x <= y)
+        case .sendGreaterEq: return bool(x >= y)
+        case .sendEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x == y)
+        case .sendNotEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x != y)
+        default: return nil
+        }
+    }
+
+    @inline(__always) func floatOperand(_ o: Oop) -> Double? {
+        if isSmallFloat(o) { return smallFloatValue(o) }
+        if isSmallInt(o) { return Double(intValue(o)) }
+        return floatValue(o)
+    }
+}

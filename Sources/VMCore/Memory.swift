@@ -1,0 +1,144 @@
+// Object memory: regions, allocation, the write barrier, the class table and host handles.
+
+import Foundation
+
+extension VM {
+    func setUpMemory() throws {
+        let eden = UInt64(config.edenBytes), surv = UInt64(config.survivorBytes)
+        let newBytes = Int(eden + 2 * surv)
+        let newBase = UInt64(UInt(bitPattern: VM.mapOrDie(newBytes)))
+        newStart = newBase; newEnd = newBase + UInt64(newBytes)
+        edenStart = newBase; edenTop = newBase; edenEnd = newBase + eden
+        edenLimit = edenEnd - min(eden / 8, 256 << 10)
+        survivorBytes = surv
+        pastStart = edenEnd; pastTop = pastStart
+        futureStart = edenEnd + surv; futureTop = futureStart
+        oldReserved = config.heapLimitBytes
+        oldStart = UInt64(UInt(bitPattern: VM.mapOrDie(oldReserved)))
+        oldTop = oldStart
+        oldEnd = oldStart + UInt64(oldReserved)
+        fullGCThreshold = oldStart + 64 << 20
+    }
+
+    // MARK: Allocation
+
+    @inline(__always) func nextHash() -> Int {
+        hashState = hashState &* 6364136223846793005 &+ 1442695040888963407
+        let h = Int((hashState >> 33) & Header.hashMask)
+        return h == 0 ? 1 : h
+    }
+
+    /// Allocates an object with every slot set to `fill` (nil for pointers, 0 for bits).
+    /// Never collects: past the eden limit it flags a scavenge for the next safepoint; when eden is
+    /// full it allocates in old space; nil only when the heap limit is reached.
+    @inline(__always)
+    public func allocate(classIndex: Int, format: Int, numSlots requested: Int, fill: Oop, hash: Int = 0) -> Oop? {
+        let numSlots = max(requested, 1)
+        let overflow = numSlots >= 255
+        let bytes = UInt64((numSlots + 1 + (overflow ? 1 : 0)) * 8)
+        var start: UInt64
+        if bootstrapping {
+            guard let s = allocateOld(bytes) else { return nil }
+            start = s
+        } else if edenTop + bytes <= edenLimit && bytes < 64 << 10 {
+            start = edenTop; edenTop += bytes
+        } else {
+            if edenTop + bytes <= edenEnd && bytes < 64 << 10 {
+                start = edenTop; edenTop += bytes
+            } else {
+                guard let s = allocateOld(bytes) else { return nil }
+                start = s
+            }
+            gcPending = true
+        }
+        let p = UnsafeMutablePointer<UInt64>(bitPattern: UInt(start)).unsafelyUnwrapped
+        var obj = p
+        if overflow { p.pointee = UInt64(numSlots) | (Header.overflowSlots << Header.slotsShift); obj = p + 1 }
+        obj.pointee = Header.make(classIndex: classIndex, format: format, hash: hash == 0 ? nextHash() : hash, numSlots: numSlots)
+        (obj + 1).initialize(repeating: fill, count: numSlots)
+        return UInt64(UInt(bitPattern: obj))
+    }
+
+    func allocateOld(_ bytes: UInt64) -> UInt64? {
+        if oldTop + bytes > oldEnd - (oldEnd - oldStart) / 64 {
+            lowSpacePending = true
+            gcPending = true
+            if oldTop + bytes > oldEnd { return nil }
+        }
+        let s = oldTop
+        oldTop += bytes
+        if oldTop > fullGCThreshold { fullGCPending = true; gcPending = true }
+        return s
+    }
+
+    // MARK: Spaces and the write barrier
+
+    @inline(__always) func isYoung(_ o: Oop) -> Bool { o >= newStart && o < newEnd }
+    @inline(__always) func isOld(_ o: Oop) -> Bool { o >= oldStart && o < oldTop }
+
+    /// Every pointer store into a heap object goes through here.
+    @inline(__always) public func store(_ obj: Oop, _ i: Int, _ value: Oop) {
+        words(obj)[1 + i] = value
+        if isPointer(value) && value >= newStart && value < newEnd && obj >= oldStart && obj < oldEnd {
+            remember(obj)
+        }
+    }
+
+    @inline(__always) func remember(_ obj: Oop) {
+        let h = words(obj).pointee
+        if h & Header.rememberedBit != 0 { return }
+        words(obj).pointee = h | Header.rememberedBit
+        if rememberedCount == rememberedCapacity {
+            let bigger = UnsafeMutablePointer<Oop>.allocate(capacity: rememberedCapacity * 2)
+            bigger.moveInitialize(from: remembered, count: rememberedCount)
+            remembered.deallocate()
+            remembered = bigger; rememberedCapacity *= 2
+        }
+        remembered[rememberedCount] = obj
+        rememberedCount += 1
+    }
+
+    // MARK: Classes
+
+    @inline(__always) public func classIndexOf(_ o: Oop) -> Int {
+        let tag = o & Tag.mask
+        return tag != 0 ? Int(tag) : classIndexOfHeader(headerOf(o))
+    }
+    @inline(__always) public func classOf(_ o: Oop) -> Oop { classTable[classIndexOf(o)] }
+    @inline(__always) public func classAt(_ index: Int) -> Oop { classTable[index] }
+
+    /// Reserves a class-table index for a class object.
+    public func newClassIndex() -> Int? {
+        guard classTableCount < VM.classTableCapacity else { return nil }
+        classTableCount += 1
+        return classTableCount - 1
+    }
+    public func setClass(_ cls: Oop, at index: Int) { classTable[index] = cls }
+
+    /// The class-table index of a class object (its identity hash), registering it if needed.
+    public func indexOfClass(_ cls: Oop) -> Int? {
+        let h = hashOf(cls)
+        if h < classTableCount && classTable[h] == cls { return h }
+        guard let index = newClassIndex() else { return nil }
+        words(cls).pointee = (headerOf(cls) & ~(Header.hashMask << Header.hashShift)) | (UInt64(index) << Header.hashShift)
+        classTable[index] = cls
+        return index
+    }
+
+    // MARK: Host handles (roots held by Swift code)
+
+    /// Keeps `o` alive and up to date across collections until `releaseHandles(to:)`.
+    public func handle(_ o: Oop) -> Int {
+        if handleCount == handleCapacity {
+            let bigger = UnsafeMutablePointer<Oop>.allocate(capacity: handleCapacity * 2)
+            bigger.moveInitialize(from: handles, count: handleCount)
+            handles.deallocate(); handles = bigger; handleCapacity *= 2
+        }
+        handles[handleCount] = o
+        handleCount += 1
+        return handleCount - 1
+    }
+    public func handleValue(_ h: Int) -> Oop { handles[h] }
+    public func releaseHandles(to mark: Int) { handleCount = mark }
+    public var handleMark: Int { handleCount }
+}

@@ -1,0 +1,55 @@
+// Tagged 64-bit values: SmallInteger, Character and SmallFloat64 immediates, and heap pointers.
+
+public typealias Oop = UInt64
+
+public enum Tag {
+    public static let mask: UInt64 = 7
+    public static let pointer: UInt64 = 0
+    public static let smallInteger: UInt64 = 1
+    public static let character: UInt64 = 2
+    public static let smallFloat: UInt64 = 4
+}
+
+/// SmallIntegers are 61-bit two's complement.
+public enum SmallInt {
+    public static let max = Int((1 as Int64) << 60) - 1
+    public static let min = -Int((1 as Int64) << 60)
+}
+
+@inline(__always) public func isImmediate(_ o: Oop) -> Bool { o & Tag.mask != 0 }
+@inline(__always) public func isPointer(_ o: Oop) -> Bool { o & Tag.mask == 0 }
+@inline(__always) public func isSmallInt(_ o: Oop) -> Bool { o & Tag.mask == Tag.smallInteger }
+@inline(__always) public func isCharacter(_ o: Oop) -> Bool { o & Tag.mask == Tag.character }
+@inline(__always) public func isSmallFloat(_ o: Oop) -> Bool { o & Tag.mask == Tag.smallFloat }
+
+@inline(__always) public func intValue(_ o: Oop) -> Int { Int(Int64(bitPattern: o) >> 3) }
+@inline(__always) public func intOop(_ v: Int) -> Oop { UInt64(bitPattern: Int64(v) << 3) | Tag.smallInteger }
+@inline(__always) public func fitsSmallInt(_ v: Int) -> Bool { v >= SmallInt.min && v <= SmallInt.max }
+
+@inline(__always) public func charValue(_ o: Oop) -> UInt32 { UInt32(truncatingIfNeeded: o >> 3) }
+@inline(__always) public func charOop(_ codePoint: UInt32) -> Oop { (UInt64(codePoint) << 3) | Tag.character }
+
+/// Raw addresses (frame links, result slots) stored in a stack slot look like SmallIntegers to the GC.
+@inline(__always) func addressOop(_ p: UnsafeMutablePointer<UInt64>) -> Oop { UInt64(UInt(bitPattern: p)) | Tag.smallInteger }
+@inline(__always) func oopAddress(_ o: Oop) -> UnsafeMutablePointer<UInt64> {
+    UnsafeMutablePointer(bitPattern: UInt(o & ~Tag.mask)).unsafelyUnwrapped
+}
+
+// SmallFloat64 (Spur): doubles whose 11-bit exponent lies in (896, 1152), and ±0, are immediates.
+// The sign is rotated to bit 0 and the exponent re-biased so the value fits in 61 bits.
+private let floatExponentOffset: UInt64 = 896 << 53
+
+@inline(__always) public func smallFloatOop(_ d: Double) -> Oop? {
+    let bits = d.bitPattern
+    let rotated = (bits << 1) | (bits >> 63)
+    if rotated <= 1 { return (rotated << 3) | Tag.smallFloat }
+    let exponent = (bits >> 52) & 0x7FF
+    guard exponent > 896 && exponent < 1152 else { return nil }
+    return ((rotated - floatExponentOffset) << 3) | Tag.smallFloat
+}
+
+@inline(__always) public func smallFloatValue(_ o: Oop) -> Double {
+    var rotated = o >> 3
+    if rotated > 1 { rotated += floatExponentOffset }
+    return Double(bitPattern: (rotated >> 1) | (rotated << 63))
+}

@@ -1,0 +1,63 @@
+// The primitive dispatcher: receiver and arguments are on the stack (`self.sp`), results replace them.
+
+import Foundation
+
+extension VM {
+    func primitive(_ n: Int, nargs: Int, method: Oop) -> PrimitiveOutcome {
+        let rcvr = sp[-nargs]
+        let arg0 = nargs >= 1 ? sp[1 - nargs] : 0
+        let arg1 = nargs >= 2 ? sp[2 - nargs] : 0
+        @inline(__always) func result(_ o: Oop?) -> PrimitiveOutcome { o.map { .value($0) } ?? .fail }
+        switch n {
+        case 1...38 where nargs == 1: return result(arithmeticPrimitive(n, rcvr, arg0))
+        case 39 where nargs == 1: return result(integerPrintString(rcvr, base: arg0))
+        case 40, 51...53, 55...59, 161: return result(nargs == 0 ? numericUnaryPrimitive(n, rcvr) : nil)
+        case 41...50 where nargs == 1: return result(arithmeticPrimitive(n, rcvr, arg0))
+        case 54 where nargs == 1: return result(floatTimesTwoPower(rcvr, arg0))
+        case 162 where nargs == 1: return result(readFloat(arg0))
+
+        case 60 where nargs == 1: return result(indexedAt(rcvr, arg0))
+        case 61 where nargs == 2: return result(indexedAtPut(rcvr, arg0, arg1))
+        case 62 where nargs == 0: return isPointer(rcvr) ? .value(intOop(indexableSize(rcvr))) : .value(intOop(0))
+        case 63 where nargs == 1: return result(indexedAt(rcvr, arg0, asCharacter: true))
+        case 64 where nargs == 2: return isSymbol(rcvr) ? .fail : result(indexedAtPut(rcvr, arg0, arg1, asCharacter: true))
+        case 70 where nargs == 0: return result(basicNew(rcvr, size: nil))
+        case 71 where nargs == 1: return result(basicNew(rcvr, size: arg0))
+        case 73 where nargs == 1: return result(instVarAt(rcvr, arg0))
+        case 74 where nargs == 2: return result(instVarAtPut(rcvr, arg0, arg1))
+        case 75 where nargs == 0: return .value(intOop(identityHashValue(rcvr)))
+        case 105 where nargs == 4: return result(replace(rcvr, arg0, arg1, sp[3 - nargs], sp[4 - nargs]))
+        case 110 where nargs == 1: return .value(bool(rcvr == arg0))
+        case 111 where nargs == 0: return .value(classOf(rcvr))
+        case 116: flushMethodCache(); cacheEpochBits &+= 1 << 26; return .value(rcvr)
+        case 120 where nargs == 1:
+            guard isSmallInt(arg0), intValue(arg0) >= 0, intValue(arg0) <= 0x10FFFF else { return .fail }
+            return .value(charOop(UInt32(intValue(arg0))))
+        case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
+        case 126 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: true, elementwise: true) ? .value(sp[-nargs]) : .fail
+        case 127 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: false, elementwise: true) ? .value(sp[-nargs]) : .fail
+        case 128 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: true, elementwise: false) ? .value(sp[-nargs]) : .fail
+        case 129 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: false, elementwise: false) ? .value(sp[-nargs]) : .fail
+        case 130: fullGC(); return .value(intOop(Int(oldEnd - oldTop)))
+        case 131: scavenge(); return .value(intOop(Int(edenEnd - edenTop)))
+        case 138: return .value(firstObject() ?? nilObj)
+        case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
+        case 140 where nargs == 0:
+            guard isPointer(rcvr), let index = indexOfClass(rcvr) else { return .fail }
+            return result(newArray(allInstances(ofClassIndex: index)))
+        case 148 where nargs == 0: return result(shallowCopy(rcvr))
+        case 170 where nargs == 1:
+            guard isString(rcvr) else { return .fail }
+            guard isString(arg0) else { return .value(falseObj) }
+            return .value(bool(stringCompare(rcvr, arg0) == 0))
+        case 171 where nargs == 0: return codePoints(rcvr).map { .value(intOop(VM.stringHash($0))) } ?? .fail
+        case 172 where nargs == 1: return stringCompare(rcvr, arg0).map { .value(intOop($0)) } ?? .fail
+        case 173 where nargs == 0: return result(codePoints(rcvr).flatMap { intern(codePoints: $0) })
+        case 174 where nargs == 0: return codePoints(rcvr).map { .value(findSymbol($0) ?? nilObj) } ?? .fail
+        case 163 where nargs == 0: return result(utf8Encode(rcvr))
+        case 164 where nargs == 0: return result(utf8Decode(rcvr))
+        default:
+            return controlPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0, arg1: arg1, method: method)
+        }
+    }
+}

@@ -1,0 +1,361 @@
+// Green threads: per-process stacks, the Blue Book scheduler, timers, safepoints and evaluation entry points.
+
+import Foundation
+
+extension VM {
+    // MARK: Stacks
+
+    func newStack() -> Int {
+        let wordsCount = config.stackWords
+        let reserve = 16 * 1024
+        let base = VM.mapOrDie((wordsCount + reserve) * 8).assumingMemoryBound(to: UInt64.self)
+        let stack = ProcessStack(base: base, limit: base + wordsCount, end: base + wordsCount + reserve - 64,
+                                 sp: base - 1, hdr: nil, inUse: true, overflowed: false)
+        if let free = stacks.firstIndex(where: { !$0.inUse }) { stacks[free] = stack; return free }
+        stacks.append(stack)
+        return stacks.count - 1
+    }
+
+    func freeStack(_ index: Int) {
+        let s = stacks[index]
+        guard s.inUse else { return }
+        munmap(UnsafeMutableRawPointer(s.base), (s.end - s.base + 64) * 8)
+        stacks[index].inUse = false
+    }
+
+    func stackIndex(ofProcess p: Oop) -> Int? {
+        let id = fetch(p, ProcessLayout.stackId)
+        guard isSmallInt(id) else { return nil }
+        let i = intValue(id)
+        return i >= 0 && i < stacks.count && stacks[i].inUse ? i : nil
+    }
+
+    /// A new suspended process whose stack will run `method` on `receiver` with `args`
+    /// (a CompiledMethod, or a CompiledBlock with `receiver` the closure).
+    func newProcess(receiver: Oop, args: [Oop], code: Oop, closure: Oop, priority: Int) -> Oop? {
+        let h = handleMark
+        let rH = handle(receiver), cH = handle(code), clH = handle(closure)
+        let argHs = args.map { handle($0) }
+        defer { releaseHandles(to: h) }
+        guard let process = instantiate(root(.classProcess)) else { return nil }
+        let index = newStack()
+        store(process, ProcessLayout.priority, intOop(priority))
+        store(process, ProcessLayout.stackId, intOop(index))
+        var s = stacks[index]
+        var p = s.base
+        p.pointee = handleValue(rH)
+        for a in argHs { p += 1; p.pointee = handleValue(a) }
+        let frame = p + 1
+        let code = handleValue(cH), closure = handleValue(clH)
+        frame[FrameSlot.caller] = FrameSlot.bottomFrame
+        frame[FrameSlot.savedPC] = intOop(0)
+        frame[FrameSlot.method] = code
+        frame[FrameSlot.context] = nilObj
+        frame[FrameSlot.closure] = closure
+        frame[FrameSlot.receiver] = closure == nilObj ? handleValue(rH) : fetch(closure, ClosureLayout.receiver)
+        frame[FrameSlot.resultSlot] = addressOop(s.base)
+        p = frame + Frame.headerSize - 1
+        if closure != nilObj {
+            for i in 0..<intValue(fetch(code, CodeLayout.numCopied)) { p += 1; p.pointee = fetch(closure, ClosureLayout.fixedSize + i) }
+        }
+        for _ in 0..<intValue(fetch(code, CodeLayout.numTemps)) { p += 1; p.pointee = nilObj }
+        s.sp = p
+        s.hdr = frame
+        stacks[index] = s
+        return process
+    }
+
+    // MARK: The scheduler (Blue Book)
+
+    var scheduler: Oop { root(.processor) }
+    var activeProcess: Oop { fetch(scheduler, SchedulerLayout.activeProcess) }
+
+    func priorityOf(_ p: Oop) -> Int {
+        let v = fetch(p, ProcessLayout.priority)
+        return isSmallInt(v) ? intValue(v) : 40
+    }
+
+    func listIsEmpty(_ list: Oop) -> Bool { fetch(list, ListLayout.firstLink) == nilObj }
+
+    func addLast(_ list: Oop, _ p: Oop) {
+        if listIsEmpty(list) { store(list, ListLayout.firstLink, p) } else { store(fetch(list, ListLayout.lastLink), ProcessLayout.nextLink, p) }
+        store(list, ListLayout.lastLink, p)
+        store(p, ProcessLayout.nextLink, nilObj)
+        store(p, ProcessLayout.myList, list)
+    }
+
+    func addFirst(_ list: Oop, _ p: Oop) {
+        if listIsEmpty(list) { store(list, ListLayout.lastLink, p) }
+        store(p, ProcessLayout.nextLink, fetch(list, ListLayout.firstLink))
+        store(list, ListLayout.firstLink, p)
+        store(p, ProcessLayout.myList, list)
+    }
+
+    func removeFirst(_ list: Oop) -> Oop {
+        let first = fetch(list, ListLayout.firstLink)
+        let next = fetch(first, ProcessLayout.nextLink)
+        store(list, ListLayout.firstLink, next)
+        if next == nilObj { store(list, ListLayout.lastLink, nilObj) }
+        store(first, ProcessLayout.nextLink, nilObj)
+        store(first, ProcessLayout.myList, nilObj)
+        return first
+    }
+
+    func remove(_ p: Oop, from list: Oop) {
+        var prev = nilObj
+        var cur = fetch(list, ListLayout.firstLink)
+        while cur != nilObj && cur != p { prev = cur; cur = fetch(cur, ProcessLayout.nextLink) }
+        guard cur == p else { return }
+        let next = fetch(p, ProcessLayout.nextLink)
+        if prev == nilObj { store(list, ListLayout.firstLink, next) } else { store(prev, ProcessLayout.nextLink, next) }
+        if fetch(list, ListLayout.lastLink) == p { store(list, ListLayout.lastLink, prev) }
+        store(p, ProcessLayout.nextLink, nilObj)
+        store(p, ProcessLayout.myList, nilObj)
+    }
+
+    func runList(priority: Int) -> Oop? {
+        let lists = fetch(scheduler, SchedulerLayout.processLists)
+        let n = indexableSize(lists)
+        guard n > 0 else { return nil }
+        return fetch(lists, max(1, min(priority, n)) - 1)
+    }
+
+    /// Puts a process in its priority's run queue.
+    func makeRunnable(_ p: Oop, first: Bool = false) {
+        guard let list = runList(priority: priorityOf(p)) else { return }
+        if first { addFirst(list, p) } else { addLast(list, p) }
+    }
+
+    func highestRunnable() -> Oop? {
+        let lists = fetch(scheduler, SchedulerLayout.processLists)
+        var i = indexableSize(lists) - 1
+        while i >= 0 {
+            let list = fetch(lists, i)
+            if !listIsEmpty(list) { return removeFirst(list) }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// Saves the running process's registers and makes `p` the running process.
+    func transfer(to p: Oop) {
+        if activeStackIndex >= 0 && stacks[activeStackIndex].inUse {
+            stacks[activeStackIndex].sp = sp
+            stacks[activeStackIndex].hdr = hdr
+        }
+        store(scheduler, SchedulerLayout.activeProcess, p)
+        guard let index = stackIndex(ofProcess: p), let top = stacks[index].hdr else {
+            fatalError("VM: resuming a process without a stack")
+        }
+        activeStackIndex = index
+        sp = stacks[index].sp
+        hdr = top
+    }
+
+    /// `resume` semantics: a higher-priority process preempts the active one.
+    func resume(_ p: Oop) -> Next {
+        let active = activeProcess
+        if priorityOf(p) > priorityOf(active) {
+            makeRunnable(active, first: true)
+            transfer(to: p)
+        } else {
+            makeRunnable(p)
+        }
+        return .resume
+    }
+
+    /// The active process stops running (it is already on a wait list or nowhere): run the next one.
+    func switchToNext() -> Next {
+        while true {
+            if let p = highestRunnable() { transfer(to: p); return .resume }
+            if interruptFlag.pointee != 0 && evalProcess != 0 {
+                interruptFlag.pointee = 0
+                writeErr("Interrupted while waiting\n")
+                evalFailed = true; evalDone = true
+                return .stop
+            }
+            if timerDeadline != 0 {
+                let now = millisecondClock()
+                if now < timerDeadline { usleep(useconds_t(min(timerDeadline - now, 50) * 1000)) }
+                fireTimerIfDue()
+                continue
+            }
+            evalFailed = true
+            evalDone = true
+            deadlocked = true
+            return .stop
+        }
+    }
+
+    func terminateActiveProcess() -> Next {
+        let p = activeProcess
+        if let index = stackIndex(ofProcess: p) {
+            discardFrames(from: hdr, to: nil)
+            freeStack(index)
+        }
+        activeStackIndex = -1
+        store(p, ProcessLayout.stackId, nilObj)
+        store(p, ProcessLayout.myList, nilObj)
+        if p == evalProcess {
+            evalFailed = true; evalDone = true
+            return .stop
+        }
+        return switchToNext()
+    }
+
+    /// The bottom frame of the active process returned `value`.
+    func processFinished(_ value: Oop) -> Next {
+        let p = activeProcess
+        if p == evalProcess {
+            evalResult = value
+            evalDone = true
+            if let index = stackIndex(ofProcess: p) { freeStack(index) }
+            activeStackIndex = -1
+            store(p, ProcessLayout.stackId, nilObj)
+            return .stop
+        }
+        return terminateActiveProcess()
+    }
+
+    // MARK: Timers and safepoints
+
+    func millisecondClock() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    func fireTimerIfDue() {
+        guard timerDeadline != 0, millisecondClock() >= timerDeadline else { return }
+        timerDeadline = 0
+        let sem = root(.timerSemaphore)
+        setRoot(.timerSemaphore, nilObj)
+        if sem != nilObj && sem != 0 { signalSemaphore(sem, preempt: false) }
+    }
+
+    /// Signals a semaphore; answers the process to switch to if it preempts the active one.
+    @discardableResult
+    func signalSemaphore(_ sem: Oop, preempt: Bool) -> Bool {
+        if listIsEmpty(sem) {
+            let excess = fetch(sem, ListLayout.excessSignals)
+            store(sem, ListLayout.excessSignals, intOop((isSmallInt(excess) ? intValue(excess) : 0) + 1))
+            return false
+        }
+        let p = removeFirst(sem)
+        if preempt && activeStackIndex >= 0 && priorityOf(p) > priorityOf(activeProcess) {
+            makeRunnable(activeProcess, first: true)
+            transfer(to: p)
+            return true
+        }
+        makeRunnable(p)
+        return false
+    }
+
+    /// Runs between bytecodes with registers saved in `self`: GC, timers, preemption, interrupts.
+    func safepoint() -> Next {
+        if gcPending {
+            gcPending = false
+            scavenge()
+            if fullGCPending { fullGC() }
+        }
+        if stacks[activeStackIndex].overflowed && sp < stacks[activeStackIndex].base + config.stackWords / 2 {
+            stacks[activeStackIndex].overflowed = false
+            stacks[activeStackIndex].limit = stacks[activeStackIndex].base + config.stackWords
+        }
+        if timerDeadline != 0 && millisecondClock() >= timerDeadline {
+            timerDeadline = 0
+            let sem = root(.timerSemaphore)
+            setRoot(.timerSemaphore, nilObj)
+            if sem != nilObj && sem != 0 { signalSemaphore(sem, preempt: true) }
+        }
+        if interruptFlag.pointee != 0 {
+            interruptFlag.pointee = 0
+            return inject(selector: root(.selUserInterrupt), receiver: scheduler)
+        }
+        if lowSpacePending && !lowSpaceSignalled {
+            lowSpacePending = false
+            lowSpaceSignalled = true
+            return inject(selector: root(.selLowSpace), receiver: scheduler)
+        }
+        return .resume
+    }
+
+    /// Pushes a send of `selector` to `receiver` on the active process; its answer is discarded.
+    func inject(selector: Oop, receiver: Oop) -> Next {
+        let cls = classOf(receiver)
+        guard let method = lookup(cls, selector) else { return .resume }
+        let interruptedTop = sp
+        sp += 1; sp.pointee = receiver
+        return pushFrame(method: method, closure: nilObj, receiverSlot: sp, nargs: 0,
+                         resultSlot: addressOop(interruptedTop) | 2)
+    }
+
+    /// Builds a frame on the active stack for `method` (a CompiledMethod, or a CompiledBlock with its closure).
+    func pushFrame(method: Oop, closure: Oop, receiverSlot: UnsafeMutablePointer<UInt64>, nargs: Int, resultSlot: Oop) -> Next {
+        let frame = sp + 1
+        frame[FrameSlot.caller] = addressOop(hdr)
+        frame[FrameSlot.savedPC] = intOop(0)
+        frame[FrameSlot.method] = method
+        frame[FrameSlot.context] = nilObj
+        frame[FrameSlot.closure] = closure
+        frame[FrameSlot.receiver] = closure == nilObj ? receiverSlot.pointee : fetch(closure, ClosureLayout.receiver)
+        frame[FrameSlot.resultSlot] = resultSlot
+        var p = frame + Frame.headerSize - 1
+        if closure != nilObj {
+            for i in 0..<intValue(fetch(method, CodeLayout.numCopied)) { p += 1; p.pointee = fetch(closure, ClosureLayout.fixedSize + i) }
+        }
+        for _ in 0..<intValue(fetch(method, CodeLayout.numTemps)) { p += 1; p.pointee = nilObj }
+        sp = p
+        hdr = frame
+        return .resume
+    }
+
+    // MARK: Running evaluations from the host
+
+    /// Runs `method` (0 arguments) with `receiver` in a new process at user priority; answers its result.
+    public func run(method: Oop, receiver: Oop) throws -> Oop {
+        try runProcess { self.newProcess(receiver: receiver, args: [], code: method, closure: self.nilObj, priority: 40) }
+    }
+
+    /// Sends `selector` to `receiver` with `args` in a new process.
+    public func send(_ selector: String, to receiver: Oop, with args: [Oop] = []) throws -> Oop {
+        guard let sel = intern(selector) else { throw VMError.outOfMemory }
+        guard let method = lookup(classOf(receiver), sel) else {
+            throw VMError.invalid("\(selector) is not understood")
+        }
+        let numArgs = intValue(fetch(method, CodeLayout.numArgs))
+        guard numArgs == args.count else { throw VMError.invalid("\(selector) takes \(numArgs) arguments") }
+        return try runProcess { self.newProcess(receiver: receiver, args: args, code: method, closure: self.nilObj, priority: 40) }
+    }
+
+    private func runProcess(_ make: () -> Oop?) throws -> Oop {
+        let outer = handleMark
+        defer { releaseHandles(to: outer) }
+        // Evaluations may nest (a primitive calling back into the host): keep the outer one's state.
+        let savedProcess = handle(evalProcess), savedResult = handle(evalResult)
+        let saved = (evalDone, evalFailed, activeStackIndex, sp, hdr)
+        let previousActive = handle(root(.processor) != 0 && root(.processor) != nilObj ? activeProcess : 0)
+        guard let p = make() else { throw VMError.outOfMemory }
+        evalProcess = p; evalDone = false; evalFailed = false; evalResult = nilObj; deadlocked = false
+        if activeStackIndex >= 0 && handleValue(previousActive) != 0 {
+            stacks[activeStackIndex].sp = sp
+            stacks[activeStackIndex].hdr = hdr
+        }
+        activeStackIndex = -1
+        transfer(to: p)
+        interpret()
+        let result = evalResult, failed = evalFailed, wasDeadlock = deadlocked
+        evalProcess = handleValue(savedProcess); evalResult = handleValue(savedResult)
+        evalDone = saved.0; evalFailed = saved.1
+        if saved.2 >= 0 && handleValue(previousActive) != 0 && stacks[saved.2].inUse {
+            activeStackIndex = saved.2; sp = saved.3; hdr = saved.4
+            store(scheduler, SchedulerLayout.activeProcess, handleValue(previousActive))
+        } else {
+            activeStackIndex = -1
+        }
+        if quitRequested != nil { return nilObj }
+        if wasDeadlock { throw VMError.deadlock }
+        if failed { throw VMError.processTerminated }
+        return result
+    }
+}

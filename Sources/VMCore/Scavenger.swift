@@ -1,0 +1,124 @@
+// The young-space collector: Cheney copying between survivor spaces, tenuring second-time survivors.
+
+import Foundation
+
+extension VM {
+    @inline(__always) private func inFromSpace(_ o: Oop) -> Bool {
+        isPointer(o) && o >= newStart && o < newEnd && !(o >= futureStart && o < futureStart + survivorBytes)
+    }
+
+    /// Copies a young object out of eden/past space (once) and answers its new address.
+    @inline(__always) private func evacuate(_ o: Oop, tenureAll: Bool) -> Oop {
+        let h = headerOf(o)
+        if h & Header.markedBit != 0 { return fetch(o, 0) }   // already forwarded
+        let bytes = UInt64(objectBytes(o))
+        let overflow = hasOverflowWord(o)
+        let src = overflow ? o - 8 : o
+        var dest: UInt64
+        let survivedBefore = o >= pastStart && o < pastStart + survivorBytes
+        if !tenureAll && !survivedBefore && futureTop + bytes <= futureStart + survivorBytes {
+            dest = futureTop; futureTop += bytes
+        } else {
+            // Tenuring may exceed the soft limit: the heap limit check happens at the next safepoint.
+            if oldTop + bytes > oldEnd { fatalError("heap limit exhausted while tenuring") }
+            dest = oldTop; oldTop += bytes
+            bytesTenured += bytes
+        }
+        UnsafeMutableRawPointer(bitPattern: UInt(dest))!.copyMemory(
+            from: UnsafeRawPointer(bitPattern: UInt(src))!, byteCount: Int(bytes))
+        let newOop = overflow ? dest + 8 : dest
+        words(o).pointee = h | Header.markedBit
+        words(o)[1] = newOop
+        return newOop
+    }
+
+    /// Updates the young references in an object's traced slots; answers whether any remain young.
+    @inline(__always) private func scavengeSlots(_ o: Oop, tenureAll: Bool, weak: inout [Oop]) -> Bool {
+        let format = formatOf(o)
+        if format > Format.weak { return false }
+        if format == Format.weak { weak.append(o) }
+        let n = tracedSlotCount(o, format: format)
+        let p = words(o) + 1
+        var young = false
+        for i in 0..<n {
+            let v = p[i]
+            if inFromSpace(v) { p[i] = evacuate(v, tenureAll: tenureAll) }
+            if isPointer(p[i]) && p[i] >= newStart && p[i] < newEnd { young = true }
+        }
+        return young
+    }
+
+    public func scavenge(tenureAll: Bool = false) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        futureTop = futureStart
+        var weak: [Oop] = []
+        var tenureScan = oldTop
+        forEachRootSlot { slot in
+            if inFromSpace(slot.pointee) { slot.pointee = evacuate(slot.pointee, tenureAll: tenureAll) }
+        }
+        let oldRemembered = rememberedCount
+        for i in 0..<oldRemembered {
+            _ = scavengeSlots(remembered[i], tenureAll: tenureAll, weak: &weak)
+        }
+        var futureScan = futureStart
+        while futureScan < futureTop || tenureScan < oldTop {
+            while futureScan < futureTop {
+                let o = objectAt(futureScan)
+                _ = scavengeSlots(o, tenureAll: tenureAll, weak: &weak)
+                futureScan += UInt64(objectBytes(o))
+            }
+            while tenureScan < oldTop {
+                let o = objectAt(tenureScan)
+                clearHeaderBits(o, Header.rememberedBit)
+                if scavengeSlots(o, tenureAll: tenureAll, weak: &weak) { remember(o) }
+                tenureScan += UInt64(objectBytes(o))
+            }
+        }
+        clearDeadWeakReferences(weak)
+        pruneRememberedSet()
+        swap(&pastStart, &futureStart)
+        pastTop = futureTop
+        futureTop = futureStart
+        edenTop = edenStart
+        scavengeCount += 1
+        scavengePausesNanos.append(DispatchTime.now().uptimeNanoseconds - started)
+        if scavengePausesNanos.count > 100_000 { scavengePausesNanos.removeFirst(50_000) }
+    }
+
+    /// The object whose first word (overflow word or header) is at `address`.
+    @inline(__always) func objectAt(_ address: UInt64) -> Oop {
+        let w = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address)).unsafelyUnwrapped.pointee
+        return w >> Header.slotsShift == Header.overflowSlots ? address + 8 : address
+    }
+
+    private func clearDeadWeakReferences(_ weak: [Oop]) {
+        for var o in weak {
+            if inFromSpace(o) { o = fetch(o, 0) }        // the weak object itself moved
+            let fixed = tracedSlotCount(o, format: Format.weak)
+            let n = numSlotsOf(o)
+            let p = words(o) + 1
+            for i in fixed..<n where inFromSpace(p[i]) {
+                p[i] = headerOf(p[i]) & Header.markedBit != 0 ? fetch(p[i], 0) : nilObj
+            }
+            if isOld(o) && (fixed..<n).contains(where: { isPointer(p[$0]) && isYoung(p[$0]) }) { remember(o) }
+        }
+    }
+
+    /// Keeps only remembered objects that still refer to young objects.
+    private func pruneRememberedSet() {
+        var kept = 0
+        for i in 0..<rememberedCount {
+            let o = remembered[i]
+            let format = formatOf(o)
+            var young = false
+            if format <= Format.weak {
+                let p = words(o) + 1
+                for j in 0..<numSlotsOf(o) where isPointer(p[j]) && p[j] >= newStart && p[j] < newEnd {
+                    young = true; break
+                }
+            }
+            if young { remembered[kept] = o; kept += 1 } else { clearHeaderBits(o, Header.rememberedBit) }
+        }
+        rememberedCount = kept
+    }
+}

@@ -1,0 +1,244 @@
+// Method lookup (global cache, method dictionaries), doesNotUnderstand:, closures and contexts.
+
+extension VM {
+    /// Finds the method for `selector` in the class with this index; on failure rewrites the stack for
+    /// `doesNotUnderstand:` (sets `dnuHappened`). Answers 0 only when even that cannot be sent.
+    @inline(__always)
+    func lookupOrDNU(_ classIndex: Int, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+        dnuHappened = false
+        let slot = ((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)
+        let entry = methodCache + slot * 3
+        if entry[0] == selector && entry[1] == UInt64(classIndex) { return entry[2] }
+        if let m = lookup(classTable[classIndex], selector) {
+            entry[0] = selector; entry[1] = UInt64(classIndex); entry[2] = m
+            return m
+        }
+        return doesNotUnderstand(classTable[classIndex], selector, &sp, &nargs)
+    }
+
+    func lookupFrom(_ cls: Oop, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+        dnuHappened = false
+        if let m = lookup(cls, selector) { return m }
+        return doesNotUnderstand(cls, selector, &sp, &nargs)
+    }
+
+    public func lookup(_ start: Oop, _ selector: Oop) -> Oop? {
+        var cls = start
+        var depth = 0
+        while cls != nilObj && isPointer(cls) && depth < 10_000 {
+            let dict = fetch(cls, ClassLayout.methodDict)
+            if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
+                return fetch(assoc, AssocLayout.value)
+            }
+            cls = fetch(cls, ClassLayout.superclass)
+            depth += 1
+        }
+        return nil
+    }
+
+    private func doesNotUnderstand(_ cls: Oop, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+        let dnu = root(.selDoesNotUnderstand)
+        guard let handler = lookup(cls, dnu), selector != dnu else {
+            writeErr("VM: \(stringValue(selector) ?? "?") not understood and no doesNotUnderstand: handler\n")
+            evalFailed = true; evalDone = true
+            return 0
+        }
+        let n = nargs
+        self.sp = sp
+        guard let args = newArray(n), let message = instantiate(root(.classMessage)) else {
+            writeErr("VM: out of memory while sending doesNotUnderstand:\n")
+            evalFailed = true; evalDone = true
+            return 0
+        }
+        sp = self.sp
+        for i in 0..<n { store(args, i, sp[i - n + 1]) }
+        store(message, MessageLayout.selector, selector)
+        store(message, MessageLayout.arguments, args)
+        store(message, MessageLayout.lookupClass, cls)
+        sp -= n
+        sp += 1; sp.pointee = message
+        nargs = 1
+        dnuHappened = true
+        return handler
+    }
+
+    /// The class a method (or the method a block belongs to) was compiled in.
+    func methodClassOf(_ code: Oop) -> Oop {
+        var m = code
+        while classIndexOf(m) == classIndex(.classCompiledBlock) { m = fetch(m, CodeLayout.outerCode) }
+        return fetch(m, CodeLayout.methodClass)
+    }
+
+    // MARK: Closures
+
+    /// A BlockClosure for the CompiledBlock; its copied values are the top `numCopied` stack slots.
+    func makeClosure(_ block: Oop, _ fp: UnsafeMutablePointer<UInt64>, _ sp: UnsafeMutablePointer<UInt64>) -> Oop? {
+        let copied = intValue(fetch(block, CodeLayout.numCopied))
+        var outer = nilObj
+        if fetch(block, CodeLayout.needsHomeContext) == trueObj {
+            let closure = fp[FrameSlot.closure]
+            outer = closure == nilObj ? materialize(fp) : fetch(closure, ClosureLayout.outerContext)
+        }
+        let h = handleMark
+        let outerH = handle(outer), blockH = handle(block)
+        let index = classIndex(.classBlockClosure)
+        guard let c = allocate(classIndex: index, format: Format.fixedIndexable,
+                               numSlots: ClosureLayout.fixedSize + copied, fill: nilObj) else { return nil }
+        store(c, ClosureLayout.outerContext, handleValue(outerH))
+        store(c, ClosureLayout.compiledBlock, handleValue(blockH))
+        store(c, ClosureLayout.numArgs, fetch(handleValue(blockH), CodeLayout.numArgs))
+        store(c, ClosureLayout.receiver, fp[FrameSlot.receiver])
+        for i in 0..<copied { store(c, ClosureLayout.fixedSize + i, sp[i - copied + 1]) }
+        releaseHandles(to: h)
+        return c
+    }
+
+    /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`).
+    func activateBlock(_ closure: Oop, nargs: Int) -> PrimitiveOutcome {
+        guard intValue(fetch(closure, ClosureLayout.numArgs)) == nargs else { return .fail }
+        let block = fetch(closure, ClosureLayout.compiledBlock)
+        let copied = intValue(fetch(block, CodeLayout.numCopied))
+        let temps = intValue(fetch(block, CodeLayout.numTemps))
+        let frameSize = intValue(fetch(block, CodeLayout.frameSize))
+        let newFp = sp + 1
+        if newFp + Frame.headerSize + frameSize + copied >= stacks[activeStackIndex].limit {
+            return .next(stackOverflow(nargs: nargs))
+        }
+        newFp[FrameSlot.caller] = addressOop(hdr)
+        newFp[FrameSlot.savedPC] = intOop(0)
+        newFp[FrameSlot.method] = block
+        newFp[FrameSlot.context] = nilObj
+        newFp[FrameSlot.closure] = closure
+        newFp[FrameSlot.receiver] = fetch(closure, ClosureLayout.receiver)
+        newFp[FrameSlot.resultSlot] = addressOop(sp - nargs)
+        var p = newFp + Frame.headerSize
+        for i in 0..<copied { p.pointee = fetch(closure, ClosureLayout.fixedSize + i); p += 1 }
+        for _ in 0..<temps { p.pointee = nilObj; p += 1 }
+        sp = p - 1
+        hdr = newFp
+        return .next(.resume)
+    }
+
+    // MARK: Contexts
+
+    /// The Context married to this frame (made on first request).
+    func materialize(_ frame: UnsafeMutablePointer<UInt64>) -> Oop {
+        let existing = frame[FrameSlot.context]
+        if existing != nilObj { return existing }
+        guard let ctx = allocate(classIndex: classIndex(.classContext), format: Format.fixed,
+                                 numSlots: ContextLayout.size, fill: nilObj) else { return nilObj }
+        store(ctx, ContextLayout.method, frame[FrameSlot.method])
+        store(ctx, ContextLayout.closureOrNil, frame[FrameSlot.closure])
+        store(ctx, ContextLayout.receiver, frame[FrameSlot.receiver])
+        store(ctx, ContextLayout.frame, addressOop(frame))
+        frame[FrameSlot.context] = ctx
+        return ctx
+    }
+
+    /// The frame is gone: its context becomes dead.
+    @inline(__always) func widow(_ ctx: Oop) {
+        store(ctx, ContextLayout.frame, nilObj)
+        store(ctx, ContextLayout.pc, nilObj)
+        store(ctx, ContextLayout.sender, nilObj)
+    }
+
+    /// The live frame of a married context, or nil.
+    func frameOf(_ ctx: Oop) -> UnsafeMutablePointer<UInt64>? {
+        guard isPointer(ctx), classIndexOf(ctx) == classIndex(.classContext) else { return nil }
+        let f = fetch(ctx, ContextLayout.frame)
+        return isSmallInt(f) ? oopAddress(f) : nil
+    }
+
+    @inline(__always) func callerOf(_ frame: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64>? {
+        let c = frame[FrameSlot.caller]
+        return c == FrameSlot.bottomFrame ? nil : oopAddress(c)
+    }
+
+    func primitiveNumberOf(_ frame: UnsafeMutablePointer<UInt64>) -> Int {
+        let m = frame[FrameSlot.method]
+        guard classIndexOf(m) == classIndex(.classCompiledMethod) else { return 0 }
+        let p = fetch(m, CodeLayout.primitive)
+        return isSmallInt(p) ? intValue(p) : 0
+    }
+
+    /// Discards frames from `top` down to (not including) `stop`, killing their contexts.
+    func discardFrames(from top: UnsafeMutablePointer<UInt64>, to stop: UnsafeMutablePointer<UInt64>?) {
+        var f: UnsafeMutablePointer<UInt64>? = top
+        while let frame = f, frame != stop {
+            let ctx = frame[FrameSlot.context]
+            if ctx != nilObj { widow(ctx) }
+            f = callerOf(frame)
+        }
+    }
+
+    /// Pops the frame `frame` (already dead) and delivers `value` to its caller.
+    func returnFrom(_ frame: UnsafeMutablePointer<UInt64>, value: Oop) -> Next {
+        let ctx = frame[FrameSlot.context]
+        if ctx != nilObj { widow(ctx) }
+        guard let caller = callerOf(frame) else {
+            hdr = frame
+            return processFinished(value)
+        }
+        let rs = frame[FrameSlot.resultSlot]
+        let slot = oopAddress(rs)
+        if rs & 2 == 0 { slot.pointee = value }
+        sp = slot
+        hdr = caller
+        return .resume
+    }
+
+    /// `^ value` inside a block: return from the home method, unless it is dead or unwinding is needed.
+    func nonLocalReturn(_ value: Oop) -> Next {
+        let closure = hdr[FrameSlot.closure]
+        let home = closure == nilObj ? nilObj : fetch(closure, ClosureLayout.outerContext)
+        let h = handleMark
+        _ = handle(value)
+        defer { releaseHandles(to: h) }
+        guard let homeFrame = frameOf(home) else { return cannotReturn(value) }
+        var f: UnsafeMutablePointer<UInt64>? = callerOf(hdr)
+        var unwind: UnsafeMutablePointer<UInt64>? = nil
+        while let frame = f, frame != homeFrame {
+            if unwind == nil && primitiveNumberOf(frame) == 198 { unwind = frame }
+            f = callerOf(frame)
+        }
+        if f == nil { return cannotReturn(value) }     // home is not on this process's stack
+        if let unwindFrame = unwind {
+            let me = materialize(hdr)
+            let unwindCtx = materialize(unwindFrame)
+            sp += 1; sp.pointee = me
+            sp += 1; sp.pointee = handleValue(h)
+            sp += 1; sp.pointee = unwindCtx
+            return .send(selector: root(.selAboutToReturn), numArgs: 2)
+        }
+        discardFrames(from: hdr, to: homeFrame)
+        return returnFrom(homeFrame, value: handleValue(h))
+    }
+
+    private func cannotReturn(_ value: Oop) -> Next {
+        let me = materialize(hdr)
+        sp += 1; sp.pointee = me
+        sp += 1; sp.pointee = value
+        return .send(selector: root(.selCannotReturn), numArgs: 1)
+    }
+
+    /// The send did not fit: send `stackOverflow` to its receiver instead, using the reserve.
+    func stackOverflow(nargs: Int) -> Next {
+        var stack = stacks[activeStackIndex]
+        if stack.overflowed {
+            writeErr("VM: stack overflow while handling a stack overflow; ending the process\n")
+            return terminateActiveProcess()
+        }
+        stack.overflowed = true
+        stack.limit = stack.end
+        stacks[activeStackIndex] = stack
+        sp -= nargs
+        return .send(selector: root(.selStackOverflow), numArgs: 0)
+    }
+
+    func outOfMemory(_ fp: UnsafeMutablePointer<UInt64>, _ pc: Int, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
+        fp[FrameSlot.savedPC] = intOop(pc)
+        self.sp = sp; self.hdr = fp
+        writeErr("VM: out of memory\n")
+        return terminateActiveProcess()
+    }
+}

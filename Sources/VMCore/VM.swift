@@ -1,0 +1,169 @@
+// The VM: one isolated object space with its heap, class table, processes and interpreter state.
+// A VM is a value you create; several can run at once on different threads (no global state).
+
+import Foundation
+
+public struct VMConfiguration: Sendable {
+    public var edenBytes = 8 << 20
+    public var survivorBytes = 2 << 20
+    /// Old space may not grow past this; exhausting it raises OutOfMemory.
+    public var heapLimitBytes = 4 << 30
+    /// Words of stack per process (bounds recursion depth).
+    public var stackWords = 1 << 20
+    public init() {}
+}
+
+/// Well-known objects the VM refers to; GC roots.
+public enum Root: Int, CaseIterable, Sendable {
+    case nilObject, trueObject, falseObject, smalltalk, processor, symbolTable, specialSelectors, timerSemaphore
+    case classObject, classUndefinedObject, classTrue, classFalse, classSmallInteger, classCharacter, classSmallFloat64
+    case classBoxedFloat64, classLargePositiveInteger, classLargeNegativeInteger, classArray, classByteArray
+    case classByteString, classWideString, classByteSymbol, classWideSymbol, classAssociation, classMessage
+    case classCompiledMethod, classCompiledBlock, classBlockClosure, classContext, classProcess, classSemaphore
+    case classLinkedList, classMetaclass, classMethodDictionary, classIdentityDictionary, classProcessorScheduler
+    case classSystemDictionary, classWeakArray
+    case selDoesNotUnderstand, selMustBeBoolean, selCannotReturn, selAboutToReturn, selStackOverflow
+    case selUserInterrupt, selLowSpace, selValue
+    case undeclared
+    case evalProcess, evalResult
+}
+
+public enum VMError: Error, CustomStringConvertible {
+    case outOfMemory
+    case deadlock
+    case compileError(String)
+    case badImage(String)
+    case processTerminated
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .outOfMemory: return "out of memory"
+        case .deadlock: return "deadlock: every process is waiting and no timer is pending"
+        case .compileError(let m): return m
+        case .badImage(let m): return "bad image: \(m)"
+        case .processTerminated: return "the evaluation ended with an unhandled error"
+        case .invalid(let m): return m
+        }
+    }
+}
+
+/// A process stack: a fixed mmap'd region of oops, never moved.
+struct ProcessStack {
+    var base: UnsafeMutablePointer<UInt64>
+    var limit: UnsafeMutablePointer<UInt64>      // frames may not grow past this (soft limit)
+    var end: UnsafeMutablePointer<UInt64>        // hard end (soft limit + reserve)
+    var sp: UnsafeMutablePointer<UInt64>         // last used slot when suspended
+    var hdr: UnsafeMutablePointer<UInt64>?       // top frame when suspended
+    var inUse: Bool
+    var overflowed: Bool
+}
+
+public final class VM {
+    public let config: VMConfiguration
+
+    // MARK: Memory regions
+    var newStart: UInt64 = 0, newEnd: UInt64 = 0
+    var edenStart: UInt64 = 0, edenTop: UInt64 = 0, edenLimit: UInt64 = 0, edenEnd: UInt64 = 0
+    var pastStart: UInt64 = 0, pastTop: UInt64 = 0, futureStart: UInt64 = 0, futureTop: UInt64 = 0
+    var survivorBytes: UInt64 = 0
+    var oldStart: UInt64 = 0, oldTop: UInt64 = 0, oldEnd: UInt64 = 0
+    var fullGCThreshold: UInt64 = 0
+    var oldReserved: Int = 0
+    var forwardTable: UnsafeMutablePointer<UInt64>? = nil
+
+    var remembered: UnsafeMutablePointer<Oop>
+    var rememberedCount = 0, rememberedCapacity = 1 << 16
+
+    var classTable: UnsafeMutablePointer<Oop>
+    var classTableCount = 8       // indices 0-7 are reserved (immediate tags, free)
+    static let classTableCapacity = 1 << 22
+
+    var roots: UnsafeMutablePointer<Oop>
+    /// Objects held by the host (Swift) across allocations; GC updates them.
+    var handles: UnsafeMutablePointer<Oop>
+    var handleCount = 0, handleCapacity = 1024
+
+    var hashState: UInt64 = 0x2545_F491_4F6C_DD1D
+    public internal(set) var gcPending = false
+    var fullGCPending = false
+    var lowSpacePending = false
+    var lowSpaceSignalled = false
+
+    // MARK: Statistics
+    public internal(set) var scavengeCount = 0
+    public internal(set) var fullGCCount = 0
+    public internal(set) var scavengePausesNanos: [UInt64] = []
+    public internal(set) var bytesTenured: UInt64 = 0
+
+    // MARK: Interpreter state (live in locals inside `interpret`, saved here around calls out)
+    var sp: UnsafeMutablePointer<UInt64>
+    var hdr: UnsafeMutablePointer<UInt64>
+    var ipOffset = 0
+    var stacks: [ProcessStack] = []
+    var activeStackIndex = -1
+    var methodCache: UnsafeMutablePointer<UInt64>
+    /// Inline caches hold `classIndex | cacheEpochBits`; bumping the epoch invalidates them all.
+    var cacheEpochBits: UInt64 = 0
+    var dnuHappened = false
+    static let methodCacheEntries = 4096
+
+    /// Set from any thread (signal handler) to interrupt the running evaluation.
+    public let interruptFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    var timerDeadline: UInt64 = 0        // monotonic ms; 0 = none
+    var safepointCountdown = 1000
+    var evalProcess: Oop { get { roots[Root.evalProcess.rawValue] } set { roots[Root.evalProcess.rawValue] = newValue } }
+    var evalResult: Oop { get { roots[Root.evalResult.rawValue] } set { roots[Root.evalResult.rawValue] = newValue } }
+    var evalDone = false
+    var evalFailed = false
+    var deadlocked = false
+    public internal(set) var quitRequested: Int? = nil
+
+    // MARK: Host services
+    public var compiler: ((_ source: String, _ classOop: Oop, _ isDoIt: Bool) -> Result<MethodDescription, VMError>)?
+    public var writeOut: (String) -> Void = { FileHandle.standardOutput.write($0.data(using: .utf8)!) }
+    public var writeErr: (String) -> Void = { FileHandle.standardError.write($0.data(using: .utf8)!) }
+    public var readLine: () -> String? = { Swift.readLine(strippingNewline: true) }
+    public var arguments: [String] = []
+    var lastCompileError = ""
+    var lastInstallError: String? = nil
+    /// While true every object is allocated in old space (genesis and bootstrap).
+    public var bootstrapping = false
+
+    public init(config: VMConfiguration = VMConfiguration()) throws {
+        self.config = config
+        remembered = .allocate(capacity: rememberedCapacity)
+        classTable = VM.mapOrDie(VM.classTableCapacity * 8).assumingMemoryBound(to: Oop.self)
+        roots = .allocate(capacity: Root.allCases.count)
+        roots.initialize(repeating: 0, count: Root.allCases.count)
+        handles = .allocate(capacity: handleCapacity)
+        methodCache = .allocate(capacity: VM.methodCacheEntries * 3)
+        methodCache.initialize(repeating: 0, count: VM.methodCacheEntries * 3)
+        interruptFlag.initialize(to: 0)
+        sp = roots   // placeholders until a process runs
+        hdr = roots
+        try setUpMemory()
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(bitPattern: UInt(newStart)), Int(newEnd - newStart))
+        munmap(UnsafeMutableRawPointer(bitPattern: UInt(oldStart)), oldReserved)
+        munmap(UnsafeMutableRawPointer(classTable), VM.classTableCapacity * 8)
+        for s in stacks where s.inUse { munmap(UnsafeMutableRawPointer(s.base), (s.end - s.base + 1) * 8) }
+        remembered.deallocate(); roots.deallocate(); handles.deallocate(); methodCache.deallocate()
+        interruptFlag.deallocate()
+    }
+
+    static func mapOrDie(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("mmap of \(bytes) bytes failed: cannot reserve VM memory") }
+        return p
+    }
+
+    @inline(__always) public func root(_ r: Root) -> Oop { roots[r.rawValue] }
+    public func setRoot(_ r: Root, _ value: Oop) { roots[r.rawValue] = value }
+    @inline(__always) public var nilObj: Oop { roots[0] }
+    @inline(__always) public var trueObj: Oop { roots[1] }
+    @inline(__always) public var falseObj: Oop { roots[2] }
+    @inline(__always) public func bool(_ b: Bool) -> Oop { b ? roots[1] : roots[2] }
+}

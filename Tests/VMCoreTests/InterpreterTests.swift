@@ -1,0 +1,80 @@
+import XCTest
+@testable import VMCore
+
+final class InterpreterTests: XCTestCase {
+    typealias T = TestSpace
+
+    func testArithmeticSendsAndReturns() throws {
+        let vm = try T.make()
+        // Integer>>double  ^ self + self
+        T.install(vm, "Integer", "double", code: [T.op(.pushSelf), T.op(.pushSelf), T.op(.sendAdd), T.op(.returnTop)])
+        // Object>>run  ^ 20 double + 2
+        T.install(vm, "Object", "run", literals: [.symbol("double"), .cacheSlot, .cacheSlot],
+                  code: [T.op(.pushInt8, 20), T.op(.send, 0, 0), T.op(.pushInt8, 2), T.op(.sendAdd), T.op(.returnTop)])
+        XCTAssertEqual(intValue(try vm.send("run", to: vm.nilObj)), 42)
+    }
+
+    func testRecursiveFibonacci() throws {
+        let vm = try T.make()
+        // Integer>>fib  self < 2 ifTrue: [^ self]. ^ (self - 1) fib + (self - 2) fib
+        var code: [Instruction] = [T.op(.pushSelf), T.op(.pushInt8, 2), T.op(.sendLess), T.op(.jumpIfFalse, 2),
+                                   T.op(.pushSelf), T.op(.returnTop)]
+        code += [T.op(.pushSelf), T.op(.pushInt8, 1), T.op(.sendSub), T.op(.send, 0, 0),
+                 T.op(.pushSelf), T.op(.pushInt8, 2), T.op(.sendSub), T.op(.send, 3, 0), T.op(.sendAdd), T.op(.returnTop)]
+        T.install(vm, "Integer", "fib", literals: [.symbol("fib"), .cacheSlot, .cacheSlot, .symbol("fib"), .cacheSlot, .cacheSlot], code: code)
+        XCTAssertEqual(intValue(try vm.send("fib", to: intOop(20))), 6765)
+    }
+
+    func testSmallIntegerOverflowFallsBackToAPrimitive() throws {
+        let vm = try T.make()
+        T.install(vm, "Integer", "+", numArgs: 1, primitive: 21, code: [T.op(.pushNil), T.op(.returnTop)])
+        T.install(vm, "Integer", "*", numArgs: 1, primitive: 29, code: [T.op(.pushNil), T.op(.returnTop)])
+        T.install(vm, "Object", "big", literals: [.integer(SmallInt.max)],
+                  code: [T.op(.pushLiteral, 0), T.op(.pushLiteral, 0), T.op(.sendMul), T.op(.returnTop)])
+        let r = try vm.send("big", to: vm.nilObj)
+        XCTAssertEqual(vm.bigIntValue(r)!.description, "1329227995784915870597964051066650625")
+    }
+
+    func testDoesNotUnderstandReceivesTheMessage() throws {
+        let vm = try T.make()
+        // Object>>doesNotUnderstand: aMessage  ^ aMessage
+        T.install(vm, "Object", "doesNotUnderstand:", numArgs: 1, code: [T.op(.pushTemp, -1), T.op(.returnTop)])
+        T.install(vm, "Object", "run", literals: [.symbol("frob:"), .cacheSlot, .cacheSlot],
+                  code: [T.op(.pushSelf), T.op(.pushInt8, 5), T.op(.send, 0, 1), T.op(.returnTop)])
+        let message = try vm.send("run", to: vm.nilObj)
+        XCTAssertEqual(vm.stringValue(fetch(message, MessageLayout.selector)), "frob:")
+        XCTAssertEqual(intValue(fetch(fetch(message, MessageLayout.arguments), 0)), 5)
+    }
+
+    func testClosuresCopyValuesAndReturnNonLocally() throws {
+        let vm = try T.make()
+        T.install(vm, "BlockClosure", "value", primitive: 201, code: [T.op(.pushNil), T.op(.returnTop)])
+        // Object>>run: x   [:y | ^ x] value: 3. ^ 0   — as hand-written closure code
+        var blockCode: [UInt8] = []
+        T.op(.pushTemp, Frame.headerSize).encode(into: &blockCode)   // copied x
+        T.op(.nonLocalReturnTop).encode(into: &blockCode)
+        let block = BlockDescription(numArgs: 0, numCopied: 1, numTemps: 0, maxStack: 2, needsHomeContext: true,
+                                     bytecodes: blockCode, literals: [])
+        T.install(vm, "Object", "run:", numArgs: 1, literals: [.block(block), .symbol("value"), .cacheSlot, .cacheSlot],
+                  code: [T.op(.pushTemp, -1), T.op(.pushClosure, 0), T.op(.send, 1, 0), T.op(.pop),
+                         T.op(.pushInt8, 0), T.op(.returnTop)])
+        XCTAssertEqual(intValue(try vm.send("run:", to: vm.nilObj, with: [intOop(99)])), 99)
+    }
+
+    func testLoopsAllocateWithoutGrowingTheHeap() throws {
+        let vm = try T.make()
+        // Object>>churn: n   1 to: n do: [:i | Array new: 10]  — as a while loop on a temp
+        let code: [Instruction] = [
+            T.op(.pushInt8, 0), T.op(.popStoreTemp, Frame.headerSize),                   // i := 0
+            T.op(.pushTemp, Frame.headerSize), T.op(.pushTemp, -1), T.op(.sendLess),     // [i < n]
+            T.op(.jumpIfFalse, 13),
+            T.op(.pushNewArray, 10), T.op(.pop),                                         // garbage
+            T.op(.pushTemp, Frame.headerSize), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreTemp, Frame.headerSize),
+            T.op(.jump, -21),
+            T.op(.returnSelf)]
+        T.install(vm, "Object", "churn:", numArgs: 1, numTemps: 1, code: code)
+        _ = try vm.send("churn:", to: vm.nilObj, with: [intOop(2_000_000)])
+        XCTAssertGreaterThan(vm.scavengeCount, 10, "about 200 MB of garbage went through eden")
+        XCTAssertLessThan(vm.oldTop - vm.oldStart, 64 << 20, "nothing was tenured for good")
+    }
+}
