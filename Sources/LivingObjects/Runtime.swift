@@ -14,7 +14,9 @@ public final class Runtime {
     public init(kernelDirectory: String? = nil, configuration: VMConfiguration = VMConfiguration(),
                 progress: ((String) -> Void)? = nil) throws {
         guard let kernel = kernelDirectory ?? Runtime.locateKernel() else { throw RuntimeError.kernelNotFound }
-        vm = try VM(config: configuration)
+        var config = configuration
+        if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
+        vm = try VM(config: config)
         installCompiler()
         try bootstrap(from: kernel, progress: progress)
     }

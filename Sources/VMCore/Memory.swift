@@ -32,10 +32,11 @@ extension VM {
     /// Never collects: past the eden limit it flags a scavenge for the next safepoint; when eden is
     /// full it allocates in old space; nil only when the heap limit is reached.
     @inline(__always)
-    public func allocate(classIndex: Int, format: Int, numSlots requested: Int, fill: Oop, hash: Int = 0) -> Oop? {
-        let numSlots = max(requested, 1)
+    public func allocate(classIndex: Int, format: Int, numSlots: Int, fill: Oop, hash: Int = 0) -> Oop? {
+        // An object occupies at least 16 bytes (the scavenger forwards through slot 0) but its header
+        // records its true slot count, which may be 0.
         let overflow = numSlots >= 255
-        let bytes = UInt64((numSlots + 1 + (overflow ? 1 : 0)) * 8)
+        let bytes = UInt64((max(numSlots, 1) + 1 + (overflow ? 1 : 0)) * 8)
         var start: UInt64
         if bootstrapping {
             guard let s = allocateOld(bytes) else { return nil }
@@ -55,7 +56,7 @@ extension VM {
         var obj = p
         if overflow { p.pointee = UInt64(numSlots) | (Header.overflowSlots << Header.slotsShift); obj = p + 1 }
         obj.pointee = Header.make(classIndex: classIndex, format: format, hash: hash == 0 ? nextHash() : hash, numSlots: numSlots)
-        (obj + 1).initialize(repeating: fill, count: numSlots)
+        (obj + 1).initialize(repeating: fill, count: max(numSlots, 1))
         return UInt64(UInt(bitPattern: obj))
     }
 

@@ -50,7 +50,7 @@ enum Header {
 @inline(__always) func objectBytes(_ o: Oop) -> Int {
     let n = headerOf(o) >> Header.slotsShift
     if n == Header.overflowSlots { return (Int(words(o)[-1] & 0x00FF_FFFF_FFFF_FFFF) + 2) * 8 }
-    return (Int(n) + 1) * 8
+    return (max(Int(n), 1) + 1) * 8
 }
 @inline(__always) func hasOverflowWord(_ o: Oop) -> Bool { headerOf(o) >> Header.slotsShift == Header.overflowSlots }
 

@@ -1,0 +1,187 @@
+import VMCore
+
+/// Inline control flow. Every construct leaves exactly one value on the stack.
+extension CodeGenerator {
+    mutating func generateInlined(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) {
+        let position = message.position
+        let arguments = message.arguments
+        switch inlining {
+        case .ifTrue, .ifFalse:
+            try generate(message.receiver)
+            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
+                            else: { g in g.emitter.emit(.pushNil) })
+        case .ifTrueIfFalse, .ifFalseIfTrue:
+            try generate(message.receiver)
+            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
+                            else: { g throws(CompileError) in try g.generateInlinedBody(arguments[1]) })
+        case .and, .or:
+            try generate(message.receiver)
+            let isAnd = inlining.isAnd
+            try conditional(skipOn: isAnd ? .jumpIfFalse : .jumpIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
+                            else: { g in g.emitter.emit(isAnd ? .pushFalse : .pushTrue) })
+        case .whileTrue(let hasBody), .whileFalse(let hasBody):
+            try generateWhile(message, exitOn: inlining.isWhileTrue ? .jumpIfFalse : .jumpIfTrue, hasBody: hasBody)
+        case .repeatForever:
+            let loop = emitter.newLabel()
+            try emitter.bind(loop, at: position)
+            try generateInlinedBody(message.receiver, forEffect: true)
+            try emitter.jump(.jump, to: loop, at: position)
+        case .toDo(let step):
+            try generateToDo(message, step: step)
+        case .timesRepeat:
+            try generateTimesRepeat(message)
+        case .ifNil, .ifNotNil, .ifNilIfNotNil, .ifNotNilIfNil:
+            try generateIfNil(message, inlining)
+        }
+    }
+
+    /// `then` runs when the value on the stack does not trigger `skipOn`, `else` when it does.
+    private mutating func conditional(skipOn jump: Opcode, at position: SourcePosition,
+                                      then: (inout CodeGenerator) throws(CompileError) -> Void,
+                                      else otherwise: (inout CodeGenerator) throws(CompileError) -> Void) throws(CompileError) {
+        let elseLabel = emitter.newLabel()
+        let end = emitter.newLabel()
+        let line = emitter.line
+        try emitter.jump(jump, to: elseLabel, at: position)
+        try then(&self)
+        emitter.line = line
+        try emitter.jump(.jump, to: end, at: position)
+        try emitter.bind(elseLabel, at: position)
+        try otherwise(&self)
+        emitter.line = line
+        try emitter.bind(end, at: position)
+    }
+
+    /// The statements of an inlined block, leaving the value of the last one (nil if none)
+    /// unless the body of a loop is generated for effect.
+    private mutating func generateInlinedBody(_ node: Node, forEffect: Bool = false) throws(CompileError) {
+        let block = node as! BlockNode
+        let line = emitter.line
+        emitEntry(of: block.scope, at: block.position)
+        try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
+        emitter.line = line
+    }
+
+    /// `[cond] whileTrue: [body]` and friends; the value is nil.
+    private mutating func generateWhile(_ message: MessageNode, exitOn exit: Opcode, hasBody: Bool) throws(CompileError) {
+        let position = message.position
+        let loop = emitter.newLabel()
+        try emitter.bind(loop, at: position)
+        try generateInlinedBody(message.receiver)
+        if hasBody {
+            let done = emitter.newLabel()
+            try emitter.jump(exit, to: done, at: position)
+            try generateInlinedBody(message.arguments[0], forEffect: true)
+            try emitter.jump(.jump, to: loop, at: position)
+            try emitter.bind(done, at: position)
+        } else {
+            try emitter.jump(exit == .jumpIfFalse ? .jumpIfTrue : .jumpIfFalse, to: loop, at: position)
+        }
+        emitter.emit(.pushNil)
+    }
+
+    /// `start to: stop by: step do: [:i | ...]`: the counter is the block argument, the limit is
+    /// evaluated once into a hidden temp; the value is the receiver (start), left on the stack.
+    private mutating func generateToDo(_ message: MessageNode, step: Literal) throws(CompileError) {
+        let position = message.position
+        let block = message.arguments.last as! BlockNode
+        let counter = block.scope.arguments[0]
+        let limit = message.hiddenTemp!
+        try generate(message.receiver)
+        emitter.emit(.dup)
+        emitStore(counter, popping: true)
+        try generate(message.arguments[0])
+        emitStore(limit, popping: true)
+        let loop = emitter.newLabel()
+        let done = emitter.newLabel()
+        try emitter.bind(loop, at: position)
+        emitPush(counter)
+        emitPush(limit)
+        emitter.emit(Inlining.isNegative(step) ? .sendGreaterEq : .sendLessEq)
+        try emitter.jump(.jumpIfFalse, to: done, at: position)
+        try generateInlinedBody(block, forEffect: true)
+        emitPush(counter)
+        try emitPushLiteral(step, at: position)
+        emitter.emit(.sendAdd)
+        emitStore(counter, popping: true)
+        try emitter.jump(.jump, to: loop, at: position)
+        try emitter.bind(done, at: position)
+    }
+
+    /// `n timesRepeat: [...]` counts a hidden temp down from n while it is >= 1; the value is
+    /// the receiver.
+    private mutating func generateTimesRepeat(_ message: MessageNode) throws(CompileError) {
+        let position = message.position
+        let count = message.hiddenTemp!
+        try generate(message.receiver)
+        emitter.emit(.dup)
+        emitStore(count, popping: true)
+        let loop = emitter.newLabel()
+        let done = emitter.newLabel()
+        try emitter.bind(loop, at: position)
+        emitPush(count)
+        emitter.emit(.pushInt8, 1)
+        emitter.emit(.sendGreaterEq)
+        try emitter.jump(.jumpIfFalse, to: done, at: position)
+        try generateInlinedBody(message.arguments[0], forEffect: true)
+        emitPush(count)
+        emitter.emit(.pushInt8, 1)
+        emitter.emit(.sendSub)
+        emitStore(count, popping: true)
+        try emitter.jump(.jump, to: loop, at: position)
+        try emitter.bind(done, at: position)
+    }
+
+    /// The receiver is tested with `== nil`. `ifNil:` alone answers the receiver when it is not
+    /// nil; `ifNotNil:` alone answers nil (the receiver) when it is nil. The ifNotNil: block's
+    /// optional argument receives the receiver.
+    private mutating func generateIfNil(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) {
+        let position = message.position
+        let arguments = message.arguments
+        try generate(message.receiver)
+        emitter.emit(.dup)
+        emitter.emit(.pushNil)
+        emitter.emit(.sendIdentical)
+        let nilBranch: (inout CodeGenerator) throws(CompileError) -> Void = { g throws(CompileError) in
+            g.emitter.emit(.pop)
+            try g.generateInlinedBody(inlining == .ifNotNilIfNil ? arguments[1] : arguments[0])
+        }
+        let notNilBranch: (inout CodeGenerator) throws(CompileError) -> Void = { g throws(CompileError) in
+            let block = (inlining == .ifNilIfNotNil ? arguments[1] : arguments[0]) as! BlockNode
+            if let value = block.scope.arguments.first {
+                g.emitStore(value, popping: true)
+            } else {
+                g.emitter.emit(.pop)
+            }
+            try g.generateInlinedBody(block)
+        }
+        switch inlining {
+        case .ifNil:
+            let done = emitter.newLabel()
+            try emitter.jump(.jumpIfFalse, to: done, at: position)
+            try nilBranch(&self)
+            try emitter.bind(done, at: position)
+        case .ifNotNil:
+            let done = emitter.newLabel()
+            try emitter.jump(.jumpIfTrue, to: done, at: position)
+            try notNilBranch(&self)
+            try emitter.bind(done, at: position)
+        case .ifNilIfNotNil:
+            try conditional(skipOn: .jumpIfFalse, at: position, then: nilBranch, else: notNilBranch)
+        default:
+            try conditional(skipOn: .jumpIfTrue, at: position, then: notNilBranch, else: nilBranch)
+        }
+    }
+}
+
+private extension Inlining {
+    var isIfTrue: Bool { self == .ifTrue || self == .ifTrueIfFalse }
+    var isAnd: Bool { self == .and }
+    var isWhileTrue: Bool {
+        if case .whileTrue = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,96 @@
+import VMCore
+
+/// A jump target inside one emitter.
+struct Label {
+    fileprivate let id: Int
+}
+
+/// Accumulates the bytecodes of one method or block with their source lines, tracks the operand
+/// stack depth, and resolves jumps. Code after a return or an unconditional jump is unreachable
+/// until a label that some jump targets is bound; unreachable instructions are dropped.
+struct Emitter {
+    private(set) var bytes: [UInt8] = []
+    private(set) var lines: [Int] = []
+    private(set) var maxDepth = 0
+    private var isReachable = true
+    /// The source line given to the instructions emitted from now on.
+    var line = 0
+    private var depth = 0
+    private var labelOffsets: [Int?] = []
+    private var labelDepths: [Int?] = []
+    private var pendingJumps: [(offset: Int, label: Int)] = []
+
+    mutating func emit(_ opcode: Opcode, _ a: Int = 0, _ b: Int = 0, stackEffect: Int? = nil) {
+        guard isReachable else { return }
+        append(opcode, a, b)
+        depth += stackEffect ?? Emitter.stackEffect(of: opcode, a, b)
+        maxDepth = max(maxDepth, depth)
+        switch opcode {
+        case .returnTop, .returnSelf, .blockReturnTop, .nonLocalReturnTop: isReachable = false
+        default: break
+        }
+    }
+
+    mutating func newLabel() -> Label {
+        labelOffsets.append(nil)
+        labelDepths.append(nil)
+        return Label(id: labelOffsets.count - 1)
+    }
+
+    mutating func jump(_ opcode: Opcode, to label: Label, at position: SourcePosition) throws(CompileError) {
+        guard isReachable else { return }
+        if opcode != .jump { depth -= 1 }
+        labelDepths[label.id] = depth
+        let offset = bytes.count
+        if let target = labelOffsets[label.id] {
+            append(opcode, try Emitter.jumpDistance(from: offset, to: target, at: position))
+        } else {
+            pendingJumps.append((offset, label.id))
+            append(opcode, 0)
+        }
+        if opcode == .jump { isReachable = false }
+    }
+
+    mutating func bind(_ label: Label, at position: SourcePosition) throws(CompileError) {
+        labelOffsets[label.id] = bytes.count
+        for (offset, id) in pendingJumps where id == label.id {
+            let distance = UInt16(bitPattern: Int16(try Emitter.jumpDistance(from: offset, to: bytes.count, at: position)))
+            bytes[offset + 1] = UInt8(distance & 0xFF)
+            bytes[offset + 2] = UInt8(distance >> 8)
+        }
+        pendingJumps.removeAll { $0.label == label.id }
+        if !isReachable, let jumpDepth = labelDepths[label.id] {
+            depth = jumpDepth
+            isReachable = true
+        }
+    }
+
+    private mutating func append(_ opcode: Opcode, _ a: Int, _ b: Int = 0) {
+        Instruction(offset: bytes.count, opcode: opcode, a: a, b: b).encode(into: &bytes)
+        lines += Array(repeating: line, count: opcode.length)
+    }
+
+    /// Jump offsets count from the byte after the three-byte jump instruction.
+    private static func jumpDistance(from jump: Int, to target: Int, at position: SourcePosition) throws(CompileError) -> Int {
+        let distance = target - (jump + Opcode.jump.length)
+        guard Int16(exactly: distance) != nil else { throw CompileError("method too large", at: position) }
+        return distance
+    }
+
+    private static func stackEffect(of opcode: Opcode, _ a: Int, _ b: Int) -> Int {
+        switch opcode {
+        case .pushSelf, .pushNil, .pushTrue, .pushFalse, .pushThisContext, .pushInt8, .pushTemp, .pushInstVar,
+             .pushLiteral, .pushGlobal, .pushRemoteTemp, .pushNewArray, .dup:
+            return 1
+        case .storeTemp, .storeInstVar, .storeGlobal, .storeRemoteTemp, .jump, .returnSelf:
+            return 0
+        case .popStoreTemp, .popStoreInstVar, .popStoreGlobal, .popStoreRemoteTemp, .pop, .jumpIfTrue, .jumpIfFalse,
+             .returnTop, .blockReturnTop, .nonLocalReturnTop:
+            return -1
+        case .popIntoNewArray: return 1 - a
+        case .pushClosure: preconditionFailure("the caller gives the stack effect of pushClosure")
+        case .send, .superSend: return -b
+        default: return -(opcode.specialSelector?.numArgs ?? 0)
+        }
+    }
+}
