@@ -7,8 +7,12 @@ public struct ClassScope: Sendable {
     /// All instance variables, inherited first, in slot order.
     public var instanceVariables: [String]
 
-    public init(className: String, instanceVariables: [String]) {
-        self.className = className; self.instanceVariables = instanceVariables
+    /// Do-its only: top-level temps and undeclared lowercase variables are workspace variables
+    /// (bindings that outlive the evaluation, like a Pharo playground's) instead of temps.
+    public var workspace: Bool
+
+    public init(className: String, instanceVariables: [String], workspace: Bool = false) {
+        self.className = className; self.instanceVariables = instanceVariables; self.workspace = workspace
     }
 }
 

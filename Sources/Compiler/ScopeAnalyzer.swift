@@ -19,12 +19,16 @@ struct ScopeAnalyzer {
         self.classScope = classScope; self.isDoIt = isDoIt
     }
 
+    private var usesWorkspace: Bool { isDoIt && classScope.workspace }
+
     private mutating func analyze(_ method: MethodNode) throws(CompileError) {
         let scope = Scope(kind: .method, parent: nil, position: SourcePosition(line: 1, column: 1))
         method.scope = scope
         scopes.append(scope)
         for argument in method.arguments { try scope.declare(argument, kind: .argument) }
-        for temporary in method.temporaries { try scope.declare(temporary, kind: .temporary) }
+        for temporary in method.temporaries where !usesWorkspace {
+            try scope.declare(temporary, kind: .temporary)
+        }
         try visitAll(method.statements, in: scope)
         try layOut()
     }
@@ -117,6 +121,8 @@ struct ScopeAnalyzer {
             if index > 255 { throw CompileError("instance variable '\(name)' is beyond slot 255", at: node.position) }
             node.binding = .instanceVariable(index)
         } else if name.unicodeScalars.first!.properties.isUppercase {
+            node.binding = .global(name)
+        } else if usesWorkspace {
             node.binding = .global(name)
         } else if isDoIt {
             var method = scope

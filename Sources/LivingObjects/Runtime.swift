@@ -9,6 +9,7 @@ public final class Runtime {
     public let vm: VM
     /// Problems met while loading the kernel (compile errors, failing class initializers).
     public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
+    var workspaceEvaluation = false
 
     /// Creates an object space and loads the kernel from its Tonel sources.
     public init(kernelDirectory: String? = nil, configuration: VMConfiguration = VMConfiguration(),
@@ -40,8 +41,9 @@ public final class Runtime {
     }
 
     private func installCompiler() {
-        vm.compiler = { [unowned vm] source, cls, isDoIt in
-            let scope = ClassScope(className: vm.className(cls), instanceVariables: vm.allInstVarNames(cls))
+        vm.compiler = { [unowned self, unowned vm] source, cls, isDoIt in
+            let scope = ClassScope(className: vm.className(cls), instanceVariables: vm.allInstVarNames(cls),
+                                   workspace: isDoIt && self.workspaceEvaluation)
             do throws(CompileError) {
                 let d = isDoIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
                                : try SmalltalkCompiler.compileMethod(source, in: scope)
@@ -54,9 +56,12 @@ public final class Runtime {
 
     // MARK: Evaluating
 
-    /// Compiles `source` as a do-it (receiver nil) and runs it; answers the result.
-    public func evaluate(_ source: String) throws -> Oop {
+    /// Compiles `source` as a do-it (receiver nil) and runs it; answers the result. With `workspace`,
+    /// its variables persist between evaluations (as in a REPL or a Pharo playground).
+    public func evaluate(_ source: String, workspace: Bool = false) throws -> Oop {
         let method: Oop
+        workspaceEvaluation = workspace
+        defer { workspaceEvaluation = false }
         switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), isDoIt: true) {
         case .success(let m): method = m
         case .failure(let e): throw RuntimeError(e)
@@ -65,8 +70,8 @@ public final class Runtime {
     }
 
     /// Evaluates and answers the result's printString.
-    public func evaluateAndPrint(_ source: String) throws -> String {
-        try printString(evaluate(source))
+    public func evaluateAndPrint(_ source: String, workspace: Bool = false) throws -> String {
+        try printString(evaluate(source, workspace: workspace))
     }
 
     public func printString(_ o: Oop) throws -> String {

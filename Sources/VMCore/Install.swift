@@ -176,7 +176,8 @@ extension VM {
             depth += 1
         }
         if let a = identityDictionaryLookup(root(.smalltalk), sym) { return a }
-        let undeclared = root(.undeclared)
+        // Lowercase names can only come from workspace do-its: they live in the workspace.
+        let undeclared = name.first?.isLowercase == true ? workspace() : root(.undeclared)
         guard undeclared != 0 && undeclared != nilObj else { return nil }
         if let a = identityDictionaryLookup(undeclared, sym) { return a }
         let h = handle(undeclared)
@@ -184,6 +185,16 @@ extension VM {
         guard let a = newAssociation(sym, nilObj) else { return nil }
         identityDictionaryAdd(handleValue(h), a)
         return identityDictionaryLookup(handleValue(h), sym)
+    }
+
+    /// The dictionary of workspace variables (REPL do-its), made on first use.
+    func workspace() -> Oop {
+        if root(.workspace) == 0 || root(.workspace) == nilObj,
+           let dict = instantiate(root(.classIdentityDictionary)) {
+            store(dict, DictLayout.tally, intOop(0))
+            setRoot(.workspace, dict)
+        }
+        return root(.workspace)
     }
 
     /// For a metaclass, its sole instance; otherwise the class itself.

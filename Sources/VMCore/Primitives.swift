@@ -29,22 +29,23 @@ extension VM {
         case 105 where nargs == 4: return result(replace(rcvr, arg0, arg1, sp[3 - nargs], sp[4 - nargs]))
         case 110 where nargs == 1: return .value(bool(rcvr == arg0))
         case 111 where nargs == 0: return .value(classOf(rcvr))
-        case 116: flushMethodCache(); cacheEpochBits &+= 1 << 26; return .value(rcvr)
+        case 116:
+            // Inline caches die with the epoch; the interpreter reloads its copy of it.
+            flushMethodCache()
+            cacheEpochBits &+= 1 << 26
+            sp -= nargs
+            return .next(.resume)
         case 120 where nargs == 1:
             guard isSmallInt(arg0), intValue(arg0) >= 0, intValue(arg0) <= 0x10FFFF else { return .fail }
             return .value(charOop(UInt32(intValue(arg0))))
         case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
-        case 126 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: true, elementwise: true) ? .value(sp[-nargs]) : .fail
-        case 127 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: false, elementwise: true) ? .value(sp[-nargs]) : .fail
-        case 128 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: true, elementwise: false) ? .value(sp[-nargs]) : .fail
-        case 129 where nargs == 1: return becomePrimitive(rcvr, arg0, twoWay: false, elementwise: false) ? .value(sp[-nargs]) : .fail
-        case 130: fullGC(); return .value(intOop(Int(oldEnd - oldTop)))
-        case 131: scavenge(); return .value(intOop(Int(edenEnd - edenTop)))
-        case 138: return .value(firstObject() ?? nilObj)
+        // These move objects or rewrite references: the interpreter must reload its registers.
+        case 126...131, 138, 140:
+            guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else { return .fail }
+            sp -= nargs
+            sp.pointee = value
+            return .next(.resume)
         case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
-        case 140 where nargs == 0:
-            guard isPointer(rcvr), let index = indexOfClass(rcvr) else { return .fail }
-            return result(newArray(allInstances(ofClassIndex: index)))
         case 148 where nargs == 0: return result(shallowCopy(rcvr))
         case 170 where nargs == 1:
             guard isString(rcvr) else { return .fail }
@@ -58,6 +59,22 @@ extension VM {
         case 164 where nargs == 0: return result(utf8Decode(rcvr))
         default:
             return controlPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0, arg1: arg1, method: method)
+        }
+    }
+
+    /// Primitives that collect garbage or exchange identities; the answer is read after the heap changed.
+    private func heapPrimitive(_ n: Int, nargs: Int, rcvr: Oop, arg0: Oop) -> Oop? {
+        switch n {
+        case 126, 127, 128, 129:
+            guard nargs == 1 else { return nil }
+            return becomePrimitive(rcvr, arg0, twoWay: n == 126 || n == 128, elementwise: n <= 127) ? sp[-nargs] : nil
+        case 130: fullGC(); return intOop(Int(oldEnd - oldTop))
+        case 131: scavenge(); return intOop(Int(edenEnd - edenTop))
+        case 138: return firstObject() ?? nilObj
+        case 140:
+            guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr) else { return nil }
+            return newArray(allInstances(ofClassIndex: index))
+        default: return nil
         }
     }
 }

@@ -55,7 +55,9 @@ extension VM {
         case 36: return newInteger(a ^ b)
         case 37:
             guard let s = Int(exactly: b), abs(s) < 1 << 24 else { return nil }
-            return newInteger(s >= 0 ? a << s : a >> (-s))
+            if s >= 0 { return newInteger(a << s) }
+            // Shifting right floors, also for negative numbers (BigInt's >> truncates toward zero).
+            return newInteger(a.sign == .minus ? -(((-a) - 1) >> (-s)) - 1 : a >> (-s))
         case 38:
             guard !b.isZero else { return nil }
             return newInteger(a % b)

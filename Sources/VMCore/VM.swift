@@ -25,7 +25,7 @@ public enum Root: Int, CaseIterable, Sendable {
     case selDoesNotUnderstand, selMustBeBoolean, selCannotReturn, selAboutToReturn, selStackOverflow
     case selUserInterrupt, selLowSpace, selValue
     case undeclared
-    case evalProcess, evalResult
+    case evalProcess, evalResult, workspace
 }
 
 public enum VMError: Error, CustomStringConvertible {

@@ -58,8 +58,17 @@ struct Run: ParsableCommand {
         abstract: "File in chunk or Tonel sources, or run plain statement scripts.",
         discussion: "Arguments after the files (following --) are available as `Smalltalk arguments`.")
     @OptionGroup var options: KernelOptions
-    @Argument(help: "Files (.st chunk or Tonel, or statements) and Tonel package directories.") var files: [String]
-    @Argument(parsing: .postTerminator, help: "Script arguments.") var scriptArguments: [String] = []
+    @Argument(parsing: .captureForPassthrough,
+              help: "Files (.st chunk or Tonel, or statements) and Tonel package directories, then -- and script arguments.")
+    var arguments: [String]
+
+    func validate() throws {
+        if files.contains("--help") || files.contains("-h") { throw CleanExit.helpRequest(self) }
+        if files.isEmpty { throw ValidationError("name at least one file to run") }
+    }
+
+    private var files: [String] { Array(arguments.prefix { $0 != "--" }) }
+    private var scriptArguments: [String] { Array(arguments.drop { $0 != "--" }.dropFirst()) }
 
     func run() throws {
         let rt = try options.makeRuntime()

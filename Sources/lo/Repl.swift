@@ -39,7 +39,7 @@ struct Repl: ParsableCommand {
             history.append(input)
             Interrupts.evaluating = true
             do {
-                let s = try rt.evaluateAndPrint(input)
+                let s = try rt.evaluateAndPrint(input, workspace: true)
                 Output.flush(rt)
                 Swift.print(s)
             } catch let e as RuntimeError {

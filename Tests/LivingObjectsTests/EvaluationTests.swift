@@ -1,0 +1,91 @@
+import XCTest
+@testable import LivingObjects
+import VMCore
+
+final class EvaluationTests: XCTestCase {
+    var c: CapturingRuntime { Shared.runtime }
+
+    func testPrintStringsFollowPharo() throws {
+        let cases: [(String, String)] = [
+            ("3 + 4", "7"), ("#(1 $a 'str' #sym (1 2))", "#(1 $a 'str' #sym #(1 2))"),
+            ("OrderedCollection new add: 1; add: 2; yourself", "an OrderedCollection(1 2)"),
+            ("1/3", "(1/3)"), ("'it''s'", "'it''s'"), ("#foo:bar:", "#foo:bar:"), ("0.1 + 0.2", "0.30000000000000004"),
+            ("1.25s2", "1.25s2"), ("16r1F + 2r1010", "41"), ("1e10", "10000000000"), ("$a", "$a"),
+            ("#[1 2 255]", "#[1 2 255]"), ("{1. 2 + 3}", "#(1 5)"), ("nil", "nil"), ("true & false", "false"),
+            ("Object new", "an Object"), ("Object", "Object"), ("Object class", "Object class"),
+            ("(2 raisedTo: 100)", "1267650600228229401496703205376"), ("1000 factorial printString size", "2568"),
+            ("-7 \\\\ 2", "1"), ("-7 rem: 2", "-1"), ("-7 // 2", "-4"), ("Float infinity", "Float infinity"),
+            ("(1 to: 5) asArray", "#(1 2 3 4 5)"), ("'héllo' size", "5"), ("'abc' asSymbol == #abc", "true"),
+        ]
+        for (source, expected) in cases {
+            XCTAssertEqual(try c.print(source), expected, source)
+        }
+    }
+
+    func testClosuresShareCapturedVariablesAndReturnNonLocally() throws {
+        XCTAssertEqual(try c.print("| n inc | n := 0. inc := [n := n + 1]. inc value. inc value. n"), "2")
+        XCTAssertEqual(try c.print("| blocks | blocks := (1 to: 3) collect: [:i | [i * 10]]. (blocks collect: [:b | b value]) asArray"), "#(10 20 30)")
+        XCTAssertEqual(try c.print("#(1 2 3 4) detect: [:x | x > 2] ifNone: [nil]"), "3")
+        XCTAssertEqual(try c.print("[:x | x > 1 ifTrue: ['big'] ifFalse: ['small']] value: 5"), "'big'")
+    }
+
+    func testExceptionsResumeRetryAndEnsure() throws {
+        XCTAssertEqual(try c.print("[1/0] on: ZeroDivide do: [:e | e return: -1]"), "-1")
+        XCTAssertEqual(try c.print("[(Warning signal: 'w') + 1] on: Warning do: [:e | e resume: 41]"), "42")
+        XCTAssertEqual(try c.print("| n | n := 0. [n := n + 1. n < 3 ifTrue: [Error signal]. n] on: Error do: [:e | e retry]"), "3")
+        XCTAssertEqual(try c.print("| log | log := OrderedCollection new. [[Error signal: 'x'] ensure: [log add: #ensured]] on: Error do: [:e | log add: e messageText]. log asArray"), "#('x' #ensured)", "the handler runs before the stack unwinds")
+        XCTAssertEqual(try c.print("[nil foo] on: MessageNotUnderstood do: [:e | e message selector]"), "#foo")
+        XCTAssertEqual(try c.print("[#(1 2) at: 5] on: SubscriptOutOfBounds do: [:e | 'out of bounds']"), "'out of bounds'")
+    }
+
+    func testDeepRecursionIsACatchableError() throws {
+        XCTAssertEqual(try c.print("| b | b := nil. b := [:n | (b value: n + 1) + 1]. [b value: 0] on: StackOverflow do: [:e | 'caught']"), "'caught'")
+        XCTAssertEqual(try c.print("3 + 4"), "7", "the runtime is usable afterwards")
+    }
+
+    func testUnhandledErrorsPrintTheStackAndFailTheEvaluation() throws {
+        let fresh = try CapturingRuntime()
+        XCTAssertThrowsError(try fresh.rt.evaluate("#(1 2 3) collect: [:x | x / 0]")) { error in
+            guard case RuntimeError.unhandledError = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertTrue(fresh.err.contains("ZeroDivide"), fresh.err)
+        XCTAssertTrue(fresh.err.contains("UndefinedObject>>DoIt (line 1)"), fresh.err)
+        XCTAssertTrue(fresh.err.contains("SmallInteger"), fresh.err)
+        XCTAssertEqual(try fresh.print("6 * 7"), "42")
+    }
+
+    func testCompileErrorsCarryLineAndColumn() throws {
+        XCTAssertThrowsError(try c.rt.evaluate("| a |\na := 3 +\n")) { error in
+            XCTAssertTrue("\(error)".contains("line 3"), "\(error)")
+        }
+        XCTAssertThrowsError(try c.rt.evaluate("#(1 2")) { error in
+            XCTAssertTrue("\(error)".contains("line 1"), "\(error)")
+        }
+    }
+
+    func testWorkspaceVariablesPersistBetweenEvaluations() throws {
+        let w = try CapturingRuntime()
+        _ = try w.rt.evaluate("| x | x := 20", workspace: true)
+        _ = try w.rt.evaluate("y := x + 1", workspace: true)
+        XCTAssertEqual(try w.rt.evaluateAndPrint("x + y", workspace: true), "41")
+        XCTAssertEqual(try w.rt.evaluateAndPrint("[:k | k + y] value: 1", workspace: true), "22")
+    }
+
+    func testProcessesSemaphoresAndDelays() throws {
+        XCTAssertEqual(try c.print("""
+            | s log | s := Semaphore new. log := OrderedCollection new.
+            [log add: 1. s signal] fork.
+            s wait. log add: 2. log asArray
+            """), "#(1 2)")
+        XCTAssertEqual(try c.print("| t | t := Time millisecondClockValue. (Delay forMilliseconds: 20) wait. Time millisecondClockValue - t >= 20"), "true")
+    }
+
+    func testGarbageCollectionDuringEvaluationKeepsEverythingIntact() throws {
+        XCTAssertEqual(try c.print("""
+            | d | d := Dictionary new.
+            1 to: 200000 do: [:i | d at: i put: i printString].
+            Smalltalk garbageCollect.
+            (d at: 123456) , '/' , d size printString
+            """), "'123456/200000'")
+    }
+}

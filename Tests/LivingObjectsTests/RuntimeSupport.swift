@@ -1,0 +1,25 @@
+import Foundation
+import LivingObjects
+import VMCore
+
+/// A runtime on the repository's kernel whose standard output and error are captured.
+final class CapturingRuntime {
+    let rt: Runtime
+    var out = ""
+    var err = ""
+
+    init(configuration: VMConfiguration = VMConfiguration()) throws {
+        let kernel = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("kernel").path
+        rt = try Runtime(kernelDirectory: kernel, configuration: configuration)
+        rt.vm.writeOut = { [unowned self] in self.out += $0 }
+        rt.vm.writeErr = { [unowned self] in self.err += $0 }
+    }
+
+    func print(_ source: String) throws -> String { try rt.evaluateAndPrint(source) }
+}
+
+/// One shared runtime for tests that do not change global state.
+enum Shared {
+    nonisolated(unsafe) static let runtime: CapturingRuntime = try! CapturingRuntime()
+}
