@@ -35,6 +35,7 @@ extension VM {
             guard let pragmas = makePragmas(d.pragmas, methodClass: classH, outer: methodH) else { return nil }
             store(handleValue(methodH), CodeLayout.pragmas, pragmas)
         }
+        freezeCode(handleValue(methodH))
         return handleValue(methodH)
     }
 
@@ -115,6 +116,7 @@ extension VM {
         store(blk, CodeLayout.numCopied, intOop(b.numCopied))
         store(blk, CodeLayout.needsHomeContext, bool(b.needsHomeContext))
         store(blk, CodeLayout.outerCode, handleValue(outer))
+        freezeCode(blk)
         return blk
     }
 
@@ -185,6 +187,14 @@ extension VM {
         guard let a = newAssociation(sym, nilObj) else { return nil }
         identityDictionaryAdd(handleValue(h), a)
         return identityDictionaryLookup(handleValue(h), sym)
+    }
+
+    /// Compiled code, its bytecodes and its literal frame are read-only to Smalltalk: the interpreter
+    /// trusts them (only the VM's inline caches write the literal frame).
+    private func freezeCode(_ code: Oop) {
+        setHeaderBits(code, Header.immutableBit)
+        setHeaderBits(fetch(code, CodeLayout.bytecodes), Header.immutableBit)
+        setHeaderBits(fetch(code, CodeLayout.literals), Header.immutableBit)
     }
 
     /// The dictionary of workspace variables (REPL do-its), made on first use.

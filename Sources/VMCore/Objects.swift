@@ -228,16 +228,19 @@ extension VM {
 
     // MARK: Identity dictionaries (see Docs/VM.md: tally, array of Associations, linear probing)
 
+    /// The Association for `key`, or nil. Tolerates tables a program has damaged.
     public func identityDictionaryLookup(_ dict: Oop, _ key: Oop) -> Oop? {
+        guard isPointer(dict), Format.isPointers(formatOf(dict)), numSlotsOf(dict) > DictLayout.array else { return nil }
         let array = fetch(dict, DictLayout.array)
-        guard isPointer(array) else { return nil }
+        guard isPointer(array), formatOf(array) == Format.indexable else { return nil }
         let size = indexableSize(array)
         guard size > 0 else { return nil }
         var i = identityHashValue(key) % size
         for _ in 0..<size {
             let assoc = fetch(array, i)
             if assoc == nilObj { return nil }
-            if fetch(assoc, AssocLayout.key) == key { return assoc }
+            if isPointer(assoc) && Format.isPointers(formatOf(assoc)) && numSlotsOf(assoc) > AssocLayout.value
+                && fetch(assoc, AssocLayout.key) == key { return assoc }
             i = i + 1 == size ? 0 : i + 1
         }
         return nil

@@ -141,6 +141,8 @@ extension VM {
     }
 
     func integerPrintString(_ rcvr: Oop, base: Oop) -> Oop? {
+        // Huge numbers print in Smalltalk instead, where Ctrl-C can interrupt them.
+        if isPointer(rcvr) && indexableSize(rcvr) > 20_000 { return nil }
         guard isSmallInt(base), let v = bigIntValue(rcvr) else { return nil }
         let b = intValue(base)
         guard b >= 2 && b <= 36 else { return nil }

@@ -147,7 +147,9 @@ extension VM {
             to = (0..<indexableSize(b)).map { fetch(b, $0) }
         }
         let forbidden: Set<Oop> = [nilObj, trueObj, falseObj]
-        for o in from + (twoWay ? to : []) where isImmediate(o) || forbidden.contains(o) { return false }
+        for o in from + to where isImmediate(o) || forbidden.contains(o) || headerOf(o) & Header.immutableBit != 0 {
+            return false
+        }
         become(from, to, twoWay: twoWay)
         cacheEpochBits &+= 1 << 26
         return true

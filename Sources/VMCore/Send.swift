@@ -28,7 +28,9 @@ extension VM {
         while cls != nilObj && isPointer(cls) && depth < 10_000 {
             let dict = fetch(cls, ClassLayout.methodDict)
             if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
-                return fetch(assoc, AssocLayout.value)
+                let method = fetch(assoc, AssocLayout.value)
+                // Anything but a CompiledMethod in a method dictionary is not understood.
+                return isPointer(method) && classIndexOf(method) == classIndex(.classCompiledMethod) ? method : nil
             }
             cls = fetch(cls, ClassLayout.superclass)
             depth += 1
@@ -142,11 +144,17 @@ extension VM {
         store(ctx, ContextLayout.sender, nilObj)
     }
 
-    /// The live frame of a married context, or nil.
+    /// The live frame of a married context, or nil. The frame must lie in a live stack and name this
+    /// context, so a context whose fields a program changed can never point the VM at wild memory.
     func frameOf(_ ctx: Oop) -> UnsafeMutablePointer<UInt64>? {
         guard isPointer(ctx), classIndexOf(ctx) == classIndex(.classContext) else { return nil }
         let f = fetch(ctx, ContextLayout.frame)
-        return isSmallInt(f) ? oopAddress(f) : nil
+        guard isSmallInt(f) else { return nil }
+        let frame = oopAddress(f)
+        for s in stacks where s.inUse && frame >= s.base && frame + Frame.headerSize <= s.end {
+            return frame[FrameSlot.context] == ctx ? frame : nil
+        }
+        return nil
     }
 
     @inline(__always) func callerOf(_ frame: UnsafeMutablePointer<UInt64>) -> UnsafeMutablePointer<UInt64>? {
