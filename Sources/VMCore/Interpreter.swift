@@ -173,7 +173,18 @@ extension VM {
                     if v == trueO || v == falseO {
                         sp -= 1
                         if (v == trueO) == (op == .jumpIfTrue) {
-                            ip += 3 + Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
+                            let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
+                            ip += 3 + offset
+                            // `[cond] whileTrue` loops back through a conditional jump: a safepoint too.
+                            if offset < 0 {
+                                countdown -= 1
+                                if countdown <= 0 || gcPending {
+                                    countdown = 1024
+                                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                                    self.sp = sp; self.hdr = fp
+                                    pending = safepoint()
+                                }
+                            }
                         } else {
                             ip += 3
                         }

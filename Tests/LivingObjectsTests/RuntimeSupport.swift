@@ -3,7 +3,7 @@ import LivingObjects
 import VMCore
 
 /// A runtime on the repository's kernel whose standard output and error are captured.
-final class CapturingRuntime {
+final class CapturingRuntime: @unchecked Sendable {
     let rt: Runtime
     var out = ""
     var err = ""
@@ -22,4 +22,10 @@ final class CapturingRuntime {
 /// One shared runtime for tests that do not change global state.
 enum Shared {
     nonisolated(unsafe) static let runtime: CapturingRuntime = try! CapturingRuntime()
+}
+
+/// Hands a value to another thread in a test (the test itself keeps the accesses apart).
+final class Unchecked<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
 }
