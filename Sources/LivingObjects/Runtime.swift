@@ -19,6 +19,10 @@ public final class Runtime {
         if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
         vm = try VM(config: config)
         installCompiler()
+        vm.fileOut = { [unowned self] name, format, path in
+            guard let f = SourceFormat(rawValue: format) else { return "unknown source format \(format): use #tonel or #chunk" }
+            do { try self.fileOut(package: name, format: f, to: path); return nil } catch { return "\(error)" }
+        }
         try bootstrap(from: kernel, progress: progress)
     }
 

@@ -73,6 +73,12 @@ extension VM {
             }
         case 182:
             return newString(lastCompileError).map { .value($0) } ?? .fail
+        case 190 where nargs == 3:
+            // fileOutPackage: name format: #tonel or #chunk to: path — answers nil, or an error String.
+            guard let name = stringValue(arg0), let format = stringValue(arg1), let path = stringValue(sp.pointee),
+                  let fileOut else { return .fail }
+            guard let problem = fileOut(name, format, path) else { return .value(nilObj) }
+            return newString(problem).map { .value($0) } ?? .fail
         default:
             return .fail
         }

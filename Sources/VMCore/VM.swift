@@ -125,6 +125,8 @@ public final class VM {
     public var writeErr: (String) -> Void = { FileHandle.standardError.write($0.data(using: .utf8)!) }
     public var readLine: () -> String? = { Swift.readLine(strippingNewline: true) }
     public var arguments: [String] = []
+    /// Writes a package's source (name, "tonel" or "chunk", path); answers an error message or nil.
+    public var fileOut: ((_ package: String, _ format: String, _ path: String) -> String?)?
     var lastCompileError = ""
     var lastInstallError: String? = nil
     /// While true every object is allocated in old space (genesis and bootstrap).
