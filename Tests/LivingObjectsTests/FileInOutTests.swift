@@ -125,7 +125,7 @@ final class FileInOutTests: XCTestCase {
             """
         XCTAssertTrue(c.rt.fileIn(path: write("Shape.class.st", v1)).diagnostics.isEmpty)
         _ = try c.rt.evaluate("Smalltalk at: #TheShape put: (Shape new width: 3)")
-        let v2 = v1.replacingOccurrences(of: "[ 'width' ]", with: "[ 'height' 'width' ]")
+        let v2 = v1.replacingOccurrences(of: "[ 'width' ]", with: "[ 'height', 'width' ]")
             + "\n\n{ #category : #accessing }\nShape >> area [\n\t^ width * (height ifNil: [2])\n]\n"
         let r = c.rt.fileIn(path: write("Shape.class.st", v2))
         XCTAssertTrue(r.diagnostics.isEmpty, "\(r.diagnostics)")
