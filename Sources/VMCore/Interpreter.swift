@@ -155,9 +155,22 @@ extension VM {
                     pending = nonLocalReturn(sp.pointee)
                     continue
 
-                case .jump:
+                case .jump, .jumpIfTrue, .jumpIfFalse:
+                    if op != .jump {
+                        let v = sp.pointee
+                        guard v == trueO || v == falseO else {
+                            // Ask the object; its answer replaces it and the jump is tried again.
+                            selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
+                            fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                            newMethod = lookupOrDNU(classIndexOf(v), selector, &sp, &nargs)
+                            break
+                        }
+                        sp -= 1
+                        if (v == trueO) != (op == .jumpIfTrue) { ip += 3; continue }
+                    }
                     let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
                     ip += 3 + offset
+                    // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
                     if offset < 0 {
                         countdown -= 1
                         if countdown <= 0 || gcPending {
@@ -168,32 +181,6 @@ extension VM {
                         }
                     }
                     continue
-                case .jumpIfTrue, .jumpIfFalse:
-                    let v = sp.pointee
-                    if v == trueO || v == falseO {
-                        sp -= 1
-                        if (v == trueO) == (op == .jumpIfTrue) {
-                            let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
-                            ip += 3 + offset
-                            // `[cond] whileTrue` loops back through a conditional jump: a safepoint too.
-                            if offset < 0 {
-                                countdown -= 1
-                                if countdown <= 0 || gcPending {
-                                    countdown = 1024
-                                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                                    self.sp = sp; self.hdr = fp
-                                    pending = safepoint()
-                                }
-                            }
-                        } else {
-                            ip += 3
-                        }
-                        continue
-                    }
-                    // Ask the object; its answer replaces it and the jump is tried again.
-                    selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                    newMethod = lookupOrDNU(classIndexOf(v), selector, &sp, &nargs)
 
                 case .send:
                     let lit = Int(ip[1]) | Int(ip[2]) << 8

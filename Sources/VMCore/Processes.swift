@@ -166,6 +166,11 @@ extension VM {
 
     /// The active process stops running (it is already on a wait list or nowhere): run the next one.
     func switchToNext() -> Next {
+        // Whatever happens next, the waiting process must be resumable from its own stack record.
+        if activeStackIndex >= 0 && stacks[activeStackIndex].inUse {
+            stacks[activeStackIndex].sp = sp
+            stacks[activeStackIndex].hdr = hdr
+        }
         while true {
             if let p = highestRunnable() { transfer(to: p); return .resume }
             if interruptFlag.pointee != 0 && evalProcess != 0 {

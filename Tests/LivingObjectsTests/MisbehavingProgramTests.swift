@@ -58,6 +58,15 @@ final class MisbehavingProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("3 + 4"), "7")
     }
 
+    func testAProcessLeftWaitingByADeadlockResumesCorrectlyLater() throws {
+        let c = try CapturingRuntime()
+        XCTAssertThrowsError(try c.rt.evaluate("Smalltalk at: #Log put: OrderedCollection new. Smalltalk at: #Gate put: Semaphore new. Gate wait. Log add: #woke. 1 + 1")) { error in
+            guard case RuntimeError.deadlock = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertEqual(try c.print("Gate signal. Processor yield. Log asArray"), "#(#woke)")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
     func testInterruptStopsARunawayLoop() throws {
         let c = try CapturingRuntime()
         let flag = Unchecked(c.rt.vm.interruptFlag)
