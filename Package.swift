@@ -24,8 +24,10 @@ let package = Package(
         .target(name: "SourceFormats"),
         // The embeddable API: Runtime, bootstrap from kernel sources, file-in, evaluation.
         .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats"]),
+        // Line editing and history for `lo repl` (Debian: libedit-dev).
+        .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         .executableTarget(name: "lo", dependencies: [
-            "LivingObjects",
+            "LivingObjects", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore"]),

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import CEditLine
 import LivingObjects
 
 struct Repl: ParsableCommand {
@@ -17,11 +18,10 @@ struct Repl: ParsableCommand {
     func run() throws {
         let rt = try options.makeRuntime()
         var history: [String] = []
-        let interactive = isatty(0) != 0
+        let editor = LineEditor()
         var buffer = ""
         while true {
-            if interactive { FileHandle.standardOutput.write((buffer.isEmpty ? "lo> " : "... ").data(using: .utf8)!) }
-            guard let line = readLine() else { break }
+            guard let line = editor.read(prompt: buffer.isEmpty ? "lo> " : "... ") else { break }
             if buffer.isEmpty {
                 switch line.trimmingCharacters(in: .whitespaces) {
                 case "": continue
@@ -37,6 +37,7 @@ struct Repl: ParsableCommand {
             if !line.isEmpty && !Repl.isComplete(input) { buffer = input; continue }
             buffer = ""
             history.append(input)
+            editor.remember(input)
             Interrupts.evaluating = true
             do {
                 let s = try rt.evaluateAndPrint(input, workspace: true)
@@ -70,6 +71,29 @@ struct Repl: ParsableCommand {
             previous = c
         }
         return depth <= 0 && !inString && !inComment
+    }
+}
+
+/// Reads lines with editing and a history kept in ~/.lo_history when standard input is a terminal.
+final class LineEditor {
+    private let interactive = isatty(0) != 0
+    private let historyPath = (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.lo_history"
+
+    init() {
+        if interactive { _ = read_history(historyPath) }
+    }
+
+    func read(prompt: String) -> String? {
+        guard interactive else { return readLine() }
+        guard let cLine = readline(prompt) else { return nil }
+        defer { free(cLine) }
+        return String(cString: cLine)
+    }
+
+    func remember(_ input: String) {
+        guard interactive else { return }
+        _ = add_history(input)
+        _ = write_history(historyPath)
     }
 }
 
