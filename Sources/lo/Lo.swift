@@ -36,12 +36,17 @@ struct Lo: ParsableCommand {
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate an expression and print the result's printString.")
     @OptionGroup var options: KernelOptions
-    @Argument(help: "Smalltalk statements; the value of the last one is printed.") var expression: String
+    @Argument(parsing: .allUnrecognized, help: "Smalltalk statements; the value of the last one is printed (may start with -).")
+    var expression: [String]
+
+    func validate() throws {
+        if expression.isEmpty { throw ValidationError("give the statements to evaluate") }
+    }
 
     func run() throws {
         let rt = try options.makeRuntime()
         do {
-            let s = try rt.evaluateAndPrint(expression)
+            let s = try rt.evaluateAndPrint(expression.joined(separator: " "))
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             Output.flush(rt)
             print(s)
