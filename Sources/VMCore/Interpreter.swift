@@ -90,12 +90,14 @@ extension VM {
                     fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; ip += 2; continue
                 case .popStoreTemp:
                     fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2; continue
-                case .pushInstVar:
-                    sp += 1; sp.pointee = fetch(rcvr, Int(ip[1])); ip += 2; continue
-                case .storeInstVar:
-                    store(rcvr, Int(ip[1]), sp.pointee); ip += 2; continue
-                case .popStoreInstVar:
-                    store(rcvr, Int(ip[1]), sp.pointee); sp -= 1; ip += 2; continue
+                case .pushInstVar, .storeInstVar, .popStoreInstVar:
+                    let index = Int(ip[1])
+                    guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
+                        pending = badInstanceVariable(fp, ip - bcBase, sp); continue
+                    }
+                    if op == .pushInstVar { sp += 1; sp.pointee = fetch(rcvr, index) }
+                    else { store(rcvr, index, sp.pointee); if op == .popStoreInstVar { sp -= 1 } }
+                    ip += 2; continue
                 case .pushLiteral:
                     sp += 1; sp.pointee = lits[Int(ip[1]) | Int(ip[2]) << 8]; ip += 3; continue
                 case .pushGlobal:

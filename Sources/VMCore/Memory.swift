@@ -77,11 +77,16 @@ extension VM {
     @inline(__always) func isYoung(_ o: Oop) -> Bool { o >= newStart && o < newEnd }
     @inline(__always) func isOld(_ o: Oop) -> Bool { o >= oldStart && o < oldTop }
 
-    /// Every pointer store into a heap object goes through here.
+    /// Every pointer store into a heap object goes through here: it remembers old objects that
+    /// point to young ones, and marks persistent objects dirty (the store's hook, Docs/VM.md).
     @inline(__always) public func store(_ obj: Oop, _ i: Int, _ value: Oop) {
         words(obj)[1 + i] = value
-        if isPointer(value) && value >= newStart && value < newEnd && obj >= oldStart && obj < oldEnd {
-            remember(obj)
+        if obj >= oldStart && obj < oldEnd {
+            if isPointer(value) && value >= newStart && value < newEnd { remember(obj) }
+            let h = words(obj).pointee
+            if h & (Header.persistentBit | Header.dirtyBit) == Header.persistentBit {
+                words(obj).pointee = h | Header.dirtyBit
+            }
         }
     }
 

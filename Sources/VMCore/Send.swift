@@ -25,7 +25,7 @@ extension VM {
     public func lookup(_ start: Oop, _ selector: Oop) -> Oop? {
         var cls = start
         var depth = 0
-        while cls != nilObj && isPointer(cls) && depth < 10_000 {
+        while cls != nilObj && cls != 0 && isPointer(cls) && numSlotsOf(cls) > ClassLayout.methodDict && depth < 10_000 {
             let dict = fetch(cls, ClassLayout.methodDict)
             if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
                 let method = fetch(assoc, AssocLayout.value)
@@ -241,6 +241,16 @@ extension VM {
         stacks[activeStackIndex] = stack
         sp -= nargs
         return .send(selector: root(.selStackOverflow), numArgs: 0)
+    }
+
+    /// A method touched an instance variable its receiver does not have (the class's shape was changed
+    /// behind the compiler's back): end the process with a clear message rather than touch memory.
+    func badInstanceVariable(_ fp: UnsafeMutablePointer<UInt64>, _ pc: Int, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
+        fp[FrameSlot.savedPC] = intOop(pc)
+        self.sp = sp; self.hdr = fp
+        let method = fp[FrameSlot.method]
+        writeErr("VM: \(className(methodClassOf(method))) code reads or writes an instance variable that a \(className(classOf(fp[FrameSlot.receiver]))) does not have (its class changed shape without recompiling); ending the process\n")
+        return terminateActiveProcess()
     }
 
     func outOfMemory(_ fp: UnsafeMutablePointer<UInt64>, _ pc: Int, _ sp: UnsafeMutablePointer<UInt64>) -> Next {

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LivingObjects
+import VMCore
 
 struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "The kernel source directory (default: $LO_KERNEL or ./kernel).")
@@ -11,8 +12,13 @@ struct KernelOptions: ParsableArguments {
     @Flag(name: .long, help: "Print bootstrap progress and warnings on stderr.")
     var verbose = false
 
+    @Option(name: .long, help: "The most memory (MB) objects may use; beyond it programs get OutOfMemory.")
+    var heapLimit: Int = 4096
+
     func makeRuntime() throws -> Runtime {
-        let rt = try Runtime(kernelDirectory: kernel, progress: verbose ? { Log.info($0) } : nil)
+        var config = VMConfiguration()
+        config.heapLimitBytes = max(64, heapLimit) << 20
+        let rt = try Runtime(kernelDirectory: kernel, configuration: config, progress: verbose ? { Log.info($0) } : nil)
         if verbose || ProcessInfo.processInfo.environment["LO_WARNINGS"] != nil {
             for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
         }
