@@ -64,11 +64,11 @@ extension VM {
                 case .resume, .stop: continue
                 case .send(let s, let n):
                     selector = s; nargs = n
-                    newMethod = lookupOrDNU(classIndexOf(sp[-n]), s, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-n]), s, sp, nargs)
                     if newMethod == 0 { pending = .stop; self.sp = sp; continue }
                 case .superSend(let s, let n, let cls):
                     selector = s; nargs = n
-                    newMethod = lookupFrom(cls, s, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(from: cls, s, sp, nargs)
                     if newMethod == 0 { pending = .stop; self.sp = sp; continue }
                 }
             } else {
@@ -164,7 +164,7 @@ extension VM {
                             // Ask the object; its answer replaces it and the jump is tried again.
                             selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
                             fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                            newMethod = lookupOrDNU(classIndexOf(v), selector, &sp, &nargs)
+                            (newMethod, sp, nargs) = findMethod(classIndexOf(v), selector, sp, nargs)
                             break
                         }
                         sp -= 1
@@ -195,7 +195,7 @@ extension VM {
                         newMethod = lits[lit + 2]
                     } else {
                         selector = lits[lit]
-                        newMethod = lookupOrDNU(ci, selector, &sp, &nargs)
+                        (newMethod, sp, nargs) = findMethod(ci, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
@@ -213,7 +213,7 @@ extension VM {
                     } else {
                         selector = lits[lit]
                         let start = fetch(methodClassOf(method), ClassLayout.superclass)
-                        newMethod = lookupFrom(start, selector, &sp, &nargs)
+                        (newMethod, sp, nargs) = findMethod(from: start, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
@@ -235,7 +235,7 @@ extension VM {
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 1
                     selector = specialSelector(op)
-                    newMethod = lookupOrDNU(classIndexOf(a), selector, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(a), selector, sp, nargs)
                 case .sendIdentical:
                     let b = sp.pointee; sp -= 1
                     sp.pointee = sp.pointee == b ? trueO : falseO; ip += 1; continue
@@ -257,7 +257,7 @@ extension VM {
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 1; selector = specialSelector(op)
-                    newMethod = lookupOrDNU(classIndexOf(r), selector, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendAtPut:
                     let r = sp[-2], i = sp[-1]
                     if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
@@ -271,13 +271,13 @@ extension VM {
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 2; selector = specialSelector(op)
-                    newMethod = lookupOrDNU(classIndexOf(r), selector, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendSize, .sendValue, .sendValue1:
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = op == .sendValue1 ? 1 : 0
                     selector = specialSelector(op)
-                    newMethod = lookupOrDNU(classIndexOf(sp[-nargs]), selector, &sp, &nargs)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
                 }
                 if newMethod == 0 { self.sp = sp; pending = .stop; continue }
             }

@@ -1,25 +1,36 @@
 // Method lookup (global cache, method dictionaries), doesNotUnderstand:, closures and contexts.
 
 extension VM {
-    /// Finds the method for `selector` in the class with this index; on failure rewrites the stack for
-    /// `doesNotUnderstand:` (sets `dnuHappened`). Answers 0 only when even that cannot be sent.
+    /// Finds the method for `selector` in the class with this index (global cache first). On failure the
+    /// stack is rewritten for `doesNotUnderstand:` (and `dnuHappened` set). Registers travel by value,
+    /// so the interpreter can keep them in machine registers. The method is 0 when nothing can be sent.
     @inline(__always)
-    func lookupOrDNU(_ classIndex: Int, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+    func findMethod(_ classIndex: Int, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         dnuHappened = false
-        let slot = ((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)
-        let entry = methodCache + slot * 3
-        if entry[0] == selector && entry[1] == UInt64(classIndex) { return entry[2] }
-        if let m = lookup(classTable[classIndex], selector) {
-            entry[0] = selector; entry[1] = UInt64(classIndex); entry[2] = m
-            return m
-        }
-        return doesNotUnderstand(classTable[classIndex], selector, &sp, &nargs)
+        let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
+        if entry[0] == selector && entry[1] == UInt64(classIndex) { return (entry[2], sp, nargs) }
+        return findMethodSlowly(classIndex, selector, sp, nargs)
     }
 
-    func lookupFrom(_ cls: Oop, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+    @inline(never)
+    private func findMethodSlowly(_ classIndex: Int, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        if let m = lookup(classTable[classIndex], selector) {
+            let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
+            entry[0] = selector; entry[1] = UInt64(classIndex); entry[2] = m
+            return (m, sp, nargs)
+        }
+        return doesNotUnderstand(classTable[classIndex], selector, sp, nargs)
+    }
+
+    /// Lookup starting at a given class (super sends, `perform:withArguments:inSuperclass:`).
+    @inline(never)
+    func findMethod(from cls: Oop, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         dnuHappened = false
-        if let m = lookup(cls, selector) { return m }
-        return doesNotUnderstand(cls, selector, &sp, &nargs)
+        if let m = lookup(cls, selector) { return (m, sp, nargs) }
+        return doesNotUnderstand(cls, selector, sp, nargs)
     }
 
     public func lookup(_ start: Oop, _ selector: Oop) -> Oop? {
@@ -38,30 +49,29 @@ extension VM {
         return nil
     }
 
-    private func doesNotUnderstand(_ cls: Oop, _ selector: Oop, _ sp: inout UnsafeMutablePointer<UInt64>, _ nargs: inout Int) -> Oop {
+    /// Replaces the arguments on the stack by a Message and answers `doesNotUnderstand:`.
+    private func doesNotUnderstand(_ cls: Oop, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         let dnu = root(.selDoesNotUnderstand)
         guard let handler = lookup(cls, dnu), selector != dnu else {
             writeErr("VM: \(stringValue(selector) ?? "?") not understood and no doesNotUnderstand: handler\n")
             evalFailed = true; evalDone = true
-            return 0
+            return (0, sp, nargs)
         }
-        let n = nargs
         self.sp = sp
-        guard let args = newArray(n), let message = instantiate(root(.classMessage)) else {
+        guard let args = newArray(nargs), let message = instantiate(root(.classMessage)) else {
             writeErr("VM: out of memory while sending doesNotUnderstand:\n")
             evalFailed = true; evalDone = true
-            return 0
+            return (0, sp, nargs)
         }
-        sp = self.sp
-        for i in 0..<n { store(args, i, sp[i - n + 1]) }
+        for i in 0..<nargs { store(args, i, sp[i - nargs + 1]) }
         store(message, MessageLayout.selector, selector)
         store(message, MessageLayout.arguments, args)
         store(message, MessageLayout.lookupClass, cls)
-        sp -= n
-        sp += 1; sp.pointee = message
-        nargs = 1
+        let newSP = sp - nargs + 1
+        newSP.pointee = message
         dnuHappened = true
-        return handler
+        return (handler, newSP, 1)
     }
 
     /// The class a method (or the method a block belongs to) was compiled in.
