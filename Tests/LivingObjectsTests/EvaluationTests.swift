@@ -3,7 +3,8 @@ import XCTest
 import VMCore
 
 final class EvaluationTests: XCTestCase {
-    var c: CapturingRuntime { Shared.runtime }
+    var c: CapturingRuntime!
+    override func setUpWithError() throws { c = try Shared.runtime() }
 
     func testPrintStringsFollowPharo() throws {
         let cases: [(String, String)] = [

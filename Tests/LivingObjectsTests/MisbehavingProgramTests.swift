@@ -47,7 +47,7 @@ final class MisbehavingProgramTests: XCTestCase {
     }
 
     func testRandomSourceNeverCrashesTheCompilerOrVM() throws {
-        let c = Shared.runtime
+        let c = try Shared.runtime()
         var rng = SystemRandomNumberGenerator()
         let pieces = ["3", "+", "[", "]", "(", ")", "x", ":=", "^", ".", "#(", "'a'", "$", "|", ":y", "foo:", "nil",
                       "thisContext", "{", "}", ";", "printString", "1/0", "#[", "16r", "e", "-", "ifTrue:", "whileTrue:"]

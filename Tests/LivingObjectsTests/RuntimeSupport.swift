@@ -21,7 +21,13 @@ final class CapturingRuntime: @unchecked Sendable {
 
 /// One shared runtime for tests that do not change global state.
 enum Shared {
-    nonisolated(unsafe) static let runtime: CapturingRuntime = try! CapturingRuntime()
+    nonisolated(unsafe) private static var made: CapturingRuntime?
+    static func runtime() throws -> CapturingRuntime {
+        if let made { return made }
+        let r = try CapturingRuntime()
+        made = r
+        return r
+    }
 }
 
 /// Hands a value to another thread in a test (the test itself keeps the accesses apart).
