@@ -162,8 +162,7 @@ extension VM {
         defer { releaseHandles(to: mark) }
         guard let assoc = newAssociation(handleValue(selH), handleValue(mH)) else { return }
         identityDictionaryAdd(fetch(handleValue(clsH), ClassLayout.methodDict), assoc)
-        flushMethodCache()
-        cacheEpochBits &+= 1 << 26
+        invalidateMethodCaches()
     }
 
     /// Compiled code, its bytecodes and its literal frame are read-only to Smalltalk: the interpreter

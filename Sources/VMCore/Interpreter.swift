@@ -72,7 +72,8 @@ extension VM {
                     if newMethod == 0 { pending = .stop; self.sp = sp; continue }
                 }
             } else {
-                let op = Opcode(rawValue: ip.pointee).unsafelyUnwrapped
+                // Bytecodes were verified when installed: every byte at an instruction start is an Opcode.
+                let op = unsafeBitCast(ip.pointee, to: Opcode.self)
                 switch op {
                 case .pushSelf: sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .pushNil: sp += 1; sp.pointee = nilO; ip += 1; continue

@@ -30,9 +30,8 @@ extension VM {
         case 110 where nargs == 1: return .value(bool(rcvr == arg0))
         case 111 where nargs == 0: return .value(classOf(rcvr))
         case 116:
-            // Inline caches die with the epoch; the interpreter reloads its copy of it.
-            flushMethodCache()
-            cacheEpochBits &+= 1 << 26
+            // The interpreter reloads its copy of the cache epoch.
+            invalidateMethodCaches()
             sp -= nargs
             return .next(.resume)
         case 120 where nargs == 1:

@@ -151,7 +151,7 @@ extension VM {
             return false
         }
         become(from, to, twoWay: twoWay)
-        cacheEpochBits &+= 1 << 26
+        invalidateMethodCaches()
         return true
     }
 

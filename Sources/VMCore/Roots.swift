@@ -14,8 +14,15 @@ extension VM {
         flushMethodCache()
     }
 
+    /// Clears the global method cache: it holds raw oops, which a collection moves.
     func flushMethodCache() {
         methodCache.update(repeating: 0, count: VM.methodCacheEntries * 3)
+    }
+
+    /// Methods changed: every inline cache and global cache entry carries the epoch it was filled in,
+    /// so a new epoch invalidates them all at once.
+    func invalidateMethodCaches() {
+        cacheEpochBits &+= 1 << 26
     }
 
     /// Number of leading pointer slots the GC traces (weak objects: only the fixed part).

@@ -9,7 +9,7 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         dnuHappened = false
         let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
-        if entry[0] == selector && entry[1] == UInt64(classIndex) { return (entry[2], sp, nargs) }
+        if entry[0] == selector && entry[1] == UInt64(classIndex) | cacheEpochBits { return (entry[2], sp, nargs) }
         return findMethodSlowly(classIndex, selector, sp, nargs)
     }
 
@@ -18,7 +18,7 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         if let m = lookup(classTable[classIndex], selector) {
             let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
-            entry[0] = selector; entry[1] = UInt64(classIndex); entry[2] = m
+            entry[0] = selector; entry[1] = UInt64(classIndex) | cacheEpochBits; entry[2] = m
             return (m, sp, nargs)
         }
         return doesNotUnderstand(classTable[classIndex], selector, sp, nargs)
