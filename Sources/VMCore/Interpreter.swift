@@ -337,7 +337,7 @@ extension VM {
     }
 
     /// SmallInteger fast paths; nil when the result is not a SmallInteger (or the op needs the full send).
-    @inline(__always) func smallIntegerArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
+    @_transparent func smallIntegerArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
         let x = Int64(bitPattern: a), y = Int64(bitPattern: b)
         switch op {
         case .sendAdd:
