@@ -22,6 +22,8 @@ struct OopStack {
 extension VM {
     /// A full collection: empties young space into old space, then marks and compacts old space.
     public func fullGC() {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { fullGCNanos += DispatchTime.now().uptimeNanoseconds - started }
         scavenge(tenureAll: true)
         for i in 0..<rememberedCount { clearHeaderBits(remembered[i], Header.rememberedBit) }
         rememberedCount = 0

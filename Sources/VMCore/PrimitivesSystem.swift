@@ -73,6 +73,8 @@ extension VM {
             }
         case 182:
             return newString(lastCompileError).map { .value($0) } ?? .fail
+        case 191:
+            return newArray(statistics().map { intOop($0) }).map { .value($0) } ?? .fail
         case 190 where nargs == 3:
             // fileOutPackage: name format: #tonel or #chunk to: path — answers nil, or an error String.
             guard let name = stringValue(arg0), let format = stringValue(arg1), let path = stringValue(sp.pointee),
@@ -97,5 +99,17 @@ extension VM {
             }
             return .success(m)
         }
+    }
+}
+
+extension VM {
+    /// scavenges, full GCs, scavenge pause p50/p99/max (µs), full GC total (µs), old space bytes, bytes tenured.
+    func statistics() -> [Int] {
+        let pauses = scavengePausesNanos.sorted()
+        func percentile(_ p: Double) -> Int {
+            pauses.isEmpty ? 0 : Int(pauses[min(pauses.count - 1, Int(Double(pauses.count) * p))] / 1000)
+        }
+        return [scavengeCount, fullGCCount, percentile(0.5), percentile(0.99), Int((pauses.last ?? 0) / 1000),
+                Int(fullGCNanos / 1000), Int(oldTop - oldStart), Int(bytesTenured)]
     }
 }

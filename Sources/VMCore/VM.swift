@@ -95,6 +95,7 @@ public final class VM {
     public internal(set) var fullGCCount = 0
     public internal(set) var scavengePausesNanos: [UInt64] = []
     public internal(set) var bytesTenured: UInt64 = 0
+    public internal(set) var fullGCNanos: UInt64 = 0
 
     // MARK: Interpreter state (live in locals inside `interpret`, saved here around calls out)
     var sp: UnsafeMutablePointer<UInt64>

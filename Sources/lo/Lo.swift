@@ -36,7 +36,7 @@ struct Lo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lo",
         abstract: "Living Objects: a Smalltalk-80 platform.",
-        subcommands: [Eval.self, Run.self, Repl.self, Test.self])
+        subcommands: [Eval.self, Run.self, Repl.self, Test.self, Bench.self])
 }
 
 struct Eval: ParsableCommand {
