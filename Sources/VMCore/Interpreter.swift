@@ -39,6 +39,7 @@ extension VM {
         var ip = bcBase + intValue(fp[FrameSlot.savedPC])
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
+        let closureIndex = classIndex(.classBlockClosure)
         var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
@@ -273,10 +274,38 @@ extension VM {
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 2; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
-                case .sendSize, .sendValue, .sendValue1:
+                case .sendValue, .sendValue1:
+                    // Closures are activated right here: no lookup, no primitive dispatch.
+                    let n = op == .sendValue1 ? 1 : 0
+                    let closure = sp[-n]
+                    if isPointer(closure) && classIndexOfHeader(headerOf(closure)) == closureIndex
+                        && fetch(closure, ClosureLayout.numArgs) == intOop(n),
+                       let (newFp, newSP) = pushBlockFrame(closure, nargs: n, sp: sp, fp: fp, limit: stackLimit) {
+                        fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                        fp = newFp
+                        sp = newSP
+                        method = fp[FrameSlot.method]
+                        bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
+                        lits = words(fetch(method, CodeLayout.literals)) + 1
+                        rcvr = fp[FrameSlot.receiver]
+                        ip = bcBase
+                        countdown -= 1
+                        if countdown <= 0 || gcPending {
+                            countdown = 1024
+                            self.sp = sp; self.hdr = fp
+                            pending = safepoint()
+                        }
+                        continue
+                    }
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                    nargs = op == .sendValue1 ? 1 : 0
+                    nargs = n
+                    selector = specialSelector(op)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(closure), selector, sp, nargs)
+                case .sendSize:
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 0
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
                 }

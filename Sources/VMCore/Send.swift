@@ -108,15 +108,26 @@ extension VM {
     /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`).
     func activateBlock(_ closure: Oop, nargs: Int) -> PrimitiveOutcome {
         guard intValue(fetch(closure, ClosureLayout.numArgs)) == nargs else { return .fail }
+        guard let (newFp, newSP) = pushBlockFrame(closure, nargs: nargs, sp: sp, fp: hdr,
+                                                  limit: stacks[activeStackIndex].limit) else {
+            return .next(stackOverflow(nargs: nargs))
+        }
+        sp = newSP
+        hdr = newFp
+        return .next(.resume)
+    }
+
+    /// Builds the frame of a closure activation above `sp` (receiver slot and arguments already pushed,
+    /// argument count already checked): answers the new frame and stack pointer, or nil if it does not fit.
+    @inline(__always)
+    func pushBlockFrame(_ closure: Oop, nargs: Int, sp: UnsafeMutablePointer<UInt64>, fp: UnsafeMutablePointer<UInt64>,
+                        limit: UnsafeMutablePointer<UInt64>) -> (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt64>)? {
         let block = fetch(closure, ClosureLayout.compiledBlock)
         let copied = intValue(fetch(block, CodeLayout.numCopied))
         let temps = intValue(fetch(block, CodeLayout.numTemps))
-        let frameSize = intValue(fetch(block, CodeLayout.frameSize))
         let newFp = sp + 1
-        if newFp + Frame.headerSize + frameSize + copied >= stacks[activeStackIndex].limit {
-            return .next(stackOverflow(nargs: nargs))
-        }
-        newFp[FrameSlot.caller] = addressOop(hdr)
+        if newFp + Frame.headerSize + intValue(fetch(block, CodeLayout.frameSize)) + copied >= limit { return nil }
+        newFp[FrameSlot.caller] = addressOop(fp)
         newFp[FrameSlot.savedPC] = intOop(0)
         newFp[FrameSlot.method] = block
         newFp[FrameSlot.context] = nilObj
@@ -126,9 +137,7 @@ extension VM {
         var p = newFp + Frame.headerSize
         for i in 0..<copied { p.pointee = fetch(closure, ClosureLayout.fixedSize + i); p += 1 }
         for _ in 0..<temps { p.pointee = nilObj; p += 1 }
-        sp = p - 1
-        hdr = newFp
-        return .next(.resume)
+        return (newFp, p - 1)
     }
 
     // MARK: Contexts
