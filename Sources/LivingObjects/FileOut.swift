@@ -48,13 +48,8 @@ extension Runtime {
             for c in package.classes {
                 text += ChunkWriter.fileOut(class: c, methods: package.methods.filter { $0.className == c.name }) + "\n"
             }
-            for className in package.extensions {
-                let ms = package.methods.filter { $0.className == className }
-                let stub = ClassDefinition(name: className, superclassName: nil)
-                // Extensions only: drop the class definition chunks the writer puts first.
-                text += ChunkWriter.fileOut(class: stub, methods: ms)
-                    .components(separatedBy: "\n!").dropFirst().map { "!" + $0 }.joined(separator: "\n") + "\n"
-            }
+            let extensionMethods = package.methods.filter { package.extensions.contains($0.className) }
+            text += ChunkWriter.methodSections(extensionMethods)
             guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
                 throw Diagnostic(location: path, message: "cannot write the file")
             }

@@ -12,8 +12,12 @@ public enum ChunkWriter {
             doIts.append("\(definition.name) comment: " + definition.comment.smalltalkStringLiteral)
         }
         if let classSide = definition.classSideDefinitionMessage { doIts.append(classSide) }
-        var text = doIts.map { escaped($0) + "!\n\n" }.joined()
+        return doIts.map { escaped($0) + "!\n\n" }.joined() + methodSections(methods)
+    }
 
+    /// Only the `methodsFor:` sections (e.g. extension methods of classes defined elsewhere).
+    public static func methodSections(_ methods: [MethodDefinition]) -> String {
+        var text = ""
         let sorted = methods
             .map { (method: $0, key: SectionKey(method: $0), selector: $0.selector ?? $0.source) }
             .sorted { ($0.key, $0.selector) < ($1.key, $1.selector) }

@@ -34,6 +34,7 @@ extension VM {
         let newTop = computeForwardingAddresses()
         updatePointers()
         slideObjects()
+        flushMethodCache()
         oldTop = newTop
         if let table = forwardTable { madvise(table, oldReserved / 2, MADV_DONTNEED) }
         let live = oldTop - oldStart

@@ -43,13 +43,12 @@ extension VM {
             start = s
         } else if edenTop + bytes <= edenLimit && bytes < 64 << 10 {
             start = edenTop; edenTop += bytes
+        } else if edenTop + bytes <= edenEnd && bytes < 64 << 10 {
+            start = edenTop; edenTop += bytes      // the reserve past the limit: collect soon
+            gcPending = true
         } else {
-            if edenTop + bytes <= edenEnd && bytes < 64 << 10 {
-                start = edenTop; edenTop += bytes
-            } else {
-                guard let s = allocateOld(bytes) else { return nil }
-                start = s
-            }
+            guard let s = allocateOld(bytes) else { return nil }
+            start = s
             gcPending = true
         }
         let p = UnsafeMutablePointer<UInt64>(bitPattern: UInt(start)).unsafelyUnwrapped

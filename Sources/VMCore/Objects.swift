@@ -73,12 +73,7 @@ extension VM {
 
     // MARK: Strings and symbols
 
-    public func newString(_ s: String) -> Oop? { newStringOfClass(s, byteRoot: .classByteString, wideRoot: .classWideString) }
-
-    func newStringOfClass(_ s: String, byteRoot: Root, wideRoot: Root) -> Oop? {
-        let scalars = s.unicodeScalars.map { $0.value }
-        return newString(codePoints: scalars, byteRoot: byteRoot, wideRoot: wideRoot)
-    }
+    public func newString(_ s: String) -> Oop? { newString(codePoints: s.unicodeScalars.map { $0.value }) }
 
     func newString(codePoints: [UInt32], byteRoot: Root = .classByteString, wideRoot: Root = .classWideString) -> Oop? {
         if codePoints.allSatisfy({ $0 < 256 }) { return newBytes(codePoints.map { UInt8($0) }, root: byteRoot) }

@@ -15,9 +15,7 @@ extension VM {
             guard isSymbol(arg0), isPointer(arg1), classIndexOf(arg1) == arrayClassIndex,
                   selectorArity(arg0) == indexableSize(arg1) else { return .fail }
             let lookupClass = n == 100 ? sp.pointee : 0
-            if n == 100 {
-                guard isPointer(lookupClass), lookup(lookupClass, arg0) != nil || true else { return .fail }
-            }
+            if n == 100 && !isPointer(lookupClass) { return .fail }
             let args = arg1
             let count = indexableSize(args)
             if sp - nargs + 1 + count >= stacks[activeStackIndex].limit { return .fail }
@@ -110,14 +108,11 @@ extension VM {
               intValue(fetch(block, ClosureLayout.numArgs)) == 0 else { return .fail }
         if process == activeProcess { return .fail }
         let code = fetch(block, ClosureLayout.compiledBlock)
-        // Build the frame on the target's stack as if it were running.
-        let savedSP = sp, savedHdr = hdr, savedIndex = activeStackIndex
-        sp = stacks[index].sp; hdr = stacks[index].hdr!; activeStackIndex = index
-        let top = sp
-        sp += 1; sp.pointee = block
-        _ = pushFrame(method: code, closure: block, receiverSlot: sp, nargs: 0, resultSlot: addressOop(top) | 2)
-        stacks[index].sp = sp; stacks[index].hdr = hdr
-        sp = savedSP; hdr = savedHdr; activeStackIndex = savedIndex
+        onStack(index) {
+            let top = sp
+            sp += 1; sp.pointee = block
+            _ = pushFrame(method: code, closure: block, receiverSlot: sp, nargs: 0, resultSlot: addressOop(top) | 2)
+        }
         return .value(process)
     }
 

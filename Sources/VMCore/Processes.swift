@@ -41,28 +41,26 @@ extension VM {
         let index = newStack()
         store(process, ProcessLayout.priority, intOop(priority))
         store(process, ProcessLayout.stackId, intOop(index))
-        var s = stacks[index]
-        var p = s.base
-        p.pointee = handleValue(rH)
-        for a in argHs { p += 1; p.pointee = handleValue(a) }
-        let frame = p + 1
-        let code = handleValue(cH), closure = handleValue(clH)
-        frame[FrameSlot.caller] = FrameSlot.bottomFrame
-        frame[FrameSlot.savedPC] = intOop(0)
-        frame[FrameSlot.method] = code
-        frame[FrameSlot.context] = nilObj
-        frame[FrameSlot.closure] = closure
-        frame[FrameSlot.receiver] = closure == nilObj ? handleValue(rH) : fetch(closure, ClosureLayout.receiver)
-        frame[FrameSlot.resultSlot] = addressOop(s.base)
-        p = frame + Frame.headerSize - 1
-        if closure != nilObj {
-            for i in 0..<intValue(fetch(code, CodeLayout.numCopied)) { p += 1; p.pointee = fetch(closure, ClosureLayout.fixedSize + i) }
+        onStack(index) {
+            sp += 1; sp.pointee = handleValue(rH)
+            for a in argHs { sp += 1; sp.pointee = handleValue(a) }
+            _ = pushFrame(method: handleValue(cH), closure: handleValue(clH), receiverSlot: sp - argHs.count,
+                          nargs: argHs.count, resultSlot: addressOop(stacks[index].base))
+            hdr[FrameSlot.caller] = FrameSlot.bottomFrame
         }
-        for _ in 0..<intValue(fetch(code, CodeLayout.numTemps)) { p += 1; p.pointee = nilObj }
-        s.sp = p
-        s.hdr = frame
-        stacks[index] = s
         return process
+    }
+
+    /// Runs `body` with `sp`/`hdr` set to another process's stack (to build frames there), then saves them.
+    func onStack(_ index: Int, _ body: () -> Void) {
+        let saved = (sp, hdr, activeStackIndex)
+        sp = stacks[index].sp
+        hdr = stacks[index].hdr ?? stacks[index].base
+        activeStackIndex = index
+        body()
+        stacks[index].sp = sp
+        stacks[index].hdr = hdr
+        (sp, hdr, activeStackIndex) = saved
     }
 
     // MARK: The scheduler (Blue Book)
@@ -182,7 +180,7 @@ extension VM {
             if timerDeadline != 0 {
                 let now = millisecondClock()
                 if now < timerDeadline { usleep(useconds_t(min(timerDeadline - now, 50) * 1000)) }
-                fireTimerIfDue()
+                fireTimerIfDue(preempt: false)
                 continue
             }
             evalFailed = true
@@ -230,12 +228,14 @@ extension VM {
         return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
     }
 
-    func fireTimerIfDue() {
+    /// Signals the timer semaphore when its deadline has passed (`preempt`: a woken process of higher
+    /// priority runs at once).
+    func fireTimerIfDue(preempt: Bool) {
         guard timerDeadline != 0, millisecondClock() >= timerDeadline else { return }
         timerDeadline = 0
         let sem = root(.timerSemaphore)
         setRoot(.timerSemaphore, nilObj)
-        if sem != nilObj && sem != 0 { signalSemaphore(sem, preempt: false) }
+        if sem != nilObj && sem != 0 { signalSemaphore(sem, preempt: preempt) }
     }
 
     /// Signals a semaphore; answers the process to switch to if it preempts the active one.
@@ -267,12 +267,7 @@ extension VM {
             stacks[activeStackIndex].overflowed = false
             stacks[activeStackIndex].limit = stacks[activeStackIndex].base + config.stackWords
         }
-        if timerDeadline != 0 && millisecondClock() >= timerDeadline {
-            timerDeadline = 0
-            let sem = root(.timerSemaphore)
-            setRoot(.timerSemaphore, nilObj)
-            if sem != nilObj && sem != 0 { signalSemaphore(sem, preempt: true) }
-        }
+        fireTimerIfDue(preempt: true)
         if interruptFlag.pointee != 0 {
             interruptFlag.pointee = 0
             return inject(selector: root(.selUserInterrupt), receiver: scheduler)

@@ -1,7 +1,7 @@
 // GC roots: well-known objects, host handles, the class table and every live process stack.
 
 extension VM {
-    /// Calls `body` with the address of every root slot. The method cache is flushed instead.
+    /// Calls `body` with the address of every root slot (the method cache is not one: collectors flush it).
     func forEachRootSlot(_ body: (UnsafeMutablePointer<Oop>) -> Void) {
         for i in 0..<Root.allCases.count { body(roots + i) }
         for i in 0..<handleCount { body(handles + i) }
@@ -11,7 +11,6 @@ extension VM {
             var p = stack.base
             while p <= top { body(p); p += 1 }
         }
-        flushMethodCache()
     }
 
     /// Clears the global method cache: it holds raw oops, which a collection moves.

@@ -50,6 +50,7 @@ extension VM {
 
     public func scavenge(tenureAll: Bool = false) {
         let started = DispatchTime.now().uptimeNanoseconds
+        flushMethodCache()              // it holds raw oops that are about to move
         futureTop = futureStart
         var weak: [Oop] = []
         var tenureScan = oldTop
@@ -69,7 +70,6 @@ extension VM {
             }
             while tenureScan < oldTop {
                 let o = objectAt(tenureScan)
-                clearHeaderBits(o, Header.rememberedBit)
                 if scavengeSlots(o, tenureAll: tenureAll, weak: &weak) { remember(o) }
                 tenureScan += UInt64(objectBytes(o))
             }
@@ -92,8 +92,7 @@ extension VM {
     }
 
     private func clearDeadWeakReferences(_ weak: [Oop]) {
-        for var o in weak {
-            if inFromSpace(o) { o = fetch(o, 0) }        // the weak object itself moved
+        for o in weak {
             let fixed = tracedSlotCount(o, format: Format.weak)
             let n = numSlotsOf(o)
             let p = words(o) + 1
