@@ -130,8 +130,9 @@ extension Parser {
             return
         }
         guard pragmas.primitive == 0 else { throw error("a method can have only one primitive", at: open) }
-        guard case .integer(let number) = arguments[0].0, (1...65535).contains(number) else {
-            throw error("the primitive number must be an integer between 1 and 65535", at: arguments[0].1)
+        guard case .integer(let number) = arguments[0].0, (1...255).contains(number) else {
+            throw error("the primitive number must be an integer between 1 and 255 (higher numbers mark quick methods)",
+                        at: arguments[0].1)
         }
         pragmas.primitive = number
         pragmas.errorTemporary = errorTemporary

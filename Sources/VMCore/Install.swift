@@ -6,8 +6,14 @@ extension VM {
     /// Builds a CompiledMethod for `methodClass`; nil (with `lastInstallError`) if the code is malformed.
     public func makeCompiledMethod(_ d: MethodDescription, methodClass: Oop) -> Oop? {
         lastInstallError = nil
+        guard d.primitive >= 0 && d.primitive < QuickMethod.returnSelf else {
+            lastInstallError = "invalid compiled code: primitive \(d.primitive) (explicit primitives are 1-255)"
+            return nil
+        }
         guard validate(bytecodes: d.bytecodes, literals: d.literals, numArgs: d.numArgs,
                        locals: d.numTemps, isBlock: false) else { return nil }
+        let primitive = d.primitive != 0 ? d.primitive
+            : QuickMethod.number(for: d.bytecodes, numArgs: d.numArgs, numTemps: d.numTemps)
         let mark = handleMark
         defer { releaseHandles(to: mark) }
         let classH = handle(methodClass)
@@ -27,7 +33,7 @@ extension VM {
         store(m, CodeLayout.numTemps, intOop(d.numTemps))
         store(m, CodeLayout.frameSize, intOop(d.numTemps + d.maxStack + 2))
         store(m, CodeLayout.lines, handleValue(linesH))
-        store(m, CodeLayout.primitive, intOop(d.primitive))
+        store(m, CodeLayout.primitive, intOop(primitive))
         store(m, CodeLayout.selector, handleValue(selH))
         store(m, CodeLayout.methodClass, handleValue(classH))
         store(m, CodeLayout.sourceCode, handleValue(srcH))

@@ -49,6 +49,7 @@ extension VM {
             var selector: Oop = 0
             var nargs = 0
             var newMethod: Oop = 0
+            var arithmeticSend = false
 
             if let work = pending {
                 pending = nil
@@ -224,20 +225,52 @@ extension VM {
                         }
                     }
 
-                case .sendAdd, .sendSub, .sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq,
-                     .sendMul, .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
+                // The commonest SmallInteger operations each have their own case (no second dispatch);
+                // comparisons branch directly when a conditional jump follows.
+                case .sendAdd:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 {
+                        let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(bitPattern: b) &- 1)
+                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
+                    }
+                    arithmeticSend = true
+                case .sendSub:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 {
+                        let (r, overflow) = Int64(bitPattern: a).subtractingReportingOverflow(Int64(bitPattern: b) &- 1)
+                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
+                    }
+                    arithmeticSend = true
+                case .sendLess:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) < Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendGreater:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) > Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendLessEq:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) <= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendGreaterEq:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) >= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendEq:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendNotEq:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
+                    arithmeticSend = true
+                case .sendMul, .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0, let r = smallIntegerArithmetic(op, a, b) {
                         sp -= 1; sp.pointee = r; ip += 1; continue
                     }
-                    if isSmallFloat(a) || isSmallFloat(b), let r = floatArithmetic(op, a, b) {
-                        sp -= 1; sp.pointee = r; ip += 1; continue
-                    }
-                    ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                    nargs = 1
-                    selector = specialSelector(op)
-                    (newMethod, sp, nargs) = findMethod(classIndexOf(a), selector, sp, nargs)
+                    arithmeticSend = true
                 case .sendIdentical:
                     let b = sp.pointee; sp -= 1
                     sp.pointee = sp.pointee == b ? trueO : falseO; ip += 1; continue
@@ -309,22 +342,57 @@ extension VM {
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
                 }
+                if arithmeticSend {
+                    // Floats, overflow, other receivers: the float fast path, else a real send.
+                    let a = sp[-1], b = sp.pointee
+                    if isSmallFloat(a) || isSmallFloat(b), let r = floatArithmetic(op, a, b) {
+                        sp -= 1; sp.pointee = r; ip += 1; continue
+                    }
+                    if a & b & 1 != 0, let r = smallIntegerArithmetic(op, a, b) {
+                        sp -= 1; sp.pointee = r; ip += 1; continue
+                    }
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 1
+                    selector = specialSelector(op)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(a), selector, sp, nargs)
+                }
                 if newMethod == 0 { self.sp = sp; pending = .stop; continue }
             }
 
             // MARK: Activation tail: run the primitive, or build a frame for the method.
             let prim = fetch(newMethod, CodeLayout.primitive)
             if prim != intOop(0) && isSmallInt(prim) {
-                self.sp = sp; self.hdr = fp
-                switch primitive(intValue(prim), nargs: nargs, method: newMethod) {
-                case .value(let result):
-                    sp -= nargs; sp.pointee = result
-                    continue
-                case .fail:
-                    break
-                case .next(let work):
-                    pending = work
-                    continue
+                if prim >= intOop(QuickMethod.returnSelf) {
+                    // Quick methods (accessors, setters, constants) are answered right here.
+                    let r = sp[-nargs]
+                    if prim < intOop(QuickMethod.returnInstVar) {
+                        sp -= nargs
+                        sp.pointee = prim == intOop(QuickMethod.returnSelf) ? r
+                            : prim == intOop(QuickMethod.returnTrue) ? trueO
+                            : prim == intOop(QuickMethod.returnFalse) ? falseO
+                            : prim == intOop(QuickMethod.returnNil) ? nilO
+                            : intOop(intValue(prim) &- (QuickMethod.returnMinusOne &+ 1))
+                        continue
+                    }
+                    let isSetter = prim >= intOop(QuickMethod.setInstVar)
+                    let index = intValue(prim) &- (isSetter ? QuickMethod.setInstVar : QuickMethod.returnInstVar)
+                    if isPointer(r) && index < numSlotsOf(r) {
+                        if isSetter { store(r, index, sp.pointee); sp -= 1 } else { sp.pointee = fetch(r, index) }
+                        continue
+                    }
+                } else {
+                    self.sp = sp; self.hdr = fp
+                    switch primitive(intValue(prim), nargs: nargs, method: newMethod) {
+                    case .value(let result):
+                        sp -= nargs; sp.pointee = result
+                        continue
+                    case .fail:
+                        break
+                    case .next(let work):
+                        pending = work
+                        continue
+                    }
                 }
             }
             let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
@@ -357,6 +425,22 @@ extension VM {
                 pending = safepoint()
             }
         }
+    }
+
+    /// Pushes a comparison's Boolean, or, when a forward conditional jump follows, takes or skips
+    /// that jump at once (the Boolean is never materialised).
+    @_transparent func pushCondition(_ condition: Bool, _ sp: inout UnsafeMutablePointer<Oop>,
+                                     _ ip: inout UnsafeMutablePointer<UInt8>, _ trueO: Oop, _ falseO: Oop) {
+        let next = ip[1]
+        if next == Opcode.jumpIfFalse.rawValue || next == Opcode.jumpIfTrue.rawValue {
+            let offset = Int(Int16(bitPattern: UInt16(ip[2]) | UInt16(ip[3]) << 8))
+            if offset >= 0 {
+                sp -= 2
+                ip += condition == (next == Opcode.jumpIfTrue.rawValue) ? 4 + offset : 4
+                return
+            }
+        }
+        sp -= 1; sp.pointee = condition ? trueO : falseO; ip += 1
     }
 
     @inline(__always) var arrayClassIndex: Int { hashOf(roots[Root.classArray.rawValue]) }

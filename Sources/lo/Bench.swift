@@ -18,6 +18,12 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Only check every benchmark's result once at a small size (no timing).") var verify = false
     @Flag(name: .long, help: "Print the results as JSON.") var json = false
 
+    func validate() throws {
+        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup cannot be negative") }
+        if let inner, inner < 1 { throw ValidationError("--inner must be at least 1") }
+    }
+
     func run() throws {
         let rt = try options.makeRuntime()
         guard let folder = suite ?? Bench.defaultSuite() else {

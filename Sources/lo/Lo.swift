@@ -9,7 +9,7 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "The kernel source directory (default: $LO_KERNEL or ./kernel).")
     var kernel: String?
 
-    @Flag(name: .long, help: "Print bootstrap progress and warnings on stderr.")
+    @Flag(name: .long, help: "Print bootstrap progress on stderr.")
     var verbose = false
 
     @Option(name: .long, help: "The most memory (MB) objects may use; beyond it programs get OutOfMemory.")
@@ -19,9 +19,8 @@ struct KernelOptions: ParsableArguments {
         var config = VMConfiguration()
         config.heapLimitBytes = max(64, heapLimit) << 20
         let rt = try Runtime(kernelDirectory: kernel, configuration: config, progress: verbose ? { Log.info($0) } : nil)
-        if verbose || ProcessInfo.processInfo.environment["LO_WARNINGS"] != nil {
-            for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
-        }
+        // A kernel that does not compile cleanly is always worth saying (methods would be missing).
+        for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
         Interrupts.install(rt)
         return rt
     }

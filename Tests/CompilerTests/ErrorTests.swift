@@ -85,8 +85,9 @@ final class ErrorTests: XCTestCase {
     }
 
     func testPragmaErrors() {
-        assertError("foo <primitive: 'x'>", 1, 17, "the primitive number must be an integer between 1 and 65535")
-        assertError("foo <primitive: 0>", 1, 17, "the primitive number must be an integer between 1 and 65535")
+        assertError("foo <primitive: 'x'>", 1, 17, "the primitive number must be an integer between 1 and 255 (higher numbers mark quick methods)")
+        assertError("foo <primitive: 0>", 1, 17, "the primitive number must be an integer between 1 and 255 (higher numbers mark quick methods)")
+        assertError("foo <primitive: 264>", 1, 17, "the primitive number must be an integer between 1 and 255 (higher numbers mark quick methods)")
         assertError("foo <primitive: 1> <primitive: 2>", 1, 20, "a method can have only one primitive")
         assertError("foo <bar: baz>", 1, 11, "expected a literal after 'bar:' in the pragma")
         assertError("foo <primitive: 1 error: ec> | ec |", 1, 32, "variable 'ec' declared twice")
