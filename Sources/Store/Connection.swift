@@ -57,6 +57,7 @@ final class Connection: @unchecked Sendable {
     func integer(_ sql: String, _ arguments: Int64...) throws(StoreError) -> Int64? {
         let stmt = try statement(sql)
         for (index, argument) in arguments.enumerated() { stmt.bind(index + 1, argument) }
+        defer { stmt.reset() }  // an unfinished statement would keep a read transaction open
         guard try stmt.step(), !stmt.isNull(0) else { return nil }
         return stmt.int64(0)
     }

@@ -31,14 +31,14 @@ public final class SQLiteStore: Sendable {
     /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
     public static func open(path: String, create: Bool = false) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
-        let kind: Schema.FileKind = exists ? try Schema.inspect(path: path) : .emptyDatabase
-        if kind == .emptyDatabase, !create {
-            throw exists ? StoreError.notAStore(path: path, reason: "an empty file") : StoreError.fileNotFound(path: path)
-        }
+        if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
         try Schema.configure(writer, readOnly: false)
-        if kind == .emptyDatabase { try Schema.initialize(writer) }
+        if try !Schema.verify(writer) {
+            guard create else { throw StoreError.notAStore(path: path, reason: "an empty database") }
+            try Schema.initialize(writer)
+        }
         let store = SQLiteStore(path: path, writer: writer)
         try store.validateSchema(writer)
         return store

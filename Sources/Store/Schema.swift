@@ -56,45 +56,58 @@ enum Schema {
                 PRAGMA user_version = \(version);
                 """)
         }
+        // Put the header (our application id) into the main file, where `inspect` reads it.
+        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
-    /// What an existing file is, judged from its header bytes alone (nothing is written to it).
-    enum FileKind { case store, emptyDatabase }
-
-    static func inspect(path: String) throws(StoreError) -> FileKind {
+    /// Rejects, from its header bytes alone, a file that is not an SQLite database or is truncated, or
+    /// (when no WAL holds newer pages) one whose application id or version is not ours. Nothing is
+    /// written; `verify` then asks SQLite itself.
+    static func inspect(path: String) throws(StoreError) {
         guard let file = FileHandle(forReadingAtPath: path) else { throw .fileNotFound(path: path) }
         defer { try? file.close() }
         let header = [UInt8]((try? file.read(upToCount: 100)) ?? Data())
         let size = (try? file.seekToEnd()).map(Int.init) ?? 0
         let magic = Array("SQLite format 3\0".utf8)
-        if size == 0 { return .emptyDatabase }
+        if size == 0 { return }
         guard header.count == 100, Array(header[0..<16]) == magic else {
-            if header.count < 100, header.elementsEqual(magic.prefix(header.count)) {
+            if header.count < 100, header.prefix(16).elementsEqual(magic.prefix(header.count)) {
                 throw .corrupt(path: path, detail: "truncated: \(size) bytes, shorter than an SQLite header")
             }
             throw .notAStore(path: path, reason: "not an SQLite database")
         }
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+        guard walSize == 0 else { return }  // the header may be older than the pages in the WAL
         func bigEndian(_ offset: Int, _ count: Int) -> UInt32 {
             header[offset..<offset + count].reduce(0) { $0 << 8 | UInt32($1) }
         }
-        let applicationID = Int32(bitPattern: bigEndian(68, 4))
-        let userVersion = Int32(bitPattern: bigEndian(60, 4))
-        let schemaCookie = bigEndian(40, 4)
-        if applicationID == 0, userVersion == 0, schemaCookie == 0 { return .emptyDatabase }
-        guard applicationID == Schema.applicationID else {
-            throw .notAStore(path: path, reason: String(format: "an SQLite database of another application (application_id 0x%08x)", applicationID))
-        }
-        guard userVersion <= Schema.version else { throw .unsupportedVersion(path: path, version: userVersion) }
+        try check(applicationID: Int32(bitPattern: bigEndian(68, 4)), version: Int32(bitPattern: bigEndian(60, 4)),
+                  hasTables: bigEndian(40, 4) != 0, path: path)
         // The page count in the header is valid when the change counter matches "version valid for".
-        // With a non-empty WAL the main file may lag behind it legitimately, so only judge without one.
         var pageSize = Int(bigEndian(16, 2))
         if pageSize == 1 { pageSize = 65536 }
         let pageCount = Int(bigEndian(28, 4))
-        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
-        if walSize == 0, bigEndian(24, 4) == bigEndian(92, 4), pageSize > 0,
-           size < pageCount * pageSize || size % pageSize != 0 {
+        if bigEndian(24, 4) == bigEndian(92, 4), pageSize > 0, size < pageCount * pageSize || size % pageSize != 0 {
             throw .corrupt(path: path, detail: "truncated: \(size) bytes, the header says \(pageCount * pageSize)")
         }
-        return .store
+    }
+
+    /// Whether an opened database is a store (true), empty (false), or neither (throws).
+    static func verify(_ connection: Connection) throws(StoreError) -> Bool {
+        let applicationID = Int32(truncatingIfNeeded: try connection.integer("PRAGMA application_id") ?? 0)
+        let version = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
+        let hasTables = (try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0) > 0
+        try check(applicationID: applicationID, version: version, hasTables: hasTables, path: connection.path)
+        return applicationID == Schema.applicationID
+    }
+
+    private static func check(applicationID: Int32, version: Int32, hasTables: Bool, path: String) throws(StoreError) {
+        if applicationID == 0, version == 0, !hasTables { return }
+        guard applicationID == Schema.applicationID else {
+            let reason = applicationID == 0 ? "an SQLite database of another application"
+                : String(format: "an SQLite database of another application (application_id 0x%08x)", applicationID)
+            throw .notAStore(path: path, reason: reason)
+        }
+        guard version <= Schema.version else { throw .unsupportedVersion(path: path, version: version) }
     }
 }
