@@ -20,17 +20,28 @@ extension SQLiteStore {
         return try lead(ticket)
     }
 
+    /// How many SQLite transactions (batches) carried how many commits since the store was opened.
+    public var groupCommitStatistics: (batches: Int, commits: Int) { commitQueue.statistics }
+
+    /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
+    /// held up for long), then hands the lead to a waiting thread.
     private func lead(_ own: CommitTicket) throws -> CommitID {
-        let batch = commitQueue.takeBatch()
-        let results = writer.withLock { connection in
-            runBatch(batch.map(\.request), connection)
+        var ownResult: Result<CommitID, any Error>?
+        for round in 1... {
+            let batch = commitQueue.takeBatch()
+            let results = writer.withLock { connection in
+                runBatch(batch.map(\.request), connection)
+            }
+            for (ticket, result) in zip(batch, results) {
+                if ticket === own { ownResult = result } else { ticket.deliver(.finished(result)) }
+            }
+            guard let next = commitQueue.nextLeader() else { break }
+            if round == 4 {
+                next.deliver(.lead)
+                break
+            }
         }
-        var ownResult: Result<CommitID, any Error>!
-        for (ticket, result) in zip(batch, results) {
-            if ticket === own { ownResult = result } else { ticket.deliver(.finished(result)) }
-        }
-        commitQueue.nextLeader()?.deliver(.lead)
-        return try ownResult.get()
+        return try ownResult!.get()
     }
 
     /// One transaction for the batch; a request that conflicts is left out of it. If the transaction
@@ -39,9 +50,10 @@ extension SQLiteStore {
         if requests.count > 1 {
             do {
                 return try connection.transaction(immediate: true) {
-                    try requests.map { request in
+                    var batch = try BatchState(requests, connection)
+                    return try requests.map { request in
                         do {
-                            return .success(try apply(request, connection))
+                            return .success(try apply(request, &batch, connection))
                         } catch let conflict as CommitConflict {
                             return .failure(conflict)
                         }
@@ -50,18 +62,28 @@ extension SQLiteStore {
             } catch {}
         }
         return requests.map { request in
-            Result { try connection.transaction(immediate: true) { try apply(request, connection) } }
+            Result {
+                try connection.transaction(immediate: true) {
+                    var batch = try BatchState([request], connection)
+                    return try apply(request, &batch, connection)
+                }
+            }
         }
     }
 
     /// Checks then writes one commit inside the open transaction. The checks write nothing.
-    private func apply(_ request: CommitRequest, _ connection: Connection) throws -> CommitID {
-        let head = try Self.head(connection)
+    private func apply(_ request: CommitRequest, _ batch: inout BatchState, _ connection: Connection) throws -> CommitID {
+        let head = batch.head
         guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
-        if request.base < head { try checkConflicts(request, head: head, connection) }
+        if request.base < head {
+            if let recent = batch.recentWrites, recent.since <= request.base {
+                try recent.checkConflicts(request)
+            } else {
+                try checkConflicts(request, connection)
+            }
+        }
         for large in request.largeBytes { try checkComplete(large, connection) }
         let id = CommitID(head.rawValue + 1)
-
         let insertCommit = try connection.statement("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?)")
         insertCommit.bind(1, id.rawValue)
         insertCommit.bind(2, Date().timeIntervalSince1970)
@@ -100,12 +122,14 @@ extension SQLiteStore {
             insertMethod.bind(6, id.rawValue)
             try insertMethod.run()
         }
+        batch.head = id
+        batch.recentWrites?.record(request, as: id)
         return id
     }
 
     /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.
     /// Few changes since the base: intersect with their changed-OID lists; many: one seek per write.
-    private func checkConflicts(_ request: CommitRequest, head: CommitID, _ connection: Connection) throws {
+    private func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
         let changedSince = try connection.integer(
             "SELECT total(object_count) FROM commits WHERE id > ?", request.base.rawValue) ?? 0
         var conflicting: [UInt64] = []

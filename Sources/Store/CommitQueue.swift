@@ -13,6 +13,7 @@ final class CommitQueue: Sendable {
     private struct State {
         var waiting: [CommitTicket] = []
         var leading = false
+        var batches = 0, commits = 0
     }
 
     private let state = Mutex(State())
@@ -31,9 +32,13 @@ final class CommitQueue: Sendable {
     func takeBatch() -> [CommitTicket] {
         state.withLock { state in
             defer { state.waiting.removeAll() }
+            state.batches += 1
+            state.commits += state.waiting.count
             return state.waiting
         }
     }
+
+    var statistics: (batches: Int, commits: Int) { state.withLock { ($0.batches, $0.commits) } }
 
     /// After a batch: the next leader among the waiting, or nil (and nobody leads).
     func nextLeader() -> CommitTicket? {

@@ -20,3 +20,15 @@ final class TemporaryDirectory {
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
 func character(_ codePoint: UInt32) -> UInt64 { UInt64(codePoint) << 3 | 2 }
 func ref(_ oid: UInt64) -> UInt64 { StoredObject.reference(oid) }
+
+/// Runs `body` on `count` threads of their own at once (GCD would run only as many as there are cores).
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        Thread {
+            body(index)
+            done.signal()
+        }.start()
+    }
+    for _ in 0..<count { done.wait() }
+}

@@ -69,7 +69,7 @@ final class TransactionTests: XCTestCase {
         let second = try SQLiteStore.open(path: shared.path)  // a second "process" on the same file
         let threads = 6, increments = 25
         let conflicts = Locked(0)
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+        runThreads(threads) { thread in
             let store = thread.isMultiple(of: 2) ? shared : second
             for _ in 0..<increments {
                 while true {
@@ -99,7 +99,7 @@ final class TransactionTests: XCTestCase {
         let sessions = 8, commitsEach = 20
         let oids = try store.allocateOIDs(count: sessions)
         let ids = Locked<[CommitID]>([])
-        DispatchQueue.concurrentPerform(iterations: sessions) { session in
+        runThreads(sessions) { session in
             let oid = oids.lowerBound + UInt64(session)
             var base = try! store.headCommit()
             for round in 0..<commitsEach {
@@ -112,6 +112,7 @@ final class TransactionTests: XCTestCase {
             }
         }
         XCTAssertEqual(Set(ids.value).count, sessions * commitsEach)
+        XCTAssertLessThan(store.groupCommitStatistics.batches, store.groupCommitStatistics.commits, "some commits shared a transaction")
         let head = try store.headCommit()
         for session in 0..<sessions {
             XCTAssertEqual(try value(store, oids.lowerBound + UInt64(session), asOf: head), commitsEach - 1)
