@@ -36,7 +36,7 @@ enum Schema {
         try connection.execute("""
             PRAGMA busy_timeout = 30000;
             PRAGMA synchronous = FULL;
-            PRAGMA cache_size = -65536;
+            PRAGMA cache_size = -16384;
             PRAGMA temp_store = MEMORY;
             PRAGMA query_only = \(readOnly ? 1 : 0);
             """)

@@ -1,13 +1,14 @@
 // Store figures for bench/RESULTS.md: bulk create, cold traversal, bytes per object, and one-object
 // commit rates (1 and 8 sessions) next to the raw fsync rate of the same disk, measured in the same run.
 //
-//   swift build -c release --product store-bench && .build/release/store-bench [objects] [directory]
+//   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
 
 import Foundation
 import Store
 
 let objectCount = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 1_000_000
-let directory = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : NSTemporaryDirectory() + "store-bench-\(getpid())"
+let largeMegabytes = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 1024
+let directory = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : NSTemporaryDirectory() + "store-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: directory) }
 let batchSize = 10_000
@@ -50,6 +51,43 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         }.start()
     }
     for _ in 0..<count { done.wait() }
+}
+
+/// The process's peak resident memory so far, in MB (VmHWM).
+func peakMemoryMB() -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Double(line.split(separator: " ").dropFirst().first ?? "0")! / 1024
+}
+
+// MARK: Large bytes: stream them in and out through a small buffer.
+
+if largeMegabytes > 0 {
+    let store = try SQLiteStore.open(path: directory + "/large.lo", create: true)
+    let total = largeMegabytes << 20
+    var written = 0
+    var large: LargeBytes?
+    let writeTime = try seconds {
+        large = try store.writeLargeBytes { buffer in
+            let count = min(buffer.count, total - written, (1 << 20) - written % (1 << 20))  // megabyte n holds byte n
+            buffer.baseAddress!.initializeMemory(as: UInt8.self, repeating: UInt8(truncatingIfNeeded: written >> 20), count: count)
+            written += count
+            return count
+        }
+    }
+    let oid = try store.allocateOIDs(count: 1).lowerBound
+    let commit = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: oid, classOID: oid, format: 16, contents: .largeBytes(large!))],
+                                  author: "bench", message: "large")
+    var read = 0
+    let readTime = try seconds {
+        try store.readLargeBytes(oid: oid, asOf: commit) { buffer in
+            precondition(buffer.last == UInt8(truncatingIfNeeded: (read + buffer.count - 1) >> 20))
+            read += buffer.count
+        }
+    }
+    precondition(read == total)
+    report("large bytes \(largeMegabytes) MB write / read", String(format: "%.0f MB/s / %.0f MB/s, peak RSS %.0f MB",
+                                                              Double(largeMegabytes) / writeTime, Double(largeMegabytes) / readTime, peakMemoryMB()))
 }
 
 // MARK: Bulk create: batches of 10 k objects [next, i, previous batch head], chained, under a root.
