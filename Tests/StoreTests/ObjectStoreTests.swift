@@ -136,4 +136,20 @@ final class ObjectStoreTests: XCTestCase {
             StoredObject(oid: oid, classOID: 1, format: 16, contents: .largeBytes(LargeBytes(id: 9999, count: 5)))
         ], author: "test", message: "no such bytes"))
     }
+
+    func testASmallObjectTakesFewerThanAHundredBytesOfFile() throws {
+        let count = 50_000
+        let oids = try store.allocateOIDs(count: count)
+        var base = try store.headCommit()
+        for batch in stride(from: oids.lowerBound, to: oids.upperBound, by: 10_000) {
+            base = try store.commit(base: base, writes: (batch..<batch + 10_000).map {
+                StoredObject(oid: $0, classOID: oids.lowerBound, format: 1, slots: [ref($0 + 1), smallInteger(Int($0)), ref(oids.lowerBound)])
+            }, author: "test", message: "batch")
+        }
+        let path = store.path
+        store = try SQLiteStore.open(path: directory.file("other.lo"), create: true)  // closes the first store
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        XCTAssertLessThanOrEqual(size / count, 100, "\(size) bytes for \(count) objects")
+        XCTAssertGreaterThan(size / count, 10, "closing should have moved the WAL into the file")
+    }
 }
