@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "LivingObjects", targets: ["LivingObjects"]),
         .executable(name: "lo", targets: ["lo"]),
+        .executable(name: "store-bench", targets: ["store-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,13 @@ let package = Package(
         .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats"]),
         // Line editing and history for `lo repl` (Debian: libedit-dev).
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // The image store: versioned objects, commits, history on SQLite (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "Store", dependencies: ["CSQLite"]),
+        // A child process for the store's crash test: commits in a loop until killed.
+        .executableTarget(name: "store-torture", dependencies: ["Store"]),
+        // Store figures: bulk create, cold traversal, bytes per object, commit rates (bench/RESULTS.md).
+        .executableTarget(name: "store-bench", dependencies: ["Store"], path: "bench/store"),
         .executableTarget(name: "lo", dependencies: [
             "LivingObjects", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -34,5 +42,6 @@ let package = Package(
         .testTarget(name: "CompilerTests", dependencies: ["Compiler"]),
         .testTarget(name: "SourceFormatsTests", dependencies: ["SourceFormats"]),
         .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
     ]
 )

@@ -1,0 +1,173 @@
+// Committing: optimistic conflict checks against the base snapshot, then every write tagged with a
+// new commit id, all in one SQLite write transaction shared by the commits queued together.
+
+import Foundation
+
+extension SQLiteStore {
+    /// Writes new versions of objects, root bindings and method versions atomically, as a new commit
+    /// on top of the snapshot `base`. If a commit after `base` wrote any of the same objects or roots,
+    /// throws `CommitConflict` and writes nothing. Other errors (`StoreError.diskFull`…) also leave the
+    /// store as it was: keep the data and retry.
+    public func commit(base: CommitID, writes: [StoredObject], roots: [String: UInt64] = [:],
+                       removingRoots: [String] = [], methodVersions: [MethodChange] = [],
+                       author: String, message: String) throws -> CommitID {
+        let request = try CommitRequest(base: base, writes: writes, roots: roots, removingRoots: removingRoots,
+                                        methods: methodVersions, author: author, message: message)
+        let ticket = CommitTicket(request)
+        if !commitQueue.enqueue(ticket) {
+            if case let .finished(result) = ticket.wait() { return try result.get() }
+        }
+        return try lead(ticket)
+    }
+
+    /// How many SQLite transactions (batches) carried how many commits since the store was opened.
+    public var groupCommitStatistics: (batches: Int, commits: Int) { commitQueue.statistics }
+
+    /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
+    /// held up for long), then hands the lead to a waiting thread.
+    private func lead(_ own: CommitTicket) throws -> CommitID {
+        var ownResult: Result<CommitID, any Error>?
+        for round in 1... {
+            let batch = commitQueue.takeBatch()
+            let results = writer.withLock { connection in
+                runBatch(batch.map(\.request), connection)
+            }
+            for (ticket, result) in zip(batch, results) {
+                if ticket === own { ownResult = result } else { ticket.deliver(.finished(result)) }
+            }
+            guard let next = commitQueue.nextLeader() else { break }
+            if round == 4 {
+                next.deliver(.lead)
+                break
+            }
+        }
+        return try ownResult!.get()
+    }
+
+    /// One transaction for the batch; a request that conflicts is left out of it. If the transaction
+    /// itself fails (disk full, I/O), each request is retried alone so the error goes to its owner.
+    private func runBatch(_ requests: [CommitRequest], _ connection: Connection) -> [Result<CommitID, any Error>] {
+        if requests.count > 1 {
+            do {
+                return try connection.transaction(immediate: true) {
+                    var batch = try BatchState(requests, connection)
+                    return try requests.map { request in
+                        do {
+                            return .success(try apply(request, &batch, connection))
+                        } catch let conflict as CommitConflict {
+                            return .failure(conflict)
+                        }
+                    }
+                }
+            } catch {}
+        }
+        return requests.map { request in
+            Result {
+                try connection.transaction(immediate: true) {
+                    var batch = try BatchState([request], connection)
+                    return try apply(request, &batch, connection)
+                }
+            }
+        }
+    }
+
+    /// Checks then writes one commit inside the open transaction. The checks write nothing.
+    private func apply(_ request: CommitRequest, _ batch: inout BatchState, _ connection: Connection) throws -> CommitID {
+        let head = batch.head
+        guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
+        if request.base < head {
+            if let recent = batch.recentWrites, recent.since <= request.base {
+                try recent.checkConflicts(request)
+            } else {
+                try checkConflicts(request, connection)
+            }
+        }
+        for large in request.largeBytes { try checkComplete(large, connection) }
+        let id = CommitID(head.rawValue + 1)
+        let insertCommit = try connection.statement("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?)")
+        insertCommit.bind(1, id.rawValue)
+        insertCommit.bind(2, Date().timeIntervalSince1970)
+        insertCommit.bind(3, request.author)
+        insertCommit.bind(4, request.message)
+        insertCommit.bind(5, Int64(request.writes.count))
+        insertCommit.bind(6, OIDList.encode(sorted: request.writes.map(\.oid)))
+        try insertCommit.run()
+
+        let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?)")
+        for write in request.writes {
+            let record = try write.record ?? storeOutOfLine(write.outOfLine!, connection)
+            insertObject.reset()
+            insertObject.bind(1, write.oid)
+            insertObject.bind(2, id.rawValue)
+            insertObject.bind(3, record)
+            try insertObject.run()
+        }
+        let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
+        for (name, oid) in request.roots {
+            insertRoot.reset()
+            insertRoot.bind(1, name)
+            insertRoot.bind(2, id.rawValue)
+            if let oid { insertRoot.bind(3, oid) } else { insertRoot.bindNull(3) }
+            try insertRoot.run()
+        }
+        let insertMethod = try connection.statement(
+            "INSERT INTO methods (class_name, selector, class_oid, category, source, commit_id) VALUES (?, ?, ?, ?, ?, ?)")
+        for method in request.methods {
+            insertMethod.reset()
+            insertMethod.bind(1, method.className)
+            insertMethod.bind(2, method.selector)
+            if let classOID = method.classOID { insertMethod.bind(3, classOID) } else { insertMethod.bindNull(3) }
+            insertMethod.bind(4, method.category)
+            insertMethod.bind(5, method.source)
+            insertMethod.bind(6, id.rawValue)
+            try insertMethod.run()
+        }
+        batch.head = id
+        batch.recentWrites?.record(request, as: id)
+        return id
+    }
+
+    /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.
+    /// Few changes since the base: intersect with their changed-OID lists; many: one seek per write.
+    private func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
+        let changedSince = try connection.integer(
+            "SELECT total(object_count) FROM commits WHERE id > ?", request.base.rawValue) ?? 0
+        var conflicting: [UInt64] = []
+        if changedSince <= 4 * Int64(request.writes.count) + 256 {
+            let changed = try changedOIDs(after: request.base, connection)
+            conflicting = request.writes.map(\.oid).filter(changed.contains)
+        } else {
+            let probe = try connection.statement("SELECT 1 FROM objects WHERE oid = ? AND commit_id > ? LIMIT 1")
+            for write in request.writes {
+                probe.reset()
+                probe.bind(1, write.oid)
+                probe.bind(2, request.base.rawValue)
+                if try probe.step() { conflicting.append(write.oid) }
+            }
+        }
+        var conflictingRoots: [String] = []
+        if !request.roots.isEmpty {
+            let query = try connection.statement("SELECT DISTINCT name FROM roots WHERE commit_id > ?")
+            query.bind(1, request.base.rawValue)
+            var changedRoots: Set<String> = []
+            while try query.step() { changedRoots.insert(query.string(0)) }
+            conflictingRoots = request.roots.map(\.name).filter(changedRoots.contains).sorted()
+        }
+        if !conflicting.isEmpty || !conflictingRoots.isEmpty {
+            throw CommitConflict(oids: conflicting, roots: conflictingRoots)
+        }
+    }
+
+    func changedOIDs(after base: CommitID, through last: CommitID? = nil, _ connection: Connection) throws -> Set<UInt64> {
+        let query = try connection.statement("SELECT changed FROM commits WHERE id > ? AND id <= ?")
+        query.bind(1, base.rawValue)
+        query.bind(2, (last ?? CommitID(Int64.max)).rawValue)
+        var oids: [UInt64] = []
+        while try query.step() {
+            guard OIDList.decode(query.blob(0), into: &oids) else {
+                throw StoreError.corrupt(path: path, detail: "a changed-object list after \(base) cannot be decoded")
+            }
+        }
+        return Set(oids)
+    }
+}

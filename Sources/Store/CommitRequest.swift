@@ -1,0 +1,55 @@
+// A commit checked and encoded by the caller's thread, before it queues for the writer.
+
+struct CommitRequest: Sendable {
+    struct Write: Sendable {
+        let oid: UInt64
+        /// The encoded record, or nil for bytes to store out of line in the commit itself.
+        let record: [UInt8]?
+        let outOfLine: StoredObject?
+    }
+
+    let base: CommitID
+    /// Sorted by OID.
+    let writes: [Write]
+    let roots: [(name: String, oid: UInt64?)]
+    let methods: [MethodChange]
+    let author: String
+    let message: String
+    /// Staged large bytes the writes refer to; each must exist, complete, when the commit is written.
+    let largeBytes: [LargeBytes]
+
+    init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
+         methods: [MethodChange], author: String, message: String) throws {
+        let sorted = objects.sorted { $0.oid < $1.oid }
+        var writes: [Write] = []
+        writes.reserveCapacity(sorted.count)
+        var largeBytes: [LargeBytes] = []
+        var previous: UInt64 = 0
+        for object in sorted {
+            guard object.oid != 0, object.oid <= StoredObject.maximumOID else {
+                throw StoreError.invalidRequest("OID \(object.oid) is out of range")
+            }
+            guard object.oid != previous else { throw StoreError.invalidRequest("object \(object.oid) written twice") }
+            guard object.format < 32 else { throw StoreError.invalidRequest("format \(object.format) of object \(object.oid)") }
+            previous = object.oid
+            switch object.contents {
+            case let .bytes(bytes) where bytes.count > SQLiteStore.largeBytesThreshold:
+                writes.append(Write(oid: object.oid, record: nil, outOfLine: object))
+            case let .largeBytes(large):
+                largeBytes.append(large)
+                writes.append(Write(oid: object.oid, record: RecordCoding.encode(object), outOfLine: nil))
+            default:
+                writes.append(Write(oid: object.oid, record: RecordCoding.encode(object), outOfLine: nil))
+            }
+        }
+        let removed = Set(removingRoots)
+        guard removed.isDisjoint(with: roots.keys) else { throw StoreError.invalidRequest("a root both set and removed") }
+        self.base = base
+        self.writes = writes
+        self.roots = roots.map { ($0.key, Optional($0.value)) } + removed.map { ($0, nil) }
+        self.methods = methods
+        self.author = author
+        self.message = message
+        self.largeBytes = largeBytes
+    }
+}

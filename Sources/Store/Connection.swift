@@ -1,0 +1,176 @@
+// A thin wrapper over one sqlite3 connection and its prepared statements; errors become StoreError.
+
+import CSQLite
+
+/// One SQLite connection. Not thread-safe: a connection is used by one thread at a time (the store's
+/// pools hand it out under a lock), which is why it may cross threads (`@unchecked Sendable`).
+final class Connection: @unchecked Sendable {
+    let path: String
+    private let handle: OpaquePointer
+    private var statements: [String: Statement] = [:]
+
+    init(path: String, flags: Int32) throws(StoreError) {
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(db)
+            throw StoreError.sqlite(path: path, code: rc, message: message)
+        }
+        self.path = path
+        self.handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    var raw: OpaquePointer { handle }
+
+    func execute(_ sql: String) throws(StoreError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(message)
+            throw error(rc, text)
+        }
+    }
+
+    /// A cached prepared statement, reset and ready to bind.
+    func statement(_ sql: String) throws(StoreError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
+        let statement = Statement(stmt, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// The first column of the first row as an integer (nil for no row or NULL).
+    func integer(_ sql: String, _ arguments: Int64...) throws(StoreError) -> Int64? {
+        let stmt = try statement(sql)
+        for (index, argument) in arguments.enumerated() { stmt.bind(index + 1, argument) }
+        defer { stmt.reset() }  // an unfinished statement would keep a read transaction open
+        guard try stmt.step(), !stmt.isNull(0) else { return nil }
+        return stmt.int64(0)
+    }
+
+    /// Resets every cached statement, so none holds a read cursor open.
+    func resetStatements() {
+        for statement in statements.values { statement.reset() }
+    }
+
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// Rolls back whatever transaction is open; used on error paths, so it never throws.
+    func rollbackQuietly() {
+        resetStatements()
+        if isInTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+    }
+
+    /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once).
+    func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
+        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        do {
+            let result = try body()
+            resetStatements()
+            try execute("COMMIT")
+            return result
+        } catch {
+            rollbackQuietly()
+            throw error
+        }
+    }
+
+    func error(_ rc: Int32, _ message: String) -> StoreError {
+        StoreError(sqliteCode: rc, message: message, path: path)
+    }
+}
+
+/// A prepared statement. Bind with 1-based indexes, read columns with 0-based ones.
+final class Statement {
+    private let stmt: OpaquePointer
+    private unowned let connection: Connection
+
+    init(_ stmt: OpaquePointer, connection: Connection) {
+        self.stmt = stmt
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    func bind(_ index: Int, _ value: Int64) { sqlite3_bind_int64(stmt, Int32(index), value) }
+    func bind(_ index: Int, _ value: UInt64) { sqlite3_bind_int64(stmt, Int32(index), Int64(bitPattern: value)) }
+    func bind(_ index: Int, _ value: Double) { sqlite3_bind_double(stmt, Int32(index), value) }
+    func bindNull(_ index: Int) { sqlite3_bind_null(stmt, Int32(index)) }
+
+    func bind(_ index: Int, _ value: String) {
+        sqlite3_bind_text(stmt, Int32(index), value, -1, sqliteTransient)
+    }
+
+    func bind(_ index: Int, _ value: String?) {
+        if let value { bind(index, value) } else { bindNull(index) }
+    }
+
+    func bind(_ index: Int, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { bind(index, $0) }
+    }
+
+    /// Binds bytes that SQLite copies (the buffer need not outlive the call).
+    func bind(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(stmt, Int32(index), 0)
+        } else {
+            sqlite3_bind_blob(stmt, Int32(index), bytes.baseAddress, Int32(bytes.count), sqliteTransient)
+        }
+    }
+
+    /// Advances; true while there is a row.
+    @discardableResult
+    func step() throws(StoreError) -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        let message = String(cString: sqlite3_errmsg(connection.raw))
+        sqlite3_reset(stmt)
+        throw connection.error(rc, message)
+    }
+
+    /// Runs a statement that returns no rows.
+    func run() throws(StoreError) { try step() }
+
+    func isNull(_ column: Int) -> Bool { sqlite3_column_type(stmt, Int32(column)) == SQLITE_NULL }
+    func int64(_ column: Int) -> Int64 { sqlite3_column_int64(stmt, Int32(column)) }
+    func uint64(_ column: Int) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(stmt, Int32(column))) }
+    func double(_ column: Int) -> Double { sqlite3_column_double(stmt, Int32(column)) }
+
+    func string(_ column: Int) -> String {
+        guard let text = sqlite3_column_text(stmt, Int32(column)) else { return "" }
+        return String(cString: text)
+    }
+
+    /// The column's bytes, valid until the next step or reset.
+    func blob(_ column: Int) -> UnsafeRawBufferPointer {
+        let pointer = sqlite3_column_blob(stmt, Int32(column))
+        let count = Int(sqlite3_column_bytes(stmt, Int32(column)))
+        return UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
+    }
+}
+
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

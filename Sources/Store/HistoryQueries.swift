@@ -1,0 +1,143 @@
+// Reading and extending history: the commit log, changed objects, checkpoints, method versions, rollback.
+
+import Foundation
+
+extension SQLiteStore {
+    /// The newest commits first (at most `limit`), optionally only those before `before`.
+    public func commits(limit: Int, before: CommitID? = nil) throws -> [CommitInfo] {
+        try withReader { connection in
+            let query = try connection.statement(
+                "SELECT id, time, author, message, object_count FROM commits WHERE id < ? ORDER BY id DESC LIMIT ?")
+            query.bind(1, (before ?? CommitID(Int64.max)).rawValue)
+            query.bind(2, Int64(limit))
+            var commits: [CommitInfo] = []
+            while try query.step() {
+                commits.append(CommitInfo(id: CommitID(query.int64(0)), time: Date(timeIntervalSince1970: query.double(1)),
+                                          author: query.string(2), message: query.string(3), objectCount: Int(query.int64(4))))
+            }
+            return commits
+        }
+    }
+
+    /// The OIDs a commit wrote, ascending.
+    public func changedOIDs(commit: CommitID) throws -> [UInt64] {
+        try withReader { connection in
+            let query = try connection.statement("SELECT changed FROM commits WHERE id = ?")
+            query.bind(1, commit.rawValue)
+            guard try query.step() else { throw StoreError.noSuchCommit(commit) }
+            var oids: [UInt64] = []
+            guard OIDList.decode(query.blob(0), into: &oids) else {
+                throw StoreError.corrupt(path: path, detail: "the changed-object list of \(commit) cannot be decoded")
+            }
+            return oids
+        }
+    }
+
+    /// Names a commit (replacing an earlier checkpoint of that name). Vacuum keeps what it needs.
+    public func checkpoint(name: String, commit: CommitID) throws {
+        try write { connection in
+            guard try connection.integer("SELECT 1 FROM commits WHERE id = ?", commit.rawValue) != nil else {
+                throw StoreError.noSuchCommit(commit)
+            }
+            let insert = try connection.statement("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)")
+            insert.bind(1, name)
+            insert.bind(2, commit.rawValue)
+            insert.bind(3, Date().timeIntervalSince1970)
+            try insert.run()
+        }
+    }
+
+    public func removeCheckpoint(name: String) throws {
+        try write { connection in
+            let delete = try connection.statement("DELETE FROM checkpoints WHERE name = ?")
+            delete.bind(1, name)
+            try delete.run()
+        }
+    }
+
+    /// Every named checkpoint, oldest commit first.
+    public func checkpoints() throws -> [Checkpoint] {
+        try withReader { connection in
+            let query = try connection.statement("SELECT name, commit_id, time FROM checkpoints ORDER BY commit_id, name")
+            var checkpoints: [Checkpoint] = []
+            while try query.step() {
+                checkpoints.append(Checkpoint(name: query.string(0), commit: CommitID(query.int64(1)),
+                                              time: Date(timeIntervalSince1970: query.double(2))))
+            }
+            return checkpoints
+        }
+    }
+
+    /// The recorded versions of a method, newest first.
+    public func methodVersions(className: String, selector: String) throws -> [MethodVersion] {
+        try withReader { connection in
+            let query = try connection.statement("""
+                SELECT m.class_oid, m.category, m.source, c.author, c.time, m.commit_id
+                FROM methods m JOIN commits c ON c.id = m.commit_id
+                WHERE m.class_name = ? AND m.selector = ? ORDER BY m.commit_id DESC, m.id DESC
+                """)
+            query.bind(1, className)
+            query.bind(2, selector)
+            var versions: [MethodVersion] = []
+            while try query.step() {
+                let method = MethodChange(className: className, classOID: query.isNull(0) ? nil : query.uint64(0),
+                                          selector: selector, category: query.isNull(1) ? nil : query.string(1),
+                                          source: query.string(2))
+                versions.append(MethodVersion(method: method, author: query.string(3),
+                                              time: Date(timeIntervalSince1970: query.double(4)), commit: CommitID(query.int64(5))))
+            }
+            return versions
+        }
+    }
+
+    /// Commits the state as of `target` anew: every object written since gets its version as of
+    /// `target` as a new version, and every root changed since gets its old binding back. Objects
+    /// created after `target` stay (unreachable, unless something still refers to them). History is
+    /// kept: the rollback is one more commit, which can itself be rolled back.
+    public func rollback(to target: CommitID, author: String) throws -> CommitID {
+        try writer.withLock { connection in
+            try connection.transaction(immediate: true) {
+                let head = try Self.head(connection)
+                guard try connection.integer("SELECT 1 FROM commits WHERE id = ?", target.rawValue) != nil, target <= head else {
+                    throw StoreError.noSuchCommit(target)
+                }
+                let id = CommitID(head.rawValue + 1)
+                let versionAsOf = try connection.statement(
+                    "SELECT record FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
+                let insert = try connection.statement("INSERT INTO objects VALUES (?, ?, ?)")
+                var restored: [UInt64] = []
+                for oid in try changedOIDs(after: target, connection).sorted() {
+                    versionAsOf.reset()
+                    versionAsOf.bind(1, oid)
+                    versionAsOf.bind(2, target.rawValue)
+                    guard try versionAsOf.step() else { continue }
+                    let record = [UInt8](versionAsOf.blob(0))
+                    insert.reset()
+                    insert.bind(1, oid)
+                    insert.bind(2, id.rawValue)
+                    insert.bind(3, record)
+                    try insert.run()
+                    restored.append(oid)
+                }
+                let then = try Self.roots(connection, asOf: target), now = try Self.roots(connection, asOf: head)
+                let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
+                for name in Set(then.keys).union(now.keys) where then[name] != now[name] {
+                    insertRoot.reset()
+                    insertRoot.bind(1, name)
+                    insertRoot.bind(2, id.rawValue)
+                    if let oid = then[name] { insertRoot.bind(3, oid) } else { insertRoot.bindNull(3) }
+                    try insertRoot.run()
+                }
+                let insertCommit = try connection.statement("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?)")
+                insertCommit.bind(1, id.rawValue)
+                insertCommit.bind(2, Date().timeIntervalSince1970)
+                insertCommit.bind(3, author)
+                insertCommit.bind(4, "Rollback to \(target)")
+                insertCommit.bind(5, Int64(restored.count))
+                insertCommit.bind(6, OIDList.encode(sorted: restored))
+                try insertCommit.run()
+                return id
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+// The store on one SQLite file: opening, the connection pools, OID allocation and reading objects.
+
+import CSQLite
+import Foundation
+import Synchronization
+
+/// A Living Objects image store in one SQLite file (WAL, `synchronous=FULL`).
+///
+/// One instance per process and file is enough: it is `Sendable`, and every method may be called from
+/// any thread. Reads take a connection from a pool; writes go through one writer connection, and
+/// concurrent commits are grouped into one SQLite transaction (one fsync). Several processes may open
+/// the same file: SQLite's locks serialise their writers.
+///
+/// A session's snapshot is just a `CommitID`: reads take it as `asOf:`, commits as `base:`.
+public final class SQLiteStore: Sendable {
+    public let path: String
+    /// Byte objects longer than this are stored out of line, in chunks (`LargeBytes`).
+    public static let largeBytesThreshold = 64 * 1024
+    static let chunkSize = 256 * 1024
+
+    let writer: Mutex<Connection>
+    private let idleReaders = Mutex<[Connection]>([])
+    let commitQueue = CommitQueue()
+
+    private init(path: String, writer: Connection) {
+        self.path = path
+        self.writer = Mutex(writer)
+    }
+
+    /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
+    /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
+    public static func open(path: String, create: Bool = false) throws -> SQLiteStore {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        let writer = try Connection(path: path, flags: flags)
+        try Schema.configure(writer, readOnly: false)
+        if try !Schema.verify(writer) {
+            guard create else { throw StoreError.notAStore(path: path, reason: "an empty database") }
+            try Schema.initialize(writer)
+        }
+        let store = SQLiteStore(path: path, writer: writer)
+        try store.validateSchema(writer)
+        return store
+    }
+
+    private func validateSchema(_ connection: Connection) throws {
+        try connection.execute("PRAGMA journal_mode = WAL")
+        let tables = try connection.integer(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'commits', 'objects', 'roots', 'checkpoints', 'methods', 'large_bytes', 'chunks')")
+        guard tables == 8, try connection.integer("SELECT max(id) FROM commits") != nil else {
+            throw StoreError.corrupt(path: path, detail: "tables of the store are missing")
+        }
+    }
+
+    // MARK: Connections
+
+    func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
+        let connection = try idleReaders.withLock { $0.popLast() } ?? openReader()
+        defer { idleReaders.withLock { if $0.count < 16 { $0.append(connection) } } }
+        try connection.execute("BEGIN")
+        defer { connection.rollbackQuietly() }
+        return try body(connection)
+    }
+
+    private func openReader() throws -> Connection {
+        let connection = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
+        try Schema.configure(connection, readOnly: true)
+        return connection
+    }
+
+    /// Runs `body` with the writer connection, in one `BEGIN IMMEDIATE` transaction.
+    func write<T: Sendable>(_ body: (Connection) throws -> T) throws -> T {
+        try writer.withLock { connection in
+            try connection.transaction(immediate: true) { try body(connection) }
+        }
+    }
+
+    // MARK: OIDs and snapshots
+
+    /// Hands out `count` fresh OIDs, never handed out before (by any process).
+    public func allocateOIDs(count: Int) throws -> Range<UInt64> {
+        guard count > 0, count <= 1 << 40 else { throw StoreError.invalidRequest("cannot allocate \(count) OIDs") }
+        return try write { connection in
+            let first = UInt64(try connection.integer("SELECT value FROM meta WHERE key = 'next_oid'") ?? 1)
+            let end = first + UInt64(count)
+            guard end <= StoredObject.maximumOID else { throw StoreError.invalidRequest("OIDs exhausted") }
+            let update = try connection.statement("UPDATE meta SET value = ? WHERE key = 'next_oid'")
+            update.bind(1, end)
+            try update.run()
+            return first..<end
+        }
+    }
+
+    /// The newest commit: a fresh session's snapshot.
+    public func headCommit() throws -> CommitID {
+        try withReader { try Self.head($0) }
+    }
+
+    static func head(_ connection: Connection) throws -> CommitID {
+        CommitID(try connection.integer("SELECT max(id) FROM commits") ?? 0)
+    }
+
+    // MARK: Reading objects
+
+    /// The objects as of `snapshot`, in the order asked; throws `objectsNotFound` naming every missing one.
+    public func load(oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
+        try withReader { connection in
+            let query = try connection.statement(
+                "SELECT record FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
+            var objects: [StoredObject] = []
+            objects.reserveCapacity(oids.count)
+            var missing: [UInt64] = []
+            for oid in oids {
+                query.reset()
+                query.bind(1, oid)
+                query.bind(2, snapshot.rawValue)
+                guard try query.step() else {
+                    missing.append(oid)
+                    continue
+                }
+                objects.append(try decode(oid: oid, commit: snapshot, query.blob(0)))
+            }
+            guard missing.isEmpty else { throw StoreError.objectsNotFound(oids: missing, asOf: snapshot) }
+            return objects
+        }
+    }
+
+    /// One object as of `snapshot`, or nil if it does not exist then.
+    public func load(oid: UInt64, asOf snapshot: CommitID) throws -> StoredObject? {
+        do {
+            return try load(oids: [oid], asOf: snapshot).first
+        } catch StoreError.objectsNotFound {
+            return nil
+        }
+    }
+
+    /// Prefetch: up to `limit` objects existing as of `snapshot` whose OIDs are ≥ `oid`, in OID order.
+    /// Objects created together have consecutive OIDs, so this loads a cluster in one range scan.
+    public func loadCluster(startingAt oid: UInt64, limit: Int, asOf snapshot: CommitID) throws -> [StoredObject] {
+        try withReader { connection in
+            let query = try connection.statement(
+                "SELECT oid, record FROM objects WHERE oid >= ? AND commit_id <= ? ORDER BY oid, commit_id")
+            query.bind(1, oid)
+            query.bind(2, snapshot.rawValue)
+            var objects: [StoredObject] = []
+            objects.reserveCapacity(min(limit, 1 << 16))
+            while try query.step() {
+                let rowOID = query.uint64(0)
+                let object = try decode(oid: rowOID, commit: snapshot, query.blob(1))
+                if let last = objects.last, last.oid == rowOID {
+                    objects[objects.count - 1] = object  // a newer version of the same object
+                } else if objects.count == limit {
+                    break
+                } else {
+                    objects.append(object)
+                }
+            }
+            query.reset()
+            return objects
+        }
+    }
+
+    func decode(oid: UInt64, commit: CommitID, _ record: UnsafeRawBufferPointer) throws -> StoredObject {
+        guard let object = RecordCoding.decode(oid: oid, record) else {
+            throw StoreError.corrupt(path: path, detail: "the record of object \(oid) as of \(commit) cannot be decoded")
+        }
+        return object
+    }
+
+    // MARK: Roots
+
+    /// The object a named root refers to as of `snapshot`.
+    public func root(named name: String, asOf snapshot: CommitID) throws -> UInt64? {
+        try withReader { connection in
+            let query = try connection.statement(
+                "SELECT oid FROM roots WHERE name = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
+            query.bind(1, name)
+            query.bind(2, snapshot.rawValue)
+            guard try query.step(), !query.isNull(0) else { return nil }
+            return query.uint64(0)
+        }
+    }
+
+    /// Every named root as of `snapshot`.
+    public func roots(asOf snapshot: CommitID) throws -> [String: UInt64] {
+        try withReader { try Self.roots($0, asOf: snapshot) }
+    }
+
+    static func roots(_ connection: Connection, asOf snapshot: CommitID) throws -> [String: UInt64] {
+        let query = try connection.statement("SELECT name, oid FROM roots WHERE commit_id <= ? ORDER BY name, commit_id")
+        query.bind(1, snapshot.rawValue)
+        var roots: [String: UInt64] = [:]
+        while try query.step() {
+            roots[query.string(0)] = query.isNull(1) ? nil : query.uint64(1)
+        }
+        return roots
+    }
+}

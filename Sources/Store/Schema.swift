@@ -1,0 +1,113 @@
+// The store's file: its SQL schema, the pragmas every connection sets, and recognising our files.
+
+import CSQLite
+import Foundation
+
+enum Schema {
+    /// `PRAGMA application_id`: "LOdb".
+    static let applicationID: Int32 = 0x4C4F_6462
+    /// `PRAGMA user_version`: the schema version this code writes and reads.
+    static let version: Int32 = 1
+
+    // Object versions are keyed (oid, commit_id) in one B-tree (WITHOUT ROWID): the newest version
+    // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan.
+    // A commit keeps its changed OIDs as a delta-encoded list (`changed`), for conflict checks,
+    // `changedOIDs` and rollback without an index on objects.commit_id.
+    static let tables = """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE commits(id INTEGER PRIMARY KEY, time REAL NOT NULL, author TEXT NOT NULL,
+            message TEXT NOT NULL, object_count INTEGER NOT NULL, changed BLOB NOT NULL);
+        CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, record BLOB NOT NULL,
+            PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+        CREATE TABLE roots(name TEXT NOT NULL, commit_id INTEGER NOT NULL, oid INTEGER,
+            PRIMARY KEY (name, commit_id)) WITHOUT ROWID;
+        CREATE INDEX roots_by_commit ON roots(commit_id);
+        CREATE TABLE checkpoints(name TEXT PRIMARY KEY, commit_id INTEGER NOT NULL, time REAL NOT NULL);
+        CREATE TABLE methods(id INTEGER PRIMARY KEY, class_name TEXT NOT NULL, selector TEXT NOT NULL,
+            class_oid INTEGER, category TEXT, source TEXT NOT NULL, commit_id INTEGER NOT NULL);
+        CREATE INDEX methods_by_name ON methods(class_name, selector, commit_id);
+        CREATE TABLE large_bytes(id INTEGER PRIMARY KEY, byte_count INTEGER NOT NULL,
+            chunk_count INTEGER NOT NULL, staged REAL NOT NULL);
+        CREATE TABLE chunks(large_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
+            PRIMARY KEY (large_id, seq));
+        """
+
+    static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {
+        try connection.execute("""
+            PRAGMA busy_timeout = 30000;
+            PRAGMA synchronous = FULL;
+            PRAGMA cache_size = -16384;
+            PRAGMA temp_store = MEMORY;
+            PRAGMA query_only = \(readOnly ? 1 : 0);
+            """)
+    }
+
+    /// Makes an empty database file a store. Safe if another process does it at the same time.
+    static func initialize(_ connection: Connection) throws {
+        try connection.execute("PRAGMA page_size = 4096; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL")
+        try connection.transaction(immediate: true) {
+            let tableCount = try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0
+            if tableCount > 0 { return }
+            try connection.execute(tables)
+            try connection.execute("""
+                INSERT INTO meta VALUES ('next_oid', 1);
+                INSERT INTO commits VALUES (1, \(Date().timeIntervalSince1970), 'store', 'Store created', 0, x'');
+                PRAGMA application_id = \(applicationID);
+                PRAGMA user_version = \(version);
+                """)
+        }
+        // Put the header (our application id) into the main file, where `inspect` reads it.
+        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    }
+
+    /// Rejects, from its header bytes alone, a file that is not an SQLite database or is truncated, or
+    /// (when no WAL holds newer pages) one whose application id or version is not ours. Nothing is
+    /// written; `verify` then asks SQLite itself.
+    static func inspect(path: String) throws(StoreError) {
+        guard let file = FileHandle(forReadingAtPath: path) else { throw .fileNotFound(path: path) }
+        defer { try? file.close() }
+        let header = [UInt8]((try? file.read(upToCount: 100)) ?? Data())
+        let size = (try? file.seekToEnd()).map(Int.init) ?? 0
+        let magic = Array("SQLite format 3\0".utf8)
+        if size == 0 { return }
+        guard header.count == 100, Array(header[0..<16]) == magic else {
+            if header.count < 100, header.prefix(16).elementsEqual(magic.prefix(header.count)) {
+                throw .corrupt(path: path, detail: "truncated: \(size) bytes, shorter than an SQLite header")
+            }
+            throw .notAStore(path: path, reason: "not an SQLite database")
+        }
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+        guard walSize == 0 else { return }  // the header may be older than the pages in the WAL
+        func bigEndian(_ offset: Int, _ count: Int) -> UInt32 {
+            header[offset..<offset + count].reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        try check(applicationID: Int32(bitPattern: bigEndian(68, 4)), version: Int32(bitPattern: bigEndian(60, 4)),
+                  hasTables: bigEndian(40, 4) != 0, path: path)
+        // The page count in the header is valid when the change counter matches "version valid for".
+        var pageSize = Int(bigEndian(16, 2))
+        if pageSize == 1 { pageSize = 65536 }
+        let pageCount = Int(bigEndian(28, 4))
+        if bigEndian(24, 4) == bigEndian(92, 4), pageSize > 0, size < pageCount * pageSize || size % pageSize != 0 {
+            throw .corrupt(path: path, detail: "truncated: \(size) bytes, the header says \(pageCount * pageSize)")
+        }
+    }
+
+    /// Whether an opened database is a store (true), empty (false), or neither (throws).
+    static func verify(_ connection: Connection) throws(StoreError) -> Bool {
+        let applicationID = Int32(truncatingIfNeeded: try connection.integer("PRAGMA application_id") ?? 0)
+        let version = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
+        let hasTables = (try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0) > 0
+        try check(applicationID: applicationID, version: version, hasTables: hasTables, path: connection.path)
+        return applicationID == Schema.applicationID
+    }
+
+    private static func check(applicationID: Int32, version: Int32, hasTables: Bool, path: String) throws(StoreError) {
+        if applicationID == 0, version == 0, !hasTables { return }
+        guard applicationID == Schema.applicationID else {
+            let reason = applicationID == 0 ? "an SQLite database of another application"
+                : String(format: "an SQLite database of another application (application_id 0x%08x)", applicationID)
+            throw .notAStore(path: path, reason: reason)
+        }
+        guard version <= Schema.version else { throw .unsupportedVersion(path: path, version: version) }
+    }
+}

@@ -1,0 +1,74 @@
+// One version of one persistent object, as the VM hands it to the store and gets it back.
+
+/// An object record. Slots hold VM values: low 3 bits non-zero = an immediate, stored verbatim;
+/// low 3 bits zero = a reference, `oid << 3` (nil is an object like any other, never 0).
+public struct StoredObject: Equatable, Sendable {
+    public enum Contents: Equatable, Sendable {
+        /// Pointer objects: the slots as VM values.
+        case slots([UInt64])
+        /// Byte objects (and word objects, as their bytes).
+        case bytes([UInt8])
+        /// Bytes kept out of line in chunks; stream them with `readLargeBytes`.
+        case largeBytes(LargeBytes)
+    }
+
+    public var oid: UInt64
+    public var classOID: UInt64
+    /// The VM object format, 0…31.
+    public var format: UInt8
+    public var contents: Contents
+
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, contents: Contents) {
+        self.oid = oid
+        self.classOID = classOID
+        self.format = format
+        self.contents = contents
+    }
+
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, slots: [UInt64]) {
+        self.init(oid: oid, classOID: classOID, format: format, contents: .slots(slots))
+    }
+
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, bytes: [UInt8]) {
+        self.init(oid: oid, classOID: classOID, format: format, contents: .bytes(bytes))
+    }
+
+    /// The slot value that refers to `oid`.
+    @inlinable
+    public static func reference(_ oid: UInt64) -> UInt64 { oid << 3 }
+
+    /// The OID a slot value refers to, or nil for an immediate.
+    @inlinable
+    public static func referencedOID(_ slot: UInt64) -> UInt64? { slot & 7 == 0 ? slot >> 3 : nil }
+
+    /// The largest OID whose reference fits a slot.
+    public static let maximumOID: UInt64 = (1 << 61) - 1
+
+    public var slots: [UInt64]? {
+        if case let .slots(slots) = contents { slots } else { nil }
+    }
+
+    public var bytes: [UInt8]? {
+        if case let .bytes(bytes) = contents { bytes } else { nil }
+    }
+
+    /// Every object this one refers to: its class and the references among its slots.
+    public var referencedOIDs: [UInt64] {
+        var result = [classOID]
+        if case let .slots(slots) = contents {
+            for slot in slots where slot & 7 == 0 { result.append(slot >> 3) }
+        }
+        return result
+    }
+}
+
+/// A byte sequence stored out of line, in chunks: a handle from `SQLiteStore.writeLargeBytes`.
+public struct LargeBytes: Hashable, Sendable {
+    public let id: Int64
+    public let count: Int
+
+    public init(id: Int64, count: Int) {
+        self.id = id
+        self.count = count
+    }
+}

@@ -1,0 +1,118 @@
+// Files that are not stores, damaged stores, and a full disk: clear errors, nothing written.
+
+import CSQLite
+import Foundation
+import XCTest
+@testable import Store
+
+final class FileErrorTests: XCTestCase {
+    private let directory = TemporaryDirectory()
+
+    private func assertOpenFails(_ path: String, create: Bool = false, leavesFileAlone: Bool = true,
+                                 file: StaticString = #filePath, line: UInt = #line,
+                                 _ matches: (StoreError) -> Bool) {
+        let before = FileManager.default.contents(atPath: path)
+        XCTAssertThrowsError(try SQLiteStore.open(path: path, create: create), file: file, line: line) { error in
+            guard let error = error as? StoreError else { return XCTFail("not a StoreError: \(error)", file: file, line: line) }
+            XCTAssertTrue(matches(error), "unexpected \(error)", file: file, line: line)
+            XCTAssertFalse(error.description.isEmpty)
+        }
+        if leavesFileAlone {
+            XCTAssertEqual(FileManager.default.contents(atPath: path), before, "the file was changed", file: file, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), file: file, line: line)
+        }
+    }
+
+    func testRandomBytesAreNotAStore() throws {
+        let path = directory.file("random")
+        var generator = SystemRandomNumberGenerator()
+        _ = FileManager.default.createFile(atPath: path, contents: Data((0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        assertOpenFails(path) { if case .notAStore = $0 { true } else { false } }
+        assertOpenFails(path, create: true) { if case .notAStore = $0 { true } else { false } }
+    }
+
+    func testAnotherApplicationsSQLiteDatabaseIsNotAStore() throws {
+        let path = directory.file("other.db")
+        try Connection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            .execute("CREATE TABLE t(x); INSERT INTO t VALUES (1); PRAGMA application_id = 42")
+        assertOpenFails(path, create: true) { if case .notAStore(_, let reason) = $0 { reason.contains("0x0000002a") } else { false } }
+    }
+
+    func testAPlainSQLiteDatabaseWithTablesIsNotAStore() throws {
+        let path = directory.file("plain.db")
+        try Connection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE).execute("CREATE TABLE t(x)")
+        assertOpenFails(path, create: true) { if case .notAStore = $0 { true } else { false } }
+    }
+
+    func testMissingAndEmptyFiles() throws {
+        assertOpenFails(directory.file("absent"), leavesFileAlone: false) { $0 == .fileNotFound(path: self.directory.file("absent")) }
+        let empty = directory.file("empty")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        assertOpenFails(empty) { if case .notAStore = $0 { true } else { false } }
+        XCTAssertEqual(try SQLiteStore.open(path: empty, create: true).headCommit(), CommitID(1))
+    }
+
+    private func storeFile(objects: Int) throws -> String {
+        let path = directory.file("image.lo")
+        let store = try SQLiteStore.open(path: path, create: true)
+        let oids = try store.allocateOIDs(count: objects)
+        _ = try store.commit(base: try store.headCommit(), writes: oids.map {
+            StoredObject(oid: $0, classOID: oids.lowerBound, format: 1, slots: [smallInteger(Int($0)), ref(oids.lowerBound)])
+        }, roots: ["Smalltalk": oids.lowerBound], author: "t", message: "objects")
+        return path
+    }
+
+    func testATruncatedStoreIsReportedAsDamaged() throws {
+        let path = try storeFile(objects: 5000)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), "closing checkpoints the WAL")
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        try FileHandle(forWritingAtPath: path)!.truncate(atOffset: UInt64(size / 2))
+        assertOpenFails(path, create: true) { if case .corrupt(_, let detail) = $0 { detail.contains("truncated") } else { false } }
+        try FileHandle(forWritingAtPath: path)!.truncate(atOffset: 40)
+        assertOpenFails(path) { if case .corrupt = $0 { true } else { false } }
+    }
+
+    func testAStoreFromANewerVersionIsRefused() throws {
+        let path = try storeFile(objects: 1)
+        try Connection(path: path, flags: SQLITE_OPEN_READWRITE).execute("PRAGMA user_version = 99")
+        assertOpenFails(path) { $0 == .unsupportedVersion(path: path, version: 99) }
+    }
+
+    func testGarbageInsideTheFileIsFoundNotCrashedOn() throws {
+        let path = try storeFile(objects: 20_000)
+        let handle = FileHandle(forWritingAtPath: path)!
+        try handle.seek(toOffset: 4096 * 20)
+        handle.write(Data(repeating: 0xA5, count: 4096 * 8))
+        try handle.close()
+        do {
+            let store = try SQLiteStore.open(path: path)
+            let problems = try store.check()
+            XCTAssertTrue(problems.contains { $0.kind == .integrity }, "\(problems)")
+        } catch let error as StoreError {
+            guard case .corrupt = error else { return XCTFail("unexpected \(error)") }
+        }
+    }
+
+    func testACommitOnAFullDiskFailsCleanlyAndSucceedsOnceThereIsSpace() throws {
+        let path = try storeFile(objects: 10)
+        let store = try SQLiteStore.open(path: path)
+        let pages = try store.write { try $0.integer("PRAGMA page_count")! }
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(pages + 4)") }
+
+        let head = try store.headCommit()
+        let oids = try store.allocateOIDs(count: 20_000)
+        let writes = oids.map { StoredObject(oid: $0, classOID: oids.lowerBound, format: 1, slots: [smallInteger(Int($0)), ref($0)]) }
+        XCTAssertThrowsError(try store.commit(base: head, writes: writes, roots: ["more": oids.lowerBound], author: "t", message: "too big")) {
+            XCTAssertEqual($0 as? StoreError, .diskFull(path: path))
+        }
+        XCTAssertEqual(try store.headCommit(), head)
+        XCTAssertNil(try store.load(oid: oids.lowerBound, asOf: CommitID(head.rawValue + 1)))
+        XCTAssertNil(try store.root(named: "more", asOf: CommitID(head.rawValue + 1)))
+        XCTAssertEqual(try store.check(), [])
+
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1000000") }
+        let commit = try store.commit(base: head, writes: writes, roots: ["more": oids.lowerBound], author: "t", message: "retry")
+        XCTAssertEqual(try store.loadCluster(startingAt: oids.lowerBound, limit: 30_000, asOf: commit), writes)
+        XCTAssertEqual(try store.check(), [])
+    }
+}

@@ -1,0 +1,34 @@
+// Temporary store files for the tests.
+
+import Foundation
+@testable import Store
+
+/// A fresh directory for one test's files, removed when the test ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        path = NSTemporaryDirectory() + "store-tests-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
+func character(_ codePoint: UInt32) -> UInt64 { UInt64(codePoint) << 3 | 2 }
+func ref(_ oid: UInt64) -> UInt64 { StoredObject.reference(oid) }
+
+/// Runs `body` on `count` threads of their own at once (GCD would run only as many as there are cores).
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        Thread {
+            body(index)
+            done.signal()
+        }.start()
+    }
+    for _ in 0..<count { done.wait() }
+}
