@@ -29,6 +29,11 @@ enum PrimitiveOutcome {
 extension VM {
     /// Runs the active process until the evaluation it belongs to finishes.
     func interpret() {
+        if bytecodeStatistics != nil { interpret(observing: CountingDispatch.self) } else { interpret(observing: PlainDispatch.self) }
+    }
+
+    /// The interpreter loop; `Observer` decides at compile time whether bytecodes are counted.
+    private func interpret<Observer: DispatchObserver>(observing: Observer.Type) {
         let nilO = nilObj, trueO = trueObj, falseO = falseObj
         var sp = self.sp
         var fp = self.hdr
@@ -76,6 +81,7 @@ extension VM {
             } else {
                 // Bytecodes were verified when installed: every byte at an instruction start is an Opcode.
                 let op = unsafeBitCast(ip.pointee, to: Opcode.self)
+                if Observer.counts { bytecodeStatistics.unsafelyUnwrapped.record(op, at: ip) }
                 switch op {
                 case .pushSelf: sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .pushNil: sp += 1; sp.pointee = nilO; ip += 1; continue

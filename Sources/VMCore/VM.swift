@@ -107,6 +107,8 @@ public final class VM {
     /// Inline caches hold `classIndex | cacheEpochBits`; bumping the epoch invalidates them all.
     var cacheEpochBits: UInt64 = 0
     var dnuHappened = false
+    /// Counting bytecodes, pairs and triples (`collectBytecodeStatistics`); nil normally.
+    public internal(set) var bytecodeStatistics: BytecodeStatistics? = nil
     static let methodCacheEntries = 4096
 
     /// Set from any thread (signal handler) to interrupt the running evaluation.

@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "The benchmark suite folder (a Tonel package).") var suite: String?
     @Flag(name: .long, help: "Only check every benchmark's result once at a small size (no timing).") var verify = false
     @Flag(name: .long, help: "Print the results as JSON.") var json = false
+    @Flag(name: .long, help: "Count executed bytecodes, pairs and triples (slower) and print the commonest.") var stats = false
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
@@ -38,6 +39,7 @@ struct Bench: ParsableCommand {
             if !unknown.isEmpty { throw ValidationError("no benchmark named \(unknown.joined(separator: ", "))") }
             selected = names
         }
+        rt.vm.collectBytecodeStatistics(stats)
         var rows: [BenchmarkRow] = []
         for name in selected {
             let innerCount = try inner ?? rt.innerIterations(of: name, selector: verify ? "verificationInnerIterations" : "standardInnerIterations")
@@ -56,6 +58,7 @@ struct Bench: ParsableCommand {
         } else {
             print(String(format: "geometric mean: %.0f µs over %d benchmarks; %d failed their check", geomean, rows.count, failed))
         }
+        if let statistics = rt.vm.bytecodeStatistics { print(statistics.report()) }
         if failed > 0 { throw ExitCode(1) }
     }
 
