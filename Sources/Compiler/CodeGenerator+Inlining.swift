@@ -1,7 +1,38 @@
 import VMCore
 
-/// Inline control flow. Every construct leaves exactly one value on the stack.
+/// Inline control flow. Every construct leaves exactly one value on the stack, except when a
+/// statement uses it for effect: then conditionals and loops leave nothing (no nil to pop).
 extension CodeGenerator {
+    /// Generates a statement's inlined conditional or loop leaving nothing on the stack; false
+    /// (nothing generated) for the constructs that are left to the value form and a pop.
+    mutating func generateInlinedForEffect(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) -> Bool {
+        let position = message.position
+        let arguments = message.arguments
+        switch inlining {
+        case .ifTrue, .ifFalse:
+            try generate(message.receiver)
+            let end = emitter.newLabel()
+            try emitter.jump(inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, to: end, at: position)
+            try generateInlinedBody(arguments[0], forEffect: true)
+            try emitter.bind(end, at: position)
+        case .ifTrueIfFalse, .ifFalseIfTrue:
+            try generate(message.receiver)
+            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0], forEffect: true) },
+                            else: { g throws(CompileError) in try g.generateInlinedBody(arguments[1], forEffect: true) })
+        case .whileTrue(let hasBody), .whileFalse(let hasBody):
+            try generateWhile(message, exitOn: inlining.isWhileTrue ? .jumpIfFalse : .jumpIfTrue, hasBody: hasBody,
+                              forEffect: true)
+        case .toDo(let step):
+            try generateToDo(message, step: step, forEffect: true)
+        case .timesRepeat:
+            try generateTimesRepeat(message, forEffect: true)
+        default:
+            return false
+        }
+        return true
+    }
+
     mutating func generateInlined(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) {
         let position = message.position
         let arguments = message.arguments
@@ -66,7 +97,8 @@ extension CodeGenerator {
     }
 
     /// `[cond] whileTrue: [body]` and friends; the value is nil.
-    private mutating func generateWhile(_ message: MessageNode, exitOn exit: Opcode, hasBody: Bool) throws(CompileError) {
+    private mutating func generateWhile(_ message: MessageNode, exitOn exit: Opcode, hasBody: Bool,
+                                        forEffect: Bool = false) throws(CompileError) {
         let position = message.position
         let loop = emitter.newLabel()
         try emitter.bind(loop, at: position)
@@ -80,18 +112,18 @@ extension CodeGenerator {
         } else {
             try emitter.jump(exit == .jumpIfFalse ? .jumpIfTrue : .jumpIfFalse, to: loop, at: position)
         }
-        emitter.emit(.pushNil)
+        if !forEffect { emitter.emit(.pushNil) }
     }
 
     /// `start to: stop by: step do: [:i | ...]`: the counter is the block argument, the limit is
     /// evaluated once into a hidden temp; the value is the receiver (start), left on the stack.
-    private mutating func generateToDo(_ message: MessageNode, step: Literal) throws(CompileError) {
+    private mutating func generateToDo(_ message: MessageNode, step: Literal, forEffect: Bool = false) throws(CompileError) {
         let position = message.position
         let block = message.arguments.last as! BlockNode
         let counter = block.scope.arguments[0]
         let limit = message.hiddenTemp!
         try generate(message.receiver)
-        emitter.emit(.dup)
+        if !forEffect { emitter.emit(.dup) }
         emitStore(counter, popping: true)
         try generate(message.arguments[0])
         emitStore(limit, popping: true)
@@ -113,11 +145,11 @@ extension CodeGenerator {
 
     /// `n timesRepeat: [...]` counts a hidden temp down from n while it is >= 1; the value is
     /// the receiver.
-    private mutating func generateTimesRepeat(_ message: MessageNode) throws(CompileError) {
+    private mutating func generateTimesRepeat(_ message: MessageNode, forEffect: Bool = false) throws(CompileError) {
         let position = message.position
         let count = message.hiddenTemp!
         try generate(message.receiver)
-        emitter.emit(.dup)
+        if !forEffect { emitter.emit(.dup) }
         emitStore(count, popping: true)
         let loop = emitter.newLabel()
         let done = emitter.newLabel()

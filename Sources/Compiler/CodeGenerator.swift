@@ -78,6 +78,9 @@ struct CodeGenerator {
             try generate(assignment.value)
             emitter.line = assignment.position.line
             try emitStore(assignment.variable, popping: true)
+        } else if let message = node as? MessageNode, let inlining = message.inlining,
+                  try generateInlinedForEffect(message, inlining) {
+            return
         } else {
             try generate(node)
             emitter.line = node.position.line
