@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler"]),
         .testTarget(name: "SourceFormatsTests", dependencies: ["SourceFormats"]),
-        .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects"]),
+        .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
     ]
 )

@@ -82,11 +82,10 @@ struct Eval: ParsableCommand {
         let rt = try options.makeRuntime()
         do {
             let source = expression.joined(separator: " ")
-            let s = try rt.evaluateAndPrint(source)
+            let committing = options.imagePath != nil && !noCommit
+            let s = try committing ? rt.evaluateAndCommit(source) : rt.evaluateAndPrint(source)
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             Output.flush(rt)
-            // Only a successful evaluation is committed; a failed one leaves the image as it was.
-            if options.imagePath != nil && !noCommit { try rt.commitImage(message: "eval: \(source.prefix(200))") }
             print(s)
         } catch let e as RuntimeError {
             Output.flush(rt)
