@@ -60,6 +60,11 @@ private struct ImageReader {
         let session = ImageSession(store: store, base: head, collections: vm.fullCollections)
         session.oids = Dictionary(uniqueKeysWithValues: oops.map { ($0.value, $0.key) })
         session.specialsOIDs = [specialsOID, rootsOID, tableOID]
+        for oid in reachable {
+            let record = records[oid]!
+            if case .largeBytes = record.contents { continue }     // rewritten once, as bytes
+            session.fingerprints[oid] = record.fingerprint
+        }
         runtime.imageSession = session
     }
 

@@ -1,5 +1,6 @@
 // Committing the object space to a store: every object reachable from the VM's roots and class
-// table, written again as one commit (a full rewrite; OIDs stay the same between commits).
+// table is encoded again, and those whose record changed (or that are new) are written as one
+// commit. OIDs stay the same between commits while no full collection moves objects.
 
 import Foundation
 import Store
@@ -25,6 +26,7 @@ extension Runtime {
         let session = try session(for: store)
         if vm.fullCollections != session.collectionsAtTable {
             session.oids = [:]
+            session.fingerprints = [:]
             session.collectionsAtTable = vm.fullCollections
         }
         let graph = ReachableObjects(vm, roots: specials.roots + specials.classTable)
@@ -34,8 +36,7 @@ extension Runtime {
         @inline(__always) func value(_ v: Oop) -> UInt64 {
             isImmediate(v) ? v : v == 0 ? nilRef : StoredObject.reference(oids[v]!)
         }
-        var writes: [StoredObject] = []
-        writes.reserveCapacity(graph.objects.count + ImageSpecialsRecord.recordCount)
+        var writes: [StoredObject] = [], written: [(UInt64, Int)] = []
         for (o, contents) in zip(graph.objects, graph.contents) {
             let header = vm.imageHeader(of: o)
             let classOID = oids[vm.classAt(header.classIndex)]!
@@ -44,8 +45,13 @@ extension Runtime {
             case .slots(let slots): stored = .slots(slots.map(value))
             case .bytes(let bytes): stored = .bytes(bytes)
             }
-            writes.append(StoredObject(oid: oids[o]!, classOID: classOID, format: UInt8(header.format),
-                                       identityHash: UInt32(header.hash), contents: stored))
+            let record = StoredObject(oid: oids[o]!, classOID: classOID, format: UInt8(header.format),
+                                      identityHash: UInt32(header.hash), contents: stored)
+            let fingerprint = record.fingerprint
+            if session.fingerprints[record.oid] != fingerprint {
+                writes.append(record)
+                written.append((record.oid, fingerprint))
+            }
         }
         writes += specialsRecords(specials, session.specialsOIDs, arrayClass: oids[vm.root(.classArray)]!, value: value)
         do {
@@ -57,6 +63,7 @@ extension Runtime {
         } catch {
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
         }
+        for (oid, fingerprint) in written { session.fingerprints[oid] = fingerprint }
         return session.base
     }
 

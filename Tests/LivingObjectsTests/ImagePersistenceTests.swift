@@ -59,6 +59,7 @@ final class ImagePersistenceTests: XCTestCase {
         try image.rt.compile("sum ^ 0", inClass: "Vector3")
         XCTAssertEqual(try image.print("SavedVector sum"), "0")
         XCTAssertEqual(try image.print("Vector3 category"), "#'Image-Test'")
+        XCTAssertTrue(image.rt.bootstrapDiagnostics.isEmpty)
     }
 
     func testTheKernelSuitePassesOnAnOpenedImage() throws {
@@ -79,6 +80,21 @@ final class ImagePersistenceTests: XCTestCase {
         let third = try opened(file)
         XCTAssertEqual(try third.print("Smalltalk at: #Counter"), "42")
         XCTAssertEqual(try third.print("SavedVector sum"), "42")
+    }
+
+    func testACommitWritesOnlyChangedAndNewObjects() throws {
+        let file = path("small.lo")
+        _ = try savedImage(at: file)
+        let store = try SQLiteStore.open(path: file)
+        let total = try store.changedOIDs(commit: try store.headCommit()).count
+        let image = try opened(file)
+        _ = try image.rt.evaluateAndCommit("Smalltalk at: #Small put: 'a new string'")
+        let changed = try store.changedOIDs(commit: try image.rt.imageStore!.headCommit()).count
+        XCTAssertGreaterThan(total, 20_000)
+        XCTAssertLessThan(changed, total / 20, "\(changed) of \(total) objects written again")
+        _ = try image.rt.commitImage(message: "nothing changed")
+        XCTAssertLessThan(try store.changedOIDs(commit: try image.rt.imageStore!.headCommit()).count, changed)
+        XCTAssertEqual(try opened(file).print("Smalltalk at: #Small"), "'a new string'")
     }
 
     func testAFailedEvaluationCommitsNothing() throws {
