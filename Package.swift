@@ -23,8 +23,8 @@ let package = Package(
         .target(name: "Compiler", dependencies: ["VMCore"]),
         // Tonel and chunk (file-in/file-out) source formats: read and write.
         .target(name: "SourceFormats"),
-        // The embeddable API: Runtime, bootstrap from kernel sources, file-in, evaluation.
-        .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats"]),
+        // The embeddable API: Runtime, bootstrap from kernel sources or opening an image, file-in, evaluation.
+        .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats", "Store"]),
         // Line editing and history for `lo repl` (Debian: libedit-dev).
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The image store: versioned objects, commits, history on SQLite (Debian: libsqlite3-dev).
@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler"]),
         .testTarget(name: "SourceFormatsTests", dependencies: ["SourceFormats"]),
-        .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects"]),
+        .testTarget(name: "LivingObjectsTests", dependencies: ["LivingObjects", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
     ]
 )

@@ -20,6 +20,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
     case kernelNotFound
     case bootstrap(String)
     case vm(VMError)
+    /// An image file that cannot be opened or saved (not an image, damaged, made by another VM).
+    case image(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
         case .kernelNotFound: return "cannot find the kernel sources: set LO_KERNEL to the kernel directory"
         case .bootstrap(let m): return "bootstrap failed: \(m)"
         case .vm(let e): return e.description
+        case .image(let m): return m
         }
     }
 

@@ -10,11 +10,19 @@ public final class Runtime {
     /// Problems met while loading the kernel (compile errors, failing class initializers).
     public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
     var workspaceEvaluation = false
+    /// The image this object space was opened from or last committed to (ImagePersistence.swift).
+    var imageSession: ImageSession?
 
     /// Creates an object space and loads the kernel from its Tonel sources.
-    public init(kernelDirectory: String? = nil, configuration: VMConfiguration = VMConfiguration(),
-                progress: ((String) -> Void)? = nil) throws {
+    public convenience init(kernelDirectory: String? = nil, configuration: VMConfiguration = VMConfiguration(),
+                            progress: ((String) -> Void)? = nil) throws {
         guard let kernel = kernelDirectory ?? Runtime.locateKernel() else { throw RuntimeError.kernelNotFound }
+        try self.init(emptyWith: configuration)
+        try bootstrap(from: kernel, progress: progress)
+    }
+
+    /// An empty object space with the compiler and file-out hooks installed.
+    init(emptyWith configuration: VMConfiguration) throws {
         var config = configuration
         if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
         vm = try VM(config: config)
@@ -23,7 +31,6 @@ public final class Runtime {
             guard let f = SourceFormat(rawValue: format) else { return "unknown source format \(format): use #tonel or #chunk" }
             do { try self.fileOut(package: name, format: f, to: path); return nil } catch { return "\(error)" }
         }
-        try bootstrap(from: kernel, progress: progress)
     }
 
     /// The kernel directory: $LO_KERNEL, or a `kernel` folder next to or above the executable or the

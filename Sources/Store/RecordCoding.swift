@@ -1,6 +1,7 @@
 // The on-disk form of an object record: a kind/format byte, the class OID and the contents, in varints.
 //
-// byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes); then varint class OID; then
+// byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes) | 0x80 when an identity hash
+//   follows; then varint class OID; then (if flagged) varint identity hash; then
 //   slots: one token per slot, a varint whose low 2 bits say what it is —
 //     0 reference, zigzag(oid − own oid): objects made together refer to near OIDs, so 1–2 bytes;
 //     1 SmallInteger, zigzag(value);  2 Character, code point;
@@ -10,6 +11,7 @@
 
 enum RecordCoding {
     private static let slotsKind: UInt8 = 0, bytesKind: UInt8 = 1, largeKind: UInt8 = 2
+    private static let hashFlag: UInt8 = 0x80
 
     static func encode(_ object: StoredObject, into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
@@ -18,8 +20,9 @@ enum RecordCoding {
         case .bytes: bytesKind
         case .largeBytes: largeKind
         }
-        out.append(object.format & 31 | kind << 5)
+        out.append(object.format & 31 | kind << 5 | (object.identityHash != 0 ? hashFlag : 0))
         Varint.append(object.classOID, to: &out)
+        if object.identityHash != 0 { Varint.append(UInt64(object.identityHash), to: &out) }
         switch object.contents {
         case let .slots(slots):
             for slot in slots { appendSlot(slot, owner: object.oid, to: &out) }
@@ -54,7 +57,12 @@ enum RecordCoding {
         var reader = Varint.Reader(record)
         guard let head = reader.byte(), let classOID = reader.varint() else { return nil }
         let format = head & 31
-        switch head >> 5 {
+        var hash: UInt32 = 0
+        if head & hashFlag != 0 {
+            guard let h = reader.varint(), h != 0, h <= UInt64(UInt32.max) else { return nil }
+            hash = UInt32(h)
+        }
+        switch (head >> 5) & 3 {
         case slotsKind:
             var slots: [UInt64] = []
             slots.reserveCapacity(reader.remaining)
@@ -69,13 +77,13 @@ enum RecordCoding {
                     slots.append(slot)
                 }
             }
-            return StoredObject(oid: oid, classOID: classOID, format: format, slots: slots)
+            return StoredObject(oid: oid, classOID: classOID, format: format, identityHash: hash, slots: slots)
         case bytesKind:
-            return StoredObject(oid: oid, classOID: classOID, format: format, bytes: reader.rest())
+            return StoredObject(oid: oid, classOID: classOID, format: format, identityHash: hash, bytes: reader.rest())
         case largeKind:
             guard let id = reader.varint(), let count = reader.varint(), reader.atEnd,
                   id <= UInt64(Int64.max), count <= UInt64(Int.max) else { return nil }
-            return StoredObject(oid: oid, classOID: classOID, format: format,
+            return StoredObject(oid: oid, classOID: classOID, format: format, identityHash: hash,
                                 contents: .largeBytes(LargeBytes(id: Int64(id), count: Int(count))))
         default:
             return nil

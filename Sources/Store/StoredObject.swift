@@ -16,21 +16,24 @@ public struct StoredObject: Equatable, Sendable {
     public var classOID: UInt64
     /// The VM object format, 0…31.
     public var format: UInt8
+    /// The VM identity hash (22 bits; a class's equals its class index); 0 = none recorded.
+    public var identityHash: UInt32
     public var contents: Contents
 
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, contents: Contents) {
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, contents: Contents) {
         self.oid = oid
         self.classOID = classOID
         self.format = format
+        self.identityHash = identityHash
         self.contents = contents
     }
 
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, slots: [UInt64]) {
-        self.init(oid: oid, classOID: classOID, format: format, contents: .slots(slots))
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, slots: [UInt64]) {
+        self.init(oid: oid, classOID: classOID, format: format, identityHash: identityHash, contents: .slots(slots))
     }
 
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, bytes: [UInt8]) {
-        self.init(oid: oid, classOID: classOID, format: format, contents: .bytes(bytes))
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, bytes: [UInt8]) {
+        self.init(oid: oid, classOID: classOID, format: format, identityHash: identityHash, contents: .bytes(bytes))
     }
 
     /// The slot value that refers to `oid`.

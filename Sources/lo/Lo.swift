@@ -1,4 +1,4 @@
-// `lo`: evaluate, run scripts, a REPL and the SUnit runner, all on a freshly loaded kernel.
+// `lo`: evaluate, run scripts, a REPL and the SUnit runner, on a freshly loaded kernel or an image.
 
 import ArgumentParser
 import Foundation
@@ -15,12 +15,27 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "The most memory (MB) objects may use; beyond it programs get OutOfMemory.")
     var heapLimit: Int = 4096
 
+    @Option(name: .long, help: "The image to open ($LO_IMAGE); made from the kernel and saved there if it does not exist.")
+    var image: String?
+
+    /// The image named by --image or LO_IMAGE; nil: bootstrap from the kernel and save nothing.
+    var imagePath: String? {
+        image ?? ProcessInfo.processInfo.environment["LO_IMAGE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     func makeRuntime() throws -> Runtime {
         var config = VMConfiguration()
         config.heapLimitBytes = max(64, heapLimit) << 20
-        let rt = try Runtime(kernelDirectory: kernel, configuration: config, progress: verbose ? { Log.info($0) } : nil)
-        // A kernel that does not compile cleanly is always worth saying (methods would be missing).
-        for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
+        let rt: Runtime
+        if let path = imagePath, FileManager.default.fileExists(atPath: path) {
+            rt = try Runtime(image: path, configuration: config)
+        } else {
+            if let path = imagePath { Log.info("creating image \(path) from kernel …") }
+            rt = try Runtime(kernelDirectory: kernel, configuration: config, progress: verbose ? { Log.info($0) } : nil)
+            // A kernel that does not compile cleanly is always worth saying (methods would be missing).
+            for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
+            if let path = imagePath { try rt.commitImage(toPath: path, message: "created from the kernel") }
+        }
         Interrupts.install(rt)
         return rt
     }
@@ -36,11 +51,26 @@ struct Lo: ParsableCommand {
         commandName: "lo",
         abstract: "Living Objects: a Smalltalk-80 platform.",
         subcommands: [Eval.self, Run.self, Repl.self, Test.self, Bench.self])
+
+    /// `lo --image PATH <subcommand> …` is accepted: the option moves after the subcommand's name.
+    static func main() {
+        var args = Array(CommandLine.arguments.dropFirst())
+        var leading: [String] = []
+        while let first = args.first {
+            if first == "--image", args.count >= 2 { leading += args.prefix(2); args.removeFirst(2) }
+            else if first.hasPrefix("--image=") { leading.append(first); args.removeFirst() }
+            else { break }
+        }
+        if !leading.isEmpty, !args.isEmpty { args.insert(contentsOf: leading, at: 1) } else { args = leading + args }
+        main(args)
+    }
 }
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate an expression and print the result's printString.")
     @OptionGroup var options: KernelOptions
+    @Flag(name: .long, help: "With an image: do not commit the evaluation's changes to it.")
+    var noCommit = false
     @Argument(parsing: .allUnrecognized, help: "Smalltalk statements; the value of the last one is printed (may start with -).")
     var expression: [String]
 
@@ -51,7 +81,9 @@ struct Eval: ParsableCommand {
     func run() throws {
         let rt = try options.makeRuntime()
         do {
-            let s = try rt.evaluateAndPrint(expression.joined(separator: " "))
+            let source = expression.joined(separator: " ")
+            let committing = options.imagePath != nil && !noCommit
+            let s = try committing ? rt.evaluateAndCommit(source) : rt.evaluateAndPrint(source)
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             Output.flush(rt)
             print(s)

@@ -28,6 +28,17 @@ final class RecordCodingTests: XCTestCase {
         roundTrip(StoredObject(oid: 9, classOID: 3, format: 23, contents: .largeBytes(LargeBytes(id: 77, count: 1 << 30))))
     }
 
+    func testTheIdentityHashRoundTripsAndCostsOnlyWhenPresent() {
+        roundTrip(StoredObject(oid: 7, classOID: 3, format: 1, identityHash: 0x3F_FFFF, slots: [ref(8), smallInteger(1)]))
+        roundTrip(StoredObject(oid: 7, classOID: 3, format: 16, identityHash: 1, bytes: [1, 2, 3]))
+        roundTrip(StoredObject(oid: 7, classOID: 3, format: 23, identityHash: 42, contents: .largeBytes(LargeBytes(id: 5, count: 1 << 20))))
+        let plain = StoredObject(oid: 7, classOID: 3, format: 1, slots: [smallInteger(1)])
+        var hashed = plain
+        hashed.identityHash = 1000
+        XCTAssertEqual(RecordCoding.encode(hashed).count, RecordCoding.encode(plain).count + 2)
+        XCTAssertNil(RecordCoding.decode(oid: 1, [0x81, 0x05]))            // hash flagged but missing
+    }
+
     func testASmallObjectNearItsNeighboursTakesAFewBytes() {
         let object = StoredObject(oid: 1_000_000, classOID: 40, format: 1,
                                   slots: [ref(1_000_001), smallInteger(1234), ref(5)])

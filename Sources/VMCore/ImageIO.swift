@@ -1,0 +1,129 @@
+// Saving and opening an object space: what the image writer reads from the VM and how the image
+// reader rebuilds one. The store itself lives outside VMCore (LivingObjects/ImagePersistence.swift).
+
+/// An object's contents as the image keeps them.
+public enum ImageContents {
+    /// Pointer objects: VM values (references are oops).
+    case slots([Oop])
+    /// Byte and word objects: their bytes, unused trailing bytes left out.
+    case bytes([UInt8])
+}
+
+/// The VM state that is not in any object: roots, the class table, the identity-hash generator
+/// and the inline-cache epoch.
+public struct ImageSpecials {
+    /// Every `Root`, in order; 0 becomes nil.
+    public var roots: [Oop]
+    /// Class-table entries 0..<count; empty entries are nil.
+    public var classTable: [Oop]
+    public var hashState: UInt64
+    public var cacheEpoch: UInt64
+
+    public init(roots: [Oop], classTable: [Oop], hashState: UInt64, cacheEpoch: UInt64) {
+        self.roots = roots; self.classTable = classTable; self.hashState = hashState; self.cacheEpoch = cacheEpoch
+    }
+}
+
+extension VM {
+    // MARK: Saving
+
+    /// Whether an evaluation is running (its process and stack cannot be saved).
+    public var isEvaluating: Bool { evalProcess != 0 && evalProcess != nilObj }
+
+    /// Makes every object old (so addresses stay put until the next full collection) and answers the
+    /// roots to save. Processes and evaluation results are not part of an image.
+    public func prepareImageSave() throws -> ImageSpecials {
+        guard !isEvaluating else { throw VMError.invalid("cannot save the image while an evaluation is running") }
+        scavenge(tenureAll: true)
+        var saved = (0..<Root.allCases.count).map { roots[$0] == 0 ? nilObj : roots[$0] }
+        saved[Root.evalProcess.rawValue] = nilObj
+        saved[Root.evalResult.rawValue] = nilObj
+        let table = (0..<classTableCount).map { classTable[$0] == 0 ? nilObj : classTable[$0] }
+        return ImageSpecials(roots: saved, classTable: table, hashState: hashState, cacheEpoch: cacheEpochBits)
+    }
+
+    /// Full collections so far: addresses of old objects are stable while this does not change.
+    public var fullCollections: Int { fullGCCount }
+
+    public func imageHeader(of o: Oop) -> (classIndex: Int, format: Int, hash: Int) {
+        (classIndexOfHeader(headerOf(o)), formatOf(o), hashOf(o))
+    }
+
+    /// The contents to save. Process stacks live outside the heap and are not saved: a process that
+    /// has one is saved as terminated, a process list holding such processes as empty, and a
+    /// context married to a frame as dead.
+    public func imageContents(of o: Oop) -> ImageContents {
+        let format = formatOf(o), n = numSlotsOf(o)
+        guard Format.isPointers(format) else {
+            let byteCount: Int
+            if Format.isBytes(format) { byteCount = n * 8 - (format & 7) }
+            else if Format.isWords32(format) { byteCount = n * 8 - (format & 1) * 4 }
+            else { byteCount = n * 8 }
+            return .bytes(Array(UnsafeBufferPointer(start: bytesOf(o), count: max(0, byteCount))))
+        }
+        var slots = Array(UnsafeBufferPointer(start: words(o) + 1, count: n))
+        let ci = classIndexOfHeader(headerOf(o))
+        if ci == classIndex(.classProcess), n >= ProcessLayout.size, stackIndex(ofProcess: o) != nil {
+            for i in [ProcessLayout.nextLink, ProcessLayout.suspendedContext, ProcessLayout.myList, ProcessLayout.stackId] {
+                slots[i] = nilObj
+            }
+        } else if ci == classIndex(.classLinkedList) || ci == classIndex(.classSemaphore), n >= 2 {
+            if isPointer(slots[ListLayout.firstLink]) && slots[ListLayout.firstLink] != nilObj
+                && classIndexOf(slots[ListLayout.firstLink]) == classIndex(.classProcess) {
+                slots[ListLayout.firstLink] = nilObj; slots[ListLayout.lastLink] = nilObj
+            }
+        } else if ci == classIndex(.classContext), n >= ContextLayout.size, isSmallInt(slots[ContextLayout.frame]) {
+            slots[ContextLayout.frame] = nilObj; slots[ContextLayout.pc] = nilObj
+        }
+        return .slots(slots)
+    }
+
+    // MARK: Opening
+
+    /// Allocates one object of an image in old space, its slots nil (pointers) or zero (bits).
+    /// `byteCount` is used by non-pointer formats; nil when the heap limit is reached.
+    public func allocateImageObject(classIndex: Int, format: Int, hash: Int, slotCount: Int, byteCount: Int) -> Oop? {
+        let pointers = Format.isPointers(format)
+        let n = pointers ? slotCount : (byteCount + 7) / 8
+        let saved = bootstrapping
+        bootstrapping = true
+        defer { bootstrapping = saved }
+        return allocate(classIndex: classIndex, format: format, numSlots: n, fill: pointers ? nilObj : 0, hash: hash)
+    }
+
+    /// Sets a slot of an object being loaded (old space, no barrier needed).
+    public func setImageSlot(_ o: Oop, _ i: Int, _ value: Oop) { words(o)[1 + i] = value }
+
+    /// Copies bytes into an object being loaded, at a byte offset (the caller checks the size).
+    public func setImageBytes(_ o: Oop, at offset: Int = 0, _ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        UnsafeMutableRawPointer(bytesOf(o) + offset).copyMemory(from: source, byteCount: bytes.count)
+    }
+
+    /// The object's slot count as allocated (checks a loaded record against its object).
+    public func imageSlotCount(_ o: Oop) -> Int { numSlotsOf(o) }
+
+    /// Installs the roots and class table of an opened image. Every class must have its class index
+    /// as identity hash; every inline cache saved with the image is made stale.
+    public func installImageSpecials(_ specials: ImageSpecials) throws {
+        guard specials.roots.count == Root.allCases.count else {
+            throw VMError.badImage("it has \(specials.roots.count) VM roots, this VM has \(Root.allCases.count)")
+        }
+        guard specials.classTable.count >= 8, specials.classTable.count <= VM.classTableCapacity else {
+            throw VMError.badImage("a class table of \(specials.classTable.count) entries")
+        }
+        for (i, r) in specials.roots.enumerated() { roots[i] = r }
+        evalProcess = 0; evalResult = 0
+        let nilOop = roots[Root.nilObject.rawValue]
+        for (i, cls) in specials.classTable.enumerated() {
+            if cls == nilOop || i == 0 { classTable[i] = 0; continue }
+            guard isPointer(cls), hashOf(cls) == i else { throw VMError.badImage("class-table entry \(i) is not a class with that index") }
+            classTable[i] = cls
+        }
+        classTableCount = specials.classTable.count
+        hashState = specials.hashState
+        cacheEpochBits = specials.cacheEpoch
+        invalidateMethodCaches()
+        flushMethodCache()
+    }
+}
