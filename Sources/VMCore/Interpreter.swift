@@ -349,12 +349,9 @@ extension VM {
                     (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
                 }
                 if arithmeticSend {
-                    // Floats, overflow, other receivers: the float fast path, else a real send.
+                    // The SmallInteger path was tried in the case: floats get theirs, else a real send.
                     let a = sp[-1], b = sp.pointee
                     if isSmallFloat(a) || isSmallFloat(b), let r = floatArithmetic(op, a, b) {
-                        sp -= 1; sp.pointee = r; ip += 1; continue
-                    }
-                    if a & b & 1 != 0, let r = smallIntegerArithmetic(op, a, b) {
                         sp -= 1; sp.pointee = r; ip += 1; continue
                     }
                     ip += 1
