@@ -63,10 +63,25 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case sendAt, sendAtPut, sendSize, sendValue, sendValue1, sendIsNil, sendNotNil
     case sendClass                          // `class` is never a real send
 
+    // Superinstructions (Superinstructions.swift): only the installer writes these, over the first
+    // opcode of a common sequence whose other instructions stay in place. Each has the operands of
+    // the instruction it replaced and behaves like it when its fast path does not apply.
+    case pushSelfTemp        // pushSelf; pushTemp
+    case pushTempTemp        // pushTemp; pushTemp
+    case pushInstVarTemp     // pushInstVar; pushTemp
+    case instVarAtTemp       // pushInstVar; pushTemp; sendAt
+    case addTempInt8         // pushTemp; pushInt8; sendAdd
+    case subTempInt8         // pushTemp; pushInt8; sendSub
+    case incrementTemp       // pushTemp; pushInt8; sendAdd; popStoreTemp
+    case branchTempTemp      // pushTemp; pushTemp; compare; forward jumpIfTrue/jumpIfFalse
+    case branchTempInt8      // pushTemp; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
+
     public var operands: OperandLayout {
         switch self {
         case .pushInt8, .pushTemp, .storeTemp, .popStoreTemp: return .i8
+        case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
+        case .pushInstVarTemp, .instVarAtTemp: return .u8
         case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16
         case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp: return .u8i8
         case .jump, .jumpIfTrue, .jumpIfFalse: return .i16
@@ -119,6 +134,12 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     }()
 
     public var isJump: Bool { self == .jump || self == .jumpIfTrue || self == .jumpIfFalse }
+
+    /// Superinstructions are at the end of the opcode space; compiler output never contains them.
+    public var isSuperinstruction: Bool { rawValue >= Opcode.pushSelfTemp.rawValue }
+
+    /// SmallInteger comparisons, in opcode order (`sendLess` ... `sendNotEq`).
+    public var isComparison: Bool { rawValue >= Opcode.sendLess.rawValue && rawValue <= Opcode.sendNotEq.rawValue }
 }
 
 /// One decoded instruction, for the disassembler, the verifier and tests.

@@ -21,7 +21,7 @@ extension VM {
         let methodH = handle(method)
         guard let lits = makeLiterals(d.literals, methodClass: classH, outer: methodH) else { return nil }
         let litsH = handle(lits)
-        guard let bytes = newBytes(d.bytecodes, root: .classByteArray),
+        guard let bytes = newBytes(Superinstructions.fuse(d.bytecodes), root: .classByteArray),
               let lines = newBytes(lineTable(d.lines, count: d.bytecodes.count), root: .classByteArray) else { return nil }
         let bytesH = handle(bytes), linesH = handle(lines)
         guard let sel = intern(d.selector), let src = newString(d.source) else { return nil }
@@ -109,7 +109,7 @@ extension VM {
         let blockH = handle(block)
         guard let lits = makeLiterals(b.literals, methodClass: methodClass, outer: blockH) else { return nil }
         let litsH = handle(lits)
-        guard let bytes = newBytes(b.bytecodes, root: .classByteArray) else { return nil }
+        guard let bytes = newBytes(Superinstructions.fuse(b.bytecodes), root: .classByteArray) else { return nil }
         let bytesH = handle(bytes)
         guard let lines = newBytes(lineTable(b.lines, count: b.bytecodes.count), root: .classByteArray) else { return nil }
         let blk = handleValue(blockH)
@@ -189,6 +189,7 @@ extension VM {
         }
         let starts = Set(code.map { $0.offset })
         for ins in code {
+            if ins.opcode.isSuperinstruction { return fail("superinstruction \(ins.opcode) in compiler output") }
             switch ins.opcode {
             case .pushTemp, .storeTemp, .popStoreTemp:
                 guard (ins.a < 0 && ins.a >= -numArgs) || (ins.a >= Frame.headerSize && ins.a < Frame.headerSize + locals) else {

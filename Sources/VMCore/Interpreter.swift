@@ -138,6 +138,50 @@ extension VM {
                 case .dup: sp += 1; sp.pointee = sp[-1]; ip += 1; continue
                 case .pop: sp -= 1; ip += 1; continue
 
+                // Superinstructions (Superinstructions.swift): the fast path runs the whole sequence;
+                // otherwise each behaves like the instruction it replaced.
+                case .pushSelfTemp:
+                    sp[1] = rcvr; sp[2] = fp[Int(Int8(bitPattern: ip[2]))]; sp += 2; ip += 3; continue
+                case .pushTempTemp:
+                    sp[1] = fp[Int(Int8(bitPattern: ip[1]))]; sp[2] = fp[Int(Int8(bitPattern: ip[3]))]
+                    sp += 2; ip += 4; continue
+                case .pushInstVarTemp, .instVarAtTemp:
+                    let index = Int(ip[1])
+                    guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
+                        pending = badInstanceVariable(fp, ip - bcBase, sp); continue
+                    }
+                    let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
+                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
+                        let k = intValue(i)
+                        if k >= 1 && k <= numSlotsOf(r) { sp += 1; sp.pointee = fetch(r, k - 1); ip += 5; continue }
+                    }
+                    sp[1] = r; sp[2] = i; sp += 2; ip += 4; continue
+                case .addTempInt8, .subTempInt8:
+                    let a = fp[Int(Int8(bitPattern: ip[1]))]
+                    if a & 1 != 0 {
+                        let k = Int64(Int8(bitPattern: ip[3])) << 3
+                        let (r, overflow) = op == .addTempInt8 ? Int64(bitPattern: a).addingReportingOverflow(k)
+                                                               : Int64(bitPattern: a).subtractingReportingOverflow(k)
+                        if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 5; continue }
+                    }
+                    sp += 1; sp.pointee = a; ip += 2; continue
+                case .incrementTemp:
+                    let a = fp[Int(Int8(bitPattern: ip[1]))]
+                    if a & 1 != 0 {
+                        let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(Int8(bitPattern: ip[3])) << 3)
+                        if !overflow { fp[Int(Int8(bitPattern: ip[6]))] = UInt64(bitPattern: r); ip += 7; continue }
+                    }
+                    sp += 1; sp.pointee = a; ip += 2; continue
+                case .branchTempTemp, .branchTempInt8:
+                    let a = fp[Int(Int8(bitPattern: ip[1]))]
+                    let b = op == .branchTempTemp ? fp[Int(Int8(bitPattern: ip[3]))] : intOop(Int(Int8(bitPattern: ip[3])))
+                    if a & b & 1 != 0 {
+                        let taken = compareSmallIntegers(ip[4], a, b) == (ip[5] == Opcode.jumpIfTrue.rawValue)
+                        ip += taken ? 8 + Int(Int16(bitPattern: UInt16(ip[6]) | UInt16(ip[7]) << 8)) : 8
+                        continue
+                    }
+                    sp += 1; sp.pointee = a; ip += 2; continue
+
                 case .returnTop, .returnSelf, .blockReturnTop:
                     let value = op == .returnSelf ? rcvr : sp.pointee
                     let ctx = fp[FrameSlot.context]

@@ -77,4 +77,35 @@ final class InterpreterTests: XCTestCase {
         XCTAssertGreaterThan(vm.scavengeCount, 10, "about 200 MB of garbage went through eden")
         XCTAssertLessThan(vm.oldTop - vm.oldStart, 64 << 20, "nothing was tenured for good")
     }
+
+    func testSuperinstructionsReplaceOnlyTheFirstOpcodeOfASequence() {
+        let t = Frame.headerSize
+        let code: [Instruction] = [
+            T.op(.pushTemp, t), T.op(.pushTemp, -1), T.op(.sendLessEq), T.op(.jumpIfFalse, 10),    // loop test
+            T.op(.pushSelf), T.op(.pushTemp, t), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreTemp, t),
+            T.op(.jump, -20),
+            T.op(.pushInstVar, 0), T.op(.pushTemp, t), T.op(.sendAt), T.op(.returnTop)]
+        var bytes: [UInt8] = []
+        for i in code { i.encode(into: &bytes) }
+        let fused = Superinstructions.fuse(bytes)
+        let decoded = Instruction.decode(fused)!
+        XCTAssertEqual(decoded.map(\.opcode), [.branchTempTemp, .pushTemp, .sendLessEq, .jumpIfFalse,
+                                               .pushSelfTemp, .incrementTemp, .pushInt8, .sendAdd, .popStoreTemp,
+                                               .jump, .instVarAtTemp, .pushTemp, .sendAt, .returnTop])
+        XCTAssertEqual(decoded.map(\.offset), Instruction.decode(bytes)!.map(\.offset), "boundaries are unchanged")
+        XCTAssertEqual(decoded.map(\.a), code.map(\.a), "operands are unchanged")
+        // A backward conditional jump is left to the compare-and-branch of the comparison itself.
+        var loop: [UInt8] = []
+        for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }
+        XCTAssertEqual(Instruction.decode(Superinstructions.fuse(loop))!.first?.opcode, .pushTemp)
+    }
+
+    func testCompiledCodeWithSuperinstructionsIsRejected() throws {
+        let vm = try T.make()
+        var bytes: [UInt8] = []
+        for i in [T.op(.pushTempTemp, -1), T.op(.pushTemp, -1), T.op(.returnTop)] { i.encode(into: &bytes) }
+        let d = MethodDescription(selector: "bad:", numArgs: 1, numTemps: 0, maxStack: 4, primitive: 0,
+                                  bytecodes: bytes, literals: [], pragmas: [], source: "bad:")
+        XCTAssertNil(vm.makeCompiledMethod(d, methodClass: vm.globalValue("Object")!))
+    }
 }

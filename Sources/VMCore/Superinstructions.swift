@@ -1,0 +1,66 @@
+// Superinstructions: one dispatch for a common instruction sequence.
+//
+// The sequences were chosen from `lo bench --stats` over the AWFY suite (Docs/VM.md). When a method
+// is installed, the first opcode of each such sequence is overwritten with a fused opcode; the other
+// instructions of the sequence stay where they are. So instruction boundaries, jump targets, pcs
+// and the line table are unchanged, a jump into the middle of a sequence still finds the original
+// instructions, and a fused opcode whose fast path does not apply (not a SmallInteger, overflow, not
+// an Array) simply behaves like the instruction it replaced. Sequences may overlap.
+
+enum Superinstructions {
+    /// The code with every recognised sequence's first opcode replaced. `bytecodes` must have been
+    /// verified (decodable, operands in range), and must not contain superinstructions yet.
+    static func fuse(_ bytecodes: [UInt8]) -> [UInt8] {
+        guard let code = Instruction.decode(bytecodes) else { return bytecodes }
+        var out = bytecodes
+        for i in code.indices {
+            if let fused = fusedOpcode(code, at: i) { out[code[i].offset] = fused.rawValue }
+        }
+        return out
+    }
+
+    private static func fusedOpcode(_ code: [Instruction], at i: Int) -> Opcode? {
+        func op(_ k: Int) -> Opcode? { i + k < code.count ? code[i + k].opcode : nil }
+        func isForwardConditionalJump(_ k: Int) -> Bool {
+            guard let o = op(k), o == .jumpIfTrue || o == .jumpIfFalse else { return false }
+            return code[i + k].a >= 0
+        }
+        switch code[i].opcode {
+        case .pushSelf:
+            return op(1) == .pushTemp ? .pushSelfTemp : nil
+        case .pushInstVar:
+            guard op(1) == .pushTemp else { return nil }
+            return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
+        case .pushTemp:
+            switch op(1) {
+            case .pushTemp?:
+                if let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchTempTemp }
+                return .pushTempTemp
+            case .pushInt8?:
+                if let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchTempInt8 }
+                if op(2) == .sendAdd { return op(3) == .popStoreTemp ? .incrementTemp : .addTempInt8 }
+                if op(2) == .sendSub { return .subTempInt8 }
+                return nil
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+}
+
+extension VM {
+    /// The outcome of a SmallInteger comparison opcode (`sendLess` ... `sendNotEq`) on tagged values.
+    @_transparent func compareSmallIntegers(_ comparison: UInt8, _ a: Oop, _ b: Oop) -> Bool {
+        let x = Int64(bitPattern: a), y = Int64(bitPattern: b)
+        switch unsafeBitCast(comparison, to: Opcode.self) {
+        case .sendLess: return x < y
+        case .sendGreater: return x > y
+        case .sendLessEq: return x <= y
+        case .sendGreaterEq: return x >= y
+        case .sendEq: return x == y
+        default: return x != y
+        }
+    }
+}
