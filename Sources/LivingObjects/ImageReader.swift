@@ -11,9 +11,7 @@ extension Runtime {
     /// With `snapshot`, the object space as it was at that commit: a read-only view (commits throw).
     public convenience init(image path: String, asOf snapshot: CommitID? = nil,
                             configuration: VMConfiguration = VMConfiguration()) throws {
-        guard FileManager.default.fileExists(atPath: path) else { throw RuntimeError.image("\(path): no such image") }
-        let store: SQLiteStore
-        do { store = try SQLiteStore.open(path: path) } catch { throw RuntimeError.image("cannot open image \(path): \(error)") }
+        let store = try ImageFile.openStore(path)
         try self.init(emptyWith: configuration)
         do { try ImageReader(store: store, vm: vm).read(into: self, asOf: snapshot) } catch let e as StoreError {
             throw RuntimeError.image("cannot read image \(path): \(e)")
