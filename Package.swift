@@ -35,7 +35,7 @@ let package = Package(
         // Store figures: bulk create, cold traversal, bytes per object, commit rates (bench/RESULTS.md).
         .executableTarget(name: "store-bench", dependencies: ["Store"], path: "bench/store"),
         .executableTarget(name: "lo", dependencies: [
-            "LivingObjects", "CEditLine",
+            "LivingObjects", "Store", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VMCoreTests", dependencies: ["VMCore"]),

@@ -1,11 +1,16 @@
 // Evaluating against an image: only a successful evaluation is committed.
 
 extension Runtime {
+    /// Whether the object space is a read-only view of an image's past (`Runtime(image:asOf:)`).
+    public var isImageReadOnly: Bool { imageSession?.isReadOnly ?? false }
+
     /// Evaluates `source` and answers its printString. If it succeeded (and did not ask to quit), the
     /// Transcript is flushed and the object space committed to its image; a failed evaluation throws
-    /// and commits nothing, so the image keeps its last committed state.
+    /// and commits nothing, so the image keeps its last committed state. A read-only view commits
+    /// nothing and throws before evaluating.
     public func evaluateAndCommit(_ source: String) throws -> String {
-        guard imageSession != nil else { throw RuntimeError.image("this object space has no image to commit to") }
+        guard let session = imageSession else { throw RuntimeError.image("this object space has no image to commit to") }
+        try session.checkWritable(to: session.store.path)
         let printed = try evaluateAndPrint(source)
         guard exitCode == nil else { return printed }
         _ = try? evaluate("Transcript flush")

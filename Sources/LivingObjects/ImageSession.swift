@@ -20,11 +20,21 @@ final class ImageSession {
     var specialsOIDs: [UInt64] = []
     /// OID → fingerprint of the record the store holds at `base`.
     var fingerprints: [UInt64: Int] = [:]
+    /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
+    var isReadOnly = false
 
     init(store: SQLiteStore, base: CommitID, collections: Int) {
         self.store = store
         self.base = base
         self.collectionsAtTable = collections
+    }
+
+    /// Throws if committing to `path` would write from a read-only view of that image's history.
+    func checkWritable(to path: String) throws {
+        guard isReadOnly, path == store.path else { return }
+        throw RuntimeError.image(
+            "\(path) is open as of commit \(base.rawValue), a read-only view of its history: nothing was committed "
+            + "(to make that state current again, roll back to it: lo rollback \(base.rawValue))")
     }
 }
 

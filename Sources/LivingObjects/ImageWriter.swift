@@ -21,6 +21,7 @@ extension Runtime {
     /// store: later commits reuse the OIDs. Not while an evaluation is running.
     @discardableResult
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
+        try imageSession?.checkWritable(to: store.path)
         let specials: ImageSpecials
         do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
@@ -57,7 +58,7 @@ extension Runtime {
         do {
             session.base = try store.commit(base: session.base, writes: writes,
                                             roots: [ImageSpecialsRecord.rootName: session.specialsOIDs[0]],
-                                            author: ProcessInfo.processInfo.environment["USER"] ?? "lo", message: message)
+                                            author: Runtime.commitAuthor, message: message)
         } catch let conflict as CommitConflict {
             throw RuntimeError.image("\(store.path) was changed by another session since this one read it (\(conflict)); nothing was written")
         } catch {
@@ -128,6 +129,9 @@ struct ReachableObjects {
 }
 
 extension Runtime {
+    /// The author recorded with commits: the user's login name.
+    static var commitAuthor: String { ProcessInfo.processInfo.environment["USER"] ?? "lo" }
+
     /// Commits the object space to the image at `path`, creating the file if it does not exist.
     @discardableResult
     public func commitImage(toPath path: String, message: String) throws -> CommitID {

@@ -2,7 +2,8 @@
 // commits against the versions they tagged, chunked bytes complete. Findings are returned, not thrown.
 
 extension SQLiteStore {
-    /// Examines the whole store in one read snapshot; an empty result means healthy.
+    /// Examines the whole store in one read snapshot; an empty result means healthy. Damaged pages
+    /// are findings (the examination stops at the first one SQLite cannot read past).
     /// Throws only if the store cannot be read at all.
     public func check() throws -> [Problem] {
         try withReader { connection in
@@ -11,14 +12,18 @@ extension SQLiteStore {
             while try integrity.step() {
                 if integrity.string(0) != "ok" { findings.add(.integrity, integrity.string(0)) }
             }
-            let commits = try commitSizes(connection, &findings)
-            let head = try Self.head(connection)
-            let existing = try checkObjects(head: head, commits: commits, connection, &findings)
-            for (name, oid) in try Self.roots(connection, asOf: head) where !existing.contains(oid) {
-                findings.add(.danglingRoot, "root \(name) refers to missing object \(oid)")
+            do {
+                let commits = try commitSizes(connection, &findings)
+                let head = try Self.head(connection)
+                let existing = try checkObjects(head: head, commits: commits, connection, &findings)
+                for (name, oid) in try Self.roots(connection, asOf: head) where !existing.contains(oid) {
+                    findings.add(.danglingRoot, "root \(name) refers to missing object \(oid)")
+                }
+                try checkHistoryTables(commits: commits, connection, &findings)
+                try checkLargeBytes(connection, &findings)
+            } catch let StoreError.corrupt(_, detail) {
+                findings.add(.integrity, "reading stopped at a damaged page: \(detail)")
             }
-            try checkHistoryTables(commits: commits, connection, &findings)
-            try checkLargeBytes(connection, &findings)
             return findings.problems
         }
     }

@@ -34,11 +34,13 @@ extension SQLiteStore {
     }
 
     /// Names a commit (replacing an earlier checkpoint of that name). Vacuum keeps what it needs.
+    /// A commit whose snapshot vacuum has already thinned out cannot be named.
     public func checkpoint(name: String, commit: CommitID) throws {
         try write { connection in
             guard try connection.integer("SELECT 1 FROM commits WHERE id = ?", commit.rawValue) != nil else {
                 throw StoreError.noSuchCommit(commit)
             }
+            guard try Self.isIntact(commit, connection) else { throw StoreError.snapshotReclaimed(commit) }
             let insert = try connection.statement("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)")
             insert.bind(1, name)
             insert.bind(2, commit.rawValue)
@@ -53,6 +55,36 @@ extension SQLiteStore {
             delete.bind(1, name)
             try delete.run()
         }
+    }
+
+    /// The oldest commit of the last vacuum's window: every snapshot from it to the head is whole;
+    /// older ones only at named checkpoints. Commit 1 if vacuum never ran.
+    public func historyHorizon() throws -> CommitID {
+        try withReader { try Self.horizon($0) }
+    }
+
+    /// Whether every object version of the snapshot `commit` is still there (see `historyHorizon`).
+    /// `load(asOf:)` of a snapshot that is not may answer versions of other snapshots.
+    public func isIntact(_ commit: CommitID) throws -> Bool {
+        try withReader { try Self.isIntact(commit, $0) }
+    }
+
+    static func horizon(_ connection: Connection) throws -> CommitID {
+        CommitID(try connection.integer("SELECT value FROM meta WHERE key = 'vacuum_horizon'") ?? 1)
+    }
+
+    static func isIntact(_ commit: CommitID, _ connection: Connection) throws -> Bool {
+        try commit >= horizon(connection)
+            || connection.integer("SELECT 1 FROM checkpoints WHERE commit_id = ?", commit.rawValue) != nil
+    }
+
+    /// Records that snapshots before `commit` may have been thinned out (the horizon never moves back).
+    static func raiseHorizon(to commit: CommitID, _ connection: Connection) throws {
+        guard try commit > horizon(connection) else { return }
+        let update = try connection.statement(
+            "INSERT INTO meta VALUES ('vacuum_horizon', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        update.bind(1, commit.rawValue)
+        try update.run()
     }
 
     /// Every named checkpoint, oldest commit first.
@@ -93,7 +125,8 @@ extension SQLiteStore {
     /// Commits the state as of `target` anew: every object written since gets its version as of
     /// `target` as a new version, and every root changed since gets its old binding back. Objects
     /// created after `target` stay (unreachable, unless something still refers to them). History is
-    /// kept: the rollback is one more commit, which can itself be rolled back.
+    /// kept: the rollback is one more commit, which can itself be rolled back. A snapshot vacuum has
+    /// thinned out (`isIntact`) throws `snapshotReclaimed`.
     public func rollback(to target: CommitID, author: String) throws -> CommitID {
         try writer.withLock { connection in
             try connection.transaction(immediate: true) {
@@ -101,6 +134,7 @@ extension SQLiteStore {
                 guard try connection.integer("SELECT 1 FROM commits WHERE id = ?", target.rawValue) != nil, target <= head else {
                     throw StoreError.noSuchCommit(target)
                 }
+                guard try Self.isIntact(target, connection) else { throw StoreError.snapshotReclaimed(target) }
                 let id = CommitID(head.rawValue + 1)
                 let versionAsOf = try connection.statement(
                     "SELECT record FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")

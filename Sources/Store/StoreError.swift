@@ -18,6 +18,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Objects that do not exist as of the snapshot (never written, created later, or vacuumed).
     case objectsNotFound(oids: [UInt64], asOf: CommitID)
     case noSuchCommit(CommitID)
+    /// A commit older than vacuum's window and not a named checkpoint: its snapshot is no longer whole.
+    case snapshotReclaimed(CommitID)
     case invalidRequest(String)
     case sqlite(path: String, code: Int32, message: String)
 
@@ -44,6 +46,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .ioError(path, detail): "\(path): I/O error: \(detail)"
         case let .objectsNotFound(oids, asOf): "objects not found as of commit \(asOf.rawValue): \(oids.prefix(10).map(String.init))"
         case let .noSuchCommit(id): "no commit \(id.rawValue)"
+        case let .snapshotReclaimed(id):
+            "the state as of commit \(id.rawValue) was reclaimed by vacuum (it keeps the commits of its window and named checkpoints)"
         case let .invalidRequest(text): "invalid request: \(text)"
         case let .sqlite(path, code, message): "\(path): SQLite error \(code): \(message)"
         }

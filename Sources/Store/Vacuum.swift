@@ -28,6 +28,7 @@ extension SQLiteStore {
             try connection.transaction(immediate: true) {
                 let head = try Self.head(connection)
                 let oldestKept = try oldestCommit(since: cutoff, connection) ?? head
+                try Self.raiseHorizon(to: oldestKept, connection)
                 var keepPoints = try checkpoints(connection).filter { $0 < oldestKept }
                 keepPoints.append(oldestKept)
                 let versionsRemoved = try pruneVersions(keptAt: keepPoints, connection)

@@ -18,16 +18,24 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "The image to open ($LO_IMAGE); made from the kernel and saved there if it does not exist.")
     var image: String?
 
+    @Option(name: .long, help: ArgumentHelp("Open the image as it was at a commit id or checkpoint: read-only, nothing is committed.",
+                                             valueName: "commit"))
+    var asOf: String?
+
     /// The image named by --image or LO_IMAGE; nil: bootstrap from the kernel and save nothing.
-    var imagePath: String? {
-        image ?? ProcessInfo.processInfo.environment["LO_IMAGE"].flatMap { $0.isEmpty ? nil : $0 }
+    var imagePath: String? { ImageOptions.path(image) }
+
+    func validate() throws {
+        if asOf != nil, imagePath == nil { throw ValidationError("--as-of needs an image: --image PATH or LO_IMAGE") }
     }
 
     func makeRuntime() throws -> Runtime {
         var config = VMConfiguration()
         config.heapLimitBytes = max(64, heapLimit) << 20
         let rt: Runtime
-        if let path = imagePath, FileManager.default.fileExists(atPath: path) {
+        if let path = imagePath, let asOf {
+            rt = try Runtime(image: path, asOf: ImageFile(path: path).commit(named: asOf), configuration: config)
+        } else if let path = imagePath, FileManager.default.fileExists(atPath: path) {
             rt = try Runtime(image: path, configuration: config)
         } else {
             if let path = imagePath { Log.info("creating image \(path) from kernel …") }
@@ -50,7 +58,8 @@ struct Lo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lo",
         abstract: "Living Objects: a Smalltalk-80 platform.",
-        subcommands: [Eval.self, Run.self, Repl.self, Test.self, Bench.self])
+        subcommands: [Eval.self, Run.self, Repl.self, Test.self, Bench.self,
+                      History.self, Rollback.self, CheckpointCommand.self, Backup.self, GC.self, Check.self])
 
     /// `lo --image PATH <subcommand> …` is accepted: the option moves after the subcommand's name.
     static func main() {
@@ -82,7 +91,7 @@ struct Eval: ParsableCommand {
         let rt = try options.makeRuntime()
         do {
             let source = expression.joined(separator: " ")
-            let committing = options.imagePath != nil && !noCommit
+            let committing = options.imagePath != nil && !noCommit && !rt.isImageReadOnly
             let s = try committing ? rt.evaluateAndCommit(source) : rt.evaluateAndPrint(source)
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             Output.flush(rt)

@@ -34,6 +34,25 @@ final class MaintenanceTests: XCTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    func testSnapshotsVacuumThinnedOutAreNoLongerIntact() throws {
+        let (_, commits) = try history()
+        XCTAssertEqual(try store.historyHorizon(), CommitID(1), "vacuum never ran")
+        try store.vacuum(retain: .seconds(3600))
+        XCTAssertEqual(try store.historyHorizon(), CommitID(1), "every commit is inside the window")
+        try store.vacuum(retain: .zero)
+        let head = try store.headCommit()
+        XCTAssertEqual(try store.historyHorizon(), head)
+        XCTAssertEqual(try commits.map(store.isIntact), [true, false, true], "c1 is a checkpoint, c3 the head")
+        XCTAssertThrowsError(try store.rollback(to: commits[1], author: "t")) { error in
+            XCTAssertEqual(error as? StoreError, .snapshotReclaimed(commits[1]))
+        }
+        XCTAssertThrowsError(try store.checkpoint(name: "late", commit: commits[1]))
+        XCTAssertEqual(try store.headCommit(), head, "nothing was committed")
+        _ = try store.rollback(to: commits[0], author: "t")
+        try store.vacuum(retain: .seconds(3600))
+        XCTAssertEqual(try store.historyHorizon(), head, "the horizon never moves back")
+    }
+
     func testVacuumWithinTheWindowKeepsEveryVersion() throws {
         let (oids, commits) = try history()
         try store.removeCheckpoint(name: "with d")

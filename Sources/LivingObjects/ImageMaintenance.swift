@@ -1,0 +1,94 @@
+// Upkeep of an image file: rollback, backup, reclaiming space (gc) and checking its integrity.
+
+import Foundation
+import Store
+
+extension ImageFile {
+    /// Commits the object space as it was at `target` anew (history is kept: the rollback is one more
+    /// commit) and answers that commit. The target is checked first to hold a complete object space,
+    /// so an image too broken to run can be rolled back, and a commit gc has thinned out is refused.
+    @discardableResult
+    public func rollback(to target: CommitID) throws -> CommitInfo {
+        _ = try ImageGraph(store: store, asOf: target)
+        let id = try store.rollback(to: target, author: Runtime.commitAuthor)
+        return try store.commits(limit: 1, before: CommitID(id.rawValue + 1))[0]
+    }
+
+    /// Copies the image, as of one commit, to `destination` while other sessions go on committing.
+    /// The copy is written beside the destination and renamed into place when complete; an existing
+    /// file is replaced only if `replacing`. Answers the commit the copy holds.
+    @discardableResult
+    public func backup(to destination: String, replacing: Bool = false) throws -> CommitID {
+        let manager = FileManager.default
+        let target = URL(fileURLWithPath: destination).standardizedFileURL.resolvingSymlinksInPath()
+        guard target.path != URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path else {
+            throw RuntimeError.image("\(destination) is the image itself")
+        }
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: target.deletingLastPathComponent().path, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
+            throw RuntimeError.image("cannot back up to \(destination): no such directory")
+        }
+        if manager.fileExists(atPath: destination, isDirectory: &isDirectory) {
+            guard replacing, !isDirectory.boolValue else { throw RuntimeError.image("\(destination) already exists") }
+        }
+        let partial = target.path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        func removeFiles(_ base: String) { for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: base + suffix) } }
+        do {
+            removeFiles(partial)
+            try store.backup(to: partial)
+            let commit = try SQLiteStore.open(path: partial).headCommit()
+            for suffix in ["-wal", "-shm"] { try? manager.removeItem(atPath: target.path + suffix) }
+            guard rename(partial, target.path) == 0 else {
+                throw RuntimeError.image("cannot move the backup into \(destination): \(String(cString: strerror(errno)))")
+            }
+            return commit
+        } catch {
+            removeFiles(partial)
+            if error is RuntimeError { throw error }
+            throw RuntimeError.image("cannot back up \(path) to \(destination): \(error)")
+        }
+    }
+
+    /// What `collectGarbage` reclaimed, and the file's size (with its WAL) before and after.
+    public struct Reclaimed: Sendable {
+        public let vacuum: VacuumReport
+        public let bytesBefore: Int
+        public let bytesAfter: Int
+    }
+
+    /// Deletes object versions older than `days` days that no later commit or named checkpoint needs,
+    /// and every object no kept snapshot reaches. A session opened on a snapshot older than that
+    /// (`lo eval --as-of`, a long-running REPL) may then find objects gone.
+    public func collectGarbage(keepingDays days: Int) throws -> Reclaimed {
+        let before = fileSize()
+        let report = try store.vacuum(retain: .seconds(days * 86_400))
+        return Reclaimed(vacuum: report, bytesBefore: before, bytesAfter: fileSize())
+    }
+
+    private func fileSize() -> Int {
+        ["", "-wal"].reduce(0) { total, suffix in
+            total + ((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? Int) ?? 0)
+        }
+    }
+
+    /// What `check` found: one line per problem (empty when healthy), the head and the objects reachable there.
+    public struct CheckReport: Sendable {
+        public let problems: [String]
+        public let head: CommitID
+        public let objectCount: Int
+    }
+
+    /// Examines the store (SQLite's integrity check, references, roots, commits, chunked bytes) and the
+    /// object space at the head (every object reachable, each one allocatable). Runs no Smalltalk.
+    public func check() throws -> CheckReport {
+        var problems: [String]
+        do { problems = try store.check().map(\.description) } catch { problems = ["store: \(error)"] }
+        let head = try store.headCommit()
+        var objectCount = 0
+        do { objectCount = try ImageGraph(store: store, asOf: head).reachable.count } catch {
+            problems.append("image: \(error)")
+        }
+        return CheckReport(problems: problems, head: head, objectCount: objectCount)
+    }
+}
