@@ -7,19 +7,13 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageTransactionTests: XCTestCase {
-    private var directory: URL!
+final class ImageTransactionTests: TemporaryDirectoryTestCase {
     private var image: String!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tx-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        image = directory.appendingPathComponent("tx.lo").path
+        try super.setUpWithError()
+        image = path("tx.lo")
         try AccountImage.copy(to: image)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
     }
 
     override class func tearDown() {
@@ -206,20 +200,21 @@ final class ImageTransactionTests: XCTestCase {
 
 /// One committed image made from the kernel, with an Account class and a few globals; tests copy it.
 enum AccountImage {
-    nonisolated(unsafe) private static var master: String?
+    nonisolated(unsafe) private static var master: URL?
 
     static func copy(to path: String) throws {
-        let source = try master ?? make()
+        let source = try (master ?? make()).appendingPathComponent("master.lo").path
         try SQLiteStore.open(path: source).backup(to: path)
     }
 
+    /// Removes the image the copies are made from.
     static func remove() {
-        if let master { try? FileManager.default.removeItem(atPath: (master as NSString).deletingLastPathComponent) }
+        if let master { try? FileManager.default.removeItem(at: master) }
         master = nil
     }
 
-    private static func make() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tx-master-\(UUID().uuidString)")
+    private static func make() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("master.lo").path
         let c = try CapturingRuntime()
@@ -230,7 +225,7 @@ enum AccountImage {
         try c.rt.compile("depositReturning: n System transaction: [self deposit: n. ^ #returned]. ^ #notReached", inClass: "Account")
         _ = try c.rt.evaluate("Smalltalk at: #TheAccount put: Account new; at: #Counter put: 1; at: #Saved put: #(1 $a 'text') copy")
         try c.rt.commitImage(toPath: path, message: "account image")
-        master = path
-        return path
+        master = directory
+        return directory
     }
 }

@@ -5,16 +5,10 @@ import Foundation
 import Store
 import XCTest
 
-final class LoCommandTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+final class LoCommandTests: TemporaryDirectoryTestCase {
+    override class func tearDown() {
+        AccountImage.remove()
+        super.tearDown()
     }
 
     /// The `lo` executable built beside the tests.
@@ -54,8 +48,6 @@ final class LoCommandTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, exitCode, "lo \(arguments): \(err)", file: file, line: line)
         return (out, err)
     }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     private func script(_ name: String, _ source: String) throws -> String {
         try source.write(toFile: path(name), atomically: true, encoding: .utf8)
