@@ -18,8 +18,9 @@ extension Runtime {
     }
 
     /// Writes every object reachable from the VM's roots to `store` as one commit, with the methods
-    /// compiled since the last one, and remembers the store: later commits reuse the OIDs. May run in
-    /// the middle of an evaluation: the running processes' stacks are not saved.
+    /// compiled since the last one, and remembers the store: later commits reuse the OIDs. When
+    /// nothing changed, nothing is committed and the session's base is answered. May run in the
+    /// middle of an evaluation: the running processes' stacks are not saved.
     @discardableResult
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
         let specials: ImageSpecials
@@ -43,6 +44,8 @@ extension Runtime {
         }
         specialsRecords(specials, session).forEach(write)
         let changes = session.pendingMethodVersions.map(\.change)
+        // Nothing changed: no commit (history records only changes).
+        if writes.isEmpty && changes.isEmpty && !assigned.specials { return session.base }
         do {
             session.base = try store.commit(base: session.base, writes: writes,
                                             roots: assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:],
