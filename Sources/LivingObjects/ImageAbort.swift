@@ -90,6 +90,7 @@ private struct ImageRestore {
 
     func apply() throws {
         let specials = try specialsRecords()
+        let symbols = vm.symbols()
         var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:]
         for (oid, record) in records where !session.specialsOIDs.contains(oid) {
             let index = try classIndex(of: record)
@@ -115,6 +116,8 @@ private struct ImageRestore {
         do {
             try vm.refreshImageSpecials(roots: specials.roots.map(value), classTable: specials.classTable.map(value))
         } catch let e as VMError { throw builder.bad(e.description) }
+        // Symbols made since stay unique: back into the table, or the same symbol another session made.
+        vm.keepSymbols(symbols)
         session.headerCounters = specials.counters
         session.base = head
         session.pendingMethodVersions = []

@@ -74,6 +74,18 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
                        "#(#(1 $a 'text') true #(1 $a 'text'))")
     }
 
+    func testSymbolsStayUniqueAcrossAnAbort() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("Smalltalk at: #Shared put: ('shared', 'Sym') asSymbol. System commit"), "true")
+        XCTAssertEqual(try second.print("""
+            | mine other |
+            mine := ('shared', 'Sym') asSymbol.
+            other := ('only', 'Here') asSymbol.
+            System abort.
+            { mine == (Smalltalk at: #Shared). other == ('only', 'Here') asSymbol. mine == ('shared', 'Sym') asSymbol }
+            """), "#(true true true)")
+    }
+
     func testAbortInTheMiddleOfAnEvaluationLetsItGoOn() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("""
