@@ -159,8 +159,8 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
 
     func testCommitsOfDifferentObjectsDoNotConflict() throws {
         let first = try opened(), second = try opened()
-        XCTAssertEqual(try first.print("TheAccount deposit: 10. System commit"), "true")
-        XCTAssertEqual(try second.print("Counter := 5. System commit"), "true")
+        XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")
+        XCTAssertEqual(try second.print("Transcript show: 'both print'; cr. Counter := 5. System commit"), "true")
         XCTAssertEqual(try opened().print("{ TheAccount balance. Counter }"), "#(10 5)")
     }
 
