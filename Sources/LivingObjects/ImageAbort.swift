@@ -55,7 +55,6 @@ private struct ImageRestore {
         }
         wanted.formUnion(session.specialsOIDs)
         wanted = wanted.filter { objects[$0].map { vm.liveProcessState($0) == nil } ?? true }
-        // Objects this session gave an OID but never committed are simply forgotten.
         for r in try loadExisting(Array(wanted)) { records[r.oid] = r }
         // Whatever the records refer to and memory no longer holds is read back too.
         var missing = Set(records.values.flatMap(\.referencedOIDs)).filter { objects[$0] == nil && records[$0] == nil }
@@ -72,13 +71,14 @@ private struct ImageRestore {
         for o in session.oids.keys { saved.noteLiterals(of: o) }
         var changed = Set<UInt64>()
         for (o, oid) in session.oids {
-            guard let committed = session.fingerprints[oid],
-                  let record = session.record(of: o, oid: oid, contents: saved.of(o), vm: vm),
-                  record.fingerprint == committed else { changed.insert(oid); continue }
+            let record = session.record(of: o, oid: oid, contents: saved.of(o), vm: vm)
+            if record == nil || record!.fingerprint != session.fingerprints[oid] { changed.insert(oid) }
         }
         return changed
     }
 
+    /// The records of those OIDs the store has as of `head` (an OID handed out by a commit that
+    /// then failed has none: its object is simply forgotten).
     private func loadExisting(_ oids: [UInt64]) throws -> [StoredObject] {
         do {
             return try session.store.load(oids: oids, asOf: head)
