@@ -91,7 +91,7 @@ extension CodeGenerator {
     private mutating func generateInlinedBody(_ node: Node, forEffect: Bool = false) throws(CompileError) {
         let block = node as! BlockNode
         let line = emitter.line
-        emitEntry(of: block.scope, at: block.position)
+        emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
         try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
         emitter.line = line
     }
@@ -215,5 +215,43 @@ private extension Inlining {
     var isWhileTrue: Bool {
         if case .whileTrue = self { return true }
         return false
+    }
+}
+
+extension CodeGenerator {
+    /// The names the leading assignment statements give a value before anything mentions them:
+    /// in `[:x | | a b | a := x + 1. b := a * 2. …]` both `a` and `b`. An inlined loop body need
+    /// not reset those to nil on each iteration (their old value cannot be seen).
+    static func assignedBeforeRead(_ statements: [Node]) -> Set<String> {
+        var assigned = Set<String>(), mentionedSoFar = Set<String>()
+        for statement in statements {
+            guard let assignment = statement as? AssignmentNode else { break }
+            collectNames(in: assignment.value, into: &mentionedSoFar)
+            let name = assignment.variable.name
+            if !mentionedSoFar.contains(name) { assigned.insert(name) }
+            mentionedSoFar.insert(name)
+        }
+        return assigned
+    }
+
+    /// Every variable name that occurs in `node` (nested blocks included; shadowing is ignored,
+    /// which only makes the answer larger).
+    private static func collectNames(in node: Node, into names: inout Set<String>) {
+        switch node {
+        case let v as VariableNode: names.insert(v.name)
+        case let a as AssignmentNode:
+            names.insert(a.variable.name)
+            collectNames(in: a.value, into: &names)
+        case let m as MessageNode:
+            collectNames(in: m.receiver, into: &names)
+            for arg in m.arguments { collectNames(in: arg, into: &names) }
+        case let c as CascadeNode:
+            collectNames(in: c.receiver, into: &names)
+            for m in c.messages { for arg in m.arguments { collectNames(in: arg, into: &names) } }
+        case let b as BlockNode: for s in b.statements { collectNames(in: s, into: &names) }
+        case let b as BraceNode: for e in b.elements { collectNames(in: e, into: &names) }
+        case let r as ReturnNode: collectNames(in: r.value, into: &names)
+        default: break
+        }
     }
 }

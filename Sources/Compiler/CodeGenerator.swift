@@ -58,11 +58,13 @@ struct CodeGenerator {
     }
 
     /// A scope's entry: an inlined block's temporaries are reset to nil (so each loop iteration
-    /// starts fresh), and a scope with captured-and-assigned temporaries makes its temp vector.
-    mutating func emitEntry(of entered: Scope, at position: SourcePosition) {
+    /// starts fresh) unless `assignedFirst` says the body assigns them before anything can read
+    /// them, and a scope with captured-and-assigned temporaries makes its temp vector.
+    mutating func emitEntry(of entered: Scope, at position: SourcePosition, assignedFirst: Set<String> = []) {
         emitter.line = position.line
         if entered.kind == .inlinedBlock {
-            for variable in entered.variables where variable.kind == .temporary && !variable.isRemote {
+            for variable in entered.variables where variable.kind == .temporary && !variable.isRemote
+                && !assignedFirst.contains(variable.name) {
                 emitter.emit(.pushNil)
                 emitter.emit(.popStoreTemp, scope.frameOffset(of: variable))
             }

@@ -22,6 +22,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
     case vm(VMError)
     /// An image file that cannot be opened or saved (not an image, damaged, made by another VM).
     case image(String)
+    /// Another session committed changes to objects this commit also changed; nothing was written.
+    case commitConflict(String)
 
     public var description: String {
         switch self {
@@ -31,7 +33,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
         case .kernelNotFound: return "cannot find the kernel sources: set LO_KERNEL to the kernel directory"
         case .bootstrap(let m): return "bootstrap failed: \(m)"
         case .vm(let e): return e.description
-        case .image(let m): return m
+        case .image(let m), .commitConflict(let m): return m
         }
     }
 

@@ -4,17 +4,23 @@ extension Runtime {
     /// Whether the object space is a read-only view of an image's past (`Runtime(image:asOf:)`).
     public var isImageReadOnly: Bool { imageSession?.isReadOnly ?? false }
 
-    /// Evaluates `source` and answers its printString. If it succeeded (and did not ask to quit), the
-    /// Transcript is flushed and the object space committed to its image; a failed evaluation throws
-    /// and commits nothing, so the image keeps its last committed state. A read-only view commits
-    /// nothing and throws before evaluating.
-    public func evaluateAndCommit(_ source: String) throws -> String {
+    /// Evaluates `source` and answers its printString. If it succeeded (and did not ask to quit with
+    /// a non-zero code), the Transcript is flushed and the object space committed to its image; a
+    /// failed evaluation throws and commits nothing, so the image keeps its last committed state.
+    /// A read-only view commits nothing and throws before evaluating.
+    public func evaluateAndCommit(_ source: String, workspace: Bool = false) throws -> String {
         guard let session = imageSession else { throw RuntimeError.image("this object space has no image to commit to") }
         try session.checkWritable(to: session.store.path)
-        let printed = try evaluateAndPrint(source)
-        guard exitCode == nil else { return printed }
-        _ = try? evaluate("Transcript flush")
-        try commitImage(message: "eval: \(source.prefix(200))")
+        let printed = try evaluateAndPrint(source, workspace: workspace)
+        try commitIfSucceeded(message: "eval: \(source.prefix(200))")
         return printed
+    }
+
+    /// Commits unless Smalltalk asked to quit with a non-zero code (which says it failed). The
+    /// Transcript is flushed first.
+    public func commitIfSucceeded(message: String) throws {
+        guard (exitCode ?? 0) == 0 else { return }
+        _ = try? evaluate("Transcript flush")
+        try commitImage(message: message)
     }
 }

@@ -10,7 +10,7 @@ extension ImageFile {
     @discardableResult
     public func rollback(to target: CommitID) throws -> CommitInfo {
         _ = try ImageGraph(store: store, asOf: target)
-        let id = try store.rollback(to: target, author: Runtime.commitAuthor)
+        let id = try store.rollback(to: target, author: ImageSession.author)
         return try store.commits(limit: 1, before: CommitID(id.rawValue + 1))[0]
     }
 

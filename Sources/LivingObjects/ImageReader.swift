@@ -94,21 +94,10 @@ struct ImageGraph {
         }
         guard r.identityHash < 1 << 22 else { return "object \(r.oid) has identity hash \(r.identityHash)" }
         let (slotCount, byteCount) = r.sizes
-        guard fits(format: Int(r.format), slotCount: slotCount, byteCount: byteCount, pointers: r.slots != nil) else {
+        guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: slotCount, byteCount: byteCount, pointers: r.slots != nil) else {
             return "object \(r.oid) has format \(r.format) and \(r.slots != nil ? "\(slotCount) slots" : "\(byteCount) bytes")"
         }
         return nil
-    }
-
-    /// Whether the contents agree with the format (the unused-bytes bits of byte and word formats).
-    private static func fits(format: Int, slotCount: Int, byteCount: Int, pointers: Bool) -> Bool {
-        switch format {
-        case 0...4: return pointers && slotCount < 1 << 40
-        case Format.words64: return !pointers && byteCount % 8 == 0
-        case 10, 11: return !pointers && byteCount % 4 == 0 && (byteCount / 4 + (format & 1)) % 2 == 0
-        case 16...23: return !pointers && (byteCount + (format & 7)) % 8 == 0
-        default: return false
-        }
     }
 }
 
@@ -127,21 +116,28 @@ private struct ImageReader {
     let store: SQLiteStore
     let vm: VM
 
-    func bad(_ why: String) -> RuntimeError { .image("\(store.path) is not a usable image: \(why)") }
+    var builder: ImageObjectBuilder { ImageObjectBuilder(store: store, vm: vm) }
+    func bad(_ why: String) -> RuntimeError { builder.bad(why) }
 
     func read(into runtime: Runtime, asOf snapshot: CommitID?) throws {
         let graph = try ImageGraph(store: store, asOf: snapshot ?? store.headCommit())
         let records = graph.records
         var oops: [UInt64: Oop] = [:]
         oops.reserveCapacity(graph.reachable.count)
-        for oid in graph.reachable { oops[oid] = try allocate(records[oid]!, records) }
-        for oid in graph.reachable { try fill(oops[oid]!, from: records[oid]!, oops) }
+        let builder = self.builder
+        for oid in graph.reachable {
+            let record = records[oid]!
+            oops[oid] = try builder.allocate(record, classIndex: builder.classIndex(ofClassRecord: records[record.classOID], for: oid))
+        }
+        for oid in graph.reachable { try builder.fill(oops[oid]!, from: records[oid]!) { oops[$0] } }
 
         func oop(_ slot: UInt64) -> Oop { StoredObject.referencedOID(slot).map { oops[$0]! } ?? slot }
+        // Identity hashes need only be well spread: each session starts its own sequence.
+        let hashState = UInt64.random(in: 0...UInt64.max) << 4 | 0xD
         do {
             try vm.installImageSpecials(ImageSpecials(
                 roots: graph.rootSlots.map(oop), classTable: graph.tableSlots.map(oop),
-                hashState: UInt64(intValue(graph.specials[3])) << 4 | 0xD, cacheEpoch: UInt64(intValue(graph.specials[4])) << 26))
+                hashState: hashState, cacheEpoch: UInt64(intValue(graph.specials[4])) << 26))
         } catch let e as VMError { throw bad(e.description) }
         for oid in graph.reachable {
             let record = records[oid]!
@@ -150,43 +146,16 @@ private struct ImageReader {
             }
         }
 
-        let session = ImageSession(store: store, base: graph.snapshot, collections: vm.fullCollections)
+        let session = ImageSession(store: store, base: graph.snapshot)
         session.isReadOnly = snapshot != nil
         session.oids = Dictionary(uniqueKeysWithValues: oops.map { ($0.value, $0.key) })
         session.specialsOIDs = graph.specialsOIDs
-        for oid in graph.reachable {
+        session.headerCounters = (intValue(graph.specials[3]), intValue(graph.specials[4]))
+        for oid in graph.reachable + session.specialsOIDs {
             let record = records[oid]!
             if case .largeBytes = record.contents { continue }     // rewritten once, as bytes
             session.fingerprints[oid] = record.fingerprint
         }
         runtime.imageSession = session
-    }
-
-    private func allocate(_ r: StoredObject, _ records: [UInt64: StoredObject]) throws -> Oop {
-        let (slotCount, byteCount) = r.sizes
-        guard let o = vm.allocateImageObject(classIndex: Int(records[r.classOID]!.identityHash), format: Int(r.format),
-                                             hash: Int(r.identityHash), slotCount: slotCount, byteCount: byteCount) else {
-            throw RuntimeError.image("\(store.path) does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
-        }
-        return o
-    }
-
-    private func fill(_ o: Oop, from r: StoredObject, _ oops: [UInt64: Oop]) throws {
-        switch r.contents {
-        case .slots(let slots):
-            for (i, slot) in slots.enumerated() {
-                vm.setImageSlot(o, i, StoredObject.referencedOID(slot).map { oops[$0]! } ?? slot)
-            }
-        case .bytes(let bytes):
-            bytes.withUnsafeBytes { vm.setImageBytes(o, $0) }
-        case .largeBytes(let large):
-            var offset = 0
-            try store.readLargeBytes(large) { chunk in
-                guard offset + chunk.count <= large.count else { throw bad("object \(r.oid) has more bytes than it says") }
-                vm.setImageBytes(o, at: offset, chunk)
-                offset += chunk.count
-            }
-            guard offset == large.count else { throw bad("object \(r.oid) has fewer bytes than it says") }
-        }
     }
 }

@@ -1,32 +1,36 @@
 // What a runtime remembers about the image it was opened from or committed to.
 
+import Foundation
 import Store
 import VMCore
 
 /// The link between an object space and its store: which snapshot it is based on and which OID each
-/// object has. Oops are addresses, valid only until the next full collection moves objects (saving
-/// makes every object old first, and old objects move only when compacted): when one has happened,
-/// the table is dropped and the next commit gives every object a fresh OID.
+/// object has. Oops are addresses: objects are made old before they get an OID, and when a full
+/// collection moves old objects the VM reports the moves (`objectsMoved`), so an object keeps its OID
+/// for as long as it lives.
 ///
 /// A commit writes only objects whose record differs from the one the store already has: each
 /// record's fingerprint (a 64-bit hash of class, format, identity hash and contents) is kept per OID.
+/// The same fingerprints tell an abort which objects changed since.
 final class ImageSession {
     let store: SQLiteStore
     var base: CommitID
     var oids: [Oop: UInt64] = [:]
-    /// `VM.fullCollections` when `oids` was last valid.
-    var collectionsAtTable: Int
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
+    /// The identity-hash state and cache epoch the image header was written with: kept as they were,
+    /// so that the header does not change (and conflict) with every commit.
+    var headerCounters: (hashState: Int, cacheEpoch: Int)?
     /// OID → fingerprint of the record the store holds at `base`.
     var fingerprints: [UInt64: Int] = [:]
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
+    /// Methods compiled since the last commit, oldest first: written with the next commit.
+    var pendingMethodVersions: [PendingMethodVersion] = []
 
-    init(store: SQLiteStore, base: CommitID, collections: Int) {
+    init(store: SQLiteStore, base: CommitID) {
         self.store = store
         self.base = base
-        self.collectionsAtTable = collections
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -36,6 +40,23 @@ final class ImageSession {
             "\(path) is open as of commit \(base.rawValue), a read-only view of its history: nothing was committed "
             + "(to make that state current again, roll back to it: lo rollback \(base.rawValue))")
     }
+
+    /// A full collection moved or freed objects.
+    func objectsMoved(_ newAddress: (Oop) -> Oop?) {
+        var moved: [Oop: UInt64] = [:]
+        moved.reserveCapacity(oids.count)
+        for (o, oid) in oids { if let n = newAddress(o) { moved[n] = oid } }
+        oids = moved
+    }
+
+    /// Who commits: $USER, or "lo".
+    static var author: String { ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo" }
+}
+
+/// A method compiled since the last commit.
+struct PendingMethodVersion {
+    var change: MethodChange
+    var time: Date
 }
 
 /// The root record of an image, named by the store root `specialObjects`: an Array

@@ -10,7 +10,7 @@ public final class Runtime {
     /// Problems met while loading the kernel (compile errors, failing class initializers).
     public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
     var workspaceEvaluation = false
-    /// The image this object space was opened from or last committed to (ImagePersistence.swift).
+    /// The image this object space was opened from or last committed to (ImageSession.swift).
     var imageSession: ImageSession?
 
     /// Creates an object space and loads the kernel from its Tonel sources.
@@ -21,12 +21,13 @@ public final class Runtime {
         try bootstrap(from: kernel, progress: progress)
     }
 
-    /// An empty object space with the compiler and file-out hooks installed.
+    /// An empty object space with the compiler, file-out and image hooks installed.
     init(emptyWith configuration: VMConfiguration) throws {
         var config = configuration
         if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
         vm = try VM(config: config)
         installCompiler()
+        installImageHooks()
         vm.fileOut = { [unowned self] name, format, path in
             guard let f = SourceFormat(rawValue: format) else { return "unknown source format \(format): use #tonel or #chunk" }
             do { try self.fileOut(package: name, format: f, to: path); return nil } catch { return "\(error)" }
@@ -58,6 +59,7 @@ public final class Runtime {
             do throws(CompileError) {
                 let d = isDoIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
                                : try SmalltalkCompiler.compileMethod(source, in: scope)
+                if !isDoIt { self.recordMethodVersion(d, in: cls) }
                 return .success(d)
             } catch {
                 return .failure(.compileError(error.description))

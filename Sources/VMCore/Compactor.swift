@@ -33,6 +33,7 @@ extension VM {
         weak.release()
         let newTop = computeForwardingAddresses()
         updatePointers()
+        reportMoves()
         slideObjects()
         flushMethodCache()
         oldTop = newTop
@@ -115,6 +116,15 @@ extension VM {
                 }
             }
             scan += UInt64(objectBytes(o))
+        }
+    }
+
+    /// Tells the host where each old object will be (nil: it is garbage), before objects slide.
+    private func reportMoves() {
+        guard let objectsMoved else { return }
+        objectsMoved { o in
+            guard isPointer(o), o >= oldStart, o < oldTop, headerOf(o) & Header.markedBit != 0 else { return nil }
+            return forwardSlot(o).pointee
         }
     }
 

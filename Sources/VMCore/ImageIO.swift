@@ -27,13 +27,11 @@ public struct ImageSpecials {
 extension VM {
     // MARK: Saving
 
-    /// Whether an evaluation is running (its process and stack cannot be saved).
-    public var isEvaluating: Bool { evalProcess != 0 && evalProcess != nilObj }
-
-    /// Makes every object old (so addresses stay put until the next full collection) and answers the
-    /// roots to save. Processes and evaluation results are not part of an image.
+    /// Makes every object old (so addresses stay put until the next full collection, which reports
+    /// moves through `objectsMoved`) and answers the roots to save. Processes and evaluation results
+    /// are not part of an image. May run in the middle of an evaluation (a commit from Smalltalk):
+    /// the interpreter must then reload its registers.
     public func prepareImageSave() throws -> ImageSpecials {
-        guard !isEvaluating else { throw VMError.invalid("cannot save the image while an evaluation is running") }
         scavenge(tenureAll: true)
         var saved = (0..<Root.allCases.count).map { roots[$0] == 0 ? nilObj : roots[$0] }
         saved[Root.evalProcess.rawValue] = nilObj
@@ -49,9 +47,8 @@ extension VM {
         (classIndexOfHeader(headerOf(o)), formatOf(o), hashOf(o))
     }
 
-    /// The contents to save. Process stacks live outside the heap and are not saved: a process that
-    /// has one is saved as terminated, a process list holding such processes as empty, and a
-    /// context married to a frame as dead.
+    /// The contents to save. Process stacks live outside the heap and are not saved (see
+    /// `liveProcessState`): the image keeps a quiescent version of the running processes' state.
     public func imageContents(of o: Oop) -> ImageContents {
         let format = formatOf(o), n = numSlotsOf(o)
         guard Format.isPointers(format) else {
@@ -62,20 +59,62 @@ extension VM {
             return .bytes(Array(UnsafeBufferPointer(start: bytesOf(o), count: max(0, byteCount))))
         }
         var slots = Array(UnsafeBufferPointer(start: words(o) + 1, count: n))
-        let ci = classIndexOfHeader(headerOf(o))
-        if ci == classIndex(.classProcess), n >= ProcessLayout.size, stackIndex(ofProcess: o) != nil {
+        switch liveProcessState(o) {
+        case nil: break
+        case .process?:
             for i in [ProcessLayout.nextLink, ProcessLayout.suspendedContext, ProcessLayout.myList, ProcessLayout.stackId] {
                 slots[i] = nilObj
             }
-        } else if ci == classIndex(.classLinkedList) || ci == classIndex(.classSemaphore), n >= 2 {
-            if isPointer(slots[ListLayout.firstLink]) && slots[ListLayout.firstLink] != nilObj
-                && classIndexOf(slots[ListLayout.firstLink]) == classIndex(.classProcess) {
-                slots[ListLayout.firstLink] = nilObj; slots[ListLayout.lastLink] = nilObj
-            }
-        } else if ci == classIndex(.classContext), n >= ContextLayout.size, isSmallInt(slots[ContextLayout.frame]) {
-            slots[ContextLayout.frame] = nilObj; slots[ContextLayout.pc] = nilObj
+        case .processList?: slots[ListLayout.firstLink] = nilObj; slots[ListLayout.lastLink] = nilObj
+        case .marriedContext?: slots[ContextLayout.frame] = nilObj; slots[ContextLayout.pc] = nilObj
+        case .scheduler?: slots[SchedulerLayout.activeProcess] = nilObj
         }
         return .slots(slots)
+    }
+
+    /// The kinds of object whose live state is the running processes' and is not saved as it is:
+    /// a process that has a stack is saved terminated, a process list holding processes empty, a
+    /// context married to a frame dead, and the scheduler with no active process.
+    public enum LiveProcessState { case process, processList, marriedContext, scheduler }
+
+    /// What part of the running processes' state `o` is, if any (an abort leaves such objects alone).
+    public func liveProcessState(_ o: Oop) -> LiveProcessState? {
+        guard isPointer(o), Format.isPointers(formatOf(o)) else { return nil }
+        let ci = classIndexOfHeader(headerOf(o)), n = numSlotsOf(o)
+        if o == scheduler { return n > SchedulerLayout.activeProcess ? .scheduler : nil }
+        if ci == classIndex(.classProcess) {
+            return n >= ProcessLayout.size && stackIndex(ofProcess: o) != nil ? .process : nil
+        }
+        if ci == classIndex(.classLinkedList) || ci == classIndex(.classSemaphore) {
+            guard n >= 2 else { return nil }
+            let first = fetch(o, ListLayout.firstLink)
+            return isPointer(first) && first != nilObj && classIndexOf(first) == classIndex(.classProcess) ? .processList : nil
+        }
+        if ci == classIndex(.classContext) {
+            return n >= ContextLayout.size && isSmallInt(fetch(o, ContextLayout.frame)) ? .marriedContext : nil
+        }
+        return nil
+    }
+
+    /// The literal frame of compiled code as an image keeps it: the two inline-cache slots after each
+    /// send's selector are empty, so running code does not change what is saved. Nil for other objects.
+    public func imageLiterals(of code: Oop) -> (literals: Oop, contents: ImageContents)? {
+        guard isPointer(code) else { return nil }
+        let ci = classIndexOfHeader(headerOf(code))
+        guard ci == classIndex(.classCompiledMethod) || ci == classIndex(.classCompiledBlock),
+              numSlotsOf(code) > CodeLayout.literals else { return nil }
+        let literals = fetch(code, CodeLayout.literals), bytecodes = fetch(code, CodeLayout.bytecodes)
+        guard isPointer(literals), Format.isPointers(formatOf(literals)), isPointer(bytecodes), Format.isBytes(formatOf(bytecodes)),
+              case .slots(var slots) = imageContents(of: literals), case .bytes(let bytes) = imageContents(of: bytecodes) else { return nil }
+        var pc = 0
+        while pc < bytes.count, let op = Opcode(rawValue: bytes[pc]) {
+            if op == .send || op == .superSend, pc + 2 < bytes.count {
+                let lit = Int(bytes[pc + 1]) | Int(bytes[pc + 2]) << 8
+                if lit + 2 < slots.count { slots[lit + 1] = nilObj; slots[lit + 2] = nilObj }
+            }
+            pc += op.length
+        }
+        return (literals, .slots(slots))
     }
 
     // MARK: Opening
@@ -123,6 +162,34 @@ extension VM {
         classTableCount = specials.classTable.count
         hashState = specials.hashState
         cacheEpochBits = specials.cacheEpoch
+        invalidateMethodCaches()
+        flushMethodCache()
+    }
+
+    // MARK: Aborting
+
+    /// After an abort put back the committed versions of objects: installs the roots and class-table
+    /// entries of the committed state. The running processes' roots stay, and so does a class-table
+    /// entry the committed state leaves empty (a class made since may still have instances). Every
+    /// method cache is made stale: method dictionaries may have changed.
+    public func refreshImageSpecials(roots newRoots: [Oop], classTable newTable: [Oop]) throws {
+        guard newRoots.count == Root.allCases.count else {
+            throw VMError.badImage("it has \(newRoots.count) VM roots, this VM has \(Root.allCases.count)")
+        }
+        guard newTable.count <= VM.classTableCapacity else { throw VMError.badImage("a class table of \(newTable.count) entries") }
+        for (i, cls) in newTable.enumerated() where i > 0 && cls != nilObj {
+            guard isPointer(cls), hashOf(cls) == i else { throw VMError.badImage("class-table entry \(i) is not a class with that index") }
+        }
+        let running: Set<Root> = [.processor, .evalProcess, .evalResult]
+        for (i, r) in newRoots.enumerated() where !running.contains(Root(rawValue: i)!) {
+            if r == nilObj && roots[i] == 0 { continue }
+            roots[i] = r
+        }
+        if newTable.count > classTableCount {
+            for i in classTableCount..<newTable.count { classTable[i] = 0 }
+            classTableCount = newTable.count
+        }
+        for (i, cls) in newTable.enumerated() where i > 0 && cls != nilObj { classTable[i] = cls }
         invalidateMethodCaches()
         flushMethodCache()
     }

@@ -282,30 +282,49 @@ extension VM {
                     if a & b & 1 != 0 {
                         let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(bitPattern: b) &- 1)
                         if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    }
+                    } else if let r = smallFloats(a, b, +) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendSub:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 {
                         let (r, overflow) = Int64(bitPattern: a).subtractingReportingOverflow(Int64(bitPattern: b) &- 1)
                         if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    }
+                    } else if let r = smallFloats(a, b, -) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    arithmeticSend = true
+                case .sendMul:
+                    let a = sp[-1], b = sp.pointee
+                    if a & b & 1 != 0 {
+                        let (r, overflow) = (Int64(bitPattern: a) >> 3).multipliedReportingOverflow(by: Int64(bitPattern: b) &- 1)
+                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r | 1); ip += 1; continue }
+                    } else if let r = smallFloats(a, b, *) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendLess:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) < Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) < smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendGreater:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) > Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) > smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendLessEq:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) <= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) <= smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendGreaterEq:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) >= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) >= smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendEq:
                     let a = sp[-1], b = sp.pointee
@@ -315,7 +334,7 @@ extension VM {
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
                     arithmeticSend = true
-                case .sendMul, .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
+                case .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0, let r = smallIntegerArithmetic(op, a, b) {
                         sp -= 1; sp.pointee = r; ip += 1; continue
@@ -562,6 +581,12 @@ extension VM {
         case .sendNotEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x != y)
         default: return nil
         }
+    }
+
+    /// When both operands are SmallFloat64s: the result, if it is a SmallFloat64 too.
+    @_transparent func smallFloats(_ a: Oop, _ b: Oop, _ operation: (Double, Double) -> Double) -> Oop? {
+        guard isSmallFloat(a) && isSmallFloat(b) else { return nil }
+        return smallFloatOop(operation(smallFloatValue(a), smallFloatValue(b)))
     }
 
     @inline(__always) func floatOperand(_ o: Oop) -> Double? {

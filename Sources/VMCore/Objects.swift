@@ -124,22 +124,49 @@ extension VM {
     public func intern(codePoints cps: [UInt32]) -> Oop? {
         if let existing = findSymbol(cps) { return existing }
         guard let sym = newString(codePoints: cps, byteRoot: .classByteSymbol, wideRoot: .classWideSymbol) else { return nil }
-        var table = root(.symbolTable)
-        var tally = intValue(fetch(table, 0))
+        let h = handle(sym)
+        defer { releaseHandles(to: h) }
+        return addToSymbolTable(sym) ? handleValue(h) : nil
+    }
+
+    /// Adds a symbol that is not in the table yet (growing it when three quarters full).
+    private func addToSymbolTable(_ sym: Oop) -> Bool {
+        let table = root(.symbolTable)
+        let tally = intValue(fetch(table, 0))
         var array = fetch(table, 1)
         if (tally + 1) * 4 > indexableSize(array) * 3 {
-            guard let bigger = newArray(indexableSize(array) * 2) else { return nil }
-            table = root(.symbolTable); array = fetch(table, 1)
+            guard let bigger = newArray(indexableSize(array) * 2) else { return false }
+            array = fetch(root(.symbolTable), 1)
             for i in 0..<indexableSize(array) {
                 let s = fetch(array, i)
                 if s != nilObj { insertSymbol(s, into: bigger) }
             }
-            store(table, 1, bigger); array = bigger
+            store(root(.symbolTable), 1, bigger); array = bigger
         }
         insertSymbol(sym, into: array)
-        tally += 1
-        store(table, 0, intOop(tally))
-        return sym
+        store(root(.symbolTable), 0, intOop(tally + 1))
+        return true
+    }
+
+    /// Every symbol in the table.
+    public func symbols() -> [Oop] {
+        let array = fetch(root(.symbolTable), 1)
+        return (0..<indexableSize(array)).map { fetch(array, $0) }.filter { $0 != nilObj }
+    }
+
+    /// Keeps symbols unique after the symbol table was replaced (an abort): each of `symbols` goes
+    /// back into the table, or, when the table has another symbol with its characters, becomes that one.
+    public func keepSymbols(_ symbols: [Oop]) {
+        var from: [Oop] = [], to: [Oop] = []
+        for sym in symbols {
+            guard let cps = codePoints(sym) else { continue }
+            if let existing = findSymbol(cps) {
+                if existing != sym { from.append(sym); to.append(existing) }
+            } else if !addToSymbolTable(sym) {
+                return
+            }
+        }
+        if !from.isEmpty { become(from, to, twoWay: false) }
     }
 
     private func insertSymbol(_ sym: Oop, into array: Oop) {

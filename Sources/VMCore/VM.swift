@@ -130,6 +130,12 @@ public final class VM {
     public var arguments: [String] = []
     /// Writes a package's source (name, "tonel" or "chunk", path); answers an error message or nil.
     public var fileOut: ((_ package: String, _ format: String, _ path: String) -> String?)?
+    /// Transactions on the image (`System commit: / abort / checkpoint:`): nil when done.
+    public var imageTransaction: ((_ operation: String, _ argument: String) -> ImageTransactionProblem?)?
+    /// The recorded versions of a method, newest first (`CompiledMethod>>versions`).
+    public var methodVersions: ((_ className: String, _ selector: String) -> [MethodVersionRecord])?
+    /// Called by a full collection with each old object's new address (nil: it was garbage).
+    public var objectsMoved: ((_ newAddress: (Oop) -> Oop?) -> Void)?
     var lastCompileError = ""
     var lastInstallError: String? = nil
     /// While true every object is allocated in old space (genesis and bootstrap).

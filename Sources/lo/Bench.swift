@@ -8,7 +8,10 @@ import VMCore
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run benchmarks: CPU-time median per iteration (µs) after warm-up, the result check, and the geometric mean.",
-        discussion: "Benchmarks are the Benchmark subclasses of the suite folder (default: bench/AWFY next to the kernel).")
+        discussion: """
+            Benchmarks are the Benchmark subclasses of the suite folder (default: bench/AWFY next to the kernel). \
+            Runs on a freshly bootstrapped kernel unless --image or LO_IMAGE names an image; never commits to it.
+            """)
     @OptionGroup var options: KernelOptions
     @Argument(help: "Benchmark names (default: all).") var names: [String] = []
     @Option(name: .long, help: "Measured iterations per benchmark.") var iterations = 10
@@ -26,7 +29,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let rt = try options.makeRuntime()
+        let rt = try options.makeRuntime(image: options.namedImage)
         guard let folder = suite ?? Bench.defaultSuite() else {
             throw ValidationError("cannot find bench/AWFY: name it with --suite")
         }

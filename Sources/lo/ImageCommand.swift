@@ -5,17 +5,16 @@ import Foundation
 import LivingObjects
 
 struct ImageOptions: ParsableArguments {
-    @Option(name: .long, help: "The image ($LO_IMAGE); it must exist.")
+    @Option(name: .long, help: "The image ($LO_IMAGE, else ./living.image); it must exist.")
     var image: String?
 
     /// The image named by `--image` or LO_IMAGE.
-    static func path(_ option: String?) -> String? {
+    static func named(_ option: String?) -> String? {
         option ?? ProcessInfo.processInfo.environment["LO_IMAGE"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func validate() throws {
-        if Self.path(image) == nil { throw ValidationError("name the image: --image PATH or LO_IMAGE") }
-    }
+    /// The image to work on: the named one, else the default in the current directory.
+    var path: String { Self.named(image) ?? KernelOptions.defaultImage }
 }
 
 /// A command on an existing image file (`ImageFile`): no object space is loaded and no Smalltalk runs.
@@ -28,7 +27,7 @@ protocol ImageCommand: ParsableCommand {
 extension ImageCommand {
     func run() throws {
         do {
-            try run(on: ImageFile(path: ImageOptions.path(options.image)!))
+            try run(on: ImageFile(path: options.path))
         } catch let e as ExitCode {
             throw e
         } catch {

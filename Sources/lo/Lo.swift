@@ -1,4 +1,4 @@
-// `lo`: evaluate, run scripts, a REPL and the SUnit runner, on a freshly loaded kernel or an image.
+// `lo`: evaluate, run scripts, a REPL and the SUnit runner, on an image or a freshly loaded kernel.
 
 import ArgumentParser
 import Foundation
@@ -15,38 +15,49 @@ struct KernelOptions: ParsableArguments {
     @Option(name: .long, help: "The most memory (MB) objects may use; beyond it programs get OutOfMemory.")
     var heapLimit: Int = 4096
 
-    @Option(name: .long, help: "The image to open ($LO_IMAGE); made from the kernel and saved there if it does not exist.")
+    @Option(name: .long, help: "The image to open ($LO_IMAGE, else ./living.image); made from the kernel if it does not exist.")
     var image: String?
 
     @Option(name: .long, help: ArgumentHelp("Open the image as it was at a commit id or checkpoint: read-only, nothing is committed.",
                                              valueName: "commit"))
     var asOf: String?
 
-    /// The image named by --image or LO_IMAGE; nil: bootstrap from the kernel and save nothing.
-    var imagePath: String? { ImageOptions.path(image) }
+    /// The image eval, run and repl work in when neither --image nor LO_IMAGE names one.
+    static let defaultImage = "living.image"
 
-    func validate() throws {
-        if asOf != nil, imagePath == nil { throw ValidationError("--as-of needs an image: --image PATH or LO_IMAGE") }
-    }
+    /// The image named by --image or LO_IMAGE.
+    var namedImage: String? { ImageOptions.named(image) }
 
-    func makeRuntime() throws -> Runtime {
+    /// The image eval, run and repl open (and commit to).
+    var imagePath: String { namedImage ?? KernelOptions.defaultImage }
+
+    /// Opens the image at `path`, or makes it from the kernel and commits it there if it does not
+    /// exist; with no path, a freshly bootstrapped kernel that is saved nowhere.
+    func makeRuntime(image path: String?) throws -> Runtime {
         var config = VMConfiguration()
         config.heapLimitBytes = max(64, heapLimit) << 20
         let rt: Runtime
-        if let path = imagePath, let asOf {
+        if asOf != nil && path == nil { throw ValidationError("--as-of needs an image: --image PATH or LO_IMAGE") }
+        if let path, let asOf {
             rt = try Runtime(image: path, asOf: ImageFile(path: path).commit(named: asOf), configuration: config)
-        } else if let path = imagePath, FileManager.default.fileExists(atPath: path) {
+        } else if let path, FileManager.default.fileExists(atPath: path) {
             rt = try Runtime(image: path, configuration: config)
         } else {
-            if let path = imagePath { Log.info("creating image \(path) from kernel …") }
+            if let path { Log.info("creating image \(path) from kernel …") }
             rt = try Runtime(kernelDirectory: kernel, configuration: config, progress: verbose ? { Log.info($0) } : nil)
             // A kernel that does not compile cleanly is always worth saying (methods would be missing).
             for d in rt.bootstrapDiagnostics { Log.info("warning: \(d)") }
-            if let path = imagePath { try rt.commitImage(toPath: path, message: "created from the kernel") }
+            if let path { try rt.commitImage(toPath: path, message: "created from the kernel") }
         }
         Interrupts.install(rt)
         return rt
     }
+}
+
+/// Whether eval, run and repl commit what they did to the image.
+struct CommitOptions: ParsableArguments {
+    @Flag(name: .long, help: "Do not commit changes to the image (a later session does not see them).")
+    var noCommit = false
 }
 
 enum Log {
@@ -76,10 +87,11 @@ struct Lo: ParsableCommand {
 }
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate an expression and print the result's printString.")
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate an expression and print the result's printString.",
+        discussion: "A successful evaluation is committed to the image; a failed one commits nothing.")
     @OptionGroup var options: KernelOptions
-    @Flag(name: .long, help: "With an image: do not commit the evaluation's changes to it.")
-    var noCommit = false
+    @OptionGroup var commits: CommitOptions
     @Argument(parsing: .allUnrecognized, help: "Smalltalk statements; the value of the last one is printed (may start with -).")
     var expression: [String]
 
@@ -88,17 +100,16 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let rt = try options.makeRuntime()
+        let rt = try options.makeRuntime(image: options.imagePath)
         do {
             let source = expression.joined(separator: " ")
-            let committing = options.imagePath != nil && !noCommit && !rt.isImageReadOnly
+            let committing = !commits.noCommit && !rt.isImageReadOnly
             let s = try committing ? rt.evaluateAndCommit(source) : rt.evaluateAndPrint(source)
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             Output.flush(rt)
             print(s)
         } catch let e as RuntimeError {
-            Output.flush(rt)
-            if case .unhandledError = e {} else { Log.info("error: \(e)") }
+            Output.report(e, rt)
             throw ExitCode(1)
         }
     }
@@ -107,8 +118,12 @@ struct Eval: ParsableCommand {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "File in chunk or Tonel sources, or run plain statement scripts.",
-        discussion: "Arguments after the files (following --) are available as `Smalltalk arguments`.")
+        discussion: """
+            Arguments after the files (following --) are available as `Smalltalk arguments`. When every \
+            file ran without an unhandled error, the result is committed to the image.
+            """)
     @OptionGroup var options: KernelOptions
+    @OptionGroup var commits: CommitOptions
     @Argument(parsing: .captureForPassthrough,
               help: "Files (.st chunk or Tonel, or statements) and Tonel package directories, then -- and script arguments.")
     var arguments: [String]
@@ -122,16 +137,23 @@ struct Run: ParsableCommand {
     private var scriptArguments: [String] { Array(arguments.drop { $0 != "--" }.dropFirst()) }
 
     func run() throws {
-        let rt = try options.makeRuntime()
+        let rt = try options.makeRuntime(image: options.imagePath)
         rt.vm.arguments = scriptArguments
         var failed = false
         for file in files {
             let report = rt.fileIn(path: file)
             for d in report.diagnostics { Log.info("\(d)") }
             if report.failed { failed = true; break }
-            if let code = rt.exitCode { Output.flush(rt); throw ExitCode(Int32(code)) }
+            if rt.exitCode != nil { break }
         }
         Output.flush(rt)
+        if !failed && !commits.noCommit && !rt.isImageReadOnly {
+            do { try rt.commitIfSucceeded(message: "run: \(files.joined(separator: " "))") } catch let e as RuntimeError {
+                Output.report(e, rt)
+                throw ExitCode(1)
+            }
+        }
+        if let code = rt.exitCode { throw ExitCode(Int32(code)) }
         if failed { throw ExitCode(1) }
     }
 }
@@ -139,12 +161,15 @@ struct Run: ParsableCommand {
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run SUnit tests: every TestCase, or the named classes and packages.",
-        discussion: "Ends with the line `N passed, N failed`; exits non-zero if any test failed.")
+        discussion: """
+            Ends with the line `N passed, N failed`; exits non-zero if any test failed. Runs on a freshly \
+            bootstrapped kernel unless --image or LO_IMAGE names an image; never commits to it.
+            """)
     @OptionGroup var options: KernelOptions
     @Argument(help: "Test class names or package (category) names.") var names: [String] = []
 
     func run() throws {
-        let rt = try options.makeRuntime()
+        let rt = try options.makeRuntime(image: options.namedImage)
         let quoted = names.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: " ")
         let expression = names.isEmpty ? "TestRunner runAll" : "TestRunner runNames: #(\(quoted))"
         do {
@@ -163,5 +188,12 @@ enum Output {
     /// Flushes Smalltalk's buffered Transcript, if it has one.
     static func flush(_ rt: Runtime) {
         _ = try? rt.evaluate("Transcript flush")
+    }
+
+    /// Flushes, then says what went wrong (an unhandled error has already printed its stack).
+    static func report(_ error: RuntimeError, _ rt: Runtime) {
+        flush(rt)
+        if case .unhandledError = error { return }
+        Log.info("error: \(error)")
     }
 }

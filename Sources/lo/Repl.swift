@@ -11,12 +11,14 @@ struct Repl: ParsableCommand {
         discussion: """
             Statements continue over several lines until brackets, parentheses and quotes balance; an empty \
             line evaluates what was typed. `!!` repeats the previous input, `:history` lists it, `:quit` or \
-            end of input leaves. Ctrl-C interrupts a running evaluation.
+            end of input leaves. Ctrl-C interrupts a running evaluation. Each successful evaluation is \
+            committed to the image.
             """)
     @OptionGroup var options: KernelOptions
+    @OptionGroup var commits: CommitOptions
 
     func run() throws {
-        let rt = try options.makeRuntime()
+        let rt = try options.makeRuntime(image: options.imagePath)
         var history: [String] = []
         let editor = LineEditor()
         var buffer = ""
@@ -43,9 +45,9 @@ struct Repl: ParsableCommand {
                 let s = try rt.evaluateAndPrint(input, workspace: true)
                 Output.flush(rt)
                 Swift.print(s)
+                if !commits.noCommit && !rt.isImageReadOnly { try rt.commitIfSucceeded(message: "repl: \(input.prefix(200))") }
             } catch let e as RuntimeError {
-                Output.flush(rt)
-                if case .unhandledError = e {} else { Log.info("error: \(e)") }
+                Output.report(e, rt)
             }
             Interrupts.evaluating = false
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }

@@ -137,7 +137,14 @@ final class InliningTests: XCTestCase {
     }
 
     func testInlinedBlockTempsAreResetOnEachEntry() {
-        XCTAssertEqual(listing(method("foo 1 to: 2 do: [:i | | t | t := i]")), ["pushInt8 1", "popStoreTemp 7", "pushInt8 2", "popStoreTemp 9", "pushTemp 7", "pushTemp 9", "sendLessEq", "jumpIfFalse 17", "pushNil", "popStoreTemp 8", "pushTemp 7", "popStoreTemp 8", "pushTemp 7", "pushInt8 1", "sendAdd", "popStoreTemp 7", "jump -25", "returnSelf"])
+        // `t` is read before it is assigned: each iteration must see nil.
+        XCTAssertEqual(listing(method("foo 1 to: 2 do: [:i | | t | t foo. t := i]")), ["pushInt8 1", "popStoreTemp 7", "pushInt8 2", "popStoreTemp 9", "pushTemp 7", "pushTemp 9", "sendLessEq", "jumpIfFalse 24", "pushNil", "popStoreTemp 8", "pushTemp 8", "send #foo 0", "pop", "pushTemp 7", "popStoreTemp 8", "pushTemp 7", "pushInt8 1", "sendAdd", "popStoreTemp 7", "jump -32", "returnSelf"])
+    }
+
+    func testInlinedBlockTempsAssignedBeforeAnyReadAreNotReset() {
+        XCTAssertEqual(listing(method("foo 1 to: 2 do: [:i | | t | t := i]")), ["pushInt8 1", "popStoreTemp 7", "pushInt8 2", "popStoreTemp 9", "pushTemp 7", "pushTemp 9", "sendLessEq", "jumpIfFalse 14", "pushTemp 7", "popStoreTemp 8", "pushTemp 7", "pushInt8 1", "sendAdd", "popStoreTemp 7", "jump -22", "returnSelf"])
+        var parser = try! Parser("a := 1. b := a + c. c := b. d := d")
+        XCTAssertEqual(CodeGenerator.assignedBeforeRead(try! parser.parseDoIt().statements), ["a", "b"])
     }
 
     func testBlocksWithTheWrongShapeAreSent() {

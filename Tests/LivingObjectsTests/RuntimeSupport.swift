@@ -1,4 +1,5 @@
 import Foundation
+import XCTest
 import LivingObjects
 import VMCore
 
@@ -34,4 +35,22 @@ enum Shared {
 final class Unchecked<T>: @unchecked Sendable {
     var value: T
     init(_ value: T) { self.value = value }
+}
+
+/// A test case with a fresh directory under the system's temporary folder for each test.
+class TemporaryDirectoryTestCase: XCTestCase {
+    private(set) var directory: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+        try super.tearDownWithError()
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }

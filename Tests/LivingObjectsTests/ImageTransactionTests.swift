@@ -1,0 +1,243 @@
+// Transactions from Smalltalk against an image: commit, abort, transaction:, conflicts between
+// runtimes, checkpoints, method versions; each test on its own copy of one committed image.
+
+import Foundation
+import Store
+import VMCore
+import XCTest
+@testable import LivingObjects
+
+final class ImageTransactionTests: TemporaryDirectoryTestCase {
+    private var image: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        image = path("tx.lo")
+        try AccountImage.copy(to: image)
+    }
+
+    override class func tearDown() {
+        AccountImage.remove()
+        super.tearDown()
+    }
+
+    private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
+
+    // MARK: Commit and abort
+
+    func testSystemCommitIsSeenByTheNextRuntime() throws {
+        let first = try opened()
+        XCTAssertEqual(try first.print("TheAccount deposit: 5. System commit: 'five'"), "true")
+        XCTAssertEqual(try first.print("TheAccount deposit: 1. System commit"), "true")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "6")
+        let messages = try XCTUnwrap(first.rt.imageStore).commits(limit: 2).map(\.message)
+        XCTAssertEqual(messages, ["System commit", "five"])
+    }
+
+    func testAbortPutsBackGlobalsInstanceVariablesAndMethods() throws {
+        let image = try opened()
+        _ = try image.print("""
+            Counter := 99. TheAccount balance: 1000.
+            Account compile: 'bonus ^ 7'. Account class compile: 'opened ^ 1'.
+            Smalltalk at: #NewGlobal put: 3
+            """)
+        XCTAssertEqual(try image.print("System abort"), "true")
+        XCTAssertEqual(try image.print("""
+            { Counter. TheAccount balance. Account includesSelector: #bonus.
+              Account class includesSelector: #opened. Smalltalk includesKey: #NewGlobal }
+            """), "#(1 0 false false false)")
+        XCTAssertEqual(try image.print("[TheAccount bonus] on: MessageNotUnderstood do: [:e | #gone]"), "#gone")
+        XCTAssertEqual(try image.print("TheAccount deposit: 2; balance"), "2", "methods still run after the abort")
+    }
+
+    func testAbortReplacesObjectsThatGrewOrWereCollected() throws {
+        let image = try opened()
+        _ = try image.print("""
+            1 to: 300 do: [:i | Smalltalk at: ('Grown', i printString) asSymbol put: i].
+            Smalltalk removeKey: #Saved. Smalltalk garbageCollect
+            """)
+        XCTAssertEqual(try image.print("System abort"), "true")
+        XCTAssertEqual(try image.print("{ Smalltalk includesKey: #Grown150. Saved. Counter }"), "#(false #(1 $a 'text') 1)")
+        XCTAssertEqual(try image.print("Smalltalk at: #Later put: 5. System commit. Later"), "5")
+        XCTAssertEqual(try opened().print("{ Later. Saved. Smalltalk includesKey: #Grown1 }"), "#(5 #(1 $a 'text') false)")
+    }
+
+    func testAbortReplacesAnObjectWhoseShapeChanged() throws {
+        let image = try opened()
+        let session = try XCTUnwrap(image.rt.imageSession)
+        _ = try image.print("Smalltalk at: #Other put: (Array new: 5)")
+        _ = try image.rt.vm.prepareImageSave()
+        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place.
+        let saved = try XCTUnwrap(image.rt.global("Saved")), other = try XCTUnwrap(image.rt.global("Other"))
+        session.oids[other] = session.oids.removeValue(forKey: saved)
+        XCTAssertEqual(try image.print("| held | held := Other. System abort. { held. held == Saved. Saved }"),
+                       "#(#(1 $a 'text') true #(1 $a 'text'))")
+    }
+
+    func testSymbolsStayUniqueAcrossAnAbort() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("Smalltalk at: #Shared put: ('shared', 'Sym') asSymbol. System commit"), "true")
+        XCTAssertEqual(try second.print("""
+            | mine other |
+            mine := ('shared', 'Sym') asSymbol.
+            other := ('only', 'Here') asSymbol.
+            System abort.
+            { mine == (Smalltalk at: #Shared). other == ('only', 'Here') asSymbol. mine == ('shared', 'Sym') asSymbol }
+            """), "#(true true true)")
+    }
+
+    func testAbortInTheMiddleOfAnEvaluationLetsItGoOn() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            | local |
+            local := OrderedCollection with: 1.
+            TheAccount balance: 50.
+            System abort.
+            local add: 2.
+            { local size. TheAccount balance. [:x | x * 2] value: 21 }
+            """), "#(2 0 42)")
+    }
+
+    func testCommitInTheMiddleOfAnEvaluationLetsItGoOn() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            | local |
+            local := (1 to: 1000) asOrderedCollection.
+            Smalltalk at: #Kept put: (local first: 3).
+            System commit.
+            Smalltalk at: #NotKept put: 1.
+            local inject: 0 into: [:a :b | a + b]
+            """), "500500")
+        XCTAssertEqual(try opened().print("{ Kept asArray. Smalltalk includesKey: #NotKept }"), "#(#(1 2 3) false)")
+    }
+
+    func testAFullCollectionBetweenCommitsKeepsEveryObjectsOID() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Smalltalk garbageCollect. Counter := 2. System commit"), "true")
+        let store = try XCTUnwrap(image.rt.imageStore)
+        XCTAssertLessThan(try store.changedOIDs(commit: try store.headCommit()).count, 10)
+        XCTAssertEqual(try opened().print("Counter"), "2")
+    }
+
+    // MARK: System transaction:
+
+    func testTransactionCommitsOnNormalExitAndNonLocalReturn() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("System transaction: [TheAccount deposit: 3. #done]"), "#done")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "3")
+        XCTAssertEqual(try image.print("TheAccount depositReturning: 4"), "#returned")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "7")
+    }
+
+    func testTransactionAbortsOnAnErrorAndPassesItOn() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            [System transaction: [TheAccount deposit: 3. 1 / 0]] on: ZeroDivide do: [:e | e return: #passed].
+            """), "#passed")
+        XCTAssertEqual(try image.print("TheAccount balance"), "0")
+        XCTAssertThrowsError(try image.print("System transaction: [TheAccount deposit: 3. nil foo]"))
+        XCTAssertTrue(image.err.contains("foo"), image.err)
+        XCTAssertEqual(try image.print("TheAccount balance"), "0")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "0")
+        XCTAssertEqual(try image.print("""
+            System transaction: [[TheAccount deposit: 1. 1 / 0] on: ZeroDivide do: [:e | e return: 0]]. TheAccount balance
+            """), "1", "an error handled inside the block does not abort")
+    }
+
+    // MARK: Several runtimes
+
+    func testConflictingCommitsSignalCommitConflictAndAbortThenRetrySucceeds() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("TheAccount deposit: 10. System commit"), "true")
+        let conflict = try second.print("[TheAccount deposit: 20. System commit] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(conflict.contains("an Account (OID"), conflict)
+        XCTAssertTrue(conflict.contains("nothing was written"), conflict)
+        XCTAssertEqual(try second.print("System abort. TheAccount balance"), "10", "the abort brings in the other commit")
+        XCTAssertEqual(try second.print("TheAccount deposit: 20. System commit"), "true")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "30")
+    }
+
+    func testCommitsOfDifferentObjectsDoNotConflict() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")
+        XCTAssertEqual(try second.print("Transcript show: 'both print'; cr. Counter := 5. System commit"), "true")
+        XCTAssertEqual(try opened().print("{ TheAccount balance. Counter }"), "#(10 5)")
+    }
+
+    func testAConflictFromSwiftIsACommitConflictError() throws {
+        let first = try opened(), second = try opened()
+        _ = try first.rt.evaluateAndCommit("Counter := 7")
+        XCTAssertThrowsError(try second.rt.evaluateAndCommit("Counter := 8")) { error in
+            guard case RuntimeError.commitConflict(let text) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(text.contains("an Association (#Counter)"), text)
+        }
+        try second.rt.abortImage()
+        XCTAssertEqual(try second.rt.evaluateAndCommit("Counter := Counter + 1"), "8")
+        XCTAssertEqual(try opened().print("Counter"), "8")
+    }
+
+    // MARK: Checkpoints and method versions
+
+    func testCheckpointCommitsAndNamesTheCommit() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Counter := 3. System checkpoint: 'three'"), "true")
+        let store = try XCTUnwrap(image.rt.imageStore)
+        XCTAssertEqual(try store.checkpoints().map(\.name), ["three"])
+        XCTAssertEqual(try store.checkpoints().first?.commit, try store.headCommit())
+        XCTAssertEqual(try image.print("[System checkpoint: ''] on: Error do: [:e | e messageText]"), "'a checkpoint needs a name'")
+    }
+
+    func testMethodVersionsNewestFirstAndAbortDropsUncommittedOnes() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Account >> #balance) versions"), "#()", "kernel-time methods have no versions")
+        _ = try image.print("Account compile: 'rate ^ 1'. System commit. Account compile: 'rate ^ 2' classified: 'rates'. System commit")
+        let later = try opened()
+        XCTAssertEqual(try later.print("(Account >> #rate) versions collect: [:v | v source]"), "#('rate ^ 2' 'rate ^ 1')")
+        XCTAssertEqual(try later.print("(Account >> #rate) versions collect: [:v | { v className. v selector } ]"),
+                       "#(#('Account' #rate) #('Account' #rate))")
+        XCTAssertEqual(try later.print("(Account >> #rate) versions first timestamp class"), "DateAndTime")
+        XCTAssertEqual(try later.print("(Account >> #rate) versions first author isEmpty"), "false")
+        XCTAssertEqual(try later.print("Account compile: 'rate ^ 3'. (Account >> #rate) versions size"), "3",
+                       "a version not committed yet is listed")
+        XCTAssertEqual(try later.print("System abort. { Account new rate. (Account >> #rate) versions size }"), "#(2 2)")
+    }
+
+    func testTransactionsWithoutAnImageSignalAnError() throws {
+        let fresh = try Shared.runtime()
+        XCTAssertEqual(try fresh.print("[System commit] on: Error do: [:e | e messageText]"), "'no image is open'")
+        XCTAssertEqual(try fresh.print("System hasImage"), "false")
+        XCTAssertThrowsError(try fresh.rt.abortImage())
+    }
+}
+
+/// One committed image made from the kernel, with an Account class and a few globals; tests copy it.
+enum AccountImage {
+    nonisolated(unsafe) private static var master: URL?
+
+    static func copy(to path: String) throws {
+        let source = try (master ?? make()).appendingPathComponent("master.lo").path
+        try SQLiteStore.open(path: source).backup(to: path)
+    }
+
+    /// Removes the image the copies are made from.
+    static func remove() {
+        if let master { try? FileManager.default.removeItem(at: master) }
+        master = nil
+    }
+
+    private static func make() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("master.lo").path
+        let c = try CapturingRuntime()
+        _ = try c.rt.evaluate("Object subclass: #Account instanceVariableNames: 'balance' classVariableNames: '' package: 'Tx-Test'")
+        try c.rt.compile("balance ^ balance ifNil: [0]", inClass: "Account")
+        try c.rt.compile("balance: n balance := n", inClass: "Account")
+        try c.rt.compile("deposit: n balance := self balance + n", inClass: "Account")
+        try c.rt.compile("depositReturning: n System transaction: [self deposit: n. ^ #returned]. ^ #notReached", inClass: "Account")
+        _ = try c.rt.evaluate("Smalltalk at: #TheAccount put: Account new; at: #Counter put: 1; at: #Saved put: #(1 $a 'text') copy")
+        try c.rt.commitImage(toPath: path, message: "account image")
+        master = directory
+        return directory
+    }
+}

@@ -1,0 +1,101 @@
+// The `lo` command and the image: eval, run and repl commit what succeeded (unless --no-commit),
+// in ./living.image by default; test never makes or commits to an image.
+
+import Foundation
+import Store
+import XCTest
+
+final class LoCommandTests: TemporaryDirectoryTestCase {
+    override class func tearDown() {
+        AccountImage.remove()
+        super.tearDown()
+    }
+
+    /// The `lo` executable built beside the tests.
+    private func executable() throws -> URL {
+        var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<3 {
+            let lo = folder.appendingPathComponent("lo")
+            if FileManager.default.isExecutableFile(atPath: lo.path) { return lo }
+            folder.deleteLastPathComponent()
+        }
+        throw XCTSkip("lo is not built beside the tests (swift build --product lo)")
+    }
+
+    /// Runs `lo` in the test's directory with the repository's kernel and no LO_IMAGE.
+    @discardableResult
+    private func lo(_ arguments: [String], input: String = "", exitCode: Int32 = 0,
+                    file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["LO_IMAGE"] = nil
+        environment["LO_KERNEL"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("kernel").path
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, exitCode, "lo \(arguments): \(err)", file: file, line: line)
+        return (out, err)
+    }
+
+    private func script(_ name: String, _ source: String) throws -> String {
+        try source.write(toFile: path(name), atomically: true, encoding: .utf8)
+        return name
+    }
+
+    private func anImage() throws -> String {
+        try AccountImage.copy(to: path("my.lo"))
+        return path("my.lo")
+    }
+
+    func testEvalRunAndReplUseLivingImageInTheCurrentDirectory() throws {
+        let made = try lo(["eval", "Smalltalk at: #Made put: 1"])
+        XCTAssertTrue(made.err.contains("creating image living.image from kernel"), made.err)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("living.image")))
+        XCTAssertEqual(try lo(["run", script("a.st", "Smalltalk at: #Made put: Made + 1")]).err, "")
+        XCTAssertEqual(try lo(["repl"], input: "Made := Made + 1\n").out, "3\n")
+        XCTAssertEqual(try lo(["eval", "Made"]).out, "3\n")
+    }
+
+    func testTestRunsOnAFreshKernelAndMakesNoImage() throws {
+        XCTAssertTrue(try lo(["test", "SystemTest"]).out.contains("0 failed"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])
+    }
+
+    func testRunCommitsUnlessItFailsOrIsToldNotTo() throws {
+        let image = try anImage()
+        try lo(["--image", image, "run", script("ok.st", "Smalltalk at: #FromRun put: 7")])
+        try lo(["--image", image, "run", "--no-commit", script("skip.st", "Smalltalk at: #Skipped put: 1")])
+        try lo(["--image", image, "run", script("bad.st", "Smalltalk at: #Failed put: 1. nil foo")], exitCode: 1)
+        try lo(["--image", image, "run", script("quit.st", "Smalltalk at: #Quit put: 1. Smalltalk quit: 3")], exitCode: 3)
+        XCTAssertEqual(try lo(["--image", image, "eval", "{ FromRun } , (#(#Skipped #Failed #Quit) collect: [:k | Smalltalk includesKey: k])"]).out,
+                       "#(7 false false false)\n")
+    }
+
+    func testReplCommitsEachSuccessfulEvaluationUnlessToldNotTo() throws {
+        let image = try anImage()
+        let session = try lo(["--image", image, "repl"], input: "Counter := 10\n1/0\nTheAccount deposit: Counter; balance\n")
+        XCTAssertEqual(session.out, "10\n10\n")
+        try lo(["--image", image, "repl", "--no-commit"], input: "Counter := 20\n")
+        try lo(["--image", image, "eval", "--no-commit", "Counter := 30"])
+        XCTAssertEqual(try lo(["--image", image, "eval", "{ Counter. TheAccount balance }"]).out, "#(10 10)\n")
+    }
+
+    func testTestDoesNotCommitToAnImage() throws {
+        let image = try anImage()
+        let head = try SQLiteStore.open(path: image).headCommit()
+        XCTAssertTrue(try lo(["--image", image, "test", "SystemDictionaryTest", "SystemTest"]).out.contains("0 failed"))
+        XCTAssertEqual(try SQLiteStore.open(path: image).headCommit(), head)
+    }
+}
