@@ -48,7 +48,7 @@ extension SQLiteStore {
     /// object (the head) must refer only to existing objects. Returns the OIDs existing at the head.
     private func checkObjects(head: CommitID, commits: [Int64: Int], _ connection: Connection,
                               _ findings: inout Findings) throws -> Set<UInt64> {
-        let scan = try connection.statement("SELECT oid, commit_id, record FROM objects ORDER BY oid, commit_id")
+        let scan = try connection.statement("SELECT oid, commit_id, header, contents FROM objects ORDER BY oid, commit_id")
         var existing = Set<UInt64>()
         var references: [(from: UInt64, to: UInt64)] = []
         var versionsPerCommit: [Int64: Int] = [:]
@@ -68,8 +68,8 @@ extension SQLiteStore {
                 current = nil
                 existing.insert(oid)
             }
-            guard let object = RecordCoding.decode(oid: oid, scan.blob(2)) else {
-                findings.add(.integrity, "the record of object \(oid) at commit \(commit) cannot be decoded")
+            guard let object = RecordCoding.decode(oid: oid, header: scan.blob(2), contents: scan.blob(3)) else {
+                findings.add(.integrity, "the record of object \(oid) at commit \(commit) cannot be decoded (or its header disagrees with it)")
                 continue
             }
             current = object
@@ -114,11 +114,14 @@ extension SQLiteStore {
         while try orphans.step() {
             findings.add(.incompleteLargeBytes, "chunks of unknown large bytes \(orphans.int64(0))")
         }
-        // Records of large bytes start with a byte 0x40…0x5f (kind 2, see RecordCoding).
-        let records = try connection.statement("SELECT oid, record FROM objects WHERE record >= x'40' AND record < x'60'")
+        // Headers of large bytes start with a byte 0x40…0x5f, or 0xc0…0xdf with an identity hash (kind 2, see RecordCoding).
+        let records = try connection.statement("""
+            SELECT oid, header, contents FROM objects
+            WHERE (header >= x'40' AND header < x'60') OR (header >= x'c0' AND header < x'e0')
+            """)
         let large = try connection.statement("SELECT byte_count, chunk_count FROM large_bytes WHERE id = ?")
         while try records.step() {
-            guard let object = RecordCoding.decode(oid: records.uint64(0), records.blob(1)),
+            guard let object = RecordCoding.decode(oid: records.uint64(0), header: records.blob(1), contents: records.blob(2)),
                   case let .largeBytes(bytes) = object.contents else { continue }
             large.reset()
             large.bind(1, bytes.id)

@@ -93,13 +93,13 @@ extension SQLiteStore {
         insertCommit.bind(6, OIDList.encode(sorted: request.writes.map(\.oid)))
         try insertCommit.run()
 
-        let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?)")
+        let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
         for write in request.writes {
             let record = try write.record ?? storeOutOfLine(write.outOfLine!, connection)
             insertObject.reset()
             insertObject.bind(1, write.oid)
             insertObject.bind(2, id.rawValue)
-            insertObject.bind(3, record)
+            record.bind(to: insertObject, at: 3)
             try insertObject.run()
         }
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")

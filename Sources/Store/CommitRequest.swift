@@ -3,8 +3,9 @@
 struct CommitRequest: Sendable {
     struct Write: Sendable {
         let oid: UInt64
-        /// The encoded record, or nil for bytes to store out of line in the commit itself.
-        let record: [UInt8]?
+        /// The encoded record (header, then contents), or nil for bytes to store out of line in the
+        /// commit itself.
+        let record: EncodedRecord?
         let outOfLine: StoredObject?
     }
 
@@ -37,9 +38,9 @@ struct CommitRequest: Sendable {
                 writes.append(Write(oid: object.oid, record: nil, outOfLine: object))
             case let .largeBytes(large):
                 largeBytes.append(large)
-                writes.append(Write(oid: object.oid, record: RecordCoding.encode(object), outOfLine: nil))
+                writes.append(Write(oid: object.oid, record: EncodedRecord(object), outOfLine: nil))
             default:
-                writes.append(Write(oid: object.oid, record: RecordCoding.encode(object), outOfLine: nil))
+                writes.append(Write(oid: object.oid, record: EncodedRecord(object), outOfLine: nil))
             }
         }
         let removed = Set(removingRoots)
@@ -51,5 +52,25 @@ struct CommitRequest: Sendable {
         self.author = author
         self.message = message
         self.largeBytes = largeBytes
+    }
+}
+
+/// A record encoded for the `objects` table: header and contents in one buffer.
+struct EncodedRecord: Sendable {
+    let bytes: [UInt8]
+    let headerLength: Int
+
+    init(_ object: StoredObject) {
+        var bytes: [UInt8] = []
+        headerLength = RecordCoding.encode(object, into: &bytes)
+        self.bytes = bytes
+    }
+
+    /// Binds header and contents to parameters `index` and `index + 1`.
+    func bind(to statement: Statement, at index: Int) {
+        bytes.withUnsafeBytes { all in
+            statement.bind(index, UnsafeRawBufferPointer(rebasing: all[..<headerLength]))
+            statement.bind(index + 1, UnsafeRawBufferPointer(rebasing: all[headerLength...]))
+        }
     }
 }

@@ -137,19 +137,19 @@ extension SQLiteStore {
                 guard try Self.isIntact(target, connection) else { throw StoreError.snapshotReclaimed(target) }
                 let id = CommitID(head.rawValue + 1)
                 let versionAsOf = try connection.statement(
-                    "SELECT record FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
-                let insert = try connection.statement("INSERT INTO objects VALUES (?, ?, ?)")
+                    "SELECT header, contents FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
+                let insert = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
                 var restored: [UInt64] = []
                 for oid in try changedOIDs(after: target, connection).sorted() {
                     versionAsOf.reset()
                     versionAsOf.bind(1, oid)
                     versionAsOf.bind(2, target.rawValue)
                     guard try versionAsOf.step() else { continue }
-                    let record = [UInt8](versionAsOf.blob(0))
                     insert.reset()
                     insert.bind(1, oid)
                     insert.bind(2, id.rawValue)
-                    insert.bind(3, record)
+                    insert.bind(3, versionAsOf.blob(0))
+                    insert.bind(4, versionAsOf.blob(1))
                     try insert.run()
                     restored.append(oid)
                 }

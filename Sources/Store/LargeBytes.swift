@@ -83,7 +83,7 @@ extension SQLiteStore {
     }
 
     /// Writes the bytes of an object out of line inside a commit's transaction; returns its record.
-    func storeOutOfLine(_ object: StoredObject, _ connection: Connection) throws -> [UInt8] {
+    func storeOutOfLine(_ object: StoredObject, _ connection: Connection) throws -> EncodedRecord {
         guard case let .bytes(bytes) = object.contents else { preconditionFailure("only byte objects go out of line") }
         let insertLarge = try connection.statement("INSERT INTO large_bytes VALUES (NULL, ?, ?, ?)")
         let chunkCount = (bytes.count + Self.chunkSize - 1) / Self.chunkSize
@@ -104,7 +104,7 @@ extension SQLiteStore {
         }
         var large = object
         large.contents = .largeBytes(LargeBytes(id: id, count: bytes.count))
-        return RecordCoding.encode(large)
+        return EncodedRecord(large)
     }
 
     func checkComplete(_ large: LargeBytes, _ connection: Connection) throws {

@@ -1,19 +1,27 @@
-// The on-disk form of an object record: a kind/format byte, the class OID and the contents, in varints.
+// The on-disk form of an object record: a header (kind, format, class OID, identity hash, size) and
+// the contents, in varints. The store keeps the two in separate columns, so that the header of an
+// object (what a ghost needs) is read without its contents.
 //
-// byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes) | 0x80 when an identity hash
-//   follows; then varint class OID; then (if flagged) varint identity hash; then
-//   slots: one token per slot, a varint whose low 2 bits say what it is —
+// header: byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes) | 0x80 when an
+//   identity hash follows; then varint class OID; then (if flagged) varint identity hash; then varint
+//   count (slots, or bytes).
+// contents: slots: one token per slot, a varint whose low 2 bits say what it is —
 //     0 reference, zigzag(oid − own oid): objects made together refer to near OIDs, so 1–2 bytes;
 //     1 SmallInteger, zigzag(value);  2 Character, code point;
 //     3 any other immediate, its 64 bits follow verbatim as a varint.
 //   bytes: the bytes themselves, to the end of the record.
-//   large bytes: varint chunked-bytes id, varint byte count.
+//   large bytes: varint chunked-bytes id.
+//
+// Store format 1 had no count and one column: header and contents together, large bytes ending in
+// their count (`decodeVersion1`, used only to upgrade such files).
 
 enum RecordCoding {
     private static let slotsKind: UInt8 = 0, bytesKind: UInt8 = 1, largeKind: UInt8 = 2
     private static let hashFlag: UInt8 = 0x80
 
-    static func encode(_ object: StoredObject, into out: inout [UInt8]) {
+    /// Appends header then contents to `out` (emptied first); answers the header's length.
+    @discardableResult
+    static func encode(_ object: StoredObject, into out: inout [UInt8]) -> Int {
         out.removeAll(keepingCapacity: true)
         let kind: UInt8 = switch object.contents {
         case .slots: slotsKind
@@ -24,16 +32,23 @@ enum RecordCoding {
         Varint.append(object.classOID, to: &out)
         if object.identityHash != 0 { Varint.append(UInt64(object.identityHash), to: &out) }
         switch object.contents {
+        case let .slots(slots): Varint.append(UInt64(slots.count), to: &out)
+        case let .bytes(bytes): Varint.append(UInt64(bytes.count), to: &out)
+        case let .largeBytes(large): Varint.append(UInt64(large.count), to: &out)
+        }
+        let headerLength = out.count
+        switch object.contents {
         case let .slots(slots):
             for slot in slots { appendSlot(slot, owner: object.oid, to: &out) }
         case let .bytes(bytes):
             out.append(contentsOf: bytes)
         case let .largeBytes(large):
             Varint.append(UInt64(large.id), to: &out)
-            Varint.append(UInt64(large.count), to: &out)
         }
+        return headerLength
     }
 
+    /// Header and contents in one buffer.
     static func encode(_ object: StoredObject) -> [UInt8] {
         var out: [UInt8] = []
         encode(object, into: &out)
@@ -52,8 +67,76 @@ enum RecordCoding {
         }
     }
 
-    /// Decodes a record; nil if the bytes are not a well-formed record.
+    /// Decodes a header; nil if malformed. `length` is how many bytes it took.
+    static func decodeHeader(oid: UInt64, _ buffer: UnsafeRawBufferPointer) -> (header: StoredHeader, length: Int)? {
+        var reader = Varint.Reader(buffer)
+        guard let head = reader.byte(), let classOID = reader.varint() else { return nil }
+        var hash: UInt32 = 0
+        if head & hashFlag != 0 {
+            guard let h = reader.varint(), h != 0, h <= UInt64(UInt32.max) else { return nil }
+            hash = UInt32(h)
+        }
+        guard let count = reader.varint(), count <= UInt64(Int.max) else { return nil }
+        let kind: StoredHeader.Kind
+        switch (head >> 5) & 3 {
+        case slotsKind: kind = .slots
+        case bytesKind: kind = .bytes
+        case largeKind: kind = .largeBytes
+        default: return nil
+        }
+        let header = StoredHeader(oid: oid, classOID: classOID, format: head & 31, identityHash: hash, kind: kind, count: Int(count))
+        return (header, buffer.count - reader.remaining)
+    }
+
+    /// Decodes a record kept as header and contents; nil if either is malformed or they disagree.
+    static func decode(oid: UInt64, header headerBytes: UnsafeRawBufferPointer, contents: UnsafeRawBufferPointer) -> StoredObject? {
+        guard let (h, length) = decodeHeader(oid: oid, headerBytes), length == headerBytes.count else { return nil }
+        var reader = Varint.Reader(contents)
+        let body: StoredObject.Contents
+        switch h.kind {
+        case .slots:
+            guard let slots = decodeSlots(&reader, owner: oid, capacity: h.count), slots.count == h.count else { return nil }
+            body = .slots(slots)
+        case .bytes:
+            guard contents.count == h.count else { return nil }
+            body = .bytes(reader.rest())
+        case .largeBytes:
+            guard let id = reader.varint(), reader.atEnd, id <= UInt64(Int64.max) else { return nil }
+            body = .largeBytes(LargeBytes(id: Int64(id), count: h.count))
+        }
+        return StoredObject(oid: oid, classOID: h.classOID, format: h.format, identityHash: h.identityHash, contents: body)
+    }
+
+    /// Decodes header and contents from one buffer.
     static func decode(oid: UInt64, _ record: UnsafeRawBufferPointer) -> StoredObject? {
+        guard let (_, length) = decodeHeader(oid: oid, record) else { return nil }
+        return decode(oid: oid, header: UnsafeRawBufferPointer(rebasing: record[..<length]),
+                      contents: UnsafeRawBufferPointer(rebasing: record[length...]))
+    }
+
+    static func decode(oid: UInt64, _ record: [UInt8]) -> StoredObject? {
+        record.withUnsafeBytes { decode(oid: oid, $0) }
+    }
+
+    private static func decodeSlots(_ reader: inout Varint.Reader, owner oid: UInt64, capacity: Int) -> [UInt64]? {
+        var slots: [UInt64] = []
+        slots.reserveCapacity(min(capacity, reader.remaining))
+        while !reader.atEnd {
+            guard let token = reader.varint() else { return nil }
+            switch token & 3 {
+            case 0: slots.append((oid &+ UInt64(bitPattern: Varint.unzigzag(token >> 2))) << 3)
+            case 1: slots.append(UInt64(bitPattern: Varint.unzigzag(token >> 2) << 3) | 1)
+            case 2: slots.append((token >> 2) << 3 | 2)
+            default:
+                guard token == 3, let slot = reader.varint() else { return nil }
+                slots.append(slot)
+            }
+        }
+        return slots
+    }
+
+    /// Decodes a record of store format 1 (no count in the header; large bytes end with their count).
+    static func decodeVersion1(oid: UInt64, _ record: UnsafeRawBufferPointer) -> StoredObject? {
         var reader = Varint.Reader(record)
         guard let head = reader.byte(), let classOID = reader.varint() else { return nil }
         let format = head & 31
@@ -64,19 +147,7 @@ enum RecordCoding {
         }
         switch (head >> 5) & 3 {
         case slotsKind:
-            var slots: [UInt64] = []
-            slots.reserveCapacity(reader.remaining)
-            while !reader.atEnd {
-                guard let token = reader.varint() else { return nil }
-                switch token & 3 {
-                case 0: slots.append((oid &+ UInt64(bitPattern: Varint.unzigzag(token >> 2))) << 3)
-                case 1: slots.append(UInt64(bitPattern: Varint.unzigzag(token >> 2) << 3) | 1)
-                case 2: slots.append((token >> 2) << 3 | 2)
-                default:
-                    guard token == 3, let slot = reader.varint() else { return nil }
-                    slots.append(slot)
-                }
-            }
+            guard let slots = decodeSlots(&reader, owner: oid, capacity: reader.remaining) else { return nil }
             return StoredObject(oid: oid, classOID: classOID, format: format, identityHash: hash, slots: slots)
         case bytesKind:
             return StoredObject(oid: oid, classOID: classOID, format: format, identityHash: hash, bytes: reader.rest())
@@ -88,10 +159,6 @@ enum RecordCoding {
         default:
             return nil
         }
-    }
-
-    static func decode(oid: UInt64, _ record: [UInt8]) -> StoredObject? {
-        record.withUnsafeBytes { decode(oid: oid, $0) }
     }
 }
 

@@ -35,9 +35,12 @@ public final class SQLiteStore: Sendable {
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
         try Schema.configure(writer, readOnly: false)
-        if try !Schema.verify(writer) {
+        let found = try Schema.verify(writer)
+        if !found.isStore {
             guard create else { throw StoreError.notAStore(path: path, reason: "an empty database") }
             try Schema.initialize(writer)
+        } else if found.needsUpgrade {
+            try Schema.upgrade(writer)
         }
         let store = SQLiteStore(path: path, writer: writer)
         try store.validateSchema(writer)
@@ -105,49 +108,110 @@ public final class SQLiteStore: Sendable {
 
     /// The objects as of `snapshot`, in the order asked; throws `objectsNotFound` naming every missing one.
     public func load(oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
-        try withReader { connection in
-            let query = try connection.statement(
-                "SELECT record FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
-            var objects: [StoredObject] = []
-            objects.reserveCapacity(oids.count)
-            var missing: [UInt64] = []
-            for oid in oids {
-                query.reset()
-                query.bind(1, oid)
-                query.bind(2, snapshot.rawValue)
-                guard try query.step() else {
-                    missing.append(oid)
-                    continue
-                }
-                objects.append(try decode(oid: oid, commit: snapshot, query.blob(0)))
-            }
-            guard missing.isEmpty else { throw StoreError.objectsNotFound(oids: missing, asOf: snapshot) }
-            return objects
+        let found = try records(of: oids, asOf: snapshot)
+        var byOID: [UInt64: StoredObject] = [:]
+        byOID.reserveCapacity(found.count)
+        for object in found { byOID[object.oid] = object }
+        var objects: [StoredObject] = [], missing: [UInt64] = []
+        objects.reserveCapacity(oids.count)
+        for oid in oids {
+            if let object = byOID[oid] { objects.append(object) } else { missing.append(oid) }
         }
+        guard missing.isEmpty else { throw StoreError.objectsNotFound(oids: missing, asOf: snapshot) }
+        return objects
     }
 
     /// One object as of `snapshot`, or nil if it does not exist then.
     public func load(oid: UInt64, asOf snapshot: CommitID) throws -> StoredObject? {
-        do {
-            return try load(oids: [oid], asOf: snapshot).first
-        } catch StoreError.objectsNotFound {
-            return nil
+        try records(of: [oid], asOf: snapshot).first
+    }
+
+    /// The objects among `oids` that exist as of `snapshot`, in OID order (the others are left out).
+    /// One read transaction; runs of nearby OIDs are read with one range scan each, others one seek each.
+    public func records(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
+        try withReader { connection in
+            try Self.scanNewest(oids, asOf: snapshot, columns: "header, contents", connection) { oid, query in
+                try decode(oid: oid, commit: snapshot, header: query.blob(1), contents: query.blob(2))
+            }
         }
     }
+
+    /// The headers of the objects among `oids` that exist as of `snapshot`, in OID order, read without
+    /// their contents (see `records(of:asOf:)` for how the batch is read).
+    public func headers(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredHeader] {
+        try withReader { connection in
+            try Self.scanNewest(oids, asOf: snapshot, columns: "header", connection) { oid, query in
+                let bytes = query.blob(1)
+                guard let (header, length) = RecordCoding.decodeHeader(oid: oid, bytes), length == bytes.count else {
+                    throw StoreError.corrupt(path: path, detail: "the header of object \(oid) as of \(snapshot) cannot be decoded")
+                }
+                return header
+            }
+        }
+    }
+
+    /// Reads the newest version as of `snapshot` of each OID of `oids` that exists then, ascending:
+    /// `decode` gets the OID and a row whose columns after the OID are `columns`.
+    private static func scanNewest<T>(_ oids: [UInt64], asOf snapshot: CommitID, columns: String, _ connection: Connection,
+                                      decode: (UInt64, Statement) throws -> T) throws -> [T] {
+        let sorted = Array(Set(oids)).sorted()
+        var found: [T] = []
+        found.reserveCapacity(sorted.count)
+        let seek = try connection.statement(
+            "SELECT oid, \(columns) FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
+        let range = try connection.statement(
+            "SELECT oid, \(columns) FROM objects WHERE oid >= ? AND oid <= ? AND commit_id <= ? ORDER BY oid, commit_id")
+        var i = 0
+        while i < sorted.count {
+            // A run: OIDs at most `runGap` apart. Long runs are read with one range scan.
+            var end = i + 1
+            while end < sorted.count && sorted[end] - sorted[end - 1] <= runGap { end += 1 }
+            if end - i >= minimumRun {
+                range.reset()
+                range.bind(1, sorted[i])
+                range.bind(2, sorted[end - 1])
+                range.bind(3, snapshot.rawValue)
+                var k = i
+                var last: UInt64? = nil
+                while try range.step() {
+                    let oid = range.uint64(0)
+                    while k < end && sorted[k] < oid { k += 1 }
+                    guard k < end && sorted[k] == oid else { continue }
+                    let value = try decode(oid, range)
+                    if oid == last { found[found.count - 1] = value } else { found.append(value) }   // a newer version
+                    last = oid
+                }
+                range.reset()
+            } else {
+                for oid in sorted[i..<end] {
+                    seek.reset()
+                    seek.bind(1, oid)
+                    seek.bind(2, snapshot.rawValue)
+                    if try seek.step() { found.append(try decode(oid, seek)) }
+                }
+                seek.reset()
+            }
+            i = end
+        }
+        return found
+    }
+
+    /// OIDs closer than this belong to one run of `scanNewest`; runs this long are range-scanned.
+    private static let runGap: UInt64 = 4, minimumRun = 8
 
     /// Prefetch: up to `limit` objects existing as of `snapshot` whose OIDs are ≥ `oid`, in OID order.
     /// Objects created together have consecutive OIDs, so this loads a cluster in one range scan.
     public func loadCluster(startingAt oid: UInt64, limit: Int, asOf snapshot: CommitID) throws -> [StoredObject] {
         try withReader { connection in
             let query = try connection.statement(
-                "SELECT oid, record FROM objects WHERE oid >= ? AND commit_id <= ? ORDER BY oid, commit_id")
+                "SELECT oid, header, contents FROM objects WHERE oid >= ? AND commit_id <= ? ORDER BY oid, commit_id")
             query.bind(1, oid)
             query.bind(2, snapshot.rawValue)
             var objects: [StoredObject] = []
             objects.reserveCapacity(min(limit, 1 << 16))
             while try query.step() {
                 let rowOID = query.uint64(0)
-                let object = try decode(oid: rowOID, commit: snapshot, query.blob(1))
+                let object = try decode(oid: rowOID, commit: snapshot, header: query.blob(1), contents: query.blob(2))
                 if let last = objects.last, last.oid == rowOID {
                     objects[objects.count - 1] = object  // a newer version of the same object
                 } else if objects.count == limit {
@@ -161,8 +225,8 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    func decode(oid: UInt64, commit: CommitID, _ record: UnsafeRawBufferPointer) throws -> StoredObject {
-        guard let object = RecordCoding.decode(oid: oid, record) else {
+    func decode(oid: UInt64, commit: CommitID, header: UnsafeRawBufferPointer, contents: UnsafeRawBufferPointer) throws -> StoredObject {
+        guard let object = RecordCoding.decode(oid: oid, header: header, contents: contents) else {
             throw StoreError.corrupt(path: path, detail: "the record of object \(oid) as of \(commit) cannot be decoded")
         }
         return object

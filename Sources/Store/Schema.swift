@@ -6,19 +6,22 @@ import Foundation
 enum Schema {
     /// `PRAGMA application_id`: "LOdb".
     static let applicationID: Int32 = 0x4C4F_6462
-    /// `PRAGMA user_version`: the schema version this code writes and reads.
-    static let version: Int32 = 1
+    /// `PRAGMA user_version`: the schema version this code writes and reads. Version 1 files (one
+    /// `record` column per version, no size in it) are upgraded when opened (`upgrade`).
+    static let version: Int32 = 2
 
     // Object versions are keyed (oid, commit_id) in one B-tree (WITHOUT ROWID): the newest version
-    // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan.
+    // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan. The small
+    // `header` column comes before the contents, so reading a header never reads a long record's
+    // overflow pages.
     // A commit keeps its changed OIDs as a delta-encoded list (`changed`), for conflict checks,
     // `changedOIDs` and rollback without an index on objects.commit_id.
     static let tables = """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
         CREATE TABLE commits(id INTEGER PRIMARY KEY, time REAL NOT NULL, author TEXT NOT NULL,
             message TEXT NOT NULL, object_count INTEGER NOT NULL, changed BLOB NOT NULL);
-        CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, record BLOB NOT NULL,
-            PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+        CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
+            contents BLOB NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
         CREATE TABLE roots(name TEXT NOT NULL, commit_id INTEGER NOT NULL, oid INTEGER,
             PRIMARY KEY (name, commit_id)) WITHOUT ROWID;
         CREATE INDEX roots_by_commit ON roots(commit_id);
@@ -60,6 +63,46 @@ enum Schema {
         try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
 
+    /// Brings a store of an older schema version to this one, in one write transaction (safe if another
+    /// process does it at the same time). Version 1 kept each object version as one `record` blob
+    /// without its size: every version is re-encoded into header and contents.
+    static func upgrade(_ connection: Connection) throws {
+        try connection.transaction(immediate: true) {
+            let found = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
+            guard found < version else { return }
+            guard found == 1 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
+            try connection.execute("""
+                CREATE TABLE objects_v2(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
+                    contents BLOB NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID
+                """)
+            let scan = try connection.statement("SELECT oid, commit_id, record FROM objects ORDER BY oid, commit_id")
+            let insert = try connection.statement("INSERT INTO objects_v2 VALUES (?, ?, ?, ?)")
+            var encoded: [UInt8] = []
+            while try scan.step() {
+                let oid = scan.uint64(0)
+                guard let object = RecordCoding.decodeVersion1(oid: oid, scan.blob(2)) else {
+                    throw StoreError.corrupt(path: connection.path,
+                                             detail: "the record of object \(oid) at commit \(scan.int64(1)) cannot be decoded")
+                }
+                let headerLength = RecordCoding.encode(object, into: &encoded)
+                insert.reset()
+                insert.bind(1, oid)
+                insert.bind(2, scan.int64(1))
+                encoded.withUnsafeBytes { bytes in
+                    insert.bind(3, UnsafeRawBufferPointer(rebasing: bytes[..<headerLength]))
+                    insert.bind(4, UnsafeRawBufferPointer(rebasing: bytes[headerLength...]))
+                }
+                try insert.run()
+            }
+            scan.reset()
+            try connection.execute("""
+                DROP TABLE objects;
+                ALTER TABLE objects_v2 RENAME TO objects;
+                PRAGMA user_version = \(version);
+                """)
+        }
+    }
+
     /// Rejects, from its header bytes alone, a file that is not an SQLite database or is truncated, or
     /// (when no WAL holds newer pages) one whose application id or version is not ours. Nothing is
     /// written; `verify` then asks SQLite itself.
@@ -92,13 +135,15 @@ enum Schema {
         }
     }
 
-    /// Whether an opened database is a store (true), empty (false), or neither (throws).
-    static func verify(_ connection: Connection) throws(StoreError) -> Bool {
+    /// Whether an opened database is a store (true), empty (false), or neither (throws); and whether
+    /// it is a store of an older version that `upgrade` must bring up to date first.
+    static func verify(_ connection: Connection) throws(StoreError) -> (isStore: Bool, needsUpgrade: Bool) {
         let applicationID = Int32(truncatingIfNeeded: try connection.integer("PRAGMA application_id") ?? 0)
         let version = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
         let hasTables = (try connection.integer("SELECT count(*) FROM sqlite_master") ?? 0) > 0
         try check(applicationID: applicationID, version: version, hasTables: hasTables, path: connection.path)
-        return applicationID == Schema.applicationID
+        let isStore = applicationID == Schema.applicationID
+        return (isStore, isStore && version < Schema.version)
     }
 
     private static func check(applicationID: Int32, version: Int32, hasTables: Bool, path: String) throws(StoreError) {

@@ -75,3 +75,44 @@ public struct LargeBytes: Hashable, Sendable {
         self.count = count
     }
 }
+
+/// What a record says about its object apart from the contents: enough to allocate the object (its
+/// size, format and identity hash) before reading it. `SQLiteStore.headers(of:asOf:)` reads these
+/// without the contents.
+public struct StoredHeader: Equatable, Sendable {
+    public enum Kind: Sendable { case slots, bytes, largeBytes }
+
+    public let oid: UInt64
+    public let classOID: UInt64
+    /// The VM object format, 0…31.
+    public let format: UInt8
+    /// The VM identity hash; 0 = none recorded.
+    public let identityHash: UInt32
+    public let kind: Kind
+    /// Slots (kind `slots`) or bytes.
+    public let count: Int
+
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32, kind: Kind, count: Int) {
+        self.oid = oid
+        self.classOID = classOID
+        self.format = format
+        self.identityHash = identityHash
+        self.kind = kind
+        self.count = count
+    }
+}
+
+extension StoredObject {
+    /// The header of this record.
+    public var header: StoredHeader {
+        switch contents {
+        case let .slots(slots): header(.slots, slots.count)
+        case let .bytes(bytes): header(.bytes, bytes.count)
+        case let .largeBytes(large): header(.largeBytes, large.count)
+        }
+    }
+
+    private func header(_ kind: StoredHeader.Kind, _ count: Int) -> StoredHeader {
+        StoredHeader(oid: oid, classOID: classOID, format: format, identityHash: identityHash, kind: kind, count: count)
+    }
+}

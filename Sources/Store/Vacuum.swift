@@ -115,13 +115,13 @@ extension SQLiteStore {
         while try laterRoots.step() { pending.append(laterRoots.uint64(0)) }
 
         var live = Set<UInt64>(), largeBytes = Set<Int64>()
-        let versions = try connection.statement("SELECT commit_id, record FROM objects WHERE oid = ?")
+        let versions = try connection.statement("SELECT commit_id, header, contents FROM objects WHERE oid = ?")
         while let oid = pending.popLast() {
             guard live.insert(oid).inserted else { continue }
             versions.reset()
             versions.bind(1, oid)
             while try versions.step() {
-                let object = try decode(oid: oid, commit: CommitID(versions.int64(0)), versions.blob(1))
+                let object = try decode(oid: oid, commit: CommitID(versions.int64(0)), header: versions.blob(1), contents: versions.blob(2))
                 for referenced in object.referencedOIDs where !live.contains(referenced) { pending.append(referenced) }
                 if case let .largeBytes(large) = object.contents { largeBytes.insert(large.id) }
             }

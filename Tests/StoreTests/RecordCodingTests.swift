@@ -42,8 +42,8 @@ final class RecordCodingTests: XCTestCase {
     func testASmallObjectNearItsNeighboursTakesAFewBytes() {
         let object = StoredObject(oid: 1_000_000, classOID: 40, format: 1,
                                   slots: [ref(1_000_001), smallInteger(1234), ref(5)])
-        // 1 format byte, 1 class byte, slots 1 + 2 + 4 bytes (the far reference to nil costs 4).
-        XCTAssertEqual(RecordCoding.encode(object).count, 9)
+        // 1 format byte, 1 class byte, 1 count byte, slots 1 + 2 + 4 bytes (the far reference to nil costs 4).
+        XCTAssertEqual(RecordCoding.encode(object).count, 10)
     }
 
     func testMalformedRecordsAreRejected() {
