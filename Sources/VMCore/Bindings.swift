@@ -13,7 +13,7 @@ extension VM {
         guard let sym = intern(name) else { return nil }
         var c = instanceSide(cls)
         var depth = 0
-        while c != nilObj && isPointer(c) && depth < 10_000 {
+        while c != nilObj && isPointer(c) && ensureLoaded(c) && depth < 10_000 {
             if numSlotsOf(c) > ClassLayout.classPool {
                 let pool = fetch(c, ClassLayout.classPool)
                 if isPointer(pool) && pool != nilObj, let a = identityDictionaryLookup(pool, sym) { return a }
@@ -45,7 +45,7 @@ extension VM {
 
     /// For a metaclass, its sole instance; otherwise the class itself.
     public func instanceSide(_ cls: Oop) -> Oop {
-        if classOf(cls) == root(.classMetaclass) { return fetch(cls, ClassLayout.soleInstance) }
+        if classOf(cls) == root(.classMetaclass) { return fetchSlot(cls, ClassLayout.soleInstance) }
         return cls
     }
 
@@ -53,12 +53,12 @@ extension VM {
     public func allInstVarNames(_ cls: Oop) -> [String] {
         var chain: [Oop] = []
         var c = cls
-        while c != nilObj && isPointer(c) && chain.count < 10_000 { chain.append(c); c = fetch(c, ClassLayout.superclass) }
+        while c != nilObj && isPointer(c) && chain.count < 10_000 { chain.append(c); c = fetchSlot(c, ClassLayout.superclass) }
         var names: [String] = []
         for k in chain.reversed() {
-            let ivars = fetch(k, ClassLayout.instanceVariables)
+            let ivars = fetchSlot(k, ClassLayout.instanceVariables)
             guard isPointer(ivars) && ivars != nilObj else { continue }
-            for i in 0..<indexableSize(ivars) { names.append(stringValue(fetch(ivars, i)) ?? "?") }
+            for i in 0..<indexableSize(ivars) { names.append(stringValue(fetchSlot(ivars, i)) ?? "?") }
         }
         return names
     }
@@ -68,6 +68,7 @@ extension VM {
 extension VM {
     /// `Foo` or `Foo class`.
     public func className(_ cls: Oop) -> String {
+        guard isPointer(cls), ensureLoaded(cls) else { return "?" }
         if classOf(cls) == root(.classMetaclass) { return className(fetch(cls, ClassLayout.soleInstance)) + " class" }
         guard numSlotsOf(cls) > ClassLayout.name else { return "?" }
         return stringValue(fetch(cls, ClassLayout.name)) ?? "?"
@@ -79,7 +80,7 @@ extension VM {
         let clsH = handle(cls), selH = handle(selector)
         defer { releaseHandles(to: mark) }
         guard let cat = newString(category), let assoc = newAssociation(handleValue(selH), cat) else { return }
-        let org = fetch(handleValue(clsH), ClassLayout.organization)
+        let org = fetchSlot(handleValue(clsH), ClassLayout.organization)
         if isPointer(org) && org != nilObj && classIndexOf(org) == classIndex(.classIdentityDictionary) {
             identityDictionaryAdd(org, assoc)
         }
@@ -90,7 +91,7 @@ extension VM {
     /// Whether the class's own method dictionary has this selector.
     public func includesSelector(_ cls: Oop, _ selector: String) -> Bool {
         guard let sel = findSymbol(selector.unicodeScalars.map { $0.value }) else { return false }
-        let dict = fetch(cls, ClassLayout.methodDict)
+        let dict = fetchSlot(cls, ClassLayout.methodDict)
         return isPointer(dict) && dict != nilObj && identityDictionaryLookup(dict, sel) != nil
     }
 }

@@ -57,7 +57,7 @@ extension VM {
         forEachRootSlot { mark($0.pointee) }
         while let o = stack.pop() {
             let format = formatOf(o)
-            if format > Format.weak { continue }
+            if !Format.isTraced(format) { continue }
             if format == Format.weak { weak.push(o) }
             // A class is reachable from its instances.
             mark(classTable[classIndexOfHeader(headerOf(o))])
@@ -110,7 +110,7 @@ extension VM {
             let o = objectAt(scan)
             if headerOf(o) & Header.markedBit != 0 {
                 let format = formatOf(o)
-                if format <= Format.weak {
+                if Format.isTraced(format) {
                     let p = words(o) + 1
                     for i in 0..<numSlotsOf(o) { p[i] = forwarded(p[i]) }
                 }

@@ -147,6 +147,7 @@ extension VM {
         }
 
         try makeWellKnownObjects(classes)
+        installGhostClass()
         return classes
     }
 

@@ -37,6 +37,15 @@ extension VM {
         flushMethodCache()
     }
 
+    /// Before the heap is enumerated: every object of the image is loaded, so that enumerating it
+    /// finds what it would find had the image been read whole (false if that failed: `faultError`).
+    func loadEveryObject() -> Bool {
+        guard let loadAllObjects, let problem = loadAllObjects() else { return true }
+        faultError = problem
+        faultFailures &+= 1
+        return false
+    }
+
     public func allInstances(ofClassIndex index: Int) -> [Oop] {
         scavenge(tenureAll: true)
         var result: [Oop] = []

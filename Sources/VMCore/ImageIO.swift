@@ -36,7 +36,8 @@ extension VM {
         var saved = (0..<Root.allCases.count).map { roots[$0] == 0 ? nilObj : roots[$0] }
         saved[Root.evalProcess.rawValue] = nilObj
         saved[Root.evalResult.rawValue] = nilObj
-        let table = (0..<classTableCount).map { classTable[$0] == 0 ? nilObj : classTable[$0] }
+        // The Ghost class is made anew by each object space: it is not saved.
+        let table = (0..<classTableCount).map { classTable[$0] == 0 || $0 == VM.ghostClassIndex ? nilObj : classTable[$0] }
         return ImageSpecials(roots: saved, classTable: table, hashState: hashState, cacheEpoch: cacheEpochBits)
     }
 
@@ -156,7 +157,9 @@ extension VM {
         let nilOop = roots[Root.nilObject.rawValue]
         for (i, cls) in specials.classTable.enumerated() {
             if cls == nilOop || i == 0 { classTable[i] = 0; continue }
-            guard isPointer(cls), hashOf(cls) == i else { throw VMError.badImage("class-table entry \(i) is not a class with that index") }
+            guard isPointer(cls), hashOf(cls) == i, i != VM.ghostClassIndex else {
+                throw VMError.badImage("class-table entry \(i) is not a class with that index")
+            }
             classTable[i] = cls
         }
         classTableCount = specials.classTable.count
@@ -178,7 +181,9 @@ extension VM {
         }
         guard newTable.count <= VM.classTableCapacity else { throw VMError.badImage("a class table of \(newTable.count) entries") }
         for (i, cls) in newTable.enumerated() where i > 0 && cls != nilObj {
-            guard isPointer(cls), hashOf(cls) == i else { throw VMError.badImage("class-table entry \(i) is not a class with that index") }
+            guard isPointer(cls), hashOf(cls) == i, i != VM.ghostClassIndex else {
+                throw VMError.badImage("class-table entry \(i) is not a class with that index")
+            }
         }
         let running: Set<Root> = [.processor, .evalProcess, .evalResult]
         for (i, r) in newRoots.enumerated() where !running.contains(Root(rawValue: i)!) {

@@ -167,7 +167,7 @@ extension VM {
         let clsH = handle(cls), selH = handle(selector), mH = handle(method)
         defer { releaseHandles(to: mark) }
         guard let assoc = newAssociation(handleValue(selH), handleValue(mH)) else { return }
-        identityDictionaryAdd(fetch(handleValue(clsH), ClassLayout.methodDict), assoc)
+        identityDictionaryAdd(fetchSlot(handleValue(clsH), ClassLayout.methodDict), assoc)
         invalidateMethodCaches()
     }
 

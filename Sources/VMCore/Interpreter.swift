@@ -250,7 +250,7 @@ extension VM {
                         selector = lits[lit]
                         (newMethod, sp, nargs) = findMethod(ci, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
-                        if !dnuHappened {
+                        if !sendNotCacheable {
                             let litArray = fetch(method, CodeLayout.literals)
                             store(litArray, lit + 1, key)
                             store(litArray, lit + 2, newMethod)
@@ -268,7 +268,7 @@ extension VM {
                         let start = fetch(methodClassOf(method), ClassLayout.superclass)
                         (newMethod, sp, nargs) = findMethod(from: start, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
-                        if !dnuHappened {
+                        if !sendNotCacheable {
                             let litArray = fetch(method, CodeLayout.literals)
                             store(litArray, lit + 1, epochBits | 1)
                             store(litArray, lit + 2, newMethod)
@@ -351,7 +351,14 @@ extension VM {
                 case .sendNotNil:
                     sp.pointee = sp.pointee != nilO ? trueO : falseO; ip += 1; continue
                 case .sendClass:
-                    sp.pointee = classOf(sp.pointee); ip += 1; continue
+                    let o = sp.pointee
+                    if !isGhost(o) { sp.pointee = classOf(o); ip += 1; continue }
+                    // A ghost: the send loads it (or signals why it cannot be loaded).
+                    ip += 1
+                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    nargs = 0
+                    selector = specialSelector(op)
+                    (newMethod, sp, nargs) = findMethod(VM.ghostClassIndex, selector, sp, nargs)
                 case .sendAt:
                     let r = sp[-1], i = sp.pointee
                     if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
@@ -454,7 +461,11 @@ extension VM {
                         sp -= nargs; sp.pointee = result
                         continue
                     case .fail:
-                        break
+                        // A ghost among the operands: load them and try the primitive again.
+                        if let work = retryPrimitiveWithGhosts(intValue(prim), nargs: nargs, method: newMethod) {
+                            pending = work
+                            continue
+                        }
                     case .next(let work):
                         pending = work
                         continue
@@ -490,6 +501,29 @@ extension VM {
                 self.sp = sp; self.hdr = fp
                 pending = safepoint()
             }
+        }
+    }
+
+    /// After a primitive failed: if ghosts are among its receiver and arguments (`self.sp`), loads them
+    /// and runs it again. Nil when there were none or it failed again (its fallback code runs); else
+    /// what the interpreter does next: go on after its result, or send `objectFault:` when the ghosts
+    /// cannot be loaded.
+    @inline(never)
+    func retryPrimitiveWithGhosts(_ n: Int, nargs: Int, method: Oop) -> Next? {
+        let ghosts = ghostOperands(sp, nargs)
+        if ghosts.isEmpty { return nil }
+        guard faultIn(ghosts) else {
+            guard let selector = replaceByObjectFault(sp, nargs) else { return terminateActiveProcess() }
+            sp -= nargs - 1
+            return .send(selector: selector, numArgs: 1)
+        }
+        switch primitive(n, nargs: nargs, method: method) {
+        case .value(let result):
+            sp -= nargs
+            sp.pointee = result
+            return .resume
+        case .fail: return nil
+        case .next(let work): return work
         }
     }
 

@@ -109,7 +109,12 @@ extension VM {
         let tag = o & Tag.mask
         return tag != 0 ? Int(tag) : classIndexOfHeader(headerOf(o))
     }
-    @inline(__always) public func classOf(_ o: Oop) -> Oop { classTable[classIndexOf(o)] }
+    /// The class of `o`; a ghost is loaded first (if that fails, the answer is the `Ghost` class).
+    @inline(__always) public func classOf(_ o: Oop) -> Oop {
+        let index = classIndexOf(o)
+        if index == VM.ghostClassIndex { ensureLoaded(o); return classTable[classIndexOf(o)] }
+        return classTable[index]
+    }
     @inline(__always) public func classAt(_ index: Int) -> Oop { classTable[index] }
 
     /// Reserves a class-table index for a class object.

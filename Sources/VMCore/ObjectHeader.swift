@@ -6,6 +6,8 @@ public enum Format {
     public static let indexable = 2
     public static let fixedIndexable = 3
     public static let weak = 4
+    /// A ghost (Ghosts.swift): no primitive accepts it; the collectors trace its slots as pointers.
+    public static let ghost = 6
     public static let words64 = 9
     public static let words32 = 10      // 10-11: low bit = unused half-slot
     public static let bytes = 16        // 16-23: low 3 bits = unused bytes in the last slot
@@ -13,7 +15,9 @@ public enum Format {
     @inline(__always) public static func isPointers(_ f: Int) -> Bool { f <= weak }
     @inline(__always) public static func isBytes(_ f: Int) -> Bool { f >= bytes }
     @inline(__always) public static func isWords32(_ f: Int) -> Bool { f == 10 || f == 11 }
-    @inline(__always) public static func isIndexable(_ f: Int) -> Bool { f >= indexable && f != 5 }
+    @inline(__always) public static func isIndexable(_ f: Int) -> Bool { f >= indexable && f != 5 && f != ghost }
+    /// Whether the collectors trace the object's slots (then `VM.tracedSlotCount` says how many).
+    @inline(__always) static func isTraced(_ f: Int) -> Bool { f <= weak || f == ghost }
 }
 
 enum Header {

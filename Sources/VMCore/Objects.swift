@@ -7,6 +7,7 @@ extension VM {
 
     /// `basicNew:` for any class: fixed fields from the class's format plus `indexable` fields.
     public func instantiate(_ cls: Oop, indexable: Int = 0) -> Oop? {
+        guard ensureLoaded(cls) else { return nil }
         let fmtOop = fetch(cls, ClassLayout.format)
         guard isSmallInt(fmtOop), let index = indexOfClass(cls) else { return nil }
         let fmtValue = intValue(fmtOop)
@@ -34,7 +35,7 @@ extension VM {
 
     /// Indexable size of any object (bytes, 32-bit words, 64-bit words or pointer slots past the fixed ones).
     public func indexableSize(_ o: Oop) -> Int {
-        if isImmediate(o) { return 0 }
+        if isImmediate(o) || !ensureLoaded(o) { return 0 }
         let format = formatOf(o)
         let n = numSlotsOf(o)
         switch format {
@@ -85,7 +86,7 @@ extension VM {
 
     /// Code points of a ByteString/WideString/Symbol; nil for other objects.
     public func codePoints(_ o: Oop) -> [UInt32]? {
-        guard isPointer(o) else { return nil }
+        guard isPointer(o), ensureLoaded(o) else { return nil }
         let format = formatOf(o)
         let n = indexableSize(o)
         if Format.isBytes(format) { return (0..<n).map { UInt32(bytesOf(o)[$0]) } }
@@ -132,6 +133,7 @@ extension VM {
     /// Adds a symbol that is not in the table yet (growing it when three quarters full).
     private func addToSymbolTable(_ sym: Oop) -> Bool {
         let table = root(.symbolTable)
+        guard ensureLoaded(table), ensureLoaded(fetch(table, 1)) else { return false }
         let tally = intValue(fetch(table, 0))
         var array = fetch(table, 1)
         if (tally + 1) * 4 > indexableSize(array) * 3 {
@@ -148,10 +150,11 @@ extension VM {
         return true
     }
 
-    /// Every symbol in the table.
+    /// Every symbol in the table that is loaded (ghosts are symbols of the image, unchanged).
     public func symbols() -> [Oop] {
         let array = fetch(root(.symbolTable), 1)
-        return (0..<indexableSize(array)).map { fetch(array, $0) }.filter { $0 != nilObj }
+        if isGhost(array) { return [] }
+        return (0..<indexableSize(array)).map { fetch(array, $0) }.filter { $0 != nilObj && !isGhost($0) }
     }
 
     /// Keeps symbols unique after the symbol table was replaced (an abort): each of `symbols` goes
@@ -178,16 +181,18 @@ extension VM {
 
     public func findSymbol(_ cps: [UInt32]) -> Oop? {
         let table = root(.symbolTable)
-        guard table != 0 else { return nil }
+        guard table != 0, ensureLoaded(table) else { return nil }
         let array = fetch(table, 1)
         let size = indexableSize(array)
+        guard size > 0 else { return nil }
         var i = VM.stringHash(cps) % size
-        while true {
+        for _ in 0..<size {
             let s = fetch(array, i)
             if s == nilObj { return nil }
-            if codePoints(s)! == cps { return s }
+            if codePoints(s) == cps { return s }
             i = (i + 1) % size
         }
+        return nil
     }
 
     /// Creates the symbol table (an Array pair: tally, slots); bootstrap only.
@@ -251,17 +256,18 @@ extension VM {
     // MARK: Identity dictionaries (see Docs/VM.md: tally, array of Associations, linear probing)
 
     /// The Association for `key`, or nil. Tolerates tables a program has damaged.
+    /// Ghosts among the table and the Associations probed are loaded.
     public func identityDictionaryLookup(_ dict: Oop, _ key: Oop) -> Oop? {
-        guard isPointer(dict), Format.isPointers(formatOf(dict)), numSlotsOf(dict) > DictLayout.array else { return nil }
+        guard isPointer(dict), ensureLoaded(dict), Format.isPointers(formatOf(dict)), numSlotsOf(dict) > DictLayout.array else { return nil }
         let array = fetch(dict, DictLayout.array)
-        guard isPointer(array), formatOf(array) == Format.indexable else { return nil }
+        guard isPointer(array), ensureLoaded(array), formatOf(array) == Format.indexable else { return nil }
         let size = indexableSize(array)
         guard size > 0 else { return nil }
         var i = identityHashValue(key) % size
         for _ in 0..<size {
             let assoc = fetch(array, i)
             if assoc == nilObj { return nil }
-            if isPointer(assoc) && Format.isPointers(formatOf(assoc)) && numSlotsOf(assoc) > AssocLayout.value
+            if isPointer(assoc) && ensureLoaded(assoc) && Format.isPointers(formatOf(assoc)) && numSlotsOf(assoc) > AssocLayout.value
                 && fetch(assoc, AssocLayout.key) == key { return assoc }
             i = i + 1 == size ? 0 : i + 1
         }
@@ -320,7 +326,7 @@ extension VM {
 extension VM {
     /// Slot `i` of a heap object (for host code; no bounds check beyond the object's size).
     public func fetchSlot(_ o: Oop, _ i: Int) -> Oop {
-        guard isPointer(o), i >= 0, i < numSlotsOf(o) else { return nilObj }
+        guard isPointer(o), ensureLoaded(o), i >= 0, i < numSlotsOf(o) else { return nilObj }
         return fetch(o, i)
     }
     public func isPointer(_ o: Oop) -> Bool { VMCore.isPointer(o) }

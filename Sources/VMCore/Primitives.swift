@@ -47,7 +47,7 @@ extension VM {
         case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
         case 148 where nargs == 0: return result(shallowCopy(rcvr))
         case 170 where nargs == 1:
-            guard isString(rcvr) else { return .fail }
+            guard isString(rcvr), !isGhost(arg0) else { return .fail }
             guard isString(arg0) else { return .value(falseObj) }
             return .value(bool(stringCompare(rcvr, arg0) == 0))
         case 171 where nargs == 0: return codePoints(rcvr).map { .value(intOop(VM.stringHash($0))) } ?? .fail
@@ -69,9 +69,11 @@ extension VM {
             return becomePrimitive(rcvr, arg0, twoWay: n == 126 || n == 128, elementwise: n <= 127) ? sp[-nargs] : nil
         case 130: fullGC(); return intOop(Int(oldEnd - oldTop))
         case 131: scavenge(); return intOop(Int(edenEnd - edenTop))
-        case 138: return firstObject() ?? nilObj
+        case 138:
+            guard loadEveryObject() else { return nil }
+            return firstObject() ?? nilObj
         case 140:
-            guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr) else { return nil }
+            guard nargs == 0, isPointer(rcvr), loadEveryObject(), let index = indexOfClass(rcvr) else { return nil }
             return newArray(allInstances(ofClassIndex: index))
         default: return nil
         }

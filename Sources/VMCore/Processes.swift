@@ -320,6 +320,7 @@ extension VM {
     /// Sends `selector` to `receiver` with `args` in a new process.
     public func send(_ selector: String, to receiver: Oop, with args: [Oop] = []) throws -> Oop {
         guard let sel = intern(selector) else { throw VMError.outOfMemory }
+        guard ensureLoaded(receiver) else { throw VMError.invalid(faultError ?? "the receiver cannot be loaded") }
         guard let method = lookup(classOf(receiver), sel) else {
             throw VMError.invalid("\(selector) is not understood")
         }

@@ -5,7 +5,7 @@ extension VM {
     func forEachRootSlot(_ body: (UnsafeMutablePointer<Oop>) -> Void) {
         for i in 0..<Root.allCases.count { body(roots + i) }
         for i in 0..<handleCount { body(handles + i) }
-        for i in 8..<classTableCount where classTable[i] != 0 { body(classTable + i) }
+        for i in VM.ghostClassIndex..<classTableCount where classTable[i] != 0 { body(classTable + i) }
         for (index, stack) in stacks.enumerated() where stack.inUse {
             let top = index == activeStackIndex ? sp : stack.sp
             var p = stack.base
@@ -27,7 +27,7 @@ extension VM {
     /// Number of leading pointer slots the GC traces (weak objects: only the fixed part).
     @inline(__always) func tracedSlotCount(_ o: Oop, format: Int) -> Int {
         if format == Format.weak { return fixedFieldCount(ofClassIndex: classIndexOfHeader(headerOf(o))) }
-        return format <= Format.fixedIndexable ? numSlotsOf(o) : 0
+        return format <= Format.fixedIndexable || format == Format.ghost ? numSlotsOf(o) : 0
     }
 
     /// The instance size recorded in a class's `format` field.

@@ -35,7 +35,7 @@ extension VM {
     /// Updates the young references in an object's traced slots; answers whether any remain young.
     @inline(__always) private func scavengeSlots(_ o: Oop, tenureAll: Bool, weak: inout [Oop]) -> Bool {
         let format = formatOf(o)
-        if format > Format.weak { return false }
+        if !Format.isTraced(format) { return false }
         if format == Format.weak { weak.append(o) }
         let n = tracedSlotCount(o, format: format)
         let p = words(o) + 1

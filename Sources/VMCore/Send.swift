@@ -2,12 +2,12 @@
 
 extension VM {
     /// Finds the method for `selector` in the class with this index (global cache first). On failure the
-    /// stack is rewritten for `doesNotUnderstand:` (and `dnuHappened` set). Registers travel by value,
+    /// stack is rewritten for `doesNotUnderstand:` (and `sendNotCacheable` set). Registers travel by value,
     /// so the interpreter can keep them in machine registers. The method is 0 when nothing can be sent.
     @inline(__always)
     func findMethod(_ classIndex: Int, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
-        dnuHappened = false
+        sendNotCacheable = false
         let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
         if entry[0] == selector && entry[1] == UInt64(classIndex) | cacheEpochBits { return (entry[2], sp, nargs) }
         return findMethodSlowly(classIndex, selector, sp, nargs)
@@ -16,37 +16,82 @@ extension VM {
     @inline(never)
     private func findMethodSlowly(_ classIndex: Int, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        if classIndex == VM.ghostClassIndex { return findMethodForGhost(selector, sp, nargs) }
+        let failures = faultFailures
         if let m = lookup(classTable[classIndex], selector) {
             let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
             entry[0] = selector; entry[1] = UInt64(classIndex) | cacheEpochBits; entry[2] = m
             return (m, sp, nargs)
         }
+        if faultFailures != failures { return objectFault(sp, nargs) }
         return doesNotUnderstand(classTable[classIndex], selector, sp, nargs)
+    }
+
+    /// A send to a ghost: load it, then look the message up in its real class. The send site saw the
+    /// ghost's class index, so it must not cache the answer.
+    private func findMethodForGhost(_ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        let receiver = sp[-nargs]
+        guard faultIn([receiver]) else { return objectFault(sp, nargs) }
+        let found = findMethod(classIndexOf(receiver), selector, sp, nargs)
+        sendNotCacheable = true
+        return found
     }
 
     /// Lookup starting at a given class (super sends, `perform:withArguments:inSuperclass:`).
     @inline(never)
     func findMethod(from cls: Oop, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
-        dnuHappened = false
+        sendNotCacheable = false
+        let failures = faultFailures
+        if !ensureLoaded(sp[-nargs]) { return objectFault(sp, nargs) }
         if let m = lookup(cls, selector) { return (m, sp, nargs) }
+        if faultFailures != failures { return objectFault(sp, nargs) }
         return doesNotUnderstand(cls, selector, sp, nargs)
     }
 
+    /// Looks `selector` up from the class `start` up its superclasses. Classes, method dictionaries and
+    /// the method found are loaded if they are ghosts; nil if the selector is not found or one of them
+    /// cannot be loaded (then `faultFailures` has grown).
     public func lookup(_ start: Oop, _ selector: Oop) -> Oop? {
         var cls = start
         var depth = 0
-        while cls != nilObj && cls != 0 && isPointer(cls) && numSlotsOf(cls) > ClassLayout.methodDict && depth < 10_000 {
+        while cls != nilObj && cls != 0 && isPointer(cls) && ensureLoaded(cls) && numSlotsOf(cls) > ClassLayout.methodDict
+                && depth < 10_000 {
             let dict = fetch(cls, ClassLayout.methodDict)
             if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
                 let method = fetch(assoc, AssocLayout.value)
                 // Anything but a CompiledMethod in a method dictionary is not understood.
-                return isPointer(method) && classIndexOf(method) == classIndex(.classCompiledMethod) ? method : nil
+                return isPointer(method) && ensureLoaded(method) && classIndexOf(method) == classIndex(.classCompiledMethod)
+                    ? method : nil
             }
             cls = fetch(cls, ClassLayout.superclass)
             depth += 1
         }
         return nil
+    }
+
+    /// A ghost the send needs cannot be loaded: the send becomes `Processor objectFault: why` (the
+    /// kernel signals ObjectFault, an Error).
+    private func objectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        self.sp = sp
+        guard let selector = replaceByObjectFault(sp, nargs), let handler = lookup(classOf(root(.processor)), selector) else {
+            writeErr("VM: \(faultError ?? "an object of the image cannot be loaded")\n")
+            evalFailed = true; evalDone = true
+            return (0, sp, nargs)
+        }
+        sendNotCacheable = true
+        return (handler, sp - nargs + 1, 1)
+    }
+
+    /// Replaces a send's receiver and arguments on the stack by `Processor` and a String saying why a
+    /// ghost could not be loaded; answers the selector `objectFault:` (nil when out of memory).
+    func replaceByObjectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> Oop? {
+        guard let selector = intern("objectFault:"),
+              let text = newString(faultError ?? "an object of the image cannot be loaded") else { return nil }
+        sp[-nargs] = root(.processor)
+        sp[1 - nargs] = text
+        return selector
     }
 
     /// Replaces the arguments on the stack by a Message and answers `doesNotUnderstand:`.
@@ -70,7 +115,7 @@ extension VM {
         store(message, MessageLayout.lookupClass, cls)
         let newSP = sp - nargs + 1
         newSP.pointee = message
-        dnuHappened = true
+        sendNotCacheable = true
         return (handler, newSP, 1)
     }
 

@@ -106,7 +106,9 @@ public final class VM {
     var methodCache: UnsafeMutablePointer<UInt64>
     /// Inline caches hold `classIndex | cacheEpochBits`; bumping the epoch invalidates them all.
     var cacheEpochBits: UInt64 = 0
-    var dnuHappened = false
+    /// Set by a lookup whose answer the send site must not keep in its inline cache: a
+    /// `doesNotUnderstand:` handler, or the method of a ghost just loaded (the site saw its class index).
+    var sendNotCacheable = false
     /// Counting bytecodes, pairs and triples (`collectBytecodeStatistics`); nil normally.
     public internal(set) var bytecodeStatistics: BytecodeStatistics? = nil
     static let methodCacheEntries = 4096
@@ -136,6 +138,13 @@ public final class VM {
     public var methodVersions: ((_ className: String, _ selector: String) -> [MethodVersionRecord])?
     /// Called by a full collection with each old object's new address (nil: it was garbage).
     public var objectsMoved: ((_ newAddress: (Oop) -> Oop?) -> Void)?
+    /// Loads ghosts in place (Ghosts.swift); answers nil, or why it could not. Set by the image session.
+    public var faultHandler: ((_ ghosts: [Oop]) -> String?)?
+    /// Loads every object of the image there is (before heap enumeration); nil, or why it could not.
+    public var loadAllObjects: (() -> String?)?
+    /// Why the last fault failed, and how many have failed.
+    public internal(set) var faultError: String? = nil
+    public internal(set) var faultFailures = 0
     var lastCompileError = ""
     var lastInstallError: String? = nil
     /// While true every object is allocated in old space (genesis and bootstrap).

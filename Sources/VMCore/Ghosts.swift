@@ -1,0 +1,108 @@
+// Ghosts: objects of the image not read yet. A ghost has its object's real size and identity hash, so
+// that loading it fills it in place and every reference to it is already right.
+//
+// A ghost's header holds the class index `VM.ghostClassIndex` and the format `Format.ghost`; its first
+// word holds the object's OID (as a SmallInteger), its other slots nil. The class index makes every
+// send to a ghost miss the inline and global caches and arrive in `findMethodSlowly`, which has the
+// host load it (`faultHandler`) and looks the message up again: the fast paths cost nothing. The
+// format is one no primitive accepts, so a primitive given a ghost fails, and the interpreter then
+// loads the ghosts among the operands and runs the primitive again. Swift code that reads an
+// object's contents calls `ensureLoaded` first (fetchSlot, codePoints, className, lookup, …).
+//
+// Loading never collects garbage (objects are filled in place and new ghosts are allocated in old
+// space), so raw oops held across a fault stay valid. The host loads more than it was asked for —
+// what the VM reads without sending (a loaded object's class; a method's bytecodes, literal frame
+// and literals; a closure's block, receiver and copied values) — so that code the VM runs and classes
+// it reads never hold ghosts where it looks (Docs/VM.md, "Ghosts").
+
+extension VM {
+    /// The class-table index every ghost's header holds; its entry is the `Ghost` class (not saved).
+    public static let ghostClassIndex = 7
+
+    @inline(__always) public func isGhost(_ o: Oop) -> Bool {
+        isPointer(o) && o != 0 && classIndexOfHeader(headerOf(o)) == VM.ghostClassIndex
+    }
+
+    /// The OID a ghost stands for.
+    public func ghostOID(_ ghost: Oop) -> UInt64 { words(ghost)[1] >> 3 }
+
+    /// Allocates a ghost in old space for the object `oid` of `words` slots (pointers) or 64-bit words
+    /// (bits) and identity hash `hash`; nil when the heap limit is reached.
+    public func allocateGhost(oid: UInt64, hash: Int, words count: Int) -> Oop? {
+        let saved = bootstrapping
+        bootstrapping = true
+        defer { bootstrapping = saved }
+        guard let o = allocate(classIndex: VM.ghostClassIndex, format: Format.ghost, numSlots: count, fill: nilObj, hash: hash)
+        else { return nil }
+        words(o)[1] = oid << 3 | Tag.smallInteger
+        return o
+    }
+
+    /// Old-space bytes `allocateGhost` would take for `count` words (checked before a batch is loaded).
+    public func ghostBytes(words count: Int) -> Int { (max(count, 1) + 1 + (count >= 255 ? 1 : 0)) * 8 }
+
+    /// Whether `bytes` more fit in old space now.
+    public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldEnd }
+
+    /// Makes a ghost the object it stands for: its class index and format are written into its header
+    /// (identity hash and size stay), its slots set to nil (pointers) or its words to zero (bits), ready
+    /// to be filled with `setImageSlot` / `setImageBytes`.
+    public func materializeGhost(_ ghost: Oop, classIndex: Int, format: Int) {
+        let h = headerOf(ghost) & ~(Header.classIndexMask | 31 << Header.formatShift)
+        words(ghost).pointee = h | UInt64(classIndex) | UInt64(format) << Header.formatShift
+        (words(ghost) + 1).update(repeating: Format.isPointers(format) ? nilObj : 0, count: max(numSlotsOf(ghost), 1))
+    }
+
+    /// Loads `o` if it is a ghost; false if it is one and loading it failed (`faultError` says why).
+    @discardableResult @inline(__always)
+    public func ensureLoaded(_ o: Oop) -> Bool {
+        isGhost(o) ? faultIn([o]) : true
+    }
+
+    /// Has the host load these ghosts (in place); false if it could not (`faultError` says why).
+    @inline(never)
+    public func faultIn(_ ghosts: [Oop]) -> Bool {
+        guard let faultHandler else {
+            noteFaultFailure("this object space has no image to load object \(ghosts.first.map(ghostOID) ?? 0) from")
+            return false
+        }
+        if let problem = faultHandler(ghosts) {
+            noteFaultFailure(problem)
+            return false
+        }
+        return true
+    }
+
+    private func noteFaultFailure(_ problem: String) {
+        faultError = problem
+        faultFailures &+= 1
+    }
+
+    /// The ghosts among a send's receiver and arguments (the top `nargs + 1` stack slots).
+    @inline(__always)
+    func ghostOperands(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> [Oop] {
+        var any = false
+        for i in 0...nargs where isGhost(sp[i - nargs]) { any = true }
+        return any ? (0...nargs).map { sp[$0 - nargs] }.filter(isGhost) : []
+    }
+
+    /// `Ghost`, the class at `ghostClassIndex`: no methods, no superclass, no instance variables, an
+    /// instance of `Object class`; made anew in each object space (an image does not keep it).
+    public func installGhostClass() {
+        guard classTable[VM.ghostClassIndex] == 0 else { return }
+        let saved = bootstrapping
+        bootstrapping = true
+        defer { bootstrapping = saved }
+        let meta = classOf(root(.classObject))
+        guard let cls = allocate(classIndex: hashOf(meta), format: Format.fixed, numSlots: ClassLayout.classSize, fill: nilObj),
+              let dict = instantiate(root(.classMethodDictionary)), let array = newArray(8), let name = newString("Ghost")
+        else { return }
+        store(dict, DictLayout.tally, intOop(0))
+        store(dict, DictLayout.array, array)
+        store(cls, ClassLayout.methodDict, dict)
+        store(cls, ClassLayout.format, intOop(Format.fixed << 16))
+        store(cls, ClassLayout.instanceVariables, newArray(0) ?? nilObj)
+        store(cls, ClassLayout.name, name)
+        classTable[VM.ghostClassIndex] = cls
+    }
+}
