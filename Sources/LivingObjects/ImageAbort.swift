@@ -8,9 +8,10 @@ import VMCore
 extension Runtime {
     /// Puts back the committed state of every object that has an OID: the objects this session
     /// changed since it last committed, and those other sessions committed since. An object whose
-    /// size or class changed is replaced (`become`); objects they refer to that are no longer in
-    /// memory are read back. Objects made since are no longer reachable from persistent ones. The
-    /// running processes' state is left alone, so an abort may run in the middle of an evaluation.
+    /// size or class changed is replaced (`become`); objects they refer to that memory does not hold
+    /// become ghosts, and ghosts stay ghosts (loaded as of the new head when used). Objects made since
+    /// are no longer reachable from persistent ones. The running processes' state is left alone, so an
+    /// abort may run in the middle of an evaluation.
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
         do { _ = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
@@ -25,23 +26,25 @@ extension Runtime {
     }
 }
 
-/// One abort: first everything is read from the store (nothing in memory changes if that fails),
+/// One abort: first the records are read from the store (nothing in memory changes if that fails),
 /// then applied.
 private struct ImageRestore {
     let vm: VM
     let session: ImageSession
+    let loader: ImageLoader
     let builder: ImageObjectBuilder
-    /// The objects that have an OID.
-    let objects: [UInt64: Oop]
     var head = CommitID(0)
-    /// The committed records to put back or read in, by OID.
+    /// The committed records to put back, by OID (objects in memory, loaded, and the VM-state records).
     var records: [UInt64: StoredObject] = [:]
+    /// Ghosts whose objects other sessions changed: their headers as of the head.
+    var changedGhosts: [UInt64: StoredHeader] = [:]
 
     init(vm: VM, session: ImageSession) {
         self.vm = vm
         self.session = session
+        loader = session.loader ?? ImageLoader(session: session, vm: vm)
+        session.loader = loader
         builder = ImageObjectBuilder(store: session.store, vm: vm)
-        objects = Dictionary(session.oids.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
     }
 
     mutating func load() throws {
@@ -50,61 +53,62 @@ private struct ImageRestore {
         var wanted = changedObjects()
         if session.base < head {
             for id in session.base.rawValue + 1...head.rawValue {
-                wanted.formUnion(try store.changedOIDs(commit: CommitID(id)).filter { objects[$0] != nil })
+                wanted.formUnion(try store.changedOIDs(commit: CommitID(id)).filter { session.objects[$0] != nil })
             }
         }
+        wanted = wanted.filter { session.objects[$0].map { vm.liveProcessState($0) == nil } ?? true }
+        let ghosts = wanted.filter { session.objects[$0].map(vm.isGhost) ?? false }
+        wanted.subtract(ghosts)
         wanted.formUnion(session.specialsOIDs)
-        wanted = wanted.filter { objects[$0].map { vm.liveProcessState($0) == nil } ?? true }
-        for r in try loadExisting(Array(wanted)) { records[r.oid] = r }
-        // Whatever the records refer to and memory no longer holds is read back too.
-        var missing = Set(records.values.flatMap(\.referencedOIDs)).filter { objects[$0] == nil && records[$0] == nil }
-        while !missing.isEmpty {
-            let loaded = try store.load(oids: Array(missing), asOf: head)
-            for r in loaded { records[r.oid] = r }
-            missing = Set(loaded.flatMap(\.referencedOIDs)).filter { objects[$0] == nil && records[$0] == nil }
-        }
+        // An OID handed out by a commit that then failed has no record: its object is simply forgotten.
+        for r in try store.records(of: Array(wanted), asOf: head) { records[r.oid] = r }
+        for h in try store.headers(of: Array(ghosts), asOf: head) { changedGhosts[h.oid] = h }
     }
 
     /// The objects whose record differs from the one committed (or that cannot be saved as they are).
+    /// Ghosts are unchanged.
     private func changedObjects() -> Set<UInt64> {
         var saved = SavedContents(vm)
-        for o in session.oids.keys { saved.noteLiterals(of: o) }
+        for o in session.oids.keys where !vm.isGhost(o) { saved.noteLiterals(of: o) }
         var changed = Set<UInt64>()
-        for (o, oid) in session.oids {
+        for (o, oid) in session.oids where !vm.isGhost(o) {
             let record = session.record(of: o, oid: oid, contents: saved.of(o), vm: vm)
             if record == nil || record!.fingerprint != session.fingerprints[oid] { changed.insert(oid) }
         }
         return changed
     }
 
-    /// The records of those OIDs the store has as of `head` (an OID handed out by a commit that
-    /// then failed has none: its object is simply forgotten).
-    private func loadExisting(_ oids: [UInt64]) throws -> [StoredObject] {
-        do {
-            return try session.store.load(oids: oids, asOf: head)
-        } catch StoreError.objectsNotFound(let absent, _) {
-            let absent = Set(absent)
-            return try session.store.load(oids: oids.filter { !absent.contains($0) }, asOf: head)
-        }
-    }
-
     func apply() throws {
         let specials = try specialsRecords()
         let symbols = vm.symbols()
+        // From now on objects are read as of the head; what the records refer to and memory does not
+        // hold becomes a ghost.
+        session.snapshot = head
+        do {
+            try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs))
+        } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
         var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:]
         for (oid, record) in records where !session.specialsOIDs.contains(oid) {
             let index = try classIndex(of: record)
-            if let o = objects[oid], builder.hasShape(o, of: record, classIndex: index) { inPlace[oid] = o; continue }
+            if let o = session.objects[oid], builder.hasShape(o, of: record, classIndex: index) { inPlace[oid] = o; continue }
             replacements[oid] = try builder.allocate(record, classIndex: index)
         }
-        func oop(_ oid: UInt64) -> Oop? { replacements[oid] ?? objects[oid] }
+        func oop(_ oid: UInt64) -> Oop? { replacements[oid] ?? session.objects[oid] }
         for (oid, o) in inPlace { try builder.fill(o, from: records[oid]!, oop: oop) }
         for (oid, o) in replacements { try builder.fill(o, from: records[oid]!, oop: oop) }
-        let replaced = replacements.compactMap { oid, new in objects[oid].map { ($0, new) } }
+        // A ghost whose object changed size or identity hash is replaced by a ghost of the new one.
+        var ghostReplacements: [UInt64: Oop] = [:]
+        for (oid, h) in changedGhosts {
+            guard let ghost = session.objects[oid], vm.imageSlotCount(ghost) != words(h) || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
+                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words(h)) else { continue }
+            ghostReplacements[oid] = fresh
+        }
+        let replaced = replacements.merging(ghostReplacements) { a, _ in a }.compactMap { oid, new in session.objects[oid].map { ($0, new, oid) } }
         if !replaced.isEmpty { vm.become(replaced.map(\.0), replaced.map(\.1), twoWay: false) }
-
-        for (old, _) in replaced { session.oids[old] = nil }
-        for (oid, o) in replacements { session.oids[o] = oid }
+        for (old, new, oid) in replaced {
+            session.forget(old)
+            session.register(new, oid: oid)
+        }
         for (oid, record) in records {
             if case .largeBytes = record.contents { session.fingerprints[oid] = nil } else { session.fingerprints[oid] = record.fingerprint }
         }
@@ -121,12 +125,16 @@ private struct ImageRestore {
         session.headerCounters = specials.counters
         session.base = head
         session.pendingMethodVersions = []
+        // What the VM reads of the objects put back without sending is loaded, as a fault would.
+        let restored = records.values.filter { !session.specialsOIDs.contains($0.oid) }
+        do { try loader.completeRestored(restored) } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
     }
 
-    /// A class's class index is its identity hash (its record's, or the class object's in memory).
+    private func words(_ h: StoredHeader) -> Int { h.kind == .slots ? h.count : (h.count + 7) / 8 }
+
+    /// A class's class index is its identity hash (the class object's in memory, ghost or not).
     private func classIndex(of record: StoredObject) throws -> Int {
-        if let cls = records[record.classOID] { return try builder.classIndex(ofClassRecord: cls, for: record.oid) }
-        guard let cls = objects[record.classOID] else { throw builder.bad("the class of object \(record.oid) is missing") }
+        guard let cls = session.objects[record.classOID] else { throw builder.bad("the class of object \(record.oid) is missing") }
         return vm.imageHeader(of: cls).hash
     }
 

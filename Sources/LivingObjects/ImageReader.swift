@@ -1,6 +1,6 @@
-// Opening an image: every object of a snapshot reachable from `specialObjects` is read (eagerly, in
-// large clusters) and checked (ImageGraph), allocated in old space with its class index, format and
-// identity hash, then its references are fixed and the VM's roots and class table restored.
+// Opening an image: the records naming the VM state are read, the VM's roots and class table made
+// ghosts and installed, and the roots the VM reads directly loaded; everything else is loaded when
+// first used (ImageLoader). ImageGraph reads a snapshot whole, without a VM, for checks.
 
 import Foundation
 import Store
@@ -112,50 +112,73 @@ extension StoredObject {
     }
 }
 
+/// Opens an image lazily: only the VM state is read; every other object is a ghost until used.
 private struct ImageReader {
     let store: SQLiteStore
     let vm: VM
 
-    var builder: ImageObjectBuilder { ImageObjectBuilder(store: store, vm: vm) }
-    func bad(_ why: String) -> RuntimeError { builder.bad(why) }
+    func bad(_ why: String, asOf snapshot: CommitID, head: CommitID) -> RuntimeError {
+        .image("\(store.path)\(snapshot == head ? "" : " as of commit \(snapshot.rawValue)") is not a usable image: \(why)")
+    }
 
-    func read(into runtime: Runtime, asOf snapshot: CommitID?) throws {
-        let graph = try ImageGraph(store: store, asOf: snapshot ?? store.headCommit())
-        let records = graph.records
-        var oops: [UInt64: Oop] = [:]
-        oops.reserveCapacity(graph.reachable.count)
-        let builder = self.builder
-        for oid in graph.reachable {
-            let record = records[oid]!
-            oops[oid] = try builder.allocate(record, classIndex: builder.classIndex(ofClassRecord: records[record.classOID], for: oid))
+    func read(into runtime: Runtime, asOf requested: CommitID?) throws {
+        let head = try store.headCommit()
+        let snapshot = requested ?? head
+        guard try store.isIntact(snapshot) else {
+            throw RuntimeError.image("""
+                \(store.path): the state as of commit \(snapshot.rawValue) was reclaimed by gc (it keeps every state \
+                of its window and those of named checkpoints)
+                """)
         }
-        for oid in graph.reachable { try builder.fill(oops[oid]!, from: records[oid]!) { oops[$0] } }
+        func bad(_ why: String) -> RuntimeError { self.bad(why, asOf: snapshot, head: head) }
+        guard let specialsOID = try store.root(named: ImageSpecialsRecord.rootName, asOf: snapshot) else {
+            throw bad("it holds no object space (no \(ImageSpecialsRecord.rootName) root)")
+        }
+        let specialsRecord = try store.load(oid: specialsOID, asOf: snapshot)
+        guard let specials = specialsRecord?.slots, specials.count == ImageSpecialsRecord.size,
+              specials[0] == intOop(ImageSpecialsRecord.version),
+              let rootsOID = StoredObject.referencedOID(specials[1]), let tableOID = StoredObject.referencedOID(specials[2]),
+              isSmallInt(specials[3]), isSmallInt(specials[4]) else {
+            throw bad("its \(ImageSpecialsRecord.rootName) record is not an image version \(ImageSpecialsRecord.version) header")
+        }
+        let arrays = try store.records(of: [rootsOID, tableOID], asOf: snapshot)
+        guard let rootSlots = arrays.first(where: { $0.oid == rootsOID })?.slots,
+              let tableSlots = arrays.first(where: { $0.oid == tableOID })?.slots else {
+            throw bad("the records of its VM roots and class table are missing")
+        }
 
-        func oop(_ slot: UInt64) -> Oop { StoredObject.referencedOID(slot).map { oops[$0]! } ?? slot }
+        let session = ImageSession(store: store, base: snapshot)
+        session.isReadOnly = requested != nil
+        session.specialsOIDs = [specialsOID, rootsOID, tableOID]
+        session.headerCounters = (intValue(specials[3]), intValue(specials[4]))
+        for record in arrays + [specialsRecord!] { session.fingerprints[record.oid] = record.fingerprint }
+        let loader = ImageLoader(session: session, vm: vm)
+        session.loader = loader
+        runtime.imageSession = session
+
+        // Roots and classes start as ghosts, so that the class table can be installed before any object
+        // is loaded (loading one needs its class's index); then the roots are loaded.
+        let rootOIDs = rootSlots.compactMap(StoredObject.referencedOID)
+        do {
+            try loader.makeGhosts(for: rootOIDs + tableSlots.compactMap(StoredObject.referencedOID), existing: true)
+        } catch let e as ImageLoader.LoadProblem { throw bad(e.text) }
+        func oop(_ slot: UInt64) throws -> Oop {
+            guard let oid = StoredObject.referencedOID(slot) else { return slot }
+            guard let o = session.objects[oid] else { throw bad("object \(oid) is referred to but missing") }
+            return o
+        }
         // Identity hashes need only be well spread: each session starts its own sequence.
         let hashState = UInt64.random(in: 0...UInt64.max) << 4 | 0xD
         do {
             try vm.installImageSpecials(ImageSpecials(
-                roots: graph.rootSlots.map(oop), classTable: graph.tableSlots.map(oop),
-                hashState: hashState, cacheEpoch: UInt64(intValue(graph.specials[4])) << 26))
-        } catch let e as VMError { throw bad(e.description) }
-        for oid in graph.reachable {
-            let record = records[oid]!
-            guard vm.classAt(vm.imageHeader(of: oops[oid]!).classIndex) == oops[record.classOID] else {
-                throw bad("the class of object \(oid) is not in the class table at its index")
-            }
+                roots: rootSlots.map(oop), classTable: tableSlots.map(oop),
+                hashState: hashState, cacheEpoch: UInt64(intValue(specials[4])) << 26))
+            try loader.load(rootOIDs, prefetching: 0)
+        } catch let e as VMError {
+            throw bad(e.description)
+        } catch let e as ImageLoader.LoadProblem {
+            throw bad(e.text)
         }
-
-        let session = ImageSession(store: store, base: graph.snapshot)
-        session.isReadOnly = snapshot != nil
-        session.oids = Dictionary(uniqueKeysWithValues: oops.map { ($0.value, $0.key) })
-        session.specialsOIDs = graph.specialsOIDs
-        session.headerCounters = (intValue(graph.specials[3]), intValue(graph.specials[4]))
-        for oid in graph.reachable + session.specialsOIDs {
-            let record = records[oid]!
-            if case .largeBytes = record.contents { continue }     // rewritten once, as bytes
-            session.fingerprints[oid] = record.fingerprint
-        }
-        runtime.imageSession = session
+        vm.installGhostClass()
     }
 }

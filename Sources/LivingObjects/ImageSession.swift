@@ -15,7 +15,14 @@ import VMCore
 final class ImageSession {
     let store: SQLiteStore
     var base: CommitID
+    /// Object → OID, ghosts included (ImageLoader.swift), and the inverse; change both with `register`.
     var oids: [Oop: UInt64] = [:]
+    var objects: [UInt64: Oop] = [:]
+    /// The snapshot objects are loaded as of: the commit opened (or the head at the last abort). Commits
+    /// move `base`, not this: ghosts are loaded as they were when the objects referring to them were.
+    var snapshot: CommitID
+    /// Loads ghosts; nil for a session that has none (made by committing a bootstrapped kernel).
+    var loader: ImageLoader?
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
     /// The identity-hash state and cache epoch the image header was written with: kept as they were,
@@ -31,6 +38,16 @@ final class ImageSession {
     init(store: SQLiteStore, base: CommitID) {
         self.store = store
         self.base = base
+        self.snapshot = base
+    }
+
+    func register(_ o: Oop, oid: UInt64) {
+        oids[o] = oid
+        objects[oid] = o
+    }
+
+    func forget(_ o: Oop) {
+        if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -43,10 +60,14 @@ final class ImageSession {
 
     /// A full collection moved or freed objects.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
-        var moved: [Oop: UInt64] = [:]
+        var moved: [Oop: UInt64] = [:], movedObjects: [UInt64: Oop] = [:]
         moved.reserveCapacity(oids.count)
-        for (o, oid) in oids { if let n = newAddress(o) { moved[n] = oid } }
+        movedObjects.reserveCapacity(oids.count)
+        for (o, oid) in oids {
+            if let n = newAddress(o) { moved[n] = oid; movedObjects[oid] = n }
+        }
         oids = moved
+        objects = movedObjects
     }
 
     /// Who commits: $USER, or "lo".

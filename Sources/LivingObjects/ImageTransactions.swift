@@ -10,6 +10,11 @@ extension Runtime {
         vm.imageTransaction = { [unowned self] operation, argument in self.transaction(operation, argument) }
         vm.methodVersions = { [unowned self] className, selector in self.methodVersions(className: className, selector: selector) }
         vm.objectsMoved = { [unowned self] newAddress in self.imageSession?.objectsMoved(newAddress) }
+        vm.faultHandler = { [unowned self] ghosts in
+            guard let loader = self.imageSession?.loader else { return "this object space has no image to load objects from" }
+            return loader.fault(ghosts)
+        }
+        vm.loadAllObjects = { [unowned self] in self.imageSession?.loader?.loadAll() }
     }
 
     /// Commits, then names the commit `name` in the store's history (replacing an older checkpoint

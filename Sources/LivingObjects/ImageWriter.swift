@@ -53,7 +53,7 @@ extension Runtime {
                                             methodVersions: changes, author: ImageSession.author, message: message)
         } catch {
             // The new objects are not in the store: they get OIDs again with the next commit.
-            for o in assigned.fresh { session.oids[o] = nil }
+            for o in assigned.fresh { session.forget(o) }
             if assigned.specials { session.specialsOIDs = [] }
             if let conflict = error as? CommitConflict { throw RuntimeError.commitConflict(describe(conflict, session)) }
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
@@ -65,10 +65,13 @@ extension Runtime {
 
     private func session(for store: SQLiteStore) throws -> ImageSession {
         if let s = imageSession, s.store === store { return s }
+        // Another store gets every object: those not loaded yet are read from this session's first.
+        if let problem = imageSession?.loader?.loadAll() { throw RuntimeError.image(problem) }
         let base: CommitID
         do { base = try store.headCommit() } catch { throw RuntimeError.image("cannot read \(store.path): \(error)") }
         let s = ImageSession(store: store, base: base)
         s.pendingMethodVersions = imageSession?.pendingMethodVersions ?? []
+        s.loader = ImageLoader(session: s, vm: vm)
         imageSession = s
         return s
     }
@@ -83,7 +86,7 @@ extension Runtime {
         do { next = try session.store.allocateOIDs(count: fresh.count + specialsNeeded).lowerBound } catch {
             throw RuntimeError.image("cannot allocate OIDs in \(session.store.path): \(error)")
         }
-        for o in fresh { session.oids[o] = next; next += 1 }
+        for o in fresh { session.register(o, oid: next); next += 1 }
         if specialsNeeded > 0 { session.specialsOIDs = (0..<UInt64(specialsNeeded)).map { next + $0 } }
         return (fresh, specialsNeeded > 0)
     }
@@ -129,7 +132,7 @@ extension Runtime {
 
 /// Every object reachable from some roots (through classes and pointer slots), breadth first, so that
 /// the first roots (nil, true, false) come first; with the contents to save (inline caches left out,
-/// so that what they cache is not reached through them).
+/// so that what they cache is not reached through them). Ghosts are left out: they are unchanged.
 struct ReachableObjects {
     private(set) var objects: [Oop] = []
     private(set) var contents: [ImageContents] = []
@@ -138,7 +141,7 @@ struct ReachableObjects {
         var seen = Set<Oop>(), objects: [Oop] = [], contents: [ImageContents] = []
         var saved = SavedContents(vm)
         func visit(_ o: Oop) {
-            if o != 0 && isPointer(o) && seen.insert(o).inserted { objects.append(o) }
+            if o != 0 && isPointer(o) && !vm.isGhost(o) && seen.insert(o).inserted { objects.append(o) }
         }
         for r in roots { visit(r) }
         var i = 0

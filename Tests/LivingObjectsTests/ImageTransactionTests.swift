@@ -69,7 +69,9 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
         _ = try image.rt.vm.prepareImageSave()
         // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place.
         let saved = try XCTUnwrap(image.rt.global("Saved")), other = try XCTUnwrap(image.rt.global("Other"))
-        session.oids[other] = session.oids.removeValue(forKey: saved)
+        let oid = try XCTUnwrap(session.oids[saved])
+        session.forget(saved)
+        session.register(other, oid: oid)
         XCTAssertEqual(try image.print("| held | held := Other. System abort. { held. held == Saved. Saved }"),
                        "#(#(1 $a 'text') true #(1 $a 'text'))")
     }

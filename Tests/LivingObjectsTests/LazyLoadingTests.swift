@@ -1,0 +1,205 @@
+// Lazy loading: an opened image's objects are ghosts until used, and no program can tell — values,
+// identity, classes, primitives given ghosts, become:, collections, commit and abort behave as if the
+// image had been read whole. A record that is missing or damaged is an ObjectFault, not a crash.
+
+import Foundation
+@testable import Store
+import VMCore
+import XCTest
+@testable import LivingObjects
+
+final class LazyLoadingTests: TemporaryDirectoryTestCase {
+    private var image: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        image = path("data.lo")
+        try DataImage.copy(to: image)
+    }
+
+    override class func tearDown() {
+        DataImage.remove()
+        super.tearDown()
+    }
+
+    /// The image opened, loading only what is used (no prefetching, so that counts are exact).
+    private func opened() throws -> CapturingImage {
+        let image = try CapturingImage(path: image)
+        image.rt.prefetchCount = 0
+        return image
+    }
+
+    /// Slot `i` of the global `name`'s value, without loading the object there.
+    private func element(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
+        image.rt.vm.fetchSlot(try XCTUnwrap(image.rt.global(name)), i)
+    }
+
+    func testOpeningLoadsOnlyTheVMStateAndObjectsStayGhostsUntilUsed() throws {
+        let image = try opened()
+        XCTAssertLessThan(image.rt.loadedObjectCount, 2_000, "the image holds \(DataImage.objectCount) objects")
+        let data = try XCTUnwrap(image.rt.global("Data"))
+        XCTAssertTrue(image.rt.vm.isGhost(data))
+        XCTAssertEqual(try image.print("Data size"), "\(DataImage.dataSize)")
+        XCTAssertFalse(image.rt.vm.isGhost(data), "loaded in place: the reference held is the object now")
+        let first = try element(image, "Data", 0), second = try element(image, "Data", 1)
+        XCTAssertTrue(image.rt.vm.isGhost(first))
+        XCTAssertEqual(try image.print("(Data at: 1) value"), "1")
+        XCTAssertFalse(image.rt.vm.isGhost(first))
+        XCTAssertTrue(image.rt.vm.isGhost(second), "its neighbour was not used")
+    }
+
+    func testValuesIdentityAndClassesAreThoseSaved() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Data at: 2) size"), "8")
+        XCTAssertEqual(try image.print("(Data at: 2) reversed"), "'gnirts a'")
+        XCTAssertEqual(try image.print("(Data at: 3) class"), "Array")
+        XCTAssertEqual(try image.print("{ (Data at: 3) size. (Data at: 3) at: 2. (Data at: 3) at: 3 }"), "#(3 #two 'three')")
+        XCTAssertEqual(try image.print("(Data at: 4) instVarAt: 1"), "4")
+        XCTAssertEqual(try image.print("{ (Data at: 4) class. (Data at: 4) value. (Data at: 4) next value }"), "an Array(LazyNode 4 5)")
+        XCTAssertEqual(try image.print("(Data at: 4) next == (Data at: 5)"), "true", "two paths to one object")
+        XCTAssertEqual(try image.print("(Data at: 6) == (Data at: 6)"), "true")
+        XCTAssertEqual(try image.print("Hashes = ((1 to: 8) collect: [:i | (Data at: i) identityHash])"), "true")
+        XCTAssertEqual(try image.print("(Data at: 7) class"), "LargePositiveInteger")
+        XCTAssertEqual(try image.print("(Data at: 7) - (2 raisedTo: 80)"), "1")
+        XCTAssertEqual(try image.print("(Data at: 8) printString"), "'3.25'")
+        XCTAssertEqual(try image.print("(Data at: 9) keys asSortedCollection asArray"), "#(#a #b)")
+    }
+
+    func testIdentityCollectionsFindGhostsByIdentityHash() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("{ Members includes: (Data at: 4). Members includes: (Data at: 5). Members includes: 4 }"),
+                       "#(true true false)")
+        XCTAssertEqual(try image.print("(Data at: 10) includes: (Data at: 4)"), "true", "an IdentitySet loaded after its members")
+    }
+
+    func testPrimitivesGivenGhostsAnswerAsForLoadedObjects() throws {
+        let image = try opened()
+        let text = try element(image, "Data", 1)
+        XCTAssertEqual(try image.print("'abc' , (Data at: 2)"), "'abca string'")
+        XCTAssertEqual(try image.print("'a string' = (Data at: 2)"), "true")
+        XCTAssertFalse(image.rt.vm.isGhost(text))
+        _ = try image.rt.evaluate("Smalltalk at: #Copy put: (Array new: 3)")
+        XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Data", 2)))
+        XCTAssertEqual(try image.print("Copy replaceFrom: 1 to: 3 with: (Data at: 3) startingAt: 1; yourself"), "#(1 #two 'three')")
+        XCTAssertEqual(try image.print("(Data at: 3) == (Data at: 3) yourself"), "true")
+        XCTAssertEqual(try image.print("(Data at: 11) value: 4"), "5", "a saved block, evaluated")
+        XCTAssertEqual(try image.print("#(3 1 2) asSortedCollection: (Data at: 12)"), "a SortedCollection(3 2 1)")
+        XCTAssertEqual(try image.print("(Array new: 2) at: 1 put: (Data at: 13); yourself"), "#(#(13) nil)")
+    }
+
+    func testBecomeSwapsGhostsAndLoadedObjects() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Data at: 14) become: (Data at: 15). { Data at: 14. Data at: 15 }"), "#('fifteen' 'fourteen')")
+        XCTAssertEqual(try image.print("| fresh | fresh := 'fresh' copy. (Data at: 16) become: fresh. { Data at: 16. fresh }"),
+                       "#('fresh' 'sixteen')")
+    }
+
+    func testGhostsSurviveCollectionsAndLoadAfterThem() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Data at: 17) value"), "17")
+        let oid = image.rt.vm.ghostOID(try element(image, "Data", 18))
+        _ = try image.print("Smalltalk garbageCollect. 1 to: 100000 do: [:i | Array new: 10]. Smalltalk garbageCollect")
+        let ghost = try element(image, "Data", 18)
+        XCTAssertTrue(image.rt.vm.isGhost(ghost), "moved by the collector, still a ghost")
+        XCTAssertEqual(image.rt.vm.ghostOID(ghost), oid)
+        XCTAssertEqual(try image.print("{ (Data at: 19) value. (Data at: 17) value. (Data at: 4) next value }"), "#(19 17 5)")
+    }
+
+    func testHeapEnumerationFindsObjectsThatWereNotLoaded() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")
+        XCTAssertEqual(image.rt.ghostCount, 0, "enumerating the heap loads the whole image")
+    }
+
+    func testACommitAfterSomeObjectsLoadedWritesOnlyWhatChanged() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Data at: 4) value: 40. (Data at: 20) value"), "20")
+        let store = try XCTUnwrap(image.rt.imageStore)
+        let head = try store.headCommit()
+        XCTAssertEqual(try image.print("System commit"), "true")
+        let written = try store.changedOIDs(commit: try store.headCommit())
+        XCTAssertNotEqual(try store.headCommit(), head)
+        XCTAssertLessThan(written.count, 20, "the changed node and a few VM-state records, not the image")
+        let reopened = try opened()
+        XCTAssertEqual(try reopened.print("{ (Data at: 4) value. (Data at: 5) value. (Data at: 21) value. Data last value }"),
+                       "#(40 5 21 \(DataImage.nodeCount))")
+    }
+
+    func testAbortPutsBackLoadedObjectsAndLeavesGhostsLoadable() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Data at: 4) value: 99. (Data at: 3) at: 1 put: #changed. System abort"), "true")
+        XCTAssertEqual(try image.print("{ (Data at: 4) value. (Data at: 3) first. (Data at: 22) value }"), "#(4 1 22)")
+        let other = try opened()
+        XCTAssertEqual(try other.print("(Data at: 23) value: 230. System commit"), "true")
+        XCTAssertEqual(try image.print("System abort. { (Data at: 23) value. (Data at: 24) value }"), "#(230 24)")
+    }
+
+    func testAMissingOrDamagedRecordIsAnObjectFaultNotACrash() throws {
+        let store = try SQLiteStore.open(path: image)
+        let probe = try opened()
+        let damaged = probe.rt.vm.ghostOID(try element(probe, "Data", 24))
+        let missing = probe.rt.vm.ghostOID(try element(probe, "Data", 25))
+        try store.write { connection in
+            try connection.execute("UPDATE objects SET contents = x'ffffffff' WHERE oid = \(damaged)")
+            try connection.execute("DELETE FROM objects WHERE oid = \(missing)")
+        }
+        let image = try opened()
+        let text = try image.print("[(Data at: 25) value] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(text.contains("object \(damaged)") && text.contains("cannot be decoded"), text)
+        XCTAssertEqual(try image.print("[(Data at: 26) value] on: Error do: [:e | e class]"), "ObjectFault")
+        XCTAssertTrue(try image.print("[(Data at: 26) value] on: Error do: [:e | e messageText]").contains("object \(missing) does not exist"))
+        XCTAssertThrowsError(try image.rt.evaluate("(Data at: 25) printString"))
+        XCTAssertTrue(image.err.contains("ObjectFault"), image.err)
+        XCTAssertEqual(try image.print("(Data at: 27) value"), "27", "the rest of the image is fine")
+        XCTAssertEqual(try image.print("[(Data at: 2) , (Data at: 25)] on: ObjectFault do: [:e | #caught]"), "#caught")
+    }
+}
+
+/// An image with data of every kind behind the global Data, saved once and copied for each test.
+enum DataImage {
+    static let dataSize = 30, nodeCount = 30
+    nonisolated(unsafe) static var objectCount = 0
+    nonisolated(unsafe) private static var master: URL?
+
+    static func copy(to path: String) throws {
+        let source = try (master ?? make()).appendingPathComponent("master.lo").path
+        try SQLiteStore.open(path: source).backup(to: path)
+    }
+
+    static func remove() {
+        if let master { try? FileManager.default.removeItem(at: master) }
+        master = nil
+    }
+
+    private static func make() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let c = try CapturingRuntime()
+        _ = try c.rt.evaluate("Object subclass: #LazyNode instanceVariableNames: 'value next' classVariableNames: '' package: 'Lazy-Test'")
+        try c.rt.compile("value ^ value", inClass: "LazyNode")
+        try c.rt.compile("value: v value := v", inClass: "LazyNode")
+        try c.rt.compile("next ^ next", inClass: "LazyNode")
+        try c.rt.compile("next: n next := n", inClass: "LazyNode")
+        _ = try c.rt.evaluate("""
+            | data nodes |
+            nodes := (1 to: \(nodeCount)) collect: [:i | LazyNode new value: i].
+            1 to: nodes size - 1 do: [:i | (nodes at: i) next: (nodes at: i + 1)].
+            data := nodes copy.
+            data at: 1 put: (nodes at: 1); at: 2 put: 'a string' copy; at: 3 put: { 1. #two. 'three' }.
+            data at: 6 put: (Array new: 1); at: 7 put: (2 raisedTo: 80) + 1; at: 8 put: 3.25.
+            data at: 9 put: (Dictionary new at: #a put: 1; at: #b put: 2; yourself).
+            data at: 10 put: (IdentitySet new add: (nodes at: 4); yourself).
+            data at: 11 put: [:x | x + 1]; at: 12 put: [:a :b | a >= b]; at: 13 put: #(13) copy.
+            data at: 14 put: 'fourteen' copy; at: 15 put: 'fifteen' copy; at: 16 put: 'sixteen' copy.
+            Smalltalk at: #Data put: data.
+            Smalltalk at: #Members put: (IdentitySet new add: (nodes at: 4); add: (nodes at: 5); yourself).
+            Smalltalk at: #Hashes put: ((1 to: 8) collect: [:i | (data at: i) identityHash])
+            """)
+        let path = directory.appendingPathComponent("master.lo").path
+        try c.rt.commitImage(toPath: path, message: "data image")
+        let store = try SQLiteStore.open(path: path)
+        objectCount = try store.changedOIDs(commit: try store.headCommit()).count
+        master = directory
+        return directory
+    }
+}
