@@ -68,7 +68,9 @@ extension SQLiteStore {
                 current = nil
                 existing.insert(oid)
             }
-            guard let object = RecordCoding.decode(oid: oid, header: scan.blob(2), contents: scan.blob(3)) else {
+            guard let object = try? Self.withContents(scan, column: 3, connection, {
+                RecordCoding.decode(oid: oid, header: scan.blob(2), contents: $0)
+            }) else {
                 findings.add(.integrity, "the record of object \(oid) at commit \(commit) cannot be decoded (or its header disagrees with it)")
                 continue
             }

@@ -99,7 +99,7 @@ extension SQLiteStore {
             insertObject.reset()
             insertObject.bind(1, write.oid)
             insertObject.bind(2, id.rawValue)
-            record.bind(to: insertObject, at: 3)
+            try Self.bind(record, to: insertObject, at: 3, connection)
             try insertObject.run()
         }
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")

@@ -65,12 +65,4 @@ struct EncodedRecord: Sendable {
         headerLength = RecordCoding.encode(object, into: &bytes)
         self.bytes = bytes
     }
-
-    /// Binds header and contents to parameters `index` and `index + 1`.
-    func bind(to statement: Statement, at index: Int) {
-        bytes.withUnsafeBytes { all in
-            statement.bind(index, UnsafeRawBufferPointer(rebasing: all[..<headerLength]))
-            statement.bind(index + 1, UnsafeRawBufferPointer(rebasing: all[headerLength...]))
-        }
-    }
 }

@@ -156,6 +156,7 @@ final class Statement {
     func run() throws(StoreError) { try step() }
 
     func isNull(_ column: Int) -> Bool { sqlite3_column_type(stmt, Int32(column)) == SQLITE_NULL }
+    func isInteger(_ column: Int) -> Bool { sqlite3_column_type(stmt, Int32(column)) == SQLITE_INTEGER }
     func int64(_ column: Int) -> Int64 { sqlite3_column_int64(stmt, Int32(column)) }
     func uint64(_ column: Int) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(stmt, Int32(column))) }
     func double(_ column: Int) -> Double { sqlite3_column_double(stmt, Int32(column)) }

@@ -149,7 +149,8 @@ extension SQLiteStore {
                     insert.bind(1, oid)
                     insert.bind(2, id.rawValue)
                     insert.bind(3, versionAsOf.blob(0))
-                    insert.bind(4, versionAsOf.blob(1))
+                    // Long contents are shared with the old version (vacuum drops them with the last).
+                    if versionAsOf.isInteger(1) { insert.bind(4, versionAsOf.int64(1)) } else { insert.bind(4, versionAsOf.blob(1)) }
                     try insert.run()
                     restored.append(oid)
                 }

@@ -50,8 +50,8 @@ public final class SQLiteStore: Sendable {
     private func validateSchema(_ connection: Connection) throws {
         try connection.execute("PRAGMA journal_mode = WAL")
         let tables = try connection.integer(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'commits', 'objects', 'roots', 'checkpoints', 'methods', 'large_bytes', 'chunks')")
-        guard tables == 8, try connection.integer("SELECT max(id) FROM commits") != nil else {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'commits', 'objects', 'long_contents', 'roots', 'checkpoints', 'methods', 'large_bytes', 'chunks')")
+        guard tables == 9, try connection.integer("SELECT max(id) FROM commits") != nil else {
             throw StoreError.corrupt(path: path, detail: "tables of the store are missing")
         }
     }
@@ -130,8 +130,8 @@ public final class SQLiteStore: Sendable {
     /// One read transaction; runs of nearby OIDs are read with one range scan each, others one seek each.
     public func records(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
         try withReader { connection in
-            try Self.scanNewest(oids, asOf: snapshot, columns: "header, contents", connection) { oid, query in
-                try decode(oid: oid, commit: snapshot, header: query.blob(1), contents: query.blob(2))
+            try Self.scanNewest(oids, asOf: snapshot, contents: true, connection) { oid, header, contents in
+                try decode(oid: oid, commit: snapshot, header: header, contents: contents)
             }
         }
     }
@@ -140,8 +140,7 @@ public final class SQLiteStore: Sendable {
     /// their contents (see `records(of:asOf:)` for how the batch is read).
     public func headers(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredHeader] {
         try withReader { connection in
-            try Self.scanNewest(oids, asOf: snapshot, columns: "header", connection) { oid, query in
-                let bytes = query.blob(1)
+            try Self.scanNewest(oids, asOf: snapshot, contents: false, connection) { oid, bytes, _ in
                 guard let (header, length) = RecordCoding.decodeHeader(oid: oid, bytes), length == bytes.count else {
                     throw StoreError.corrupt(path: path, detail: "the header of object \(oid) as of \(snapshot) cannot be decoded")
                 }
@@ -151,34 +150,36 @@ public final class SQLiteStore: Sendable {
     }
 
     /// Reads the newest version as of `snapshot` of each OID of `oids` that exists then, ascending:
-    /// `decode` gets the OID and a row whose columns after the OID are `columns`.
-    private static func scanNewest<T>(_ oids: [UInt64], asOf snapshot: CommitID, columns: String, _ connection: Connection,
-                                      decode: (UInt64, Statement) throws -> T) throws -> [T] {
-        let sorted = Array(Set(oids)).sorted()
+    /// `decode` gets the OID, its header and (with `contents`) its contents. A run of consecutive OIDs is
+    /// read with one range scan (which reads no other object); the others with one seek each.
+    private static func scanNewest<T>(_ oids: [UInt64], asOf snapshot: CommitID, contents: Bool, _ connection: Connection,
+                                      decode: (UInt64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> T) throws -> [T] {
+        let ascending = zip(oids, oids.dropFirst()).allSatisfy { $0 < $1 }
+        let sorted = ascending ? oids : Array(Set(oids)).sorted()
         var found: [T] = []
         found.reserveCapacity(sorted.count)
+        let columns = contents ? "header, contents" : "header"
         let seek = try connection.statement(
             "SELECT oid, \(columns) FROM objects WHERE oid = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
         let range = try connection.statement(
             "SELECT oid, \(columns) FROM objects WHERE oid >= ? AND oid <= ? AND commit_id <= ? ORDER BY oid, commit_id")
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         var i = 0
         while i < sorted.count {
-            // A run: OIDs at most `runGap` apart. Long runs are read with one range scan.
             var end = i + 1
-            while end < sorted.count && sorted[end] - sorted[end - 1] <= runGap { end += 1 }
+            while end < sorted.count && sorted[end] == sorted[end - 1] + 1 { end += 1 }
             if end - i >= minimumRun {
                 range.reset()
                 range.bind(1, sorted[i])
                 range.bind(2, sorted[end - 1])
                 range.bind(3, snapshot.rawValue)
-                var k = i
+                // Versions come oldest first: a newer one replaces the one before.
                 var last: UInt64? = nil
                 while try range.step() {
                     let oid = range.uint64(0)
-                    while k < end && sorted[k] < oid { k += 1 }
-                    guard k < end && sorted[k] == oid else { continue }
-                    let value = try decode(oid, range)
-                    if oid == last { found[found.count - 1] = value } else { found.append(value) }   // a newer version
+                    let value = contents ? try withContents(range, column: 2, connection) { try decode(oid, range.blob(1), $0) }
+                                         : try decode(oid, range.blob(1), empty)
+                    if oid == last { found[found.count - 1] = value } else { found.append(value) }
                     last = oid
                 }
                 range.reset()
@@ -187,7 +188,12 @@ public final class SQLiteStore: Sendable {
                     seek.reset()
                     seek.bind(1, oid)
                     seek.bind(2, snapshot.rawValue)
-                    if try seek.step() { found.append(try decode(oid, seek)) }
+                    guard try seek.step() else { continue }
+                    if contents {
+                        found.append(try withContents(seek, column: 2, connection) { try decode(oid, seek.blob(1), $0) })
+                    } else {
+                        found.append(try decode(oid, seek.blob(1), empty))
+                    }
                 }
                 seek.reset()
             }
@@ -196,8 +202,8 @@ public final class SQLiteStore: Sendable {
         return found
     }
 
-    /// OIDs closer than this belong to one run of `scanNewest`; runs this long are range-scanned.
-    private static let runGap: UInt64 = 4, minimumRun = 8
+    /// Runs of at least this many consecutive OIDs are read with a range scan.
+    private static let minimumRun = 8
 
     /// Prefetch: up to `limit` objects existing as of `snapshot` whose OIDs are ≥ `oid`, in OID order.
     /// Objects created together have consecutive OIDs, so this loads a cluster in one range scan.
@@ -211,7 +217,9 @@ public final class SQLiteStore: Sendable {
             objects.reserveCapacity(min(limit, 1 << 16))
             while try query.step() {
                 let rowOID = query.uint64(0)
-                let object = try decode(oid: rowOID, commit: snapshot, header: query.blob(1), contents: query.blob(2))
+                let object = try Self.withContents(query, column: 2, connection) {
+                    try decode(oid: rowOID, commit: snapshot, header: query.blob(1), contents: $0)
+                }
                 if let last = objects.last, last.oid == rowOID {
                     objects[objects.count - 1] = object  // a newer version of the same object
                 } else if objects.count == limit {

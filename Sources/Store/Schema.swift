@@ -12,8 +12,8 @@ enum Schema {
 
     // Object versions are keyed (oid, commit_id) in one B-tree (WITHOUT ROWID): the newest version
     // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan. The small
-    // `header` column comes before the contents, so reading a header never reads a long record's
-    // overflow pages.
+    // `header` column comes before the contents; contents longer than a few hundred bytes are kept
+    // in `long_contents` and the row holds their id (LongContents.swift), so rows stay short.
     // A commit keeps its changed OIDs as a delta-encoded list (`changed`), for conflict checks,
     // `changedOIDs` and rollback without an index on objects.commit_id.
     static let tables = """
@@ -21,7 +21,8 @@ enum Schema {
         CREATE TABLE commits(id INTEGER PRIMARY KEY, time REAL NOT NULL, author TEXT NOT NULL,
             message TEXT NOT NULL, object_count INTEGER NOT NULL, changed BLOB NOT NULL);
         CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
-            contents BLOB NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+            contents NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+        CREATE TABLE long_contents(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
         CREATE TABLE roots(name TEXT NOT NULL, commit_id INTEGER NOT NULL, oid INTEGER,
             PRIMARY KEY (name, commit_id)) WITHOUT ROWID;
         CREATE INDEX roots_by_commit ON roots(commit_id);
@@ -73,25 +74,21 @@ enum Schema {
             guard found == 1 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
             try connection.execute("""
                 CREATE TABLE objects_v2(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
-                    contents BLOB NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID
+                    contents NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+                CREATE TABLE long_contents(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
                 """)
             let scan = try connection.statement("SELECT oid, commit_id, record FROM objects ORDER BY oid, commit_id")
             let insert = try connection.statement("INSERT INTO objects_v2 VALUES (?, ?, ?, ?)")
-            var encoded: [UInt8] = []
             while try scan.step() {
                 let oid = scan.uint64(0)
                 guard let object = RecordCoding.decodeVersion1(oid: oid, scan.blob(2)) else {
                     throw StoreError.corrupt(path: connection.path,
                                              detail: "the record of object \(oid) at commit \(scan.int64(1)) cannot be decoded")
                 }
-                let headerLength = RecordCoding.encode(object, into: &encoded)
                 insert.reset()
                 insert.bind(1, oid)
                 insert.bind(2, scan.int64(1))
-                encoded.withUnsafeBytes { bytes in
-                    insert.bind(3, UnsafeRawBufferPointer(rebasing: bytes[..<headerLength]))
-                    insert.bind(4, UnsafeRawBufferPointer(rebasing: bytes[headerLength...]))
-                }
+                try SQLiteStore.bind(EncodedRecord(object), to: insert, at: 3, connection)
                 try insert.run()
             }
             scan.reset()

@@ -35,6 +35,7 @@ extension SQLiteStore {
                 let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, connection)
                 let (objectsRemoved, unreachableVersions) = try sweep(keeping: live, connection)
                 let largeBytesRemoved = try dropLargeBytes(keeping: largeBytes, stagedBefore: cutoff, connection)
+                try Self.dropUnusedLongContents(connection)
                 return VacuumReport(versionsRemoved: versionsRemoved + unreachableVersions,
                                     objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved)
             }
@@ -121,7 +122,9 @@ extension SQLiteStore {
             versions.reset()
             versions.bind(1, oid)
             while try versions.step() {
-                let object = try decode(oid: oid, commit: CommitID(versions.int64(0)), header: versions.blob(1), contents: versions.blob(2))
+                let object = try Self.withContents(versions, column: 2, connection) {
+                    try decode(oid: oid, commit: CommitID(versions.int64(0)), header: versions.blob(1), contents: $0)
+                }
                 for referenced in object.referencedOIDs where !live.contains(referenced) { pending.append(referenced) }
                 if case let .largeBytes(large) = object.contents { largeBytes.insert(large.id) }
             }

@@ -160,3 +160,45 @@ final class HeaderTests: XCTestCase {
         return out
     }
 }
+
+final class LongContentsTests: XCTestCase {
+    private let directory = TemporaryDirectory()
+    private lazy var store = try! SQLiteStore.open(path: directory.file("image.lo"), create: true)
+
+    private func count(_ sql: String) throws -> Int64 { try store.write { try $0.integer(sql) ?? 0 } }
+
+    func testLongRecordsLiveOutsideTheObjectsTableAndReadBackEveryWay() throws {
+        let oids = Array(try store.allocateOIDs(count: 20))
+        let long = StoredObject(oid: oids[10], classOID: oids[0], format: 2, identityHash: 5,
+                                slots: (0..<10_000).map { ref(oids[$0 % 20]) })
+        let text = StoredObject(oid: oids[11], classOID: oids[0], format: 16, bytes: [UInt8](repeating: 65, count: 2000))
+        let small = oids.filter { $0 != long.oid && $0 != text.oid }
+            .map { StoredObject(oid: $0, classOID: oids[0], format: 1, slots: [smallInteger(Int($0))]) }
+        let commit = try store.commit(base: try store.headCommit(), writes: small + [long, text], author: "t", message: "m")
+        XCTAssertEqual(try count("SELECT count(*) FROM long_contents"), 2)
+        XCTAssertEqual(try count("SELECT count(*) FROM objects WHERE typeof(contents) = 'integer'"), 2)
+        XCTAssertEqual(try store.load(oids: [long.oid, text.oid], asOf: commit), [long, text])
+        XCTAssertEqual(try store.records(of: oids, asOf: commit).filter { $0.oid == long.oid || $0.oid == text.oid }, [long, text],
+                       "read in a range scan")
+        XCTAssertEqual(try store.loadCluster(startingAt: oids[0], limit: 20, asOf: commit)[10], long)
+        XCTAssertEqual(try store.headers(of: [long.oid], asOf: commit), [long.header])
+        XCTAssertEqual(try store.check(), [])
+    }
+
+    func testRollbackSharesLongContentsAndVacuumDropsThemWithTheLastVersion() throws {
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        func version(_ n: Int) -> StoredObject {
+            StoredObject(oid: oid, classOID: oid, format: 2, slots: Array(repeating: smallInteger(n), count: 1000))
+        }
+        let first = try store.commit(base: try store.headCommit(), writes: [version(1)], roots: ["r": oid], author: "t", message: "1")
+        let second = try store.commit(base: first, writes: [version(2)], author: "t", message: "2")
+        let rolledBack = try store.rollback(to: first, author: "t")
+        XCTAssertEqual(try store.load(oid: oid, asOf: rolledBack), version(1))
+        XCTAssertEqual(try count("SELECT count(*) FROM long_contents"), 2, "the rollback's version shares version 1's")
+        XCTAssertEqual(try store.load(oid: oid, asOf: second), version(2))
+        try store.vacuum(retain: .zero)
+        XCTAssertEqual(try count("SELECT count(*) FROM long_contents"), 1)
+        XCTAssertEqual(try store.load(oid: oid, asOf: try store.headCommit()), version(1))
+        XCTAssertEqual(try store.check(), [])
+    }
+}

@@ -1,0 +1,50 @@
+// Long records kept out of the objects B-tree: a WITHOUT ROWID table stores each row inside the
+// B-tree, and a seek that compares its key with a row too long for one page reads that row whole.
+// So contents longer than `inlineContentsLimit` live in `long_contents`, and the objects row holds
+// the id of theirs (an INTEGER where the contents BLOB would be).
+
+import CSQLite
+
+extension SQLiteStore {
+    /// Contents up to this many bytes are kept in the objects row (SQLite keeps about 1000 bytes of a
+    /// row on a 4 KB page of a WITHOUT ROWID table).
+    static let inlineContentsLimit = 900
+
+    /// Binds a record's header and contents to parameters `index` and `index + 1` of an insert into
+    /// `objects`; long contents are written to `long_contents` first and their id bound instead.
+    static func bind(_ record: EncodedRecord, to insert: Statement, at index: Int, _ connection: Connection) throws {
+        try record.bytes.withUnsafeBytes { all in
+            insert.bind(index, UnsafeRawBufferPointer(rebasing: all[..<record.headerLength]))
+            try bindContents(UnsafeRawBufferPointer(rebasing: all[record.headerLength...]), to: insert, at: index + 1, connection)
+        }
+    }
+
+    static func bindContents(_ contents: UnsafeRawBufferPointer, to insert: Statement, at index: Int, _ connection: Connection) throws {
+        guard contents.count > inlineContentsLimit else { return insert.bind(index, contents) }
+        let long = try connection.statement("INSERT INTO long_contents (data) VALUES (?)")
+        long.bind(1, contents)
+        try long.run()
+        insert.bind(index, connection.lastInsertRowID)
+    }
+
+    /// Calls `body` with the contents in column `column` of the row `query` is on, read from
+    /// `long_contents` when the row holds their id. The buffer is valid only during the call.
+    static func withContents<T>(_ query: Statement, column: Int, _ connection: Connection,
+                                _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        guard query.isInteger(column) else { return try body(query.blob(column)) }
+        let lookup = try connection.statement("SELECT data FROM long_contents WHERE id = ?")
+        lookup.bind(1, query.int64(column))
+        defer { lookup.reset() }
+        guard try lookup.step() else {
+            throw StoreError.corrupt(path: connection.path, detail: "long contents \(query.int64(column)) are missing")
+        }
+        return try body(lookup.blob(0))
+    }
+
+    /// Deletes the long contents no object version refers to any more (after versions were deleted).
+    static func dropUnusedLongContents(_ connection: Connection) throws {
+        try connection.execute("""
+            DELETE FROM long_contents WHERE id NOT IN (SELECT contents FROM objects WHERE typeof(contents) = 'integer')
+            """)
+    }
+}
