@@ -29,6 +29,10 @@ extension VM {
         rememberedCount = 0
         var weak = OopStack()
         markFromRoots(weak: &weak)
+        if let retain = retainUnreached {
+            let kept = retain { o in headerOf(o) & Header.markedBit != 0 }
+            if !kept.isEmpty { mark(from: kept, weak: &weak) }
+        }
         clearUnmarkedWeakReferences(weak)
         weak.release()
         let newTop = computeForwardingAddresses()
@@ -46,6 +50,13 @@ extension VM {
     }
 
     private func markFromRoots(weak: inout OopStack) {
+        var roots: [Oop] = []
+        forEachRootSlot { roots.append($0.pointee) }
+        mark(from: roots, weak: &weak)
+    }
+
+    /// Marks what `roots` reach (old space only: the young space was emptied first).
+    private func mark(from roots: [Oop], weak: inout OopStack) {
         var stack = OopStack()
         defer { stack.release() }
         func mark(_ o: Oop) {
@@ -54,7 +65,7 @@ extension VM {
                 stack.push(o)
             }
         }
-        forEachRootSlot { mark($0.pointee) }
+        for r in roots { mark(r) }
         while let o = stack.pop() {
             let format = formatOf(o)
             if !Format.isTraced(format) { continue }

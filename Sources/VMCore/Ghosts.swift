@@ -38,6 +38,25 @@ extension VM {
         return o
     }
 
+    /// The ghosts among the `count` objects that follow `o` in old space, nearest first. Ghosts made
+    /// together (the objects one object refers to) lie together there and tend to be used together.
+    public func ghosts(after o: Oop, within count: Int) -> [Oop] {
+        var found: [Oop] = []
+        var current = o
+        for _ in 0..<count {
+            guard let next = objectAfter(current) else { break }
+            if isGhost(next) { found.append(next) }
+            current = next
+        }
+        return found
+    }
+
+    /// Whether `o` (a ghost or not) is a class: classes are in the class table at their identity hash.
+    public func isClass(_ o: Oop) -> Bool {
+        let h = hashOf(o)
+        return isPointer(o) && h < classTableCount && classTable[h] == o
+    }
+
     /// Old-space bytes `allocateGhost` would take for `count` words (checked before a batch is loaded).
     public func ghostBytes(words count: Int) -> Int { (max(count, 1) + 1 + (count >= 255 ? 1 : 0)) * 8 }
 

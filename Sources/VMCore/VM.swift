@@ -142,6 +142,10 @@ public final class VM {
     public var faultHandler: ((_ ghosts: [Oop]) -> String?)?
     /// Loads every object of the image there is (before heap enumeration); nil, or why it could not.
     public var loadAllObjects: (() -> String?)?
+    /// Asked by a full collection, once it has marked what the roots reach (`isReached`), for old
+    /// objects that must live on anyway: objects of the image changed since they were loaded, which
+    /// ghosts may still refer to (the VM cannot see a ghost's references).
+    public var retainUnreached: ((_ isReached: (Oop) -> Bool) -> [Oop])?
     /// Why the last fault failed, and how many have failed.
     public internal(set) var faultError: String? = nil
     public internal(set) var faultFailures = 0
