@@ -6,9 +6,10 @@ import VMCore
 
 /// Loads the objects of one session's image on demand (VMCore/Ghosts.swift says when the VM asks).
 ///
-/// One fault is one transaction of reads, then one pass that changes memory: the records asked for
-/// are read with the ghosts of the next `prefetch` OIDs (objects made together have consecutive OIDs),
-/// then, round by round, the records the VM needs with them —
+/// One fault is a few reads, then one pass that changes memory: the records asked for are read with
+/// the ghosts among the next `prefetch` objects in memory (ghosts made together, for the objects one
+/// object refers to, lie together, and are likely to be used together), then, round by round, the
+/// records the VM needs with them —
 ///
 /// - the class of every object loaded (the VM reads a class's format and method dictionary directly);
 /// - of a CompiledMethod or CompiledBlock: its bytecodes, its literal frame and every literal, its
@@ -24,7 +25,7 @@ import VMCore
 final class ImageLoader {
     unowned let session: ImageSession
     unowned let vm: VM
-    /// How many ghosts with the OIDs following an object asked for are loaded with it.
+    /// How many objects after a ghost asked for in memory are looked at for ghosts to load with it.
     var prefetch = 256
     /// Objects loaded from their records so far, and ghosts made.
     private(set) var loadedCount = 0, ghostCount = 0
@@ -43,15 +44,18 @@ final class ImageLoader {
 
     /// Loads these ghosts; nil, or why they could not be loaded (the VM's `faultHandler`).
     func fault(_ ghosts: [Oop]) -> String? {
-        let oids = ghosts.filter(vm.isGhost).map(vm.ghostOID)
-        if oids.isEmpty { return nil }
+        let asked = ghosts.filter(vm.isGhost)
+        if asked.isEmpty { return nil }
         faultCount += 1
+        var batch = asked
+        // A class's neighbours are other classes, not used with it.
+        for g in asked where prefetch > 0 && !vm.isClass(g) { batch += vm.ghosts(after: g, within: prefetch) }
         do {
-            try load(oids, prefetching: prefetch)
+            try load([], ghosts: batch)
             return nil
         } catch {
-            if prefetch > 0, (try? load(oids, prefetching: 0)) != nil { return nil }
-            return describe(error, loading: oids)
+            if batch.count > asked.count, (try? load([], ghosts: asked)) != nil { return nil }
+            return describe(error, loading: asked.map(vm.ghostOID))
         }
     }
 
@@ -59,7 +63,7 @@ final class ImageLoader {
     func loadAll() -> String? {
         let ghosts = session.objects.compactMap { oid, o in vm.isGhost(o) ? oid : nil }
         if ghosts.isEmpty { return nil }
-        do { try load(ghosts, prefetching: 0, everything: true) } catch { return describe(error, loading: ghosts.sorted()) }
+        do { try load(ghosts, everything: true) } catch { return describe(error, loading: ghosts.sorted()) }
         return nil
     }
 
@@ -87,24 +91,24 @@ final class ImageLoader {
         var order: [UInt64] = []
         /// Arrays whose every element is needed: literal frames, method-dictionary arrays, process lists.
         var wholeArrays: Set<UInt64> = []
+        /// The ghosts of the records read, by OID (the rest are not in memory yet).
+        var ghosts: [UInt64: Oop] = [:]
     }
 
-    /// Reads `oids` (ghosts or objects not in memory), the ghosts of the `prefetching` OIDs after each,
-    /// and everything the VM needs with them (with `everything`, every object they reach); then makes
-    /// them all objects.
-    func load(_ oids: [UInt64], prefetching: Int, everything: Bool = false) throws {
+    /// Reads `oids` (ghosts or objects not in memory) and `ghosts`, and everything the VM needs with
+    /// them (with `everything`, every object they reach); then makes them all objects.
+    func load(_ oids: [UInt64], ghosts: [Oop] = [], everything: Bool = false) throws {
+        let session = self.session, vm = self.vm
         var plan = Plan()
-        var pending = Array(Set(oids))
-        var queued = Set(pending)
-        if prefetching > 0 {
-            for oid in oids {
-                for next in oid + 1...oid + UInt64(prefetching) where !queued.contains(next) {
-                    if let o = session.objects[next], vm.isGhost(o) { pending.append(next); queued.insert(next) }
-                }
-            }
+        for g in ghosts { plan.ghosts[vm.ghostOID(g)] = g }
+        for oid in oids where plan.ghosts[oid] == nil {
+            if let o = session.objects[oid], vm.isGhost(o) { plan.ghosts[oid] = o }
         }
-        var waiting: [UInt64] = []          // records whose class is not known yet
+        var pending = Array(Set(oids).union(plan.ghosts.keys))
+        var queued = Set(pending)
+        var waiting: [StoredObject] = []    // records whose class is not known yet
         var expanded = Set<UInt64>()        // whole arrays whose elements are queued
+        var loadedClass: UInt64 = 0         // the last class found loaded (most records share one)
         while !pending.isEmpty {
             let found = try store.records(of: pending, asOf: session.snapshot)
             readCount += 1
@@ -115,25 +119,29 @@ final class ImageLoader {
             var next: [UInt64] = []
             func need(_ oid: UInt64) {
                 if queued.contains(oid) { return }
-                if let o = session.objects[oid], !vm.isGhost(o) { return }
+                if let o = session.objects[oid] {
+                    if !vm.isGhost(o) { return }
+                    plan.ghosts[oid] = o
+                }
                 queued.insert(oid)
                 next.append(oid)
             }
             for r in found {
                 plan.records[r.oid] = r
                 plan.order.append(r.oid)
-                waiting.append(r.oid)
             }
-            var stillWaiting: [UInt64] = []
-            for oid in waiting {
-                let r = plan.records[oid]!
-                need(r.classOID)
+            waiting += found
+            var stillWaiting: [StoredObject] = []
+            for r in waiting {
+                if r.classOID != loadedClass {
+                    if let o = session.objects[r.classOID], !vm.isGhost(o) { loadedClass = r.classOID } else { need(r.classOID) }
+                }
                 if everything {
                     r.referencedOIDs.forEach(need)
                 } else if let kind = kind(ofInstancesOf: r.classOID, plan) {
-                    needed(by: r, kind: kind, &plan).forEach(need)
+                    if kind != .plain { needed(by: r, kind: kind, &plan).forEach(need) }
                 } else {
-                    stillWaiting.append(oid)
+                    stillWaiting.append(r)
                 }
             }
             for array in plan.wholeArrays where !expanded.contains(array) {
@@ -147,7 +155,7 @@ final class ImageLoader {
                 }
             }
             if next.isEmpty && !stillWaiting.isEmpty {
-                throw LoadProblem(text: "the class of object \(stillWaiting[0]) cannot be determined")
+                throw LoadProblem(text: "the class of object \(stillWaiting[0].oid) cannot be determined")
             }
             waiting = stillWaiting
             pending = next
@@ -161,15 +169,21 @@ final class ImageLoader {
     /// The kind of the instances of the class `classOID`; nil while it cannot be told (the class is a
     /// ghost whose record has not been read yet).
     private func kind(ofInstancesOf classOID: UInt64, _ plan: Plan) -> Kind? {
-        if let kind = rootKinds[classOID] { return kind }
+        if let kind = classKinds[classOID] { return kind }
         // A class whose class is Metaclass is a metaclass: its instances are classes.
-        let metaclass = session.oids[vm.root(.classMetaclass)]
-        if let r = plan.records[classOID] { return r.classOID == metaclass ? .behavior : .plain }
-        guard let cls = session.objects[classOID], !vm.isGhost(cls) else { return nil }
-        return vm.classOf(cls) == vm.root(.classMetaclass) ? .behavior : .plain
+        let kind: Kind
+        if let r = plan.records[classOID] {
+            kind = r.classOID == session.oids[vm.root(.classMetaclass)] ? .behavior : .plain
+        } else {
+            guard let cls = session.objects[classOID], !vm.isGhost(cls) else { return nil }
+            kind = vm.classOf(cls) == vm.root(.classMetaclass) ? .behavior : .plain
+        }
+        classKinds[classOID] = kind
+        return kind
     }
 
-    private lazy var rootKinds: [UInt64: Kind] = {
+    /// The kinds of classes met so far (a class's kind never changes), starting with the VM's.
+    private lazy var classKinds: [UInt64: Kind] = {
         var kinds: [UInt64: Kind] = [:]
         let roots: [(Root, Kind)] = [(.classCompiledMethod, .compiledMethod), (.classCompiledBlock, .compiledBlock),
                                      (.classBlockClosure, .closure), (.classMethodDictionary, .methodDictionary),
@@ -205,56 +219,108 @@ final class ImageLoader {
     /// Allocates ghosts for what the plan's records refer to and memory does not hold, allocates the
     /// records not in memory and turns the ghosts among them into their objects, then fills them all.
     private func materialize(_ plan: Plan) throws {
-        var absent = Set<UInt64>()
-        for r in plan.records.values {
-            for oid in r.referencedOIDs where plan.records[oid] == nil && session.objects[oid] == nil { absent.insert(oid) }
+        let session = self.session, vm = self.vm
+        let records = plan.order.map { plan.records[$0]! }
+        var memo = ObjectMemo()
+        var absent: [UInt64] = []
+        func note(_ oid: UInt64) {
+            if memo.find(oid, in: session.objects) == nil && plan.records[oid] == nil { absent.append(oid) }
         }
-        let headers = absent.isEmpty ? [] : try store.headers(of: Array(absent), asOf: session.snapshot)
+        for r in records {
+            note(r.classOID)
+            if case let .slots(slots) = r.contents { for slot in slots where slot & 7 == 0 { note(slot >> 3) } }
+        }
+        absent.sort()
+        absent = absent.enumerated().compactMap { i, oid in i > 0 && absent[i - 1] == oid ? nil : oid }
+        let headers = absent.isEmpty ? [] : try store.headers(of: absent, asOf: session.snapshot)
         if !absent.isEmpty { readCount += 1 }
         var bytes = 0
         for h in headers { bytes += vm.ghostBytes(words: words(h)) }
         bytes += (absent.count - headers.count) * vm.ghostBytes(words: 0)
-        for r in plan.records.values where session.objects[r.oid] == nil { bytes += vm.ghostBytes(words: words(r.header)) }
-        guard vm.oldSpaceHasRoom(for: bytes) else {
-            throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
-        }
-        // Checked before anything changes: each record's class and shape.
-        var classIndexes: [UInt64: Int] = [:]
-        for oid in plan.order {
-            let r = plan.records[oid]!
-            classIndexes[oid] = try classIndex(of: r, plan)
+        // Checked before anything changes: each record's class and shape, and the room they need.
+        var targets: [Oop] = [], classIndexes: [Int] = []
+        targets.reserveCapacity(records.count)
+        classIndexes.reserveCapacity(records.count)
+        var lastClass: (oid: UInt64, index: Int) = (0, 0)
+        for r in records {
+            if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan)) }
+            classIndexes.append(lastClass.index)
             let h = r.header
             guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: h.kind == .slots ? h.count : 0,
                                           byteCount: h.kind == .slots ? 0 : h.count, pointers: h.kind == .slots),
                   r.identityHash > 0, r.identityHash < 1 << 22 else {
-                throw LoadProblem(text: "object \(oid) has format \(r.format), \(h.count) \(h.kind == .slots ? "slots" : "bytes") and identity hash \(r.identityHash)")
+                throw LoadProblem(text: "object \(r.oid) has format \(r.format), \(h.count) \(h.kind == .slots ? "slots" : "bytes") and identity hash \(r.identityHash)")
             }
-            if let o = session.objects[oid] {
+            if let o = plan.ghosts[r.oid] {
                 guard vm.imageSlotCount(o) == words(h), vm.imageHeader(of: o).hash == Int(r.identityHash) else {
-                    throw LoadProblem(text: "object \(oid) is not the size or identity hash it had when it was referred to")
+                    throw LoadProblem(text: "object \(r.oid) is not the size or identity hash it had when it was referred to")
                 }
-            }
-        }
-        // Missing objects become ghosts too: loading one of them says it is missing.
-        let found = Set(headers.map(\.oid))
-        for h in headers { try makeGhost(h.oid, hash: Int(h.identityHash), words: words(h)) }
-        for oid in absent where !found.contains(oid) { try makeGhost(oid, hash: 0, words: 0) }
-        for oid in plan.order {
-            let r = plan.records[oid]!
-            if let o = session.objects[oid] {
-                vm.materializeGhost(o, classIndex: classIndexes[oid]!, format: Int(r.format))
+                targets.append(o)
             } else {
-                let o = try builder.allocate(r, classIndex: classIndexes[oid]!)
-                session.register(o, oid: oid)
+                bytes += vm.ghostBytes(words: words(h))
+                targets.append(0)
             }
         }
-        for oid in plan.order {
-            let r = plan.records[oid]!
-            try builder.fill(session.objects[oid]!, from: r) { session.objects[$0] }
-            if case .largeBytes = r.contents { continue }     // rewritten once, as bytes
-            session.fingerprints[oid] = r.fingerprint
+        guard vm.oldSpaceHasRoom(for: bytes) else {
+            throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
-        loadedCount += plan.order.count
+        // New ghosts, in OID order (missing objects become ghosts too: loading one says it is missing).
+        session.reserveCapacity(session.objects.count + absent.count + records.count)
+        var made = NewGhosts()
+        var headerIndex = 0
+        for oid in absent {
+            if headerIndex < headers.count && headers[headerIndex].oid == oid {
+                let h = headers[headerIndex]
+                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: words(h)))
+                headerIndex += 1
+            } else {
+                made.append(oid, try makeGhost(oid, hash: 0, words: 0))
+            }
+        }
+        for (i, r) in records.enumerated() {
+            if targets[i] != 0 {
+                vm.materializeGhost(targets[i], classIndex: classIndexes[i], format: Int(r.format))
+            } else {
+                targets[i] = try builder.allocate(r, classIndex: classIndexes[i])
+                session.register(targets[i], oid: r.oid)
+            }
+        }
+        // Every reference resolves now: to an object, a new ghost, or a record of this batch.
+        func resolve(_ oid: UInt64) -> Oop { made.find(oid) ?? memo.find(oid, in: session.objects)! }
+        for (i, r) in records.enumerated() {
+            if case let .slots(slots) = r.contents {
+                for (k, slot) in slots.enumerated() { vm.setImageSlot(targets[i], k, slot & 7 != 0 ? slot : resolve(slot >> 3)) }
+            } else {
+                try builder.fill(targets[i], from: r) { session.objects[$0] }
+            }
+            if case .largeBytes = r.contents { continue }     // rewritten once, as bytes
+            session.fingerprints[r.oid] = r.fingerprint
+        }
+        loadedCount += records.count
+    }
+
+    /// The ghosts one batch made, in OID order; found by a search that first tries the one after the
+    /// last found (a big Array refers to consecutive new objects).
+    private struct NewGhosts {
+        private var oids: [UInt64] = [], oops: [Oop] = []
+        private var hint = 0
+
+        mutating func append(_ oid: UInt64, _ o: Oop) {
+            oids.append(oid)
+            oops.append(o)
+        }
+
+        mutating func find(_ oid: UInt64) -> Oop? {
+            if hint < oids.count && oids[hint] == oid { hint += 1; return oops[hint - 1] }
+            var low = 0, high = oids.count
+            while low < high {
+                let mid = (low + high) / 2
+                if oids[mid] < oid { low = mid + 1 } else { high = mid }
+            }
+            guard low < oids.count && oids[low] == oid else { return nil }
+            hint = low + 1
+            return oops[low]
+        }
     }
 
     /// A class's class index is its identity hash; the class must be in the class table there.
@@ -269,12 +335,29 @@ final class ImageLoader {
         return index
     }
 
-    private func makeGhost(_ oid: UInt64, hash: Int, words: Int) throws {
+    @discardableResult
+    private func makeGhost(_ oid: UInt64, hash: Int, words: Int) throws -> Oop {
         guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words) else {
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         session.register(o, oid: oid)
         ghostCount += 1
+        return o
+    }
+
+    /// A small direct-mapped memo in front of `ImageSession.objects`: the records of a batch refer to
+    /// the same few objects (nil, their class) over and over.
+    private struct ObjectMemo {
+        private var oids = [UInt64](repeating: 0, count: 256), oops = [Oop](repeating: 0, count: 256)
+
+        mutating func find(_ oid: UInt64, in objects: [UInt64: Oop]) -> Oop? {
+            let i = Int(truncatingIfNeeded: oid) & 255
+            if oids[i] == oid && oid != 0 { return oops[i] }
+            guard let o = objects[oid] else { return nil }
+            oids[i] = oid
+            oops[i] = o
+            return o
+        }
     }
 
     /// Heap words of an object with this header: slots, or bytes rounded up to words.
@@ -287,7 +370,7 @@ final class ImageLoader {
     func completeRestored(_ records: [StoredObject]) throws {
         func ghosts(_ oids: [UInt64]) -> [UInt64] { oids.filter { session.objects[$0].map(vm.isGhost) ?? false } }
         let classes = ghosts(records.map(\.classOID))
-        if !classes.isEmpty { try load(classes, prefetching: 0) }
+        if !classes.isEmpty { try load(classes) }
         var plan = Plan()
         var needed: [UInt64] = []
         for r in records { if let kind = kind(ofInstancesOf: r.classOID, plan) { needed += self.needed(by: r, kind: kind, &plan) } }
@@ -296,7 +379,7 @@ final class ImageLoader {
             for i in 0..<vm.imageSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { needed.append(vm.ghostOID(vm.fetchSlot(o, i))) }
         }
         let dependents = ghosts(needed)
-        if !dependents.isEmpty { try load(dependents, prefetching: 0) }
+        if !dependents.isEmpty { try load(dependents) }
     }
 
     // MARK: Ghosts for objects referred to from outside a fault
@@ -317,6 +400,29 @@ final class ImageLoader {
     }
 }
 
+extension ImageSession {
+    /// The loaded objects of the image that nothing in memory reaches (`isReached` says what does)
+    /// but that changed since they were loaded or last committed. Ghosts may still refer to them — a
+    /// ghost's references are not in memory — so they are not garbage: a full collection keeps them
+    /// and a commit writes them (with what they reach). None when no ghost is reached.
+    func changedUnreached(_ vm: VM, isReached: (Oop) -> Bool) -> [Oop] {
+        var candidates: [(Oop, UInt64)] = [], ghostReached = false
+        for (o, oid) in oids {
+            if isReached(o) {
+                if !ghostReached && vm.isGhost(o) { ghostReached = true }
+            } else if !vm.isGhost(o) {
+                candidates.append((o, oid))
+            }
+        }
+        guard ghostReached, !candidates.isEmpty else { return [] }
+        var saved = SavedContents(vm)
+        for (o, _) in candidates { saved.noteLiterals(of: o) }
+        return candidates.filter { o, oid in
+            record(of: o, oid: oid, contents: saved.of(o), vm: vm)?.fingerprint != fingerprints[oid]
+        }.map(\.0)
+    }
+}
+
 extension Runtime {
     /// Objects of the image loaded from their records so far (the VM state and roots at opening,
     /// then what was used). For tests, benchmarks and curiosity.
@@ -330,7 +436,10 @@ extension Runtime {
         (imageSession?.loader?.faultCount ?? 0, imageSession?.loader?.readCount ?? 0)
     }
 
-    /// How many ghosts with the OIDs following a ghost used are loaded with it (default 256).
+    /// The OID of an object of this runtime's image; nil for objects not committed yet.
+    public func imageOID(of o: Oop) -> UInt64? { imageSession?.oids[o] }
+
+    /// How many objects following a ghost in memory are looked at for ghosts to load with it (default 256).
     public var prefetchCount: Int {
         get { imageSession?.loader?.prefetch ?? 0 }
         set { imageSession?.loader?.prefetch = max(0, newValue) }

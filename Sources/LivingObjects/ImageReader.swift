@@ -157,9 +157,11 @@ private struct ImageReader {
         runtime.imageSession = session
 
         // Roots and classes start as ghosts, so that the class table can be installed before any object
-        // is loaded (loading one needs its class's index); then the roots are loaded.
+        // is loaded (loading one needs its class's index); then the roots are loaded. nil, true and
+        // false come first in old space, so that compaction never moves them.
         let rootOIDs = rootSlots.compactMap(StoredObject.referencedOID)
         do {
+            for oid in rootOIDs.prefix(3) { try loader.makeGhosts(for: [oid], existing: true) }
             try loader.makeGhosts(for: rootOIDs + tableSlots.compactMap(StoredObject.referencedOID), existing: true)
         } catch let e as ImageLoader.LoadProblem { throw bad(e.text) }
         func oop(_ slot: UInt64) throws -> Oop {
@@ -173,7 +175,7 @@ private struct ImageReader {
             try vm.installImageSpecials(ImageSpecials(
                 roots: rootSlots.map(oop), classTable: tableSlots.map(oop),
                 hashState: hashState, cacheEpoch: UInt64(intValue(specials[4])) << 26))
-            try loader.load(rootOIDs, prefetching: 0)
+            try loader.load(rootOIDs)
         } catch let e as VMError {
             throw bad(e.description)
         } catch let e as ImageLoader.LoadProblem {

@@ -46,6 +46,11 @@ final class ImageSession {
         objects[oid] = o
     }
 
+    func reserveCapacity(_ count: Int) {
+        if oids.capacity < count { oids.reserveCapacity(count) }
+        if objects.capacity < count { objects.reserveCapacity(count) }
+    }
+
     func forget(_ o: Oop) {
         if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
     }

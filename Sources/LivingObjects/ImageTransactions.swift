@@ -15,6 +15,7 @@ extension Runtime {
             return loader.fault(ghosts)
         }
         vm.loadAllObjects = { [unowned self] in self.imageSession?.loader?.loadAll() }
+        vm.retainUnreached = { [unowned self] isReached in self.imageSession?.changedUnreached(self.vm, isReached: isReached) ?? [] }
     }
 
     /// Commits, then names the commit `name` in the store's history (replacing an older checkpoint

@@ -27,7 +27,10 @@ extension Runtime {
         let specials: ImageSpecials
         do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
-        let graph = ReachableObjects(vm, roots: specials.roots + specials.classTable)
+        var graph = ReachableObjects(vm, roots: specials.roots + specials.classTable)
+        // Changed objects that only ghosts may still refer to are written too (ImageLoader.swift).
+        let hidden = session.changedUnreached(vm) { graph.reached.contains($0) }
+        if !hidden.isEmpty { graph = ReachableObjects(vm, roots: specials.roots + specials.classTable + hidden) }
         let assigned = try assignOIDs(graph.objects, session)
         if session.headerCounters == nil {
             session.headerCounters = (Int(specials.hashState >> 4), Int(specials.cacheEpoch >> 26))
@@ -136,12 +139,14 @@ extension Runtime {
 struct ReachableObjects {
     private(set) var objects: [Oop] = []
     private(set) var contents: [ImageContents] = []
+    /// Every object reached, ghosts included.
+    private(set) var reached = Set<Oop>()
 
     init(_ vm: VM, roots: [Oop]) {
         var seen = Set<Oop>(), objects: [Oop] = [], contents: [ImageContents] = []
         var saved = SavedContents(vm)
         func visit(_ o: Oop) {
-            if o != 0 && isPointer(o) && !vm.isGhost(o) && seen.insert(o).inserted { objects.append(o) }
+            if o != 0 && isPointer(o) && seen.insert(o).inserted && !vm.isGhost(o) { objects.append(o) }
         }
         for r in roots { visit(r) }
         var i = 0
@@ -156,6 +161,7 @@ struct ReachableObjects {
         }
         self.objects = objects
         self.contents = contents
+        self.reached = seen
     }
 }
 

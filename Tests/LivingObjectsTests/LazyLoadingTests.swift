@@ -105,6 +105,17 @@ final class LazyLoadingTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try image.print("{ (Data at: 19) value. (Data at: 17) value. (Data at: 4) next value }"), "#(19 17 5)")
     }
 
+    func testAChangedObjectThatOnlyAGhostStillRefersToIsNeitherCollectedNorLeftUncommitted() throws {
+        let image = try opened()
+        // Node 5 changes, then only node 4 (not loaded: a ghost) refers to it.
+        XCTAssertEqual(try image.print("(Data at: 5) value: 55. Data at: 5 put: nil. Smalltalk garbageCollect. Data size"), "30")
+        XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Data", 3)))
+        XCTAssertEqual(try image.print("Smalltalk garbageCollect. (Data at: 4) next value"), "55")
+        let other = try opened()
+        XCTAssertEqual(try other.print("(Data at: 20) value: 200. Data at: 20 put: nil. Smalltalk garbageCollect. System commit"), "true")
+        XCTAssertEqual(try opened().print("{ (Data at: 19) next value. Data at: 20 }"), "#(200 nil)")
+    }
+
     func testHeapEnumerationFindsObjectsThatWereNotLoaded() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")
