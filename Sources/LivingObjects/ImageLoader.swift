@@ -27,6 +27,8 @@ final class ImageLoader {
     unowned let vm: VM
     /// How many objects after a ghost asked for in memory are looked at for ghosts to load with it.
     var prefetch = 256
+    /// Ghosts bigger than this (in words) are never prefetched.
+    static let largestPrefetched = 256
     /// Objects loaded from their records so far, and ghosts made.
     private(set) var loadedCount = 0, ghostCount = 0
     /// Faults served, and the store reads they took.
@@ -48,8 +50,10 @@ final class ImageLoader {
         if asked.isEmpty { return nil }
         faultCount += 1
         var batch = asked
-        // A class's neighbours are other classes, not used with it.
-        for g in asked where prefetch > 0 && !vm.isClass(g) { batch += vm.ghosts(after: g, within: prefetch) }
+        // A class's neighbours are other classes, not used with it; a big object is loaded only when used.
+        for g in asked where prefetch > 0 && !vm.isClass(g) {
+            batch += vm.ghosts(after: g, within: prefetch, maxWords: Self.largestPrefetched)
+        }
         do {
             try load([], ghosts: batch)
             return nil

@@ -38,14 +38,15 @@ extension VM {
         return o
     }
 
-    /// The ghosts among the `count` objects that follow `o` in old space, nearest first. Ghosts made
-    /// together (the objects one object refers to) lie together there and tend to be used together.
-    public func ghosts(after o: Oop, within count: Int) -> [Oop] {
+    /// The ghosts of at most `maxWords` words among the `count` objects that follow `o` in old space,
+    /// nearest first. Ghosts made together (the objects one object refers to) lie together there and
+    /// tend to be used together.
+    public func ghosts(after o: Oop, within count: Int, maxWords: Int) -> [Oop] {
         var found: [Oop] = []
         var current = o
         for _ in 0..<count {
             guard let next = objectAfter(current) else { break }
-            if isGhost(next) { found.append(next) }
+            if isGhost(next) && numSlotsOf(next) <= maxWords { found.append(next) }
             current = next
         }
         return found
