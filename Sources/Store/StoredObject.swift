@@ -91,15 +91,6 @@ public struct StoredHeader: Equatable, Sendable {
     public let kind: Kind
     /// Slots (kind `slots`) or bytes.
     public let count: Int
-
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32, kind: Kind, count: Int) {
-        self.oid = oid
-        self.classOID = classOID
-        self.format = format
-        self.identityHash = identityHash
-        self.kind = kind
-        self.count = count
-    }
 }
 
 extension StoredObject {

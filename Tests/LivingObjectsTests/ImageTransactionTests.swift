@@ -13,11 +13,11 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
         image = path("tx.lo")
-        try AccountImage.copy(to: image)
+        try AccountImage.master.copy(to: image)
     }
 
     override class func tearDown() {
-        AccountImage.remove()
+        AccountImage.master.remove()
         super.tearDown()
     }
 
@@ -214,32 +214,12 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
 
 /// One committed image made from the kernel, with an Account class and a few globals; tests copy it.
 enum AccountImage {
-    nonisolated(unsafe) private static var master: URL?
-
-    static func copy(to path: String) throws {
-        let source = try (master ?? make()).appendingPathComponent("master.lo").path
-        try SQLiteStore.open(path: source).backup(to: path)
-    }
-
-    /// Removes the image the copies are made from.
-    static func remove() {
-        if let master { try? FileManager.default.removeItem(at: master) }
-        master = nil
-    }
-
-    private static func make() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("master.lo").path
-        let c = try CapturingRuntime()
+    static let master = MasterImage("account image") { c in
         _ = try c.rt.evaluate("Object subclass: #Account instanceVariableNames: 'balance' classVariableNames: '' package: 'Tx-Test'")
         try c.rt.compile("balance ^ balance ifNil: [0]", inClass: "Account")
         try c.rt.compile("balance: n balance := n", inClass: "Account")
         try c.rt.compile("deposit: n balance := self balance + n", inClass: "Account")
         try c.rt.compile("depositReturning: n System transaction: [self deposit: n. ^ #returned]. ^ #notReached", inClass: "Account")
         _ = try c.rt.evaluate("Smalltalk at: #TheAccount put: Account new; at: #Counter put: 1; at: #Saved put: #(1 $a 'text') copy")
-        try c.rt.commitImage(toPath: path, message: "account image")
-        master = directory
-        return directory
     }
 }

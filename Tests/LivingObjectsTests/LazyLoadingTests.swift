@@ -14,11 +14,11 @@ final class LazyLoadingTests: TemporaryDirectoryTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
         image = path("data.lo")
-        try DataImage.copy(to: image)
+        try DataImage.master.copy(to: image)
     }
 
     override class func tearDown() {
-        DataImage.remove()
+        DataImage.master.remove()
         super.tearDown()
     }
 
@@ -36,7 +36,7 @@ final class LazyLoadingTests: TemporaryDirectoryTestCase {
 
     func testOpeningLoadsOnlyTheVMStateAndObjectsStayGhostsUntilUsed() throws {
         let image = try opened()
-        XCTAssertLessThan(image.rt.loadedObjectCount, 2_000, "the image holds \(DataImage.objectCount) objects")
+        XCTAssertLessThan(image.rt.loadedObjectCount, 2_000, "of some 40,000 objects in the image")
         let data = try XCTUnwrap(image.rt.global("Data"))
         XCTAssertTrue(image.rt.vm.isGhost(data))
         XCTAssertEqual(try image.print("Data size"), "\(DataImage.dataSize)")
@@ -169,23 +169,8 @@ final class LazyLoadingTests: TemporaryDirectoryTestCase {
 /// An image with data of every kind behind the global Data, saved once and copied for each test.
 enum DataImage {
     static let dataSize = 30, nodeCount = 30
-    nonisolated(unsafe) static var objectCount = 0
-    nonisolated(unsafe) private static var master: URL?
 
-    static func copy(to path: String) throws {
-        let source = try (master ?? make()).appendingPathComponent("master.lo").path
-        try SQLiteStore.open(path: source).backup(to: path)
-    }
-
-    static func remove() {
-        if let master { try? FileManager.default.removeItem(at: master) }
-        master = nil
-    }
-
-    private static func make() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let c = try CapturingRuntime()
+    static let master = MasterImage("data image") { c in
         _ = try c.rt.evaluate("Object subclass: #LazyNode instanceVariableNames: 'value next' classVariableNames: '' package: 'Lazy-Test'")
         try c.rt.compile("value ^ value", inClass: "LazyNode")
         try c.rt.compile("value: v value := v", inClass: "LazyNode")
@@ -206,11 +191,5 @@ enum DataImage {
             Smalltalk at: #Members put: (IdentitySet new add: (nodes at: 4); add: (nodes at: 5); yourself).
             Smalltalk at: #Hashes put: ((1 to: 8) collect: [:i | (data at: i) identityHash])
             """)
-        let path = directory.appendingPathComponent("master.lo").path
-        try c.rt.commitImage(toPath: path, message: "data image")
-        let store = try SQLiteStore.open(path: path)
-        objectCount = try store.changedOIDs(commit: try store.headCommit()).count
-        master = directory
-        return directory
     }
 }

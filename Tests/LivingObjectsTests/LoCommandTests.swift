@@ -7,7 +7,7 @@ import XCTest
 
 final class LoCommandTests: TemporaryDirectoryTestCase {
     override class func tearDown() {
-        AccountImage.remove()
+        AccountImage.master.remove()
         super.tearDown()
     }
 
@@ -55,7 +55,7 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
     }
 
     private func anImage() throws -> String {
-        try AccountImage.copy(to: path("my.lo"))
+        try AccountImage.master.copy(to: path("my.lo"))
         return path("my.lo")
     }
 

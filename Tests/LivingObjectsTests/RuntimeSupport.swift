@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import LivingObjects
+import Store
 import VMCore
 
 /// A runtime on the repository's kernel whose standard output and error are captured.
@@ -53,4 +54,39 @@ class TemporaryDirectoryTestCase: XCTestCase {
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
+/// An image made from the kernel and committed once (that bootstraps the kernel), then copied for
+/// each test that uses it.
+final class MasterImage: @unchecked Sendable {
+    private let message: String
+    private let make: (CapturingRuntime) throws -> Void
+    private var directory: URL?
+
+    init(_ message: String, make: @escaping (CapturingRuntime) throws -> Void) {
+        self.message = message
+        self.make = make
+    }
+
+    func copy(to path: String) throws {
+        try SQLiteStore.open(path: try master()).backup(to: path)
+    }
+
+    /// Removes the image the copies are made from.
+    func remove() {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+        directory = nil
+    }
+
+    private func master() throws -> String {
+        if let directory { return directory.appendingPathComponent("master.lo").path }
+        let made = FileManager.default.temporaryDirectory.appendingPathComponent("lo-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true)
+        let path = made.appendingPathComponent("master.lo").path
+        let c = try CapturingRuntime()
+        try make(c)
+        try c.rt.commitImage(toPath: path, message: message)
+        directory = made
+        return path
+    }
 }

@@ -96,34 +96,20 @@ final class HeaderTests: XCTestCase {
     }
 
     /// A store file as format 1 wrote it: one `record` column per version, no size in it, large
-    /// bytes ending in their count.
+    /// bytes ending in their count (made from a new store by putting its objects table back).
     private func makeFormatOneStore(at path: String, objects: [StoredObject]) throws {
-        let db = try Connection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        _ = try SQLiteStore.open(path: path, create: true)
+        let db = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
         try db.execute("""
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-            CREATE TABLE commits(id INTEGER PRIMARY KEY, time REAL NOT NULL, author TEXT NOT NULL,
-                message TEXT NOT NULL, object_count INTEGER NOT NULL, changed BLOB NOT NULL);
+            DROP TABLE objects;
+            DROP TABLE long_contents;
             CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, record BLOB NOT NULL,
                 PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
-            CREATE TABLE roots(name TEXT NOT NULL, commit_id INTEGER NOT NULL, oid INTEGER,
-                PRIMARY KEY (name, commit_id)) WITHOUT ROWID;
-            CREATE INDEX roots_by_commit ON roots(commit_id);
-            CREATE TABLE checkpoints(name TEXT PRIMARY KEY, commit_id INTEGER NOT NULL, time REAL NOT NULL);
-            CREATE TABLE methods(id INTEGER PRIMARY KEY, class_name TEXT NOT NULL, selector TEXT NOT NULL,
-                class_oid INTEGER, category TEXT, source TEXT NOT NULL, commit_id INTEGER NOT NULL);
-            CREATE INDEX methods_by_name ON methods(class_name, selector, commit_id);
-            CREATE TABLE large_bytes(id INTEGER PRIMARY KEY, byte_count INTEGER NOT NULL,
-                chunk_count INTEGER NOT NULL, staged REAL NOT NULL);
-            CREATE TABLE chunks(large_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
-                PRIMARY KEY (large_id, seq));
-            INSERT INTO meta VALUES ('next_oid', 4);
-            INSERT INTO commits VALUES (1, 0, 'store', 'Store created', 0, x'');
+            UPDATE meta SET value = 4 WHERE key = 'next_oid';
             INSERT INTO commits VALUES (2, 0, 't', 'three', 3, x'010101');
             INSERT INTO large_bytes VALUES (1, 10, 1, 0);
             INSERT INTO chunks VALUES (1, 0, x'00010203040506070809');
             INSERT INTO roots VALUES ('Smalltalk', 2, 1);
-            PRAGMA application_id = \(Schema.applicationID);
             PRAGMA user_version = 1;
             """)
         let insert = try db.statement("INSERT INTO objects VALUES (?, 2, ?)")
