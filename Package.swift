@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "LivingObjects", targets: ["LivingObjects"]),
         .executable(name: "lo", targets: ["lo"]),
         .executable(name: "store-bench", targets: ["store-bench"]),
+        .executable(name: "image-bench", targets: ["image-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,8 @@ let package = Package(
         .executableTarget(name: "store-torture", dependencies: ["Store"]),
         // Store figures: bulk create, cold traversal, bytes per object, commit rates (bench/RESULTS.md).
         .executableTarget(name: "store-bench", dependencies: ["Store"], path: "bench/store"),
+        // Lazy images: opening an image of millions of objects, loading them through the VM (bench/RESULTS.md).
+        .executableTarget(name: "image-bench", dependencies: ["LivingObjects", "Store", "VMCore"], path: "bench/image"),
         .executableTarget(name: "lo", dependencies: [
             "LivingObjects", "Store", "CEditLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
