@@ -7,9 +7,10 @@ import VMCore
 /// Loads the objects of one session's image on demand (VMCore/Ghosts.swift says when the VM asks).
 ///
 /// One fault is a few reads, then one pass that changes memory: the records asked for are read with
-/// the ghosts among the next `prefetch` objects in memory (ghosts made together, for the objects one
-/// object refers to, lie together, and are likely to be used together), then, round by round, the
-/// records the VM needs with them —
+/// those of the small ghosts among the next `prefetch` objects in memory (ghosts made together, for the
+/// objects one object refers to, lie together and tend to be used together; a class's neighbours are
+/// other classes, so classes prefetch nothing), then, round by round, the records the VM needs with
+/// them —
 ///
 /// - the class of every object loaded (the VM reads a class's format and method dictionary directly);
 /// - of a CompiledMethod or CompiledBlock: its bytecodes, its literal frame and every literal, its
@@ -50,7 +51,6 @@ final class ImageLoader {
         if asked.isEmpty { return nil }
         faultCount += 1
         var batch = asked
-        // A class's neighbours are other classes, not used with it; a big object is loaded only when used.
         for g in asked where prefetch > 0 && !vm.isClass(g) {
             batch += vm.ghosts(after: g, within: prefetch, maxWords: Self.largestPrefetched)
         }
@@ -91,7 +91,7 @@ final class ImageLoader {
     /// The records read for one batch, and what the VM needs of each.
     private struct Plan {
         var records: [UInt64: StoredObject] = [:]
-        /// OIDs read, in the order read (a class before its instances when both are read).
+        /// OIDs read, in the order read.
         var order: [UInt64] = []
         /// Arrays whose every element is needed: literal frames, method-dictionary arrays, process lists.
         var wholeArrays: Set<UInt64> = []

@@ -21,7 +21,7 @@ final class ImageSession {
     /// The snapshot objects are loaded as of: the commit opened (or the head at the last abort). Commits
     /// move `base`, not this: ghosts are loaded as they were when the objects referring to them were.
     var snapshot: CommitID
-    /// Loads ghosts; nil for a session that has none (made by committing a bootstrapped kernel).
+    /// Loads ghosts; set by whoever makes the session (opening an image, a first commit to a store).
     var loader: ImageLoader?
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
