@@ -427,6 +427,34 @@ extension ImageSession {
     }
 }
 
+extension ImageSession {
+    /// Before `become:` (its objects are loaded): a one-way become of one object of the image into
+    /// another must redirect references nothing in memory holds — those of objects not loaded — so
+    /// they are all loaded first.
+    func identitiesWillChange(_ from: [Oop], _ to: [Oop], twoWay: Bool) {
+        guard !twoWay, zip(from, to).contains(where: { oids[$0.0] != nil && oids[$0.1] != nil }) else { return }
+        _ = loader?.loadAll()
+    }
+
+    /// After `become:`: an OID names an identity, so it moves with it. Two-way, the objects exchange
+    /// OIDs (a record referring to one now refers to the object that took its place); one-way, the
+    /// object referred to instead takes over the OID if it has none.
+    func identitiesChanged(_ pairs: [(from: Oop, to: Oop)], twoWay: Bool) {
+        for (from, to) in pairs {
+            let fromOID = oids[from], toOID = oids[to]
+            if twoWay {
+                forget(from)
+                forget(to)
+                if let toOID { register(from, oid: toOID) }
+                if let fromOID { register(to, oid: fromOID) }
+            } else if let fromOID, toOID == nil {
+                forget(from)
+                register(to, oid: fromOID)
+            }
+        }
+    }
+}
+
 extension Runtime {
     /// Objects of the image loaded from their records so far (the VM state and roots at opening,
     /// then what was used). For tests, benchmarks and curiosity.

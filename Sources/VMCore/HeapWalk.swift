@@ -12,12 +12,15 @@ extension VM {
     }
 
     /// Replaces references: each `from[i]` by `to[i]`, and (two-way) each `to[i]` by `from[i]`.
-    public func become(_ from: [Oop], _ to: [Oop], twoWay: Bool) {
+    /// Answers the pairs as they are now (a young object was made old first, and moved).
+    @discardableResult
+    public func become(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(from: Oop, to: Oop)] {
         let mark = handleMark
         let fromH = from.map { handle($0) }, toH = to.map { handle($0) }
         scavenge(tenureAll: true)       // moves objects: read them back from their handles
         var map: [Oop: Oop] = [:]
-        for (a, b) in zip(fromH.map(handleValue), toH.map(handleValue)) {
+        let pairs = Array(zip(fromH.map(handleValue), toH.map(handleValue)))
+        for (a, b) in pairs {
             map[a] = b
             if twoWay { map[b] = a }
         }
@@ -35,6 +38,7 @@ extension VM {
         // Class-table entries were roots: an instance of a class that became another class now
         // belongs to that class, as in Spur.
         flushMethodCache()
+        return pairs.map { (from: $0.0, to: $0.1) }
     }
 
     /// Before the heap is enumerated: every object of the image is loaded, so that enumerating it

@@ -150,7 +150,12 @@ extension VM {
         for o in from + to where isImmediate(o) || forbidden.contains(o) || headerOf(o) & Header.immutableBit != 0 {
             return false
         }
-        become(from, to, twoWay: twoWay)
+        // Ghosts are loaded first: the image session moves OIDs along with identities.
+        let ghosts = (from + to).filter(isGhost)
+        if !ghosts.isEmpty && !faultIn(ghosts) { return false }
+        identitiesWillChange?(from, to, twoWay)
+        let pairs = become(from, to, twoWay: twoWay)
+        identitiesChanged?(pairs, twoWay)
         invalidateMethodCaches()
         return true
     }

@@ -142,6 +142,10 @@ public final class VM {
     public var faultHandler: ((_ ghosts: [Oop]) -> String?)?
     /// Loads every object of the image there is (before heap enumeration); nil, or why it could not.
     public var loadAllObjects: (() -> String?)?
+    /// Called before and after `become:` and its kin exchange identities for Smalltalk (with the pairs
+    /// as they are after): the image session moves OIDs along with identities.
+    public var identitiesWillChange: ((_ from: [Oop], _ to: [Oop], _ twoWay: Bool) -> Void)?
+    public var identitiesChanged: ((_ pairs: [(from: Oop, to: Oop)], _ twoWay: Bool) -> Void)?
     /// Asked by a full collection, once it has marked what the roots reach (`isReached`), for old
     /// objects that must live on anyway: objects of the image changed since they were loaded, which
     /// ghosts may still refer to (the VM cannot see a ghost's references).

@@ -94,6 +94,21 @@ final class LazyLoadingTests: TemporaryDirectoryTestCase {
                        "#('fresh' 'sixteen')")
     }
 
+    func testBecomeMovesOIDsSoThatObjectsNotLoadedSeeTheNewIdentities() throws {
+        let image = try opened()
+        // Node 4 (not loaded) refers to node 5, node 19 to node 20.
+        XCTAssertEqual(try image.print("(Data at: 5) become: 'five' copy. (Data at: 4) next"), "'five'")
+        XCTAssertEqual(try image.print("(Data at: 20) becomeForward: 'twenty' copy. (Data at: 19) next"), "'twenty'")
+        XCTAssertEqual(try image.print("System commit"), "true")
+        XCTAssertEqual(try opened().print("{ Data at: 5. (Data at: 4) next. Data at: 20. (Data at: 19) next }"),
+                       "#('five' 'five' 'twenty' 'twenty')")
+        // One object of the image into another: what refers to the first, loaded or not, sees the second.
+        let again = try opened()
+        XCTAssertEqual(try again.print("(Data at: 25) becomeForward: (Data at: 26). (Data at: 24) next == (Data at: 26)"), "true")
+        XCTAssertEqual(try again.print("System commit. { (Data at: 24) next value. (Data at: 25) value }"), "#(26 26)")
+        XCTAssertEqual(try opened().print("{ (Data at: 24) next value. (Data at: 25) == (Data at: 26) }"), "#(26 true)")
+    }
+
     func testGhostsSurviveCollectionsAndLoadAfterThem() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("(Data at: 17) value"), "17")
