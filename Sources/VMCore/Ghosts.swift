@@ -54,8 +54,9 @@ extension VM {
 
     /// Whether `o` (a ghost or not) is a class: classes are in the class table at their identity hash.
     public func isClass(_ o: Oop) -> Bool {
+        guard isPointer(o), o != 0 else { return false }
         let h = hashOf(o)
-        return isPointer(o) && h < classTableCount && classTable[h] == o
+        return h < classTableCount && classTable[h] == o
     }
 
     /// Old-space bytes `allocateGhost` would take for `count` words (checked before a batch is loaded).
