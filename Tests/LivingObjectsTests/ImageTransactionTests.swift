@@ -7,19 +7,8 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageTransactionTests: TemporaryDirectoryTestCase {
-    private var image: String!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        image = path("tx.lo")
-        try AccountImage.master.copy(to: image)
-    }
-
-    override class func tearDown() {
-        AccountImage.master.remove()
-        super.tearDown()
-    }
+final class ImageTransactionTests: MasterImageTestCase {
+    override class var master: MasterImage? { AccountImage.master }
 
     private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
 

@@ -8,19 +8,8 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class LazyLoadingTests: TemporaryDirectoryTestCase {
-    private var image: String!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        image = path("data.lo")
-        try DataImage.master.copy(to: image)
-    }
-
-    override class func tearDown() {
-        DataImage.master.remove()
-        super.tearDown()
-    }
+final class LazyLoadingTests: MasterImageTestCase {
+    override class var master: MasterImage? { DataImage.master }
 
     /// The image opened, loading only what is used (no prefetching, so that counts are exact).
     private func opened() throws -> CapturingImage {

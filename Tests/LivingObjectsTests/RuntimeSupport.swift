@@ -90,3 +90,21 @@ final class MasterImage: @unchecked Sendable {
         return path
     }
 }
+
+/// A test case whose tests each get their own copy (`image`) of one master image.
+class MasterImageTestCase: TemporaryDirectoryTestCase {
+    /// The image copied for each test (each subclass names its own).
+    class var master: MasterImage? { nil }
+    private(set) var image: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        image = path("image.lo")
+        try Self.master?.copy(to: image)
+    }
+
+    override class func tearDown() {
+        master?.remove()
+        super.tearDown()
+    }
+}
