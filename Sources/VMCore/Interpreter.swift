@@ -45,6 +45,7 @@ extension VM {
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
         let closureIndex = classIndex(.classBlockClosure)
+        var arrayIndex = arrayClassIndex
         var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
@@ -67,6 +68,7 @@ extension VM {
                 ip = bcBase + intValue(fp[FrameSlot.savedPC])
                 stackLimit = stacks[activeStackIndex].limit
                 epochBits = cacheEpochBits
+                arrayIndex = arrayClassIndex
                 switch work {
                 case .resume, .stop: continue
                 case .send(let s, let n):
@@ -151,7 +153,7 @@ extension VM {
                         pending = badInstanceVariable(fp, ip - bcBase, sp); continue
                     }
                     let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
-                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
+                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex {
                         let k = intValue(i)
                         if k >= 1 && k <= numSlotsOf(r) { sp += 1; sp.pointee = fetch(r, k - 1); ip += 5; continue }
                     }
@@ -210,8 +212,11 @@ extension VM {
                     pending = nonLocalReturn(sp.pointee)
                     continue
 
+                case .popStoreTempJump:
+                    fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2
+                    fallthrough
                 case .jump, .jumpIfTrue, .jumpIfFalse:
-                    if op != .jump {
+                    if op == .jumpIfTrue || op == .jumpIfFalse {
                         let v = sp.pointee
                         guard v == trueO || v == falseO else {
                             // Ask the object; its answer replaces it and the jump is tried again.
@@ -354,7 +359,7 @@ extension VM {
                     sp.pointee = classOf(sp.pointee); ip += 1; continue
                 case .sendAt:
                     let r = sp[-1], i = sp.pointee
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex {
                         let index = intValue(i)
                         if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
                     }
@@ -362,19 +367,21 @@ extension VM {
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 1; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
-                case .sendAtPut:
+                case .sendAtPut, .atPutPop:
                     let r = sp[-2], i = sp[-1]
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex
                         && headerOf(r) & Header.immutableBit == 0 {
                         let index = intValue(i)
                         if index >= 1 && index <= numSlotsOf(r) {
                             let v = sp.pointee
-                            store(r, index - 1, v); sp -= 2; sp.pointee = v; ip += 1; continue
+                            store(r, index - 1, v)
+                            if op == .atPutPop { sp -= 3; ip += 2 } else { sp -= 2; sp.pointee = v; ip += 1 }
+                            continue
                         }
                     }
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                    nargs = 2; selector = specialSelector(op)
+                    nargs = 2; selector = specialSelector(.sendAtPut)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendValue, .sendValue1:
                     // Closures are activated right here: no lookup, no primitive dispatch.

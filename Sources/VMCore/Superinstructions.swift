@@ -44,6 +44,10 @@ enum Superinstructions {
             default:
                 return nil
             }
+        case .sendAtPut:
+            return op(1) == .pop ? .atPutPop : nil
+        case .popStoreTemp:
+            return op(1) == .jump ? .popStoreTempJump : nil
         default:
             return nil
         }
