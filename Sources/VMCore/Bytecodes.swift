@@ -77,6 +77,9 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case branchTempInt8      // pushTemp; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
     case atPutPop            // sendAtPut; pop
     case popStoreTempJump    // popStoreTemp; jump
+    case addSelfInt8         // pushSelf; pushInt8; sendAdd
+    case subSelfInt8         // pushSelf; pushInt8; sendSub
+    case branchSelfInt8      // pushSelf; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
 
     public var operands: OperandLayout {
         switch self {

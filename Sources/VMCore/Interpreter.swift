@@ -167,6 +167,22 @@ extension VM {
                         if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 5; continue }
                     }
                     sp += 1; sp.pointee = a; ip += 2; continue
+                case .addSelfInt8, .subSelfInt8:
+                    if rcvr & 1 != 0 {
+                        let k = Int64(Int8(bitPattern: ip[2])) << 3
+                        let (r, overflow) = op == .addSelfInt8 ? Int64(bitPattern: rcvr).addingReportingOverflow(k)
+                                                               : Int64(bitPattern: rcvr).subtractingReportingOverflow(k)
+                        if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 4; continue }
+                    }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
+                case .branchSelfInt8:
+                    if rcvr & 1 != 0 {
+                        let taken = compareSmallIntegers(ip[3], rcvr, intOop(Int(Int8(bitPattern: ip[2]))))
+                            == (ip[4] == Opcode.jumpIfTrue.rawValue)
+                        ip += taken ? 7 + Int(Int16(bitPattern: UInt16(ip[5]) | UInt16(ip[6]) << 8)) : 7
+                        continue
+                    }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .incrementTemp:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
                     if a & 1 != 0 {

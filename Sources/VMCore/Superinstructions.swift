@@ -27,7 +27,10 @@ enum Superinstructions {
         }
         switch code[i].opcode {
         case .pushSelf:
-            return op(1) == .pushTemp ? .pushSelfTemp : nil
+            if op(1) == .pushTemp { return .pushSelfTemp }
+            guard op(1) == .pushInt8, let o = op(2) else { return nil }
+            if o.isComparison && isForwardConditionalJump(3) { return .branchSelfInt8 }
+            return o == .sendAdd ? .addSelfInt8 : o == .sendSub ? .subSelfInt8 : nil
         case .pushInstVar:
             guard op(1) == .pushTemp else { return nil }
             return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
