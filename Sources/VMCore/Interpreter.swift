@@ -349,11 +349,19 @@ extension VM {
                     arithmeticSend = true
                 case .sendEq:
                     let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
+                    // Character>>= is identity (Characters are immediate).
+                    if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) == smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendNotEq:
                     let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
+                    // Character>>= is identity (Characters are immediate).
+                    if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) != smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
                     let a = sp[-1], b = sp.pointee
