@@ -370,15 +370,13 @@ extension VM {
                     }
                     arithmeticSend = true
                 case .sendIdentical:
-                    let b = sp.pointee; sp -= 1
-                    sp.pointee = sp.pointee == b ? trueO : falseO; ip += 1; continue
+                    pushCondition(sp[-1] == sp.pointee, &sp, &ip, trueO, falseO); continue
                 case .sendNotIdentical:
-                    let b = sp.pointee; sp -= 1
-                    sp.pointee = sp.pointee != b ? trueO : falseO; ip += 1; continue
+                    pushCondition(sp[-1] != sp.pointee, &sp, &ip, trueO, falseO); continue
                 case .sendIsNil:
-                    sp.pointee = sp.pointee == nilO ? trueO : falseO; ip += 1; continue
+                    pushTest(sp.pointee == nilO, &sp, &ip, trueO, falseO); continue
                 case .sendNotNil:
-                    sp.pointee = sp.pointee != nilO ? trueO : falseO; ip += 1; continue
+                    pushTest(sp.pointee != nilO, &sp, &ip, trueO, falseO); continue
                 case .sendClass:
                     sp.pointee = classOf(sp.pointee); ip += 1; continue
                 case .sendAt:
@@ -538,6 +536,13 @@ extension VM {
             }
         }
         sp -= 1; sp.pointee = condition ? trueO : falseO; ip += 1
+    }
+
+    /// `pushCondition` for a test of one value (`isNil`, `notNil`): it replaces the value.
+    @_transparent func pushTest(_ condition: Bool, _ sp: inout UnsafeMutablePointer<Oop>,
+                                _ ip: inout UnsafeMutablePointer<UInt8>, _ trueO: Oop, _ falseO: Oop) {
+        sp += 1
+        pushCondition(condition, &sp, &ip, trueO, falseO)
     }
 
     @inline(__always) var arrayClassIndex: Int { hashOf(roots[Root.classArray.rawValue]) }
