@@ -45,7 +45,6 @@ extension VM {
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
         let closureIndex = classIndex(.classBlockClosure)
-        var arrayIndex = arrayClassIndex
         var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
@@ -68,7 +67,6 @@ extension VM {
                 ip = bcBase + intValue(fp[FrameSlot.savedPC])
                 stackLimit = stacks[activeStackIndex].limit
                 epochBits = cacheEpochBits
-                arrayIndex = arrayClassIndex
                 switch work {
                 case .resume, .stop: continue
                 case .send(let s, let n):
@@ -153,7 +151,7 @@ extension VM {
                         pending = badInstanceVariable(fp, ip - bcBase, sp); continue
                     }
                     let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
-                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex {
+                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
                         let k = intValue(i)
                         if k >= 1 && k <= numSlotsOf(r) { sp += 1; sp.pointee = fetch(r, k - 1); ip += 5; continue }
                     }
@@ -381,7 +379,7 @@ extension VM {
                     sp.pointee = classOf(sp.pointee); ip += 1; continue
                 case .sendAt:
                     let r = sp[-1], i = sp.pointee
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex {
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
                         let index = intValue(i)
                         if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
                     }
@@ -391,7 +389,7 @@ extension VM {
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendAtPut, .atPutPop:
                     let r = sp[-2], i = sp[-1]
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex
+                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
                         && headerOf(r) & Header.immutableBit == 0 {
                         let index = intValue(i)
                         if index >= 1 && index <= numSlotsOf(r) {
@@ -503,7 +501,8 @@ extension VM {
             newFp[FrameSlot.method] = newMethod
             newFp[FrameSlot.context] = nilO
             newFp[FrameSlot.closure] = nilO
-            newFp[FrameSlot.receiver] = sp[-nargs]
+            let receiver = sp[-nargs]
+            newFp[FrameSlot.receiver] = receiver
             newFp[FrameSlot.resultSlot] = addressOop(sp - nargs)
             sp = newFp + (Frame.headerSize - 1)
             for _ in 0..<numTemps { sp += 1; sp.pointee = nilO }
@@ -511,7 +510,7 @@ extension VM {
             method = newMethod
             bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
             lits = words(fetch(method, CodeLayout.literals)) + 1
-            rcvr = fp[FrameSlot.receiver]
+            rcvr = receiver
             ip = bcBase
             countdown -= 1
             if countdown <= 0 || gcPending {
