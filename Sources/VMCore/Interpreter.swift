@@ -252,8 +252,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, key)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, key, newMethod)
                         }
                     }
                 case .superSend:
@@ -270,8 +269,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, epochBits | 1)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, epochBits | 1, newMethod)
                         }
                     }
 
