@@ -67,11 +67,16 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
         let session = try XCTUnwrap(image.rt.imageSession)
         _ = try image.print("Smalltalk at: #Other put: (Array new: 5)")
         _ = try image.rt.vm.prepareImageSave()
-        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place.
+        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place; both
+        // it and the association of Saved (which now refers to an object without OID) are changed.
         let saved = try XCTUnwrap(image.rt.global("Saved")), other = try XCTUnwrap(image.rt.global("Other"))
-        session.oids[other] = session.oids.removeValue(forKey: saved)
-        XCTAssertEqual(try image.print("| held | held := Other. System abort. { held. held == Saved. Saved }"),
-                       "#(#(1 $a 'text') true #(1 $a 'text'))")
+        let oid = try XCTUnwrap(session.oids[saved])
+        session.forget(saved)
+        session.adopt(other, oid: oid)
+        XCTAssertEqual(try image.print("""
+            | held | held := Other. held at: 1 put: 0. Smalltalk at: #Saved put: Saved.
+            System abort. { held. held == Saved. Saved }
+            """), "#(#(1 $a 'text') true #(1 $a 'text'))")
     }
 
     func testSymbolsStayUniqueAcrossAnAbort() throws {
