@@ -7,22 +7,7 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageChangeTrackingTests: TemporaryDirectoryTestCase {
-    private var image: String!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        image = path("changes.lo")
-        try AccountImage.copy(to: image)
-    }
-
-    override class func tearDown() {
-        AccountImage.remove()
-        super.tearDown()
-    }
-
-    private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
-
+final class ImageChangeTrackingTests: AccountImageTestCase {
     /// Runs `change` and commits in one runtime, then answers `check` printed in a fresh one.
     private func committed(_ change: String, thenIn check: String, line: UInt = #line) throws -> String {
         let first = try opened()

@@ -7,22 +7,7 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageTransactionTests: TemporaryDirectoryTestCase {
-    private var image: String!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        image = path("tx.lo")
-        try AccountImage.copy(to: image)
-    }
-
-    override class func tearDown() {
-        AccountImage.remove()
-        super.tearDown()
-    }
-
-    private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
-
+final class ImageTransactionTests: AccountImageTestCase {
     // MARK: Commit and abort
 
     func testSystemCommitIsSeenByTheNextRuntime() throws {
@@ -213,6 +198,24 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try fresh.print("System hasImage"), "false")
         XCTAssertThrowsError(try fresh.rt.abortImage())
     }
+}
+
+/// A test case with a fresh copy of the account image (`image`) for each test.
+class AccountImageTestCase: TemporaryDirectoryTestCase {
+    private(set) var image: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        image = path("account.lo")
+        try AccountImage.copy(to: image)
+    }
+
+    override class func tearDown() {
+        AccountImage.remove()
+        super.tearDown()
+    }
+
+    func opened() throws -> CapturingImage { try CapturingImage(path: image) }
 }
 
 /// One committed image made from the kernel, with an Account class and a few globals; tests copy it.
