@@ -148,7 +148,7 @@ private struct ImageReader {
 
         let session = ImageSession(store: store, base: graph.snapshot, vm: vm)
         session.isReadOnly = snapshot != nil
-        for (oid, o) in oops { session.adopt(o, oid: oid) }
+        session.adopt(oops)
         session.specialsOIDs = graph.specialsOIDs
         session.headerCounters = (intValue(graph.specials[3]), intValue(graph.specials[4]))
         for oid in graph.reachable + session.specialsOIDs {

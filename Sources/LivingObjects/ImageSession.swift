@@ -45,6 +45,13 @@ final class ImageSession {
         vm.makePersistent(o)
     }
 
+    /// Every object of an image just read is saved under its OID.
+    func adopt(_ objects: [UInt64: Oop]) {
+        self.objects = objects
+        oids = Dictionary(uniqueKeysWithValues: objects.map { ($0.value, $0.key) })
+        for o in objects.values { vm.makePersistent(o) }
+    }
+
     /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
     func forget(_ o: Oop) {
         if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }

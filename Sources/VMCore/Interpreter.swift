@@ -461,7 +461,8 @@ extension VM {
             }
             let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
             let newFp = sp + 1
-            if newFp + Frame.headerSize + frameSize >= stackLimit {
+            // Compared as addresses: in this large function the generic pointer `>=` may be left out of line.
+            if UInt(bitPattern: newFp + Frame.headerSize + frameSize) >= UInt(bitPattern: stackLimit) {
                 self.sp = sp; self.hdr = fp
                 pending = stackOverflow(nargs: nargs)
                 continue

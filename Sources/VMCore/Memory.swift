@@ -98,9 +98,12 @@ extension VM {
     }
 
     @inline(__always) func remember(_ obj: Oop) {
-        let h = words(obj).pointee
-        if h & Header.rememberedBit != 0 { return }
-        words(obj).pointee = h | Header.rememberedBit
+        if words(obj).pointee & Header.rememberedBit == 0 { addToRememberedSet(obj) }
+    }
+
+    /// The rare half of `remember`, out of line so that the interpreter's stores stay small.
+    @inline(never) private func addToRememberedSet(_ obj: Oop) {
+        setHeaderBits(obj, Header.rememberedBit)
         if rememberedCount == rememberedCapacity {
             let bigger = UnsafeMutablePointer<Oop>.allocate(capacity: rememberedCapacity * 2)
             bigger.moveInitialize(from: remembered, count: rememberedCount)
