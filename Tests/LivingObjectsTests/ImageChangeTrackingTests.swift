@@ -67,6 +67,12 @@ final class ImageChangeTrackingTests: AccountImageTestCase {
             """, thenIn: "{ TheAccount balance. Smalltalk includesKey: #Saved }"), "#(77 false)")
     }
 
+    func testAWeakReferenceTheCollectorCleared() throws {
+        XCTAssertEqual(try committed("Smalltalk at: #Strong put: 'held' copy; at: #Weak put: (WeakArray with: Strong)",
+                                     thenIn: "Weak first"), "'held'")
+        XCTAssertEqual(try committed("Smalltalk removeKey: #Strong. Smalltalk garbageCollect", thenIn: "Weak first"), "nil")
+    }
+
     func testACommitAfterChangingOneObjectWritesOneRecord() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("TheAccount balance: 1. System commit"), "true")
