@@ -1,16 +1,16 @@
 // Aborting: every persistent object goes back to its state in the store's newest commit (those this
 // session changed and those other sessions committed since), and the methods compiled since the last
-// commit are forgotten. The session then continues from that commit,
-// so that a commit that conflicted can be tried again.
+// commit are forgotten. The session then continues from that commit, so that a commit that conflicted
+// can be tried again.
 
 import Store
 import VMCore
 
 extension Runtime {
     /// Puts back the committed state of every object that has an OID: the objects this session
-    /// changed since it last committed (the VM's changed objects), and those other sessions committed since. An object whose
-    /// size or class changed is replaced (`become`); objects they refer to that are no longer in
-    /// memory are read back. Objects made since are no longer reachable from persistent ones. The
+    /// changed since it last committed (the VM's changed objects), and those other sessions committed
+    /// since. An object whose size or class changed is replaced (`become`); objects they refer to
+    /// that are no longer in memory are read back. Objects made since are no longer reachable from persistent ones. The
     /// running processes' state is left alone, so an abort may run in the middle of an evaluation.
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
