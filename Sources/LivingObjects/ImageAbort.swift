@@ -93,7 +93,7 @@ private struct ImageRestore {
 
     func apply() throws {
         let specials = try specialsRecords()
-        let symbols = vm.symbols()
+        let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
         var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:]
         for (oid, record) in records where !session.specialsOIDs.contains(oid) {
             let index = try classIndex(of: record)
@@ -127,6 +127,15 @@ private struct ImageRestore {
         session.headerCounters = specials.counters
         session.base = head
         session.pendingMethodVersions = []
+    }
+
+    /// Whether the symbol table is put back (its two Arrays, or the root naming it): only then must
+    /// the symbols in it now be kept unique.
+    private func putsBackSymbolTable(_ roots: [UInt64]) -> Bool {
+        let table = vm.root(.symbolTable)
+        guard roots.count > Root.symbolTable.rawValue, let tableOID = session.oids[table],
+              StoredObject.referencedOID(roots[Root.symbolTable.rawValue]) == tableOID else { return true }
+        return [table, vm.fetchSlot(table, 1)].contains { session.oids[$0].map { records[$0] != nil } ?? true }
     }
 
     /// A class's class index is its identity hash (its record's, or the class object's in memory).

@@ -1,5 +1,6 @@
-// Image figures (`store-bench image`): the cost of a commit after changing one object of the bare
-// kernel's image, from Swift and from Smalltalk (`System commit` in a loop), beside the fsync rate.
+// Image figures (`store-bench image`): the cost of a commit (and of an abort) after changing one object
+// of the bare kernel's image, from Swift and from Smalltalk (`System commit` in a loop), beside the
+// fsync rate.
 
 import Foundation
 import LivingObjects
@@ -38,6 +39,14 @@ func imageFigures(commits: Int, duration: Double) throws {
     }
     report("commit after changing one object (Swift)", String(format: "median CPU %d µs, wall %.2f ms, %d records",
                                                              median(cpu), median(wall) * 1e3, median(written)))
+    cpu = []
+    for i in 1...commits {
+        _ = try rt.evaluate("BenchCounter := \(-i)")
+        let started = cpuMicroseconds()
+        try rt.abortImage()
+        cpu.append(cpuMicroseconds() - started)
+    }
+    report("abort after changing one object (Swift)", String(format: "median CPU %d µs", median(cpu)))
 
     let fsyncBefore = measureFsyncRate()
     let started = cpuMicroseconds()
