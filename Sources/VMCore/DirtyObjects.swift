@@ -17,7 +17,7 @@ extension VM {
     /// `o` has a record in the image from now on (an old object: persistent objects never move
     /// except by a full collection, which keeps the dirty list up to date).
     public func makePersistent(_ o: Oop) {
-        precondition(isOld(o), "only old objects can be persistent")
+        assert(isOld(o), "only old objects can be persistent")
         setHeaderBits(o, Header.persistentBit)
     }
 
