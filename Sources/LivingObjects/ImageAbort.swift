@@ -1,15 +1,16 @@
-// Aborting: every persistent object goes back to its state in the store's newest commit, and the
-// methods compiled since the last commit are forgotten. The session then continues from that commit,
-// so that a commit that conflicted can be tried again.
+// Aborting: every persistent object goes back to its state in the store's newest commit (those this
+// session changed and those other sessions committed since), and the methods compiled since the last
+// commit are forgotten. The session then continues from that commit, so that a commit that conflicted
+// can be tried again.
 
 import Store
 import VMCore
 
 extension Runtime {
     /// Puts back the committed state of every object that has an OID: the objects this session
-    /// changed since it last committed, and those other sessions committed since. An object whose
-    /// size or class changed is replaced (`become`); objects they refer to that are no longer in
-    /// memory are read back. Objects made since are no longer reachable from persistent ones. The
+    /// changed since it last committed (the VM's changed objects), and those other sessions committed
+    /// since. An object whose size or class changed is replaced (`become`); objects they refer to
+    /// that are no longer in memory are read back. Objects made since are no longer reachable from persistent ones. The
     /// running processes' state is left alone, so an abort may run in the middle of an evaluation.
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
@@ -31,8 +32,6 @@ private struct ImageRestore {
     let vm: VM
     let session: ImageSession
     let builder: ImageObjectBuilder
-    /// The objects that have an OID.
-    let objects: [UInt64: Oop]
     var head = CommitID(0)
     /// The committed records to put back or read in, by OID.
     var records: [UInt64: StoredObject] = [:]
@@ -41,8 +40,10 @@ private struct ImageRestore {
         self.vm = vm
         self.session = session
         builder = ImageObjectBuilder(store: session.store, vm: vm)
-        objects = Dictionary(session.oids.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
     }
+
+    /// The objects that have an OID.
+    var objects: [UInt64: Oop] { session.objects }
 
     mutating func load() throws {
         let store = session.store
@@ -65,12 +66,14 @@ private struct ImageRestore {
         }
     }
 
-    /// The objects whose record differs from the one committed (or that cannot be saved as they are).
+    /// The changed objects whose record differs from the one committed (or that cannot be saved as they are).
     private func changedObjects() -> Set<UInt64> {
+        let candidates = vm.changedObjects
         var saved = SavedContents(vm)
-        for o in session.oids.keys { saved.noteLiterals(of: o) }
+        for o in candidates { saved.noteLiterals(of: o) }
         var changed = Set<UInt64>()
-        for (o, oid) in session.oids {
+        for o in candidates {
+            guard let oid = session.oids[o] else { continue }
             let record = session.record(of: o, oid: oid, contents: saved.of(o), vm: vm)
             if record == nil || record!.fingerprint != session.fingerprints[oid] { changed.insert(oid) }
         }
@@ -90,7 +93,7 @@ private struct ImageRestore {
 
     func apply() throws {
         let specials = try specialsRecords()
-        let symbols = vm.symbols()
+        let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
         var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:]
         for (oid, record) in records where !session.specialsOIDs.contains(oid) {
             let index = try classIndex(of: record)
@@ -103,8 +106,11 @@ private struct ImageRestore {
         let replaced = replacements.compactMap { oid, new in objects[oid].map { ($0, new) } }
         if !replaced.isEmpty { vm.become(replaced.map(\.0), replaced.map(\.1), twoWay: false) }
 
-        for (old, _) in replaced { session.oids[old] = nil }
-        for (oid, o) in replacements { session.oids[o] = oid }
+        for (old, _) in replaced { session.forget(old) }
+        for (oid, o) in replacements { session.adopt(o, oid: oid) }
+        // Every persistent object is as committed now (the objects that referred to a replaced one
+        // refer to its replacement, which has its OID).
+        vm.clearChangedObjects()
         for (oid, record) in records {
             if case .largeBytes = record.contents { session.fingerprints[oid] = nil } else { session.fingerprints[oid] = record.fingerprint }
         }
@@ -121,6 +127,15 @@ private struct ImageRestore {
         session.headerCounters = specials.counters
         session.base = head
         session.pendingMethodVersions = []
+    }
+
+    /// Whether the symbol table is put back (its two Arrays, or the root naming it): only then must
+    /// the symbols in it now be kept unique.
+    private func putsBackSymbolTable(_ roots: [UInt64]) -> Bool {
+        let table = vm.root(.symbolTable)
+        guard roots.count > Root.symbolTable.rawValue, let tableOID = session.oids[table],
+              StoredObject.referencedOID(roots[Root.symbolTable.rawValue]) == tableOID else { return true }
+        return [table, vm.fetchSlot(table, 1)].contains { session.oids[$0].map { records[$0] != nil } ?? true }
     }
 
     /// A class's class index is its identity hash (its record's, or the class object's in memory).

@@ -146,9 +146,9 @@ private struct ImageReader {
             }
         }
 
-        let session = ImageSession(store: store, base: graph.snapshot)
+        let session = ImageSession(store: store, base: graph.snapshot, vm: vm)
         session.isReadOnly = snapshot != nil
-        session.oids = Dictionary(uniqueKeysWithValues: oops.map { ($0.value, $0.key) })
+        session.adopt(oops)
         session.specialsOIDs = graph.specialsOIDs
         session.headerCounters = (intValue(graph.specials[3]), intValue(graph.specials[4]))
         for oid in graph.reachable + session.specialsOIDs {

@@ -7,15 +7,19 @@ import VMCore
 /// The link between an object space and its store: which snapshot it is based on and which OID each
 /// object has. Oops are addresses: objects are made old before they get an OID, and when a full
 /// collection moves old objects the VM reports the moves (`objectsMoved`), so an object keeps its OID
-/// for as long as it lives.
+/// for as long as it lives. Every object with an OID is persistent (header bit), so the VM notes each
+/// change to it (`VM.changedObjects`): a commit starts from those, an abort puts back only those.
 ///
-/// A commit writes only objects whose record differs from the one the store already has: each
-/// record's fingerprint (a 64-bit hash of class, format, identity hash and contents) is kept per OID.
-/// The same fingerprints tell an abort which objects changed since.
+/// Each record's fingerprint (a 64-bit hash of class, format, identity hash and contents) is kept per
+/// OID: a changed object whose record is the same as the store's (an inline cache filled, a value
+/// stored back) is not written again.
 final class ImageSession {
     let store: SQLiteStore
+    let vm: VM
     var base: CommitID
-    var oids: [Oop: UInt64] = [:]
+    /// The OID of each persistent object, and the object of each OID (`adopt`, `forget`).
+    private(set) var oids: [Oop: UInt64] = [:]
+    private(set) var objects: [UInt64: Oop] = [:]
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
     /// The identity-hash state and cache epoch the image header was written with: kept as they were,
@@ -28,9 +32,38 @@ final class ImageSession {
     /// Methods compiled since the last commit, oldest first: written with the next commit.
     var pendingMethodVersions: [PendingMethodVersion] = []
 
-    init(store: SQLiteStore, base: CommitID) {
+    init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store
         self.base = base
+        self.vm = vm
+    }
+
+    /// `o` (an old object) is saved under `oid` from now on: it is persistent.
+    func adopt(_ o: Oop, oid: UInt64) {
+        oids[o] = oid
+        objects[oid] = o
+        vm.makePersistent(o)
+    }
+
+    /// Every object of an image just read is saved under its OID.
+    func adopt(_ objects: [UInt64: Oop]) {
+        self.objects = objects
+        oids = Dictionary(uniqueKeysWithValues: objects.map { ($0.value, $0.key) })
+        for o in objects.values { vm.makePersistent(o) }
+    }
+
+    /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
+    func forget(_ o: Oop) {
+        if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
+        vm.makeTransient(o)
+    }
+
+    /// Leaves every object: the object space is about to be committed to another store.
+    func forgetAll() {
+        for o in oids.keys { vm.makeTransient(o) }
+        oids = [:]
+        objects = [:]
+        vm.clearChangedObjects()
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -43,10 +76,16 @@ final class ImageSession {
 
     /// A full collection moved or freed objects.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
-        var moved: [Oop: UInt64] = [:]
+        var moved: [Oop: UInt64] = [:], movedObjects: [UInt64: Oop] = [:]
         moved.reserveCapacity(oids.count)
-        for (o, oid) in oids { if let n = newAddress(o) { moved[n] = oid } }
+        movedObjects.reserveCapacity(oids.count)
+        for (o, oid) in oids {
+            guard let n = newAddress(o) else { continue }
+            moved[n] = oid
+            movedObjects[oid] = n
+        }
         oids = moved
+        objects = movedObjects
     }
 
     /// Who commits: $USER, or "lo".

@@ -271,8 +271,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, key)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, key, newMethod)
                         }
                     }
                 case .superSend:
@@ -289,8 +288,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !dnuHappened {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, epochBits | 1)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, epochBits | 1, newMethod)
                         }
                     }
 
@@ -490,7 +488,8 @@ extension VM {
             }
             let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
             let newFp = sp + 1
-            if newFp + Frame.headerSize + frameSize >= stackLimit {
+            // Compared as addresses: in this large function the generic pointer `>=` may be left out of line.
+            if UInt(bitPattern: newFp + Frame.headerSize + frameSize) >= UInt(bitPattern: stackLimit) {
                 self.sp = sp; self.hdr = fp
                 pending = stackOverflow(nargs: nargs)
                 continue

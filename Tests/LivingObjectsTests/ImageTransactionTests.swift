@@ -7,22 +7,7 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageTransactionTests: TemporaryDirectoryTestCase {
-    private var image: String!
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        image = path("tx.lo")
-        try AccountImage.copy(to: image)
-    }
-
-    override class func tearDown() {
-        AccountImage.remove()
-        super.tearDown()
-    }
-
-    private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
-
+final class ImageTransactionTests: AccountImageTestCase {
     // MARK: Commit and abort
 
     func testSystemCommitIsSeenByTheNextRuntime() throws {
@@ -67,11 +52,16 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
         let session = try XCTUnwrap(image.rt.imageSession)
         _ = try image.print("Smalltalk at: #Other put: (Array new: 5)")
         _ = try image.rt.vm.prepareImageSave()
-        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place.
+        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place; both
+        // it and the association of Saved (which now refers to an object without OID) are changed.
         let saved = try XCTUnwrap(image.rt.global("Saved")), other = try XCTUnwrap(image.rt.global("Other"))
-        session.oids[other] = session.oids.removeValue(forKey: saved)
-        XCTAssertEqual(try image.print("| held | held := Other. System abort. { held. held == Saved. Saved }"),
-                       "#(#(1 $a 'text') true #(1 $a 'text'))")
+        let oid = try XCTUnwrap(session.oids[saved])
+        session.forget(saved)
+        session.adopt(other, oid: oid)
+        XCTAssertEqual(try image.print("""
+            | held | held := Other. held at: 1 put: 0. Smalltalk at: #Saved put: Saved.
+            System abort. { held. held == Saved. Saved }
+            """), "#(#(1 $a 'text') true #(1 $a 'text'))")
     }
 
     func testSymbolsStayUniqueAcrossAnAbort() throws {
@@ -208,6 +198,24 @@ final class ImageTransactionTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try fresh.print("System hasImage"), "false")
         XCTAssertThrowsError(try fresh.rt.abortImage())
     }
+}
+
+/// A test case with a fresh copy of the account image (`image`) for each test.
+class AccountImageTestCase: TemporaryDirectoryTestCase {
+    private(set) var image: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        image = path("account.lo")
+        try AccountImage.copy(to: image)
+    }
+
+    override class func tearDown() {
+        AccountImage.remove()
+        super.tearDown()
+    }
+
+    func opened() throws -> CapturingImage { try CapturingImage(path: image) }
 }
 
 /// One committed image made from the kernel, with an Account class and a few globals; tests copy it.
