@@ -158,44 +158,22 @@ extension VM {
                     sp[1] = r; sp[2] = i; sp += 2; ip += 4; continue
                 case .addTempInt8, .subTempInt8:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if a & 1 != 0 {
-                        let k = Int64(Int8(bitPattern: ip[3])) << 3
-                        let (r, overflow) = op == .addTempInt8 ? Int64(bitPattern: a).addingReportingOverflow(k)
-                                                               : Int64(bitPattern: a).subtractingReportingOverflow(k)
-                        if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 5; continue }
-                    }
+                    if let r = smallIntegerPlus(a, ip[3], negated: op == .subTempInt8) { sp += 1; sp.pointee = r; ip += 5; continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
                 case .addSelfInt8, .subSelfInt8:
-                    if rcvr & 1 != 0 {
-                        let k = Int64(Int8(bitPattern: ip[2])) << 3
-                        let (r, overflow) = op == .addSelfInt8 ? Int64(bitPattern: rcvr).addingReportingOverflow(k)
-                                                               : Int64(bitPattern: rcvr).subtractingReportingOverflow(k)
-                        if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 4; continue }
-                    }
-                    sp += 1; sp.pointee = rcvr; ip += 1; continue
-                case .branchSelfInt8:
-                    if rcvr & 1 != 0 {
-                        let taken = compareSmallIntegers(ip[3], rcvr, intOop(Int(Int8(bitPattern: ip[2]))))
-                            == (ip[4] == Opcode.jumpIfTrue.rawValue)
-                        ip += taken ? 7 + Int(Int16(bitPattern: UInt16(ip[5]) | UInt16(ip[6]) << 8)) : 7
-                        continue
-                    }
+                    if let r = smallIntegerPlus(rcvr, ip[2], negated: op == .subSelfInt8) { sp += 1; sp.pointee = r; ip += 4; continue }
                     sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .incrementTemp:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if a & 1 != 0 {
-                        let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(Int8(bitPattern: ip[3])) << 3)
-                        if !overflow { fp[Int(Int8(bitPattern: ip[6]))] = UInt64(bitPattern: r); ip += 7; continue }
-                    }
+                    if let r = smallIntegerPlus(a, ip[3], negated: false) { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7; continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
+                case .branchSelfInt8:
+                    if rcvr & 1 != 0 { branch(rcvr, intOop(Int(Int8(bitPattern: ip[2]))), comparisonAt: 3, &ip); continue }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .branchTempTemp, .branchTempInt8:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
                     let b = op == .branchTempTemp ? fp[Int(Int8(bitPattern: ip[3]))] : intOop(Int(Int8(bitPattern: ip[3])))
-                    if a & b & 1 != 0 {
-                        let taken = compareSmallIntegers(ip[4], a, b) == (ip[5] == Opcode.jumpIfTrue.rawValue)
-                        ip += taken ? 8 + Int(Int16(bitPattern: UInt16(ip[6]) | UInt16(ip[7]) << 8)) : 8
-                        continue
-                    }
+                    if a & b & 1 != 0 { branch(a, b, comparisonAt: 4, &ip); continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
 
                 case .returnTop, .returnSelf, .blockReturnTop:
