@@ -1,17 +1,18 @@
-// Aborting: every persistent object goes back to its state in the store's newest commit, and the
-// methods compiled since the last commit are forgotten. The session then continues from that commit,
-// so that a commit that conflicted can be tried again.
+// Aborting: every persistent object goes back to its state in the store's newest commit (those this
+// session changed and those other sessions committed since), and the methods compiled since the last
+// commit are forgotten. The session then continues from that commit, so that a commit that conflicted
+// can be tried again.
 
 import Store
 import VMCore
 
 extension Runtime {
     /// Puts back the committed state of every object that has an OID: the objects this session
-    /// changed since it last committed, and those other sessions committed since. An object whose
-    /// size or class changed is replaced (`become`); objects they refer to that memory does not hold
-    /// become ghosts, and ghosts stay ghosts (loaded as of the new head when used). Objects made since
-    /// are no longer reachable from persistent ones. The running processes' state is left alone, so an
-    /// abort may run in the middle of an evaluation.
+    /// changed since it last committed (the VM's changed objects), and those other sessions committed
+    /// since. An object whose size or class changed is replaced (`become`); objects they refer to that
+    /// memory does not hold become ghosts, and ghosts stay ghosts (loaded as of the new head when
+    /// used). Objects made since are no longer reachable from persistent ones. The running processes'
+    /// state is left alone, so an abort may run in the middle of an evaluation.
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
         do { _ = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
@@ -65,25 +66,19 @@ private struct ImageRestore {
         for h in try store.headers(of: Array(ghosts), asOf: head) { changedGhosts[h.oid] = h }
     }
 
-    /// The objects whose record differs from the one committed (or that cannot be saved as they are).
-    /// Ghosts are unchanged.
+    /// The changed objects whose record differs from the one committed (or that cannot be saved as
+    /// they are). Ghosts are unchanged.
     private func changedObjects() -> Set<UInt64> {
-        var saved = SavedContents(vm)
-        for o in session.oids.keys where !vm.isGhost(o) { saved.noteLiterals(of: o) }
-        var changed = Set<UInt64>()
-        for (o, oid) in session.oids where !vm.isGhost(o) {
-            let record = session.record(of: o, oid: oid, contents: saved.of(o), vm: vm)
-            if record == nil || record!.fingerprint != session.fingerprints[oid] { changed.insert(oid) }
-        }
-        return changed
+        Set(session.recordChanged(among: vm.changedObjects).map(\.oid))
     }
 
     func apply() throws {
         let specials = try specialsRecords()
-        let symbols = vm.symbols()
+        let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
         // From now on objects are read as of the head; what the records refer to and memory does not
         // hold becomes a ghost.
         session.snapshot = head
+        session.committedSinceSnapshot = []
         do {
             try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs))
         } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
@@ -107,8 +102,11 @@ private struct ImageRestore {
         if !replaced.isEmpty { vm.become(replaced.map(\.0), replaced.map(\.1), twoWay: false) }
         for (old, new, oid) in replaced {
             session.forget(old)
-            session.register(new, oid: oid)
+            session.adopt(new, oid: oid)
         }
+        // Every persistent object is as committed now (the objects that referred to a replaced one
+        // refer to its replacement, which has its OID; filling objects in place does not note them).
+        vm.clearChangedObjects()
         for (oid, record) in records {
             if case .largeBytes = record.contents { session.fingerprints[oid] = nil } else { session.fingerprints[oid] = record.fingerprint }
         }
@@ -131,6 +129,15 @@ private struct ImageRestore {
     }
 
     private func words(_ h: StoredHeader) -> Int { h.kind == .slots ? h.count : (h.count + 7) / 8 }
+
+    /// Whether the symbol table is put back (its two Arrays, or the root naming it): only then must
+    /// the symbols in it now be kept unique.
+    private func putsBackSymbolTable(_ roots: [UInt64]) -> Bool {
+        let table = vm.root(.symbolTable)
+        guard roots.count > Root.symbolTable.rawValue, let tableOID = session.oids[table],
+              StoredObject.referencedOID(roots[Root.symbolTable.rawValue]) == tableOID else { return true }
+        return [table, vm.fetchSlot(table, 1)].contains { session.oids[$0].map { records[$0] != nil } ?? true }
+    }
 
     /// A class's class index is its identity hash (the class object's in memory, ghost or not).
     private func classIndex(of record: StoredObject) throws -> Int {

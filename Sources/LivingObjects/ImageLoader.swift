@@ -286,7 +286,7 @@ final class ImageLoader {
                 vm.materializeGhost(targets[i], classIndex: classIndexes[i], format: Int(r.format))
             } else {
                 targets[i] = try builder.allocate(r, classIndex: classIndexes[i])
-                session.register(targets[i], oid: r.oid)
+                session.adopt(targets[i], oid: r.oid)
             }
         }
         // Every reference resolves now: to an object, a new ghost, or a record of this batch.
@@ -344,7 +344,7 @@ final class ImageLoader {
         guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words) else {
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
-        session.register(o, oid: oid)
+        session.adopt(o, oid: oid)
         ghostCount += 1
         return o
     }
@@ -405,25 +405,18 @@ final class ImageLoader {
 }
 
 extension ImageSession {
-    /// The loaded objects of the image that nothing in memory reaches (`isReached` says what does)
-    /// but that changed since they were loaded or last committed. Ghosts may still refer to them — a
-    /// ghost's references are not in memory — so they are not garbage: a full collection keeps them
-    /// and a commit writes them (with what they reach). None when no ghost is reached.
-    func changedUnreached(_ vm: VM, isReached: (Oop) -> Bool) -> [Oop] {
-        var candidates: [(Oop, UInt64)] = [], ghostReached = false
-        for (o, oid) in oids {
-            if isReached(o) {
-                if !ghostReached && vm.isGhost(o) { ghostReached = true }
-            } else if !vm.isGhost(o) {
-                candidates.append((o, oid))
-            }
-        }
-        guard ghostReached, !candidates.isEmpty else { return [] }
-        var saved = SavedContents(vm)
-        for (o, _) in candidates { saved.noteLiterals(of: o) }
-        return candidates.filter { o, oid in
-            record(of: o, oid: oid, contents: saved.of(o), vm: vm)?.fingerprint != fingerprints[oid]
-        }.map(\.0)
+    /// The loaded objects that nothing in memory reaches (`isReached` says what does) but that differ
+    /// from their record as of the snapshot: those changed (the VM's dirty list) whose record differs
+    /// from the one last read or written, and those this session committed since the snapshot (loading
+    /// them again would read the snapshot's version). Ghosts may still refer to them — a ghost's
+    /// references are not in memory — so they are not garbage: a full collection keeps them (and a
+    /// commit writes the changed ones, as every changed object). None when no ghost is reached.
+    func changedUnreached(isReached: (Oop) -> Bool) -> [Oop] {
+        let changed = vm.changedObjects.filter { !isReached($0) && !vm.isGhost($0) }
+        let committed = committedSinceSnapshot.compactMap { objects[$0] }.filter { !isReached($0) && !vm.isGhost($0) }
+        guard !changed.isEmpty || !committed.isEmpty,
+              oids.keys.contains(where: { vm.isGhost($0) && isReached($0) }) else { return [] }
+        return committed + recordChanged(among: changed).map(\.object)
     }
 }
 
@@ -442,14 +435,16 @@ extension ImageSession {
     func identitiesChanged(_ pairs: [(from: Oop, to: Oop)], twoWay: Bool) {
         for (from, to) in pairs {
             let fromOID = oids[from], toOID = oids[to]
+            // An object under another OID than before is saved there with the next commit.
             if twoWay {
                 forget(from)
                 forget(to)
-                if let toOID { register(from, oid: toOID) }
-                if let fromOID { register(to, oid: fromOID) }
+                if let toOID { adopt(from, oid: toOID); vm.noteChanged(from) }
+                if let fromOID { adopt(to, oid: fromOID); vm.noteChanged(to) }
             } else if let fromOID, toOID == nil {
                 forget(from)
-                register(to, oid: fromOID)
+                adopt(to, oid: fromOID)
+                vm.noteChanged(to)
             }
         }
     }

@@ -147,7 +147,7 @@ private struct ImageReader {
             throw bad("the records of its VM roots and class table are missing")
         }
 
-        let session = ImageSession(store: store, base: snapshot)
+        let session = ImageSession(store: store, base: snapshot, vm: vm)
         session.isReadOnly = requested != nil
         session.specialsOIDs = [specialsOID, rootsOID, tableOID]
         session.headerCounters = (intValue(specials[3]), intValue(specials[4]))

@@ -20,6 +20,18 @@ struct SavedContents {
 }
 
 extension ImageSession {
+    /// Those of `objects` (persistent ones) whose record differs from the one last read or written, or
+    /// that cannot be saved as they are; ghosts are unchanged.
+    func recordChanged(among objects: [Oop]) -> [(object: Oop, oid: UInt64)] {
+        var saved = SavedContents(vm)
+        for o in objects { saved.noteLiterals(of: o) }
+        return objects.compactMap { o in
+            guard !vm.isGhost(o), let oid = oids[o] else { return nil }
+            let record = record(of: o, oid: oid, contents: saved.of(o), vm: vm)
+            return record == nil || record!.fingerprint != fingerprints[oid] ? (o, oid) : nil
+        }
+    }
+
     /// The record `o` is saved as under `oid`; nil when it refers to an object that has no OID.
     func record(of o: Oop, oid: UInt64, contents: ImageContents, vm: VM) -> StoredObject? {
         let header = vm.imageHeader(of: o)

@@ -7,22 +7,27 @@ import VMCore
 /// The link between an object space and its store: which snapshot it is based on and which OID each
 /// object has. Oops are addresses: objects are made old before they get an OID, and when a full
 /// collection moves old objects the VM reports the moves (`objectsMoved`), so an object keeps its OID
-/// for as long as it lives.
+/// for as long as it lives. Every object with an OID is persistent (header bit), so the VM notes each
+/// change to it (`VM.changedObjects`): a commit starts from those, an abort puts back only those.
 ///
-/// A commit writes only objects whose record differs from the one the store already has: each
-/// record's fingerprint (a 64-bit hash of class, format, identity hash and contents) is kept per OID.
-/// The same fingerprints tell an abort which objects changed since.
+/// Each record's fingerprint (a 64-bit hash of class, format, identity hash and contents) is kept per
+/// OID: a changed object whose record is the same as the store's (an inline cache filled, a value
+/// stored back) is not written again.
 final class ImageSession {
     let store: SQLiteStore
+    let vm: VM
     var base: CommitID
-    /// Object → OID, ghosts included (ImageLoader.swift), and the inverse; change both with `register`.
-    var oids: [Oop: UInt64] = [:]
-    var objects: [UInt64: Oop] = [:]
+    /// The OID of each persistent object, ghosts included (ImageLoader.swift), and the object of each
+    /// OID (`adopt`, `forget`).
+    private(set) var oids: [Oop: UInt64] = [:]
+    private(set) var objects: [UInt64: Oop] = [:]
     /// The snapshot objects are loaded as of: the commit opened (or the head at the last abort). Commits
     /// move `base`, not this: ghosts are loaded as they were when the objects referring to them were.
     var snapshot: CommitID
     /// Loads ghosts; set by whoever makes the session (opening an image, a first commit to a store).
     var loader: ImageLoader?
+    /// The OIDs of objects of the snapshot that this session committed since (`changedUnreached`).
+    var committedSinceSnapshot = Set<UInt64>()
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
     /// The identity-hash state and cache epoch the image header was written with: kept as they were,
@@ -35,15 +40,18 @@ final class ImageSession {
     /// Methods compiled since the last commit, oldest first: written with the next commit.
     var pendingMethodVersions: [PendingMethodVersion] = []
 
-    init(store: SQLiteStore, base: CommitID) {
+    init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store
         self.base = base
+        self.vm = vm
         self.snapshot = base
     }
 
-    func register(_ o: Oop, oid: UInt64) {
+    /// `o` (an old object, a ghost or one loaded) is saved under `oid` from now on: it is persistent.
+    func adopt(_ o: Oop, oid: UInt64) {
         oids[o] = oid
         objects[oid] = o
+        vm.makePersistent(o)
     }
 
     func reserveCapacity(_ count: Int) {
@@ -51,8 +59,18 @@ final class ImageSession {
         if objects.capacity < count { objects.reserveCapacity(count) }
     }
 
+    /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
     func forget(_ o: Oop) {
         if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
+        vm.makeTransient(o)
+    }
+
+    /// Leaves every object: the object space is about to be committed to another store.
+    func forgetAll() {
+        for o in oids.keys { vm.makeTransient(o) }
+        oids = [:]
+        objects = [:]
+        vm.clearChangedObjects()
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -69,7 +87,9 @@ final class ImageSession {
         moved.reserveCapacity(oids.count)
         movedObjects.reserveCapacity(oids.count)
         for (o, oid) in oids {
-            if let n = newAddress(o) { moved[n] = oid; movedObjects[oid] = n }
+            guard let n = newAddress(o) else { continue }
+            moved[n] = oid
+            movedObjects[oid] = n
         }
         oids = moved
         objects = movedObjects

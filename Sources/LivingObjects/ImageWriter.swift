@@ -1,6 +1,6 @@
-// Committing the object space to a store: every object reachable from the VM's roots and class
-// table is encoded again, and those whose record changed (or that are new) are written as one
-// commit. An object keeps its OID for as long as it lives.
+// Committing the object space to a store: the persistent objects the VM noted as changed, and the
+// new objects reachable from them or from the VM's roots and class table, are written as one commit.
+// An object keeps its OID for as long as it lives.
 
 import Foundation
 import Store
@@ -17,21 +17,22 @@ extension Runtime {
         return try commitImage(to: store, message: message)
     }
 
-    /// Writes every object reachable from the VM's roots to `store` as one commit, with the methods
-    /// compiled since the last one, and remembers the store: later commits reuse the OIDs. When
-    /// nothing changed, nothing is committed and the session's base is answered. May run in the
-    /// middle of an evaluation: the running processes' stacks are not saved.
+    /// Writes the objects changed since the last commit and the new objects they (or the VM's roots
+    /// and class table) reach to `store` as one commit, with the methods compiled since the last one,
+    /// and remembers the store: later commits reuse the OIDs. The first commit to a store writes
+    /// every object reachable from the roots. When nothing changed, nothing is committed and the
+    /// session's base is answered. May run in the middle of an evaluation: the running processes'
+    /// stacks are not saved.
     @discardableResult
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
         try imageSession?.checkWritable(to: store.path)
         let specials: ImageSpecials
         do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
-        var graph = ReachableObjects(vm, roots: specials.roots + specials.classTable)
-        // Changed objects that only ghosts may still refer to are written too (ImageLoader.swift).
-        let hidden = session.changedUnreached(vm) { graph.reached.contains($0) }
-        if !hidden.isEmpty { graph = ReachableObjects(vm, roots: specials.roots + specials.classTable + hidden) }
-        let assigned = try assignOIDs(graph.objects, session)
+        // Ghosts are never written: they are unchanged (ImageLoader.swift).
+        let changes = CommitSet(vm, changed: vm.changedObjects.filter { !vm.isGhost($0) },
+                                roots: specials.roots + specials.classTable)
+        let assigned = try assignOIDs(changes.new, session)
         if session.headerCounters == nil {
             session.headerCounters = (Int(specials.hashState >> 4), Int(specials.cacheEpoch >> 26))
         }
@@ -43,53 +44,69 @@ extension Runtime {
             writes.append(record)
             written.append((record.oid, fingerprint))
         }
-        for (o, contents) in zip(graph.objects, graph.contents) {
-            write(session.record(of: o, oid: session.oids[o]!, contents: contents, vm: vm)!)
+        for (o, contents) in zip(changes.objects, changes.contents) {
+            guard let record = session.record(of: o, oid: session.oids[o]!, contents: contents, vm: vm) else {
+                for o in assigned.fresh { session.forget(o) }
+                throw RuntimeError.image("cannot commit: \(describe(o)) refers to an object that is neither saved nor new")
+            }
+            write(record)
         }
         specialsRecords(specials, session).forEach(write)
-        let changes = session.pendingMethodVersions.map(\.change)
+        let methodChanges = session.pendingMethodVersions.map(\.change)
         // Nothing changed: no commit (history records only changes).
-        if writes.isEmpty && changes.isEmpty && !assigned.specials { return session.base }
+        if writes.isEmpty && methodChanges.isEmpty && !assigned.specials {
+            vm.clearChangedObjects()
+            return session.base
+        }
         do {
             session.base = try store.commit(base: session.base, writes: writes,
                                             roots: assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:],
-                                            methodVersions: changes, author: ImageSession.author, message: message)
+                                            methodVersions: methodChanges, author: ImageSession.author, message: message)
         } catch {
-            // The new objects are not in the store: they get OIDs again with the next commit.
+            // The new objects are not in the store: they get OIDs again with the next commit, and
+            // the changed objects stay changed.
             for o in assigned.fresh { session.forget(o) }
             if assigned.specials { session.specialsOIDs = [] }
             if let conflict = error as? CommitConflict { throw RuntimeError.commitConflict(describe(conflict, session)) }
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
         }
-        for (oid, fingerprint) in written { session.fingerprints[oid] = fingerprint }
-        session.pendingMethodVersions.removeFirst(changes.count)
+        let fresh = Set(assigned.fresh)
+        for (oid, fingerprint) in written {
+            session.fingerprints[oid] = fingerprint
+            // Objects of the snapshot only: a ghost's record cannot refer to an object made since.
+            if let o = session.objects[oid], !fresh.contains(o) { session.committedSinceSnapshot.insert(oid) }
+        }
+        vm.clearChangedObjects()
+        session.pendingMethodVersions.removeFirst(methodChanges.count)
         return session.base
     }
 
+    /// The session of `store`; committing to another store than the session's starts a new session,
+    /// in which no object has an OID yet.
     private func session(for store: SQLiteStore) throws -> ImageSession {
         if let s = imageSession, s.store === store { return s }
         // Another store gets every object: those not loaded yet are read from this session's first.
         if let problem = imageSession?.loader?.loadAll() { throw RuntimeError.image(problem) }
         let base: CommitID
         do { base = try store.headCommit() } catch { throw RuntimeError.image("cannot read \(store.path): \(error)") }
-        let s = ImageSession(store: store, base: base)
+        imageSession?.forgetAll()
+        let s = ImageSession(store: store, base: base, vm: vm)
         s.pendingMethodVersions = imageSession?.pendingMethodVersions ?? []
         s.loader = ImageLoader(session: s, vm: vm)
         imageSession = s
         return s
     }
 
-    /// Objects already in the table keep their OIDs; new ones get a fresh consecutive range, and so do
-    /// the records of the VM state on the first commit to a store.
-    private func assignOIDs(_ objects: [Oop], _ session: ImageSession) throws -> (fresh: [Oop], specials: Bool) {
-        let fresh = objects.filter { session.oids[$0] == nil }
+    /// New objects get a fresh consecutive range of OIDs (and become persistent), and so do the
+    /// records of the VM state on the first commit to a store.
+    private func assignOIDs(_ fresh: [Oop], _ session: ImageSession) throws -> (fresh: [Oop], specials: Bool) {
         let specialsNeeded = session.specialsOIDs.isEmpty ? ImageSpecialsRecord.recordCount : 0
         guard fresh.count + specialsNeeded > 0 else { return ([], false) }
         var next: UInt64
         do { next = try session.store.allocateOIDs(count: fresh.count + specialsNeeded).lowerBound } catch {
             throw RuntimeError.image("cannot allocate OIDs in \(session.store.path): \(error)")
         }
-        for o in fresh { session.register(o, oid: next); next += 1 }
+        for o in fresh { session.adopt(o, oid: next); next += 1 }
         if specialsNeeded > 0 { session.specialsOIDs = (0..<UInt64(specialsNeeded)).map { next + $0 } }
         return (fresh, specialsNeeded > 0)
     }
@@ -109,10 +126,9 @@ extension Runtime {
 
     /// Names the objects of a conflict this session knows: "an Association (#Counter), an Array (OID 812)".
     private func describe(_ conflict: CommitConflict, _ session: ImageSession) -> String {
-        let byOID = Dictionary(session.oids.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
         var names = conflict.oids.prefix(10).map { oid -> String in
             if session.specialsOIDs.contains(oid) { return "the class table or VM roots (OID \(oid))" }
-            guard let o = byOID[oid] else { return "an object (OID \(oid))" }
+            guard let o = session.objects[oid] else { return "an object (OID \(oid))" }
             return describe(o) + " (OID \(oid))"
         }
         if conflict.oids.count > 10 { names.append("and \(conflict.oids.count - 10) more") }
@@ -133,20 +149,24 @@ extension Runtime {
     }
 }
 
-/// Every object reachable from some roots (through classes and pointer slots), breadth first, so that
-/// the first roots (nil, true, false) come first; with the contents to save (inline caches left out,
-/// so that what they cache is not reached through them). Ghosts are left out: they are unchanged.
-struct ReachableObjects {
+/// What a commit writes: the persistent objects changed since the last commit, then every object
+/// without an OID that they or some roots reach (through classes and pointer slots), breadth first, so
+/// that on the first commit to a store, when no object has an OID, the first roots (nil, true, false)
+/// come first. With the contents to save (inline caches left out, so that what they cache is not
+/// reached through them). Ghosts have an OID: they are neither written nor traversed.
+struct CommitSet {
     private(set) var objects: [Oop] = []
     private(set) var contents: [ImageContents] = []
-    /// Every object reached, ghosts included.
-    private(set) var reached = Set<Oop>()
+    /// The objects that have no OID yet (the tail of `objects`).
+    var new: [Oop] { Array(objects[changedCount...]) }
+    private let changedCount: Int
 
-    init(_ vm: VM, roots: [Oop]) {
-        var seen = Set<Oop>(), objects: [Oop] = [], contents: [ImageContents] = []
+    init(_ vm: VM, changed: [Oop], roots: [Oop]) {
+        var seen = Set<Oop>(), objects = changed, contents: [ImageContents] = []
         var saved = SavedContents(vm)
+        for o in changed { saved.noteLiterals(of: o) }      // changed code: its literal frame may be changed too
         func visit(_ o: Oop) {
-            if o != 0 && isPointer(o) && seen.insert(o).inserted && !vm.isGhost(o) { objects.append(o) }
+            if o != 0 && isPointer(o) && !vm.isPersistent(o) && seen.insert(o).inserted { objects.append(o) }
         }
         for r in roots { visit(r) }
         var i = 0
@@ -161,7 +181,7 @@ struct ReachableObjects {
         }
         self.objects = objects
         self.contents = contents
-        self.reached = seen
+        changedCount = changed.count
     }
 }
 

@@ -75,11 +75,17 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case incrementTemp       // pushTemp; pushInt8; sendAdd; popStoreTemp
     case branchTempTemp      // pushTemp; pushTemp; compare; forward jumpIfTrue/jumpIfFalse
     case branchTempInt8      // pushTemp; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
+    case atPutPop            // sendAtPut; pop
+    case popStoreTempJump    // popStoreTemp; jump
+    case addSelfInt8         // pushSelf; pushInt8; sendAdd
+    case subSelfInt8         // pushSelf; pushInt8; sendSub
+    case branchSelfInt8      // pushSelf; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
 
     public var operands: OperandLayout {
         switch self {
         case .pushInt8, .pushTemp, .storeTemp, .popStoreTemp: return .i8
-        case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8: return .i8
+        case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8,
+             .popStoreTempJump: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
         case .pushInstVarTemp, .instVarAtTemp: return .u8
         case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16

@@ -84,7 +84,7 @@ extension VM {
             let p = words(o) + 1
             for i in tracedSlotCount(o, format: Format.weak)..<numSlotsOf(o) {
                 let v = p[i]
-                if isPointer(v) && v >= oldStart && v < oldTop && headerOf(v) & Header.markedBit == 0 { p[i] = nilObj }
+                if isPointer(v) && v >= oldStart && v < oldTop && headerOf(v) & Header.markedBit == 0 { p[i] = nilObj; noteChanged(o) }
             }
         }
     }
@@ -130,13 +130,15 @@ extension VM {
         }
     }
 
-    /// Tells the host where each old object will be (nil: it is garbage), before objects slide.
+    /// Tells the dirty list and the host where each old object will be (nil: it is garbage), before
+    /// objects slide.
     private func reportMoves() {
-        guard let objectsMoved else { return }
-        objectsMoved { o in
+        func newAddress(_ o: Oop) -> Oop? {
             guard isPointer(o), o >= oldStart, o < oldTop, headerOf(o) & Header.markedBit != 0 else { return nil }
             return forwardSlot(o).pointee
         }
+        forwardChangedObjects(newAddress)
+        objectsMoved?(newAddress)
     }
 
     private func slideObjects() {

@@ -12,7 +12,9 @@ extension VM {
     }
 
     /// Replaces references: each `from[i]` by `to[i]`, and (two-way) each `to[i]` by `from[i]`.
-    /// Answers the pairs as they are now (a young object was made old first, and moved).
+    /// Notes as changed every persistent object whose slots changed, and every persistent instance of
+    /// a class whose class-table entry changed (its record names its class). Answers the pairs as they
+    /// are now (a young object was made old first, and moved).
     @discardableResult
     public func become(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(from: Oop, to: Oop)] {
         let mark = handleMark
@@ -25,18 +27,32 @@ extension VM {
             if twoWay { map[b] = a }
         }
         releaseHandles(to: mark)
-        @inline(__always) func replace(_ p: UnsafeMutablePointer<Oop>) {
+        @inline(__always) func replace(_ p: UnsafeMutablePointer<Oop>) -> Bool {
             let v = p.pointee
-            if isPointer(v), let w = map[v] { p.pointee = w }
+            guard isPointer(v), let w = map[v] else { return false }
+            p.pointee = w
+            return true
         }
-        forEachRootSlot(replace)
+        // Class-table entries are roots: an instance of a class that became another class now
+        // belongs to that class, as in Spur.
+        var reclassed = Set<Int>()
+        let table = classTable, tableEnd = classTable + classTableCount
+        forEachRootSlot { p in
+            if replace(p) && p >= table && p < tableEnd { reclassed.insert(p - table) }
+        }
+        let codeClasses = [classIndex(.classCompiledMethod), classIndex(.classCompiledBlock)]
+        var persistentCode: [Oop] = []
         forEachOldObject { o in
+            let h = headerOf(o), ci = classIndexOfHeader(h)
+            if !reclassed.isEmpty && reclassed.contains(ci) { noteChanged(o) }
             guard formatOf(o) <= Format.weak else { return }
             let p = words(o) + 1
-            for i in 0..<numSlotsOf(o) { replace(p + i) }
+            var changed = false
+            for i in 0..<numSlotsOf(o) where replace(p + i) { changed = true }
+            if changed { noteChanged(o) }
+            if h & Header.persistentBit != 0 && codeClasses.contains(ci) { persistentCode.append(o) }
         }
-        // Class-table entries were roots: an instance of a class that became another class now
-        // belongs to that class, as in Spur.
+        noteChangedCode(persistentCode)
         flushMethodCache()
         return pairs.map { (from: $0.0, to: $0.1) }
     }

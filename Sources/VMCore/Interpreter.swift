@@ -158,28 +158,22 @@ extension VM {
                     sp[1] = r; sp[2] = i; sp += 2; ip += 4; continue
                 case .addTempInt8, .subTempInt8:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if a & 1 != 0 {
-                        let k = Int64(Int8(bitPattern: ip[3])) << 3
-                        let (r, overflow) = op == .addTempInt8 ? Int64(bitPattern: a).addingReportingOverflow(k)
-                                                               : Int64(bitPattern: a).subtractingReportingOverflow(k)
-                        if !overflow { sp += 1; sp.pointee = UInt64(bitPattern: r); ip += 5; continue }
-                    }
+                    if let r = smallIntegerPlus(a, ip[3], negated: op == .subTempInt8) { sp += 1; sp.pointee = r; ip += 5; continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
+                case .addSelfInt8, .subSelfInt8:
+                    if let r = smallIntegerPlus(rcvr, ip[2], negated: op == .subSelfInt8) { sp += 1; sp.pointee = r; ip += 4; continue }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .incrementTemp:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if a & 1 != 0 {
-                        let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(Int8(bitPattern: ip[3])) << 3)
-                        if !overflow { fp[Int(Int8(bitPattern: ip[6]))] = UInt64(bitPattern: r); ip += 7; continue }
-                    }
+                    if let r = smallIntegerPlus(a, ip[3], negated: false) { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7; continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
+                case .branchSelfInt8:
+                    if rcvr & 1 != 0 { branch(rcvr, intOop(Int(Int8(bitPattern: ip[2]))), comparisonAt: 3, &ip); continue }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .branchTempTemp, .branchTempInt8:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
                     let b = op == .branchTempTemp ? fp[Int(Int8(bitPattern: ip[3]))] : intOop(Int(Int8(bitPattern: ip[3])))
-                    if a & b & 1 != 0 {
-                        let taken = compareSmallIntegers(ip[4], a, b) == (ip[5] == Opcode.jumpIfTrue.rawValue)
-                        ip += taken ? 8 + Int(Int16(bitPattern: UInt16(ip[6]) | UInt16(ip[7]) << 8)) : 8
-                        continue
-                    }
+                    if a & b & 1 != 0 { branch(a, b, comparisonAt: 4, &ip); continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
 
                 case .returnTop, .returnSelf, .blockReturnTop:
@@ -210,8 +204,11 @@ extension VM {
                     pending = nonLocalReturn(sp.pointee)
                     continue
 
+                case .popStoreTempJump:
+                    fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2
+                    fallthrough
                 case .jump, .jumpIfTrue, .jumpIfFalse:
-                    if op != .jump {
+                    if op == .jumpIfTrue || op == .jumpIfFalse {
                         let v = sp.pointee
                         guard v == trueO || v == falseO else {
                             // Ask the object; its answer replaces it and the jump is tried again.
@@ -252,8 +249,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !sendNotCacheable {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, key)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, key, newMethod)
                         }
                     }
                 case .superSend:
@@ -270,8 +266,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !sendNotCacheable {
                             let litArray = fetch(method, CodeLayout.literals)
-                            store(litArray, lit + 1, epochBits | 1)
-                            store(litArray, lit + 2, newMethod)
+                            fillInlineCache(litArray, lit + 1, epochBits | 1, newMethod)
                         }
                     }
 
@@ -328,11 +323,19 @@ extension VM {
                     arithmeticSend = true
                 case .sendEq:
                     let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
+                    // Character>>= is identity (Characters are immediate).
+                    if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) == smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendNotEq:
                     let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
+                    // Character>>= is identity (Characters are immediate).
+                    if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
+                    if isSmallFloat(a) && isSmallFloat(b) {
+                        pushCondition(smallFloatValue(a) != smallFloatValue(b), &sp, &ip, trueO, falseO); continue
+                    }
                     arithmeticSend = true
                 case .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:
                     let a = sp[-1], b = sp.pointee
@@ -341,15 +344,13 @@ extension VM {
                     }
                     arithmeticSend = true
                 case .sendIdentical:
-                    let b = sp.pointee; sp -= 1
-                    sp.pointee = sp.pointee == b ? trueO : falseO; ip += 1; continue
+                    pushCondition(sp[-1] == sp.pointee, &sp, &ip, trueO, falseO); continue
                 case .sendNotIdentical:
-                    let b = sp.pointee; sp -= 1
-                    sp.pointee = sp.pointee != b ? trueO : falseO; ip += 1; continue
+                    pushCondition(sp[-1] != sp.pointee, &sp, &ip, trueO, falseO); continue
                 case .sendIsNil:
-                    sp.pointee = sp.pointee == nilO ? trueO : falseO; ip += 1; continue
+                    pushTest(sp.pointee == nilO, &sp, &ip, trueO, falseO); continue
                 case .sendNotNil:
-                    sp.pointee = sp.pointee != nilO ? trueO : falseO; ip += 1; continue
+                    pushTest(sp.pointee != nilO, &sp, &ip, trueO, falseO); continue
                 case .sendClass:
                     let o = sp.pointee
                     if !isGhost(o) { sp.pointee = classOf(o); ip += 1; continue }
@@ -369,19 +370,21 @@ extension VM {
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     nargs = 1; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
-                case .sendAtPut:
+                case .sendAtPut, .atPutPop:
                     let r = sp[-2], i = sp[-1]
                     if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
                         && headerOf(r) & Header.immutableBit == 0 {
                         let index = intValue(i)
                         if index >= 1 && index <= numSlotsOf(r) {
                             let v = sp.pointee
-                            store(r, index - 1, v); sp -= 2; sp.pointee = v; ip += 1; continue
+                            store(r, index - 1, v)
+                            if op == .atPutPop { sp -= 3; ip += 2 } else { sp -= 2; sp.pointee = v; ip += 1 }
+                            continue
                         }
                     }
                     ip += 1
                     fp[FrameSlot.savedPC] = intOop(ip - bcBase)
-                    nargs = 2; selector = specialSelector(op)
+                    nargs = 2; selector = specialSelector(.sendAtPut)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendValue, .sendValue1:
                     // Closures are activated right here: no lookup, no primitive dispatch.
@@ -474,7 +477,8 @@ extension VM {
             }
             let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
             let newFp = sp + 1
-            if newFp + Frame.headerSize + frameSize >= stackLimit {
+            // Compared as addresses: in this large function the generic pointer `>=` may be left out of line.
+            if UInt(bitPattern: newFp + Frame.headerSize + frameSize) >= UInt(bitPattern: stackLimit) {
                 self.sp = sp; self.hdr = fp
                 pending = stackOverflow(nargs: nargs)
                 continue
@@ -485,7 +489,8 @@ extension VM {
             newFp[FrameSlot.method] = newMethod
             newFp[FrameSlot.context] = nilO
             newFp[FrameSlot.closure] = nilO
-            newFp[FrameSlot.receiver] = sp[-nargs]
+            let receiver = sp[-nargs]
+            newFp[FrameSlot.receiver] = receiver
             newFp[FrameSlot.resultSlot] = addressOop(sp - nargs)
             sp = newFp + (Frame.headerSize - 1)
             for _ in 0..<numTemps { sp += 1; sp.pointee = nilO }
@@ -493,7 +498,7 @@ extension VM {
             method = newMethod
             bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
             lits = words(fetch(method, CodeLayout.literals)) + 1
-            rcvr = fp[FrameSlot.receiver]
+            rcvr = receiver
             ip = bcBase
             countdown -= 1
             if countdown <= 0 || gcPending {
@@ -541,6 +546,13 @@ extension VM {
             }
         }
         sp -= 1; sp.pointee = condition ? trueO : falseO; ip += 1
+    }
+
+    /// `pushCondition` for a test of one value (`isNil`, `notNil`): it replaces the value.
+    @_transparent func pushTest(_ condition: Bool, _ sp: inout UnsafeMutablePointer<Oop>,
+                                _ ip: inout UnsafeMutablePointer<UInt8>, _ trueO: Oop, _ falseO: Oop) {
+        sp += 1
+        pushCondition(condition, &sp, &ip, trueO, falseO)
     }
 
     @inline(__always) var arrayClassIndex: Int { hashOf(roots[Root.classArray.rawValue]) }

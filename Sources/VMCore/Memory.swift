@@ -77,22 +77,33 @@ extension VM {
     @inline(__always) func isOld(_ o: Oop) -> Bool { o >= oldStart && o < oldTop }
 
     /// Every pointer store into a heap object goes through here: it remembers old objects that
-    /// point to young ones, and marks persistent objects dirty (the store's hook, Docs/VM.md).
+    /// point to young ones, and notes changes to persistent objects (which are all old) for the
+    /// store (`noteChanged`, Docs/VM.md). A young object costs one range test.
     @inline(__always) public func store(_ obj: Oop, _ i: Int, _ value: Oop) {
         words(obj)[1 + i] = value
         if obj >= oldStart && obj < oldEnd {
             if isPointer(value) && value >= newStart && value < newEnd { remember(obj) }
-            let h = words(obj).pointee
-            if h & (Header.persistentBit | Header.dirtyBit) == Header.persistentBit {
-                words(obj).pointee = h | Header.dirtyBit
-            }
+            noteChanged(obj)
+        }
+    }
+
+    /// Fills an inline cache (the two literal-frame slots after a send's selector): a store, but not
+    /// a change of the object, since images do not keep inline caches (`imageLiterals`).
+    @inline(__always) func fillInlineCache(_ literals: Oop, _ i: Int, _ key: Oop, _ method: Oop) {
+        words(literals)[1 + i] = key
+        words(literals)[2 + i] = method
+        if literals >= oldStart && literals < oldEnd && isPointer(method) && method >= newStart && method < newEnd {
+            remember(literals)
         }
     }
 
     @inline(__always) func remember(_ obj: Oop) {
-        let h = words(obj).pointee
-        if h & Header.rememberedBit != 0 { return }
-        words(obj).pointee = h | Header.rememberedBit
+        if words(obj).pointee & Header.rememberedBit == 0 { addToRememberedSet(obj) }
+    }
+
+    /// The rare half of `remember`, out of line so that the interpreter's stores stay small.
+    @inline(never) private func addToRememberedSet(_ obj: Oop) {
+        setHeaderBits(obj, Header.rememberedBit)
         if rememberedCount == rememberedCapacity {
             let bigger = UnsafeMutablePointer<Oop>.allocate(capacity: rememberedCapacity * 2)
             bigger.moveInitialize(from: remembered, count: rememberedCount)
@@ -131,6 +142,7 @@ extension VM {
         if h < classTableCount && classTable[h] == cls { return h }
         guard let index = newClassIndex() else { return nil }
         words(cls).pointee = (headerOf(cls) & ~(Header.hashMask << Header.hashShift)) | (UInt64(index) << Header.hashShift)
+        noteChanged(cls)
         classTable[index] = cls
         return index
     }

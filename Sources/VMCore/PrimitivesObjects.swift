@@ -40,6 +40,7 @@ extension VM {
         } else if format == Format.words64 {
             guard let v = bigIntValue(value), v >= 0, let w = UInt64(exactly: v) else { return nil }
             words(o)[1 + i] = w
+            noteChanged(o)
             return value
         } else {
             guard isSmallInt(value) else { return nil }
@@ -54,6 +55,7 @@ extension VM {
             bytesOf(o)[i] = UInt8(code)
         default: return nil
         }
+        noteChanged(o)
         return value
     }
 
@@ -135,6 +137,7 @@ extension VM {
         } else {
             return nil
         }
+        noteChanged(dst)
         return dst
     }
 

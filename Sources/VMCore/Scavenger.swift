@@ -97,7 +97,7 @@ extension VM {
             let n = numSlotsOf(o)
             let p = words(o) + 1
             for i in fixed..<n where inFromSpace(p[i]) {
-                p[i] = headerOf(p[i]) & Header.markedBit != 0 ? fetch(p[i], 0) : nilObj
+                if headerOf(p[i]) & Header.markedBit != 0 { p[i] = fetch(p[i], 0) } else { p[i] = nilObj; noteChanged(o) }
             }
             if isOld(o) && (fixed..<n).contains(where: { isPointer(p[$0]) && isYoung(p[$0]) }) { remember(o) }
         }

@@ -27,7 +27,10 @@ enum Superinstructions {
         }
         switch code[i].opcode {
         case .pushSelf:
-            return op(1) == .pushTemp ? .pushSelfTemp : nil
+            if op(1) == .pushTemp { return .pushSelfTemp }
+            guard op(1) == .pushInt8, let o = op(2) else { return nil }
+            if o.isComparison && isForwardConditionalJump(3) { return .branchSelfInt8 }
+            return o == .sendAdd ? .addSelfInt8 : o == .sendSub ? .subSelfInt8 : nil
         case .pushInstVar:
             guard op(1) == .pushTemp else { return nil }
             return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
@@ -44,6 +47,10 @@ enum Superinstructions {
             default:
                 return nil
             }
+        case .sendAtPut:
+            return op(1) == .pop ? .atPutPop : nil
+        case .popStoreTemp:
+            return op(1) == .jump ? .popStoreTempJump : nil
         default:
             return nil
         }
@@ -51,6 +58,24 @@ enum Superinstructions {
 }
 
 extension VM {
+    /// `a + k` (or `a - k`) for a SmallInteger `a` and the signed byte `k` of an instruction; nil when
+    /// `a` is not a SmallInteger or the result overflows.
+    @_transparent func smallIntegerPlus(_ a: Oop, _ k: UInt8, negated: Bool) -> Oop? {
+        guard a & 1 != 0 else { return nil }
+        let delta = Int64(Int8(bitPattern: k)) << 3
+        let (r, overflow) = negated ? Int64(bitPattern: a).subtractingReportingOverflow(delta)
+                                    : Int64(bitPattern: a).addingReportingOverflow(delta)
+        return overflow ? nil : UInt64(bitPattern: r)
+    }
+
+    /// A fused compare-and-branch on two SmallIntegers: the comparison opcode is `comparisonAt` bytes
+    /// into the sequence and the forward conditional jump follows it; `ip` moves past the sequence,
+    /// or to the jump's target.
+    @_transparent func branch(_ a: Oop, _ b: Oop, comparisonAt c: Int, _ ip: inout UnsafeMutablePointer<UInt8>) {
+        let taken = compareSmallIntegers(ip[c], a, b) == (ip[c + 1] == Opcode.jumpIfTrue.rawValue)
+        ip += taken ? c + 4 + Int(Int16(bitPattern: UInt16(ip[c + 2]) | UInt16(ip[c + 3]) << 8)) : c + 4
+    }
+
     /// The outcome of a SmallInteger comparison opcode (`sendLess` ... `sendNotEq`) on tagged values.
     @_transparent func compareSmallIntegers(_ comparison: UInt8, _ a: Oop, _ b: Oop) -> Bool {
         let x = Int64(bitPattern: a), y = Int64(bitPattern: b)

@@ -74,6 +74,8 @@ public final class VM {
 
     var remembered: UnsafeMutablePointer<Oop>
     var rememberedCount = 0, rememberedCapacity = 1 << 16
+    /// Persistent objects changed since the last commit or abort: each once, with its dirty bit set.
+    var dirty = OopStack()
 
     var classTable: UnsafeMutablePointer<Oop>
     var classTableCount = 8       // indices 0-7 are reserved (immediate tags, free)
@@ -178,7 +180,7 @@ public final class VM {
         munmap(UnsafeMutableRawPointer(bitPattern: UInt(oldStart)), oldReserved)
         munmap(UnsafeMutableRawPointer(classTable), VM.classTableCapacity * 8)
         for s in stacks where s.inUse { munmap(UnsafeMutableRawPointer(s.base), (s.end - s.base + 1) * 8) }
-        remembered.deallocate(); roots.deallocate(); handles.deallocate(); methodCache.deallocate()
+        remembered.deallocate(); dirty.release(); roots.deallocate(); handles.deallocate(); methodCache.deallocate()
         interruptFlag.deallocate()
     }
 

@@ -7,27 +7,15 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class HistoryCommandTests: XCTestCase {
-    private var directory: URL!
-
+final class HistoryCommandTests: TemporaryDirectoryTestCase {
     /// One image bootstrapped from the kernel for the whole class; each test works on a backup of it.
     nonisolated(unsafe) private static var template: (path: String, runtime: Runtime)?
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("history-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     override class func tearDown() {
         if let template { try? FileManager.default.removeItem(atPath: template.path) }
         template = nil
+        super.tearDown()
     }
-
-    private func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// A fresh image at `name`: the kernel, committed once.
     private func image(_ name: String) throws -> String {
@@ -289,35 +277,13 @@ final class HistoryCommandTests: XCTestCase {
 
     // MARK: The lo commands
 
-    /// `lo`, built into the same folder as the test bundle (.build/debug).
-    private func loExecutable() throws -> URL {
-        let bundles = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), Bundle(for: Self.self).bundleURL]
-        guard let lo = bundles.map({ $0.deletingLastPathComponent().appendingPathComponent("lo") })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("lo is not built beside the tests (swift build --product lo)")
-        }
-        return lo
-    }
+    private func loExecutable() throws -> URL { try LoProcess.executable() }
 
     private func lo(_ arguments: String...) throws -> (status: Int32, out: String, err: String) { try lo(arguments) }
 
-    /// Runs `lo` with `arguments`: (exit status, stdout without its last newline, stderr).
     private func lo(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let child = Process()
-        child.executableURL = try loExecutable()
-        child.arguments = arguments
-        child.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["LO_IMAGE"] = nil
-        child.environment = environment
-        let output = Pipe(), errors = Pipe()
-        child.standardOutput = output
-        child.standardError = errors
-        try child.run()
-        let out = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let err = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
-        return (child.terminationStatus, out.trimmingCharacters(in: .newlines), err)
+        let result = try LoProcess.run(arguments, in: directory)
+        return (result.status, result.out.trimmingCharacters(in: .newlines), result.err)
     }
 
     func testLoRollsBackAnImageBrokenByRemovingObject() throws {

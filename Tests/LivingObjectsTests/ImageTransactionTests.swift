@@ -7,11 +7,7 @@ import VMCore
 import XCTest
 @testable import LivingObjects
 
-final class ImageTransactionTests: MasterImageTestCase {
-    override class var master: MasterImage? { AccountImage.master }
-
-    private func opened() throws -> CapturingImage { try CapturingImage(path: image) }
-
+final class ImageTransactionTests: AccountImageTestCase {
     // MARK: Commit and abort
 
     func testSystemCommitIsSeenByTheNextRuntime() throws {
@@ -56,13 +52,16 @@ final class ImageTransactionTests: MasterImageTestCase {
         let session = try XCTUnwrap(image.rt.imageSession)
         _ = try image.print("Smalltalk at: #Other put: (Array new: 5)")
         _ = try image.rt.vm.prepareImageSave()
-        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place.
+        // Make the 5-slot Array the object at Saved's OID, as if Saved had changed shape in place; both
+        // it and the association of Saved (which now refers to an object without OID) are changed.
         let saved = try XCTUnwrap(image.rt.global("Saved")), other = try XCTUnwrap(image.rt.global("Other"))
         let oid = try XCTUnwrap(session.oids[saved])
         session.forget(saved)
-        session.register(other, oid: oid)
-        XCTAssertEqual(try image.print("| held | held := Other. System abort. { held. held == Saved. Saved }"),
-                       "#(#(1 $a 'text') true #(1 $a 'text'))")
+        session.adopt(other, oid: oid)
+        XCTAssertEqual(try image.print("""
+            | held | held := Other. held at: 1 put: 0. Smalltalk at: #Saved put: Saved.
+            System abort. { held. held == Saved. Saved }
+            """), "#(#(1 $a 'text') true #(1 $a 'text'))")
     }
 
     func testSymbolsStayUniqueAcrossAnAbort() throws {
@@ -199,6 +198,13 @@ final class ImageTransactionTests: MasterImageTestCase {
         XCTAssertEqual(try fresh.print("System hasImage"), "false")
         XCTAssertThrowsError(try fresh.rt.abortImage())
     }
+}
+
+/// A test case with a fresh copy of the account image (`image`) for each test.
+class AccountImageTestCase: MasterImageTestCase {
+    override class var master: MasterImage? { AccountImage.master }
+
+    func opened() throws -> CapturingImage { try CapturingImage(path: image) }
 }
 
 /// One committed image made from the kernel, with an Account class and a few globals; tests copy it.

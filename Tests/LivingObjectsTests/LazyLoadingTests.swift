@@ -120,6 +120,33 @@ final class LazyLoadingTests: MasterImageTestCase {
         XCTAssertEqual(try opened().print("{ (Data at: 19) next value. Data at: 20 }"), "#(200 nil)")
     }
 
+    func testLoadedObjectsAndGhostsArePersistentAndLoadingChangesNothing() throws {
+        let image = try opened()
+        let vm = image.rt.vm
+        let store = try XCTUnwrap(image.rt.imageStore)
+        let head = try store.headCommit()
+        XCTAssertEqual(try image.print("{ (Data at: 4) value. (Data at: 3) size. (Data at: 2) size }"), "#(4 3 8)")
+        let loaded = try element(image, "Data", 3), ghost = try element(image, "Data", 20)
+        XCTAssertFalse(vm.isGhost(loaded))
+        XCTAssertTrue(vm.isGhost(ghost))
+        XCTAssertTrue(vm.isPersistent(loaded) && vm.isPersistent(ghost), "both have an OID")
+        // Running an evaluation changes which process is active, nothing else.
+        XCTAssertEqual(vm.changedObjects.filter { $0 != vm.root(.processor) }, [], "filling ghosts is not a change")
+        XCTAssertEqual(try image.rt.commitImage(message: "nothing"), head, "nothing to commit")
+        XCTAssertEqual(try image.print("(Data at: 4) value: 44. System abort. (Data at: 4) value"), "4")
+        XCTAssertTrue(vm.isGhost(try element(image, "Data", 20)), "an abort keeps ghosts")
+        XCTAssertEqual(vm.changedObjects.filter { $0 != vm.root(.processor) }, [])
+    }
+
+    func testAnObjectCommittedThenReachedOnlyThroughAGhostIsNotReadAgainAsOfTheSnapshot() throws {
+        let image = try opened()
+        // Node 5 changes and is committed, then only node 4 (not loaded: a ghost) refers to it.
+        XCTAssertEqual(try image.print("""
+            (Data at: 5) value: 55. System commit. Data at: 5 put: nil. System commit. Smalltalk garbageCollect.
+            (Data at: 4) next value
+            """), "55")
+    }
+
     func testHeapEnumerationFindsObjectsThatWereNotLoaded() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")

@@ -11,42 +11,13 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         super.tearDown()
     }
 
-    /// The `lo` executable built beside the tests.
-    private func executable() throws -> URL {
-        var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<3 {
-            let lo = folder.appendingPathComponent("lo")
-            if FileManager.default.isExecutableFile(atPath: lo.path) { return lo }
-            folder.deleteLastPathComponent()
-        }
-        throw XCTSkip("lo is not built beside the tests (swift build --product lo)")
-    }
-
     /// Runs `lo` in the test's directory with the repository's kernel and no LO_IMAGE.
     @discardableResult
     private func lo(_ arguments: [String], input: String = "", exitCode: Int32 = 0,
                     file: StaticString = #filePath, line: UInt = #line) throws -> (out: String, err: String) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["LO_IMAGE"] = nil
-        environment["LO_KERNEL"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("kernel").path
-        process.environment = environment
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, exitCode, "lo \(arguments): \(err)", file: file, line: line)
-        return (out, err)
+        let result = try LoProcess.run(arguments, in: directory, input: input)
+        XCTAssertEqual(result.status, exitCode, "lo \(arguments): \(result.err)", file: file, line: line)
+        return (result.out, result.err)
     }
 
     private func script(_ name: String, _ source: String) throws -> String {

@@ -108,3 +108,41 @@ class MasterImageTestCase: TemporaryDirectoryTestCase {
         super.tearDown()
     }
 }
+
+/// The `lo` executable built beside the tests, run as a child process with the repository's kernel
+/// and no LO_IMAGE.
+enum LoProcess {
+    static func executable() throws -> URL {
+        var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<3 {
+            let lo = folder.appendingPathComponent("lo")
+            if FileManager.default.isExecutableFile(atPath: lo.path) { return lo }
+            folder.deleteLastPathComponent()
+        }
+        throw XCTSkip("lo is not built beside the tests (swift build --product lo)")
+    }
+
+    /// Runs `lo` in `directory` with `input` on stdin: (exit status, stdout, stderr).
+    static func run(_ arguments: [String], in directory: URL, input: String = "") throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["LO_IMAGE"] = nil
+        environment["LO_KERNEL"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("kernel").path
+        process.environment = environment
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, out, err)
+    }
+}

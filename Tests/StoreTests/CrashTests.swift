@@ -48,9 +48,12 @@ final class CrashTests: XCTestCase {
                 let fields = line.split(separator: " ")
                 return (commit: CommitID(Int64(fields[0])!), counter: Int(fields[1])!)
             }
-            // On a busy machine the first child may be killed before it made the store (or while it was
-            // still empty): then the store is made here, and nothing was acknowledged.
-            let store = try SQLiteStore.open(path: path, create: true)
+            let store: SQLiteStore
+            do { store = try SQLiteStore.open(path: path) } catch StoreError.fileNotFound, StoreError.notAStore {
+                // Killed before it had made the store (a loaded machine may start it slowly): nothing to check.
+                XCTAssertTrue(acks.isEmpty, "round \(round): commits acknowledged, but no store")
+                continue
+            }
             XCTAssertEqual(try store.check(), [], "round \(round)")
             guard let counterOID = try store.root(named: "counter", asOf: try store.headCommit()) else {
                 XCTAssertTrue(acks.isEmpty)

@@ -84,16 +84,22 @@ final class InterpreterTests: XCTestCase {
             T.op(.pushTemp, t), T.op(.pushTemp, -1), T.op(.sendLessEq), T.op(.jumpIfFalse, 10),    // loop test
             T.op(.pushSelf), T.op(.pushTemp, t), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreTemp, t),
             T.op(.jump, -20),
-            T.op(.pushInstVar, 0), T.op(.pushTemp, t), T.op(.sendAt), T.op(.returnTop)]
+            T.op(.pushInstVar, 0), T.op(.pushTemp, t), T.op(.sendAt), T.op(.sendAtPut), T.op(.pop), T.op(.returnSelf)]
         var bytes: [UInt8] = []
         for i in code { i.encode(into: &bytes) }
         let fused = Superinstructions.fuse(bytes)
         let decoded = Instruction.decode(fused)!
         XCTAssertEqual(decoded.map(\.opcode), [.branchTempTemp, .pushTemp, .sendLessEq, .jumpIfFalse,
-                                               .pushSelfTemp, .incrementTemp, .pushInt8, .sendAdd, .popStoreTemp,
-                                               .jump, .instVarAtTemp, .pushTemp, .sendAt, .returnTop])
+                                               .pushSelfTemp, .incrementTemp, .pushInt8, .sendAdd, .popStoreTempJump,
+                                               .jump, .instVarAtTemp, .pushTemp, .sendAt, .atPutPop, .pop, .returnSelf])
         XCTAssertEqual(decoded.map(\.offset), Instruction.decode(bytes)!.map(\.offset), "boundaries are unchanged")
         XCTAssertEqual(decoded.map(\.a), code.map(\.a), "operands are unchanged")
+        var onSelf: [UInt8] = []
+        for i in [T.op(.pushSelf), T.op(.pushInt8, 2), T.op(.sendLess), T.op(.jumpIfFalse, 2), T.op(.pushSelf), T.op(.returnTop),
+                  T.op(.pushSelf), T.op(.pushInt8, 1), T.op(.sendSub), T.op(.returnTop)] { i.encode(into: &onSelf) }
+        XCTAssertEqual(Instruction.decode(Superinstructions.fuse(onSelf))!.map(\.opcode),
+                       [.branchSelfInt8, .pushInt8, .sendLess, .jumpIfFalse, .pushSelf, .returnTop,
+                        .subSelfInt8, .pushInt8, .sendSub, .returnTop])
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }

@@ -114,6 +114,48 @@ final class MemoryTests: XCTestCase {
         XCTAssertEqual(fetch(vm.handleValue(holder), 0), fetch(vm.handleValue(holder), 1))
     }
 
+    func testChangesToPersistentObjectsAreNotedOnceAndFollowCompaction() {
+        let mark = vm.handleMark
+        _ = vm.handle(vm.newArray(100)!)                  // garbage below the others: compaction moves them
+        let array = vm.handle(vm.newArray(3)!), bytes = vm.handle(vm.newBytes([1, 2, 3], root: .classByteArray)!)
+        let doomed = vm.handle(vm.newArray(1)!)
+        vm.scavenge(tenureAll: true)
+        for h in [array, bytes, doomed] { vm.makePersistent(vm.handleValue(h)) }
+        let young = vm.newArray(1)!
+        vm.store(young, 0, intOop(1))
+        XCTAssertEqual(vm.changedObjects, [], "young objects are never persistent")
+
+        vm.store(vm.handleValue(array), 0, intOop(1))
+        vm.store(vm.handleValue(array), 1, vm.newString("young")!)
+        XCTAssertNotNil(vm.indexedAtPut(vm.handleValue(bytes), intOop(2), intOop(9)))
+        vm.store(vm.handleValue(doomed), 0, intOop(1))
+        XCTAssertEqual(vm.changedObjects, [array, bytes, doomed].map(vm.handleValue), "each once, in order")
+
+        let kept = [array, bytes].map(vm.handleValue)
+        vm.releaseHandles(to: mark)
+        let keptHandles = kept.map { vm.handle($0) }
+        vm.fullGC()
+        XCTAssertNotEqual(vm.handleValue(keptHandles[0]), kept[0], "compaction moved them")
+        XCTAssertEqual(vm.changedObjects, keptHandles.map(vm.handleValue), "moved along; the dead one dropped")
+        XCTAssertEqual(vm.stringValue(fetch(vm.changedObjects[0], 1)), "young")
+
+        vm.clearChangedObjects()
+        XCTAssertNotNil(vm.replace(vm.handleValue(keptHandles[1]), intOop(1), intOop(2), vm.newBytes([7, 7], root: .classByteArray)!, intOop(1)))
+        XCTAssertEqual(vm.changedObjects, [vm.handleValue(keptHandles[1])])
+        vm.makeTransient(vm.handleValue(keptHandles[1]))
+        XCTAssertEqual(vm.changedObjects, [], "an object that lost its OID is no longer listed")
+    }
+
+    func testBecomeNotesThePersistentObjectsWhoseReferencesItChanged() {
+        let a = vm.handle(vm.newString("a")!), b = vm.handle(vm.newString("b")!)
+        let holder = vm.handle(pair(vm.handleValue(a), vm.handleValue(b)))
+        let bystander = vm.handle(vm.newArray(1)!)
+        vm.scavenge(tenureAll: true)
+        for h in [a, b, holder, bystander] { vm.makePersistent(vm.handleValue(h)) }
+        vm.become([vm.handleValue(a)], [vm.handleValue(b)], twoWay: true)
+        XCTAssertEqual(vm.changedObjects, [vm.handleValue(holder)])
+    }
+
     func testAllInstancesAndEnumeration() {
         let keep = vm.handle(vm.newArray(10)!)
         for i in 0..<10 { vm.store(vm.handleValue(keep), i, pair(intOop(i), vm.nilObj)) }

@@ -14,9 +14,15 @@ cpu() {  # best CPU time over n runs of a command
     done
     echo "$best"
 }
-startup=$(cpu "$lo" eval 'nil')
+# lo works in an image (./living.image by default): make one in a scratch folder, then run without
+# committing so every run starts from the same image.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+"$lo" eval 'nil' >/dev/null 2>&1
+startup=$(cpu "$lo" eval --no-commit 'nil')
 for bench in fib loop; do
-    lo_t=$(cpu "$lo" run "$here/$bench.st")
+    lo_t=$(cpu "$lo" run --no-commit "$here/$bench.st")
     lua_t=$( command -v lua5.4 >/dev/null && cpu lua5.4 "$here/$bench.lua" || echo "n/a")
     py_t=$(cpu python3 "$here/$bench.py")
     echo "$bench: lo $lo_t s (incl. ${startup} s start-up) · lua5.4 $lua_t s · python3 $py_t s"

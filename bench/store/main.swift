@@ -1,14 +1,18 @@
 // Store figures for bench/RESULTS.md: bulk create, cold traversal, bytes per object, and one-object
 // commit rates (1 and 8 sessions) next to the raw fsync rate of the same disk, measured in the same run.
+// `image`: commits of the kernel's image through the VM instead (ImageCommits.swift).
 //
 //   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
+//   .build/release/store-bench image [commits] [seconds]
 
 import Foundation
 import Store
 
-let objectCount = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 1_000_000
-let largeMegabytes = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 1024
-let directory = CommandLine.arguments.count > 3 ? CommandLine.arguments[3] : NSTemporaryDirectory() + "store-bench-\(getpid())"
+let imageMode = CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "image"
+let numbers = CommandLine.arguments.dropFirst(imageMode ? 2 : 1)
+let objectCount = numbers.count > 0 ? Int(numbers[numbers.startIndex])! : 1_000_000
+let largeMegabytes = numbers.count > 1 ? Int(numbers[numbers.startIndex + 1])! : 1024
+let directory = !imageMode && numbers.count > 2 ? numbers[numbers.startIndex + 2] : NSTemporaryDirectory() + "store-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: directory) }
 let batchSize = 10_000
@@ -58,6 +62,12 @@ func peakMemoryMB() -> Double {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
     let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
     return Double(line.split(separator: " ").dropFirst().first ?? "0")! / 1024
+}
+
+if imageMode {
+    try imageFigures(commits: numbers.count > 0 ? objectCount : 50, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
 }
 
 // MARK: Large bytes: stream them in and out through a small buffer.

@@ -1,0 +1,68 @@
+// Image figures (`store-bench image`): the cost of a commit (and of an abort) after changing one object
+// of the bare kernel's image, from Swift and from Smalltalk (`System commit` in a loop), beside the
+// fsync rate.
+
+import Foundation
+import LivingObjects
+import Store
+import VMCore
+
+/// CPU time (user + system) of the process so far, in microseconds.
+func cpuMicroseconds() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000 + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+func median<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
+
+/// Commits the bootstrapped kernel (plus one global to change) to a fresh image, opens it, then measures
+/// `commits` commits each after changing that global, and `System commit` in a Smalltalk loop for `duration`.
+func imageFigures(commits: Int, duration: Double) throws {
+    guard let kernel = Runtime.locateKernel() else { fatalError("cannot find the kernel sources: set LO_KERNEL") }
+    let path = directory + "/image.lo"
+    let made = try Runtime(kernelDirectory: kernel)
+    _ = try made.evaluate("Smalltalk at: #BenchCounter put: 0")
+    let firstCommit = try seconds { try made.commitImage(toPath: path, message: "kernel") }
+    let image = try SQLiteStore.open(path: path)
+    let objects = try image.commits(limit: 1)[0].objectCount
+    report("bare kernel image: first commit", String(format: "%d records in %.2f s", objects, firstCommit))
+
+    let rt = try Runtime(image: path)
+    var cpu: [Int] = [], wall: [Double] = [], written: [Int] = []
+    for i in 1...commits {
+        _ = try rt.evaluate("BenchCounter := \(i)")
+        let started = cpuMicroseconds()
+        wall.append(try seconds { try rt.commitImage(message: "one") })
+        cpu.append(cpuMicroseconds() - started)
+        written.append(try image.commits(limit: 1)[0].objectCount)
+    }
+    report("commit after changing one object (Swift)", String(format: "median CPU %d µs, wall %.2f ms, %d records",
+                                                             median(cpu), median(wall) * 1e3, median(written)))
+    cpu = []
+    for i in 1...commits {
+        _ = try rt.evaluate("BenchCounter := \(-i)")
+        let started = cpuMicroseconds()
+        try rt.abortImage()
+        cpu.append(cpuMicroseconds() - started)
+    }
+    report("abort after changing one object (Swift)", String(format: "median CPU %d µs", median(cpu)))
+
+    let fsyncBefore = measureFsyncRate()
+    let started = cpuMicroseconds()
+    var count = 0
+    let time = try seconds {
+        let n = try rt.evaluate("""
+            | n end | n := 0. end := Time millisecondClockValue + \(Int(duration * 1000)).
+            [Time millisecondClockValue < end] whileTrue: [BenchCounter := n. System commit. n := n + 1].
+            n
+            """)
+        count = intValue(n)
+    }
+    let cpuPerCommit = Double(cpuMicroseconds() - started) / Double(count)
+    let fsyncAfter = measureFsyncRate()
+    let fsyncRate = (fsyncBefore + fsyncAfter) / 2
+    report("raw fsync rate (before / after)", String(format: "%.0f/s / %.0f/s", fsyncBefore, fsyncAfter))
+    report("System commit of one object, in a loop", String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit",
+                                                            Double(count) / time, Double(count) / time / fsyncRate, cpuPerCommit))
+}
