@@ -4,12 +4,25 @@ import Foundation
 @testable import Store
 
 /// A fresh directory for one test's files, removed when the test ends.
+/// A scratch directory, removed when the test process exits: XCTest keeps every test-case object
+/// (and so its directory) alive until then, so a deinit alone never runs.
 final class TemporaryDirectory {
     let path: String
 
     init() {
         path = NSTemporaryDirectory() + "store-tests-" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        TemporaryDirectory.removeAtExit(path)
+    }
+
+    nonisolated(unsafe) private static var made: [String] = []
+    private static let registerCleanup: Void = {
+        atexit { for path in TemporaryDirectory.made { try? FileManager.default.removeItem(atPath: path) } }
+    }()
+
+    private static func removeAtExit(_ path: String) {
+        _ = registerCleanup
+        made.append(path)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
