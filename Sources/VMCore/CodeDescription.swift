@@ -80,7 +80,7 @@ public struct MethodDescription: Equatable, Sendable {
 
 /// Frame layout constants shared by compiler and interpreter.
 public enum Frame {
-    /// Words between the arguments and the first local: caller frame, saved pc, method,
+    /// Words between the arguments and the first local: caller frame, saved ip, method,
     /// context, closure, receiver, result slot.
     public static let headerSize = 7
     /// The largest frame offset a one-byte temp operand can name.

@@ -22,6 +22,10 @@ struct OopStack {
 extension VM {
     /// A full collection: empties young space into old space, then marks and compacts old space.
     public func fullGC() {
+        withFramesHoldingPCs { collectAndCompact() }
+    }
+
+    private func collectAndCompact() {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { fullGCNanos += DispatchTime.now().uptimeNanoseconds - started }
         scavenge(tenureAll: true)

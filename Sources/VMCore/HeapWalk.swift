@@ -17,6 +17,10 @@ extension VM {
     /// are now (a young object was made old first, and moved).
     @discardableResult
     public func become(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(from: Oop, to: Oop)] {
+        withFramesHoldingPCs { replaceReferences(from, to, twoWay: twoWay) }
+    }
+
+    private func replaceReferences(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(from: Oop, to: Oop)] {
         let mark = handleMark
         let fromH = from.map { handle($0) }, toH = to.map { handle($0) }
         scavenge(tenureAll: true)       // moves objects: read them back from their handles

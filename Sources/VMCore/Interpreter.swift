@@ -3,7 +3,7 @@
 /// Frame header slots, relative to the frame pointer (see Docs/VM.md, "Frames").
 enum FrameSlot {
     static let caller = 0       // caller's frame address (tagged), or `bottomFrame`
-    static let savedPC = 1      // this frame's pc (bytecode offset, SmallInteger) while it is not running
+    static let savedIP = 1      // this frame's instruction pointer while it is not running (`ipOop`)
     static let method = 2
     static let context = 3      // married Context or nil
     static let closure = 4      // BlockClosure for block activations, else nil
@@ -37,11 +37,9 @@ extension VM {
         let nilO = nilObj, trueO = trueObj, falseO = falseObj
         var sp = self.sp
         var fp = self.hdr
-        var method = fp[FrameSlot.method]
-        var bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
-        var lits = words(fetch(method, CodeLayout.literals)) + 1
+        var lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
         var rcvr = fp[FrameSlot.receiver]
-        var ip = bcBase + intValue(fp[FrameSlot.savedPC])
+        var ip = ipPointer(fp[FrameSlot.savedIP])
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
         let closureIndex = classIndex(.classBlockClosure)
@@ -60,11 +58,9 @@ extension VM {
                 pending = nil
                 if case .stop = work { return }
                 sp = self.sp; fp = self.hdr
-                method = fp[FrameSlot.method]
-                bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
-                lits = words(fetch(method, CodeLayout.literals)) + 1
+                lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                 rcvr = fp[FrameSlot.receiver]
-                ip = bcBase + intValue(fp[FrameSlot.savedPC])
+                ip = ipPointer(fp[FrameSlot.savedIP])
                 stackLimit = stacks[activeStackIndex].limit
                 epochBits = cacheEpochBits
                 switch work {
@@ -88,7 +84,7 @@ extension VM {
                 case .pushTrue: sp += 1; sp.pointee = trueO; ip += 1; continue
                 case .pushFalse: sp += 1; sp.pointee = falseO; ip += 1; continue
                 case .pushThisContext:
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                    fp[FrameSlot.savedIP] = ipOop(ip + 1)
                     let ctx = materialize(fp)
                     sp += 1; sp.pointee = ctx; ip += 1; continue
                 case .pushInt8:
@@ -102,7 +98,7 @@ extension VM {
                 case .pushInstVar, .storeInstVar, .popStoreInstVar:
                     let index = Int(ip[1])
                     guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
-                        pending = badInstanceVariable(fp, ip - bcBase, sp); continue
+                        pending = badInstanceVariable(fp, ip, sp); continue
                     }
                     if op == .pushInstVar { sp += 1; sp.pointee = fetch(rcvr, index) }
                     else { store(rcvr, index, sp.pointee); if op == .popStoreInstVar { sp -= 1 } }
@@ -122,17 +118,17 @@ extension VM {
                 case .popStoreRemoteTemp:
                     store(fp[Int(Int8(bitPattern: ip[2]))], Int(ip[1]), sp.pointee); sp -= 1; ip += 3; continue
                 case .pushNewArray:
-                    guard let a = newArray(Int(ip[1])) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    guard let a = newArray(Int(ip[1])) else { pending = outOfMemory(fp, ip, sp); continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
                 case .popIntoNewArray:
                     let n = Int(ip[1]) | Int(ip[2]) << 8
-                    guard let a = newArray(n) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    guard let a = newArray(n) else { pending = outOfMemory(fp, ip, sp); continue }
                     for i in 0..<n { store(a, i, sp[i - n + 1]) }
                     sp -= n - 1; sp.pointee = a; ip += 3; continue
                 case .pushClosure:
                     let block = lits[Int(ip[1]) | Int(ip[2]) << 8]
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 3)
-                    guard let closure = makeClosure(block, fp, sp) else { pending = outOfMemory(fp, ip - bcBase, sp); continue }
+                    fp[FrameSlot.savedIP] = ipOop(ip + 3)
+                    guard let closure = makeClosure(block, fp, sp) else { pending = outOfMemory(fp, ip, sp); continue }
                     let copied = intValue(fetch(block, CodeLayout.numCopied))
                     sp -= copied - 1; sp.pointee = closure; ip += 3; continue
                 case .dup: sp += 1; sp.pointee = sp[-1]; ip += 1; continue
@@ -148,7 +144,7 @@ extension VM {
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
-                        pending = badInstanceVariable(fp, ip - bcBase, sp); continue
+                        pending = badInstanceVariable(fp, ip, sp); continue
                     }
                     let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
                     if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
@@ -191,15 +187,13 @@ extension VM {
                     if rs & 2 == 0 { slot.pointee = value }
                     sp = slot
                     fp = oopAddress(caller)
-                    method = fp[FrameSlot.method]
-                    bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
-                    lits = words(fetch(method, CodeLayout.literals)) + 1
+                    lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                     rcvr = fp[FrameSlot.receiver]
-                    ip = bcBase + intValue(fp[FrameSlot.savedPC])
+                    ip = ipPointer(fp[FrameSlot.savedIP])
                     continue
 
                 case .nonLocalReturnTop:
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                    fp[FrameSlot.savedIP] = ipOop(ip + 1)
                     self.sp = sp; self.hdr = fp
                     pending = nonLocalReturn(sp.pointee)
                     continue
@@ -213,7 +207,7 @@ extension VM {
                         guard v == trueO || v == falseO else {
                             // Ask the object; its answer replaces it and the jump is tried again.
                             selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
-                            fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                            fp[FrameSlot.savedIP] = ipOop(ip)
                             (newMethod, sp, nargs) = findMethod(classIndexOf(v), selector, sp, nargs)
                             break
                         }
@@ -227,7 +221,7 @@ extension VM {
                         countdown -= 1
                         if countdown <= 0 || gcPending {
                             countdown = 1024
-                            fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                            fp[FrameSlot.savedIP] = ipOop(ip)
                             self.sp = sp; self.hdr = fp
                             pending = safepoint()
                         }
@@ -238,34 +232,44 @@ extension VM {
                     let lit = Int(ip[1]) | Int(ip[2]) << 8
                     nargs = Int(ip[3])
                     ip += 4
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
                     let ci = classIndexOf(sp[-nargs])
                     let key = intOop(ci) | epochBits
                     if lits[lit + 1] == key {
                         newMethod = lits[lit + 2]
+                        // A quick method is cached as its primitive number (`inlineCacheEntry`).
+                        if isSmallInt(newMethod) {
+                            if answerQuickly(newMethod, &sp, nargs, trueO, falseO, nilO) { continue }
+                            // The receiver lacks the variable: run the method, whose code reports it.
+                            fp[FrameSlot.savedIP] = ipOop(ip)
+                            (newMethod, sp, nargs) = findMethod(ci, lits[lit], sp, nargs)
+                            if newMethod == 0 { self.sp = sp; pending = .stop; continue }
+                        } else {
+                            fp[FrameSlot.savedIP] = ipOop(ip)
+                        }
                     } else {
+                        fp[FrameSlot.savedIP] = ipOop(ip)
                         selector = lits[lit]
                         (newMethod, sp, nargs) = findMethod(ci, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !sendNotCacheable {
-                            let litArray = fetch(method, CodeLayout.literals)
-                            fillInlineCache(litArray, lit + 1, key, newMethod)
+                            let litArray = fetch(fp[FrameSlot.method], CodeLayout.literals)
+                            fillInlineCache(litArray, lit + 1, key, inlineCacheEntry(newMethod))
                         }
                     }
                 case .superSend:
                     let lit = Int(ip[1]) | Int(ip[2]) << 8
                     nargs = Int(ip[3])
                     ip += 4
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     if lits[lit + 1] == epochBits | 1 {
                         newMethod = lits[lit + 2]
                     } else {
                         selector = lits[lit]
-                        let start = fetch(methodClassOf(method), ClassLayout.superclass)
+                        let start = fetch(methodClassOf(fp[FrameSlot.method]), ClassLayout.superclass)
                         (newMethod, sp, nargs) = findMethod(from: start, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !sendNotCacheable {
-                            let litArray = fetch(method, CodeLayout.literals)
+                            let litArray = fetch(fp[FrameSlot.method], CodeLayout.literals)
                             fillInlineCache(litArray, lit + 1, epochBits | 1, newMethod)
                         }
                     }
@@ -277,21 +281,21 @@ extension VM {
                     if a & b & 1 != 0 {
                         let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(bitPattern: b) &- 1)
                         if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, +) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    } else if let r = smallFloats(a, b, .sendAdd) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendSub:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 {
                         let (r, overflow) = Int64(bitPattern: a).subtractingReportingOverflow(Int64(bitPattern: b) &- 1)
                         if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, -) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    } else if let r = smallFloats(a, b, .sendSub) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendMul:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 {
                         let (r, overflow) = (Int64(bitPattern: a) >> 3).multipliedReportingOverflow(by: Int64(bitPattern: b) &- 1)
                         if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r | 1); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, *) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    } else if let r = smallFloats(a, b, .sendMul) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendLess:
                     let a = sp[-1], b = sp.pointee
@@ -356,7 +360,7 @@ extension VM {
                     if !isGhost(o) { sp.pointee = classOf(o); ip += 1; continue }
                     // A ghost: the send loads it (or signals why it cannot be loaded).
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 0
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(VM.ghostClassIndex, selector, sp, nargs)
@@ -367,7 +371,7 @@ extension VM {
                         if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
                     }
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 1; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendAtPut, .atPutPop:
@@ -383,7 +387,7 @@ extension VM {
                         }
                     }
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 2; selector = specialSelector(.sendAtPut)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
                 case .sendValue, .sendValue1:
@@ -393,15 +397,13 @@ extension VM {
                     if isPointer(closure) && classIndexOfHeader(headerOf(closure)) == closureIndex
                         && fetch(closure, ClosureLayout.numArgs) == intOop(n),
                        let (newFp, newSP) = pushBlockFrame(closure, nargs: n, sp: sp, fp: fp, limit: stackLimit) {
-                        fp[FrameSlot.savedPC] = intOop(ip - bcBase + 1)
+                        fp[FrameSlot.savedIP] = ipOop(ip + 1)
                         fp = newFp
                         sp = newSP
-                        method = fp[FrameSlot.method]
-                        bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
-                        lits = words(fetch(method, CodeLayout.literals)) + 1
+                        lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                         rcvr = fp[FrameSlot.receiver]
-                        ip = bcBase
-                        countdown -= 1
+                        ip = ipPointer(fp[FrameSlot.savedIP])
+                        countdown &-= 1
                         if countdown <= 0 || gcPending {
                             countdown = 1024
                             self.sp = sp; self.hdr = fp
@@ -410,13 +412,13 @@ extension VM {
                         continue
                     }
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = n
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(closure), selector, sp, nargs)
                 case .sendSize:
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 0
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
@@ -428,7 +430,7 @@ extension VM {
                         sp -= 1; sp.pointee = r; ip += 1; continue
                     }
                     ip += 1
-                    fp[FrameSlot.savedPC] = intOop(ip - bcBase)
+                    fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 1
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(a), selector, sp, nargs)
@@ -440,23 +442,7 @@ extension VM {
             let prim = fetch(newMethod, CodeLayout.primitive)
             if prim != intOop(0) && isSmallInt(prim) {
                 if prim >= intOop(QuickMethod.returnSelf) {
-                    // Quick methods (accessors, setters, constants) are answered right here.
-                    let r = sp[-nargs]
-                    if prim < intOop(QuickMethod.returnInstVar) {
-                        sp -= nargs
-                        sp.pointee = prim == intOop(QuickMethod.returnSelf) ? r
-                            : prim == intOop(QuickMethod.returnTrue) ? trueO
-                            : prim == intOop(QuickMethod.returnFalse) ? falseO
-                            : prim == intOop(QuickMethod.returnNil) ? nilO
-                            : intOop(intValue(prim) &- (QuickMethod.returnMinusOne &+ 1))
-                        continue
-                    }
-                    let isSetter = prim >= intOop(QuickMethod.setInstVar)
-                    let index = intValue(prim) &- (isSetter ? QuickMethod.setInstVar : QuickMethod.returnInstVar)
-                    if isPointer(r) && index < numSlotsOf(r) {
-                        if isSetter { store(r, index, sp.pointee); sp -= 1 } else { sp.pointee = fetch(r, index) }
-                        continue
-                    }
+                    if answerQuickly(prim, &sp, nargs, trueO, falseO, nilO) { continue }
                 } else {
                     self.sp = sp; self.hdr = fp
                     switch primitive(intValue(prim), nargs: nargs, method: newMethod) {
@@ -484,24 +470,25 @@ extension VM {
                 continue
             }
             let numTemps = intValue(fetch(newMethod, CodeLayout.numTemps))
+            ip = bytesOf(fetch(newMethod, CodeLayout.bytecodes))
             newFp[FrameSlot.caller] = addressOop(fp)
-            newFp[FrameSlot.savedPC] = intOop(0)
+            newFp[FrameSlot.savedIP] = ipOop(ip)
             newFp[FrameSlot.method] = newMethod
             newFp[FrameSlot.context] = nilO
             newFp[FrameSlot.closure] = nilO
-            let receiver = sp[-nargs]
+            let receiverSlot = sp - nargs
+            let receiver = receiverSlot.pointee
             newFp[FrameSlot.receiver] = receiver
-            newFp[FrameSlot.resultSlot] = addressOop(sp - nargs)
+            newFp[FrameSlot.resultSlot] = addressOop(receiverSlot)
             sp = newFp + (Frame.headerSize - 1)
             for _ in 0..<numTemps { sp += 1; sp.pointee = nilO }
             fp = newFp
-            method = newMethod
-            bcBase = bytesOf(fetch(method, CodeLayout.bytecodes))
-            lits = words(fetch(method, CodeLayout.literals)) + 1
+            lits = words(fetch(newMethod, CodeLayout.literals)) + 1
             rcvr = receiver
-            ip = bcBase
-            countdown -= 1
-            if countdown <= 0 || gcPending {
+            // A pending scavenge waits for the next backward jump or the 1024th activation: eden's
+            // reserve (and old space past it) absorbs what is allocated meanwhile.
+            countdown &-= 1
+            if countdown <= 0 {
                 countdown = 1024
                 self.sp = sp; self.hdr = fp
                 pending = safepoint()
@@ -630,9 +617,11 @@ extension VM {
     }
 
     /// When both operands are SmallFloat64s: the result, if it is a SmallFloat64 too.
-    @_transparent func smallFloats(_ a: Oop, _ b: Oop, _ operation: (Double, Double) -> Double) -> Oop? {
+    /// (The operation is an opcode, not a closure: a closure argument was called out of line.)
+    @_transparent func smallFloats(_ a: Oop, _ b: Oop, _ op: Opcode) -> Oop? {
         guard isSmallFloat(a) && isSmallFloat(b) else { return nil }
-        return smallFloatOop(operation(smallFloatValue(a), smallFloatValue(b)))
+        let x = smallFloatValue(a), y = smallFloatValue(b)
+        return smallFloatOop(op == .sendAdd ? x + y : op == .sendSub ? x - y : x * y)
     }
 
     @inline(__always) func floatOperand(_ o: Oop) -> Double? {

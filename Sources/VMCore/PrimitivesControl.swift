@@ -133,7 +133,7 @@ extension VM {
             return .value(callerOf(f).map { materialize($0) } ?? nilObj)
         case 213:
             guard let f = frame else { return .value(nilObj) }
-            return .value(f[FrameSlot.savedPC])
+            return .value(intOop(framePC(f)))
         case 217, 218:
             guard let f = frame, isSmallInt(arg0) else { return .fail }
             guard let slot = tempSlot(f, intValue(arg0)) else { return .fail }

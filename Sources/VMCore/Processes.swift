@@ -294,7 +294,7 @@ extension VM {
     func pushFrame(method: Oop, closure: Oop, receiverSlot: UnsafeMutablePointer<UInt64>, nargs: Int, resultSlot: Oop) -> Next {
         let frame = sp + 1
         frame[FrameSlot.caller] = addressOop(hdr)
-        frame[FrameSlot.savedPC] = intOop(0)
+        frame[FrameSlot.savedIP] = ipOop(bytesOf(fetch(method, CodeLayout.bytecodes)))
         frame[FrameSlot.method] = method
         frame[FrameSlot.context] = nilObj
         frame[FrameSlot.closure] = closure

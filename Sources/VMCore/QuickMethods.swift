@@ -34,3 +34,36 @@ enum QuickMethod {
         return 0
     }
 }
+
+extension VM {
+    /// Answers a quick method's send — receiver and `nargs` arguments on the stack — without a frame;
+    /// false when the receiver lacks the instance variable (the method's code then runs and reports it).
+    @_transparent
+    func answerQuickly(_ prim: Oop, _ sp: inout UnsafeMutablePointer<Oop>, _ nargs: Int,
+                       _ trueO: Oop, _ falseO: Oop, _ nilO: Oop) -> Bool {
+        let receiverSlot = sp - nargs
+        let r = receiverSlot.pointee
+        if prim < intOop(QuickMethod.returnInstVar) {
+            sp = receiverSlot
+            sp.pointee = prim == intOop(QuickMethod.returnSelf) ? r
+                : prim == intOop(QuickMethod.returnTrue) ? trueO
+                : prim == intOop(QuickMethod.returnFalse) ? falseO
+                : prim == intOop(QuickMethod.returnNil) ? nilO
+                : intOop(intValue(prim) &- (QuickMethod.returnMinusOne &+ 1))
+            return true
+        }
+        let isSetter = prim >= intOop(QuickMethod.setInstVar)
+        let index = intValue(prim) &- (isSetter ? QuickMethod.setInstVar : QuickMethod.returnInstVar)
+        // The header's slot count suffices (255 stands for 255 or more; quick methods reach index 255).
+        guard isPointer(r) && UInt64(index) < headerOf(r) >> Header.slotsShift else { return false }
+        if isSetter { store(r, index, sp.pointee); sp = receiverSlot } else { sp.pointee = fetch(r, index) }
+        return true
+    }
+
+    /// What a send site's inline cache keeps for a method: a quick method's primitive number, so that
+    /// a hit answers it without reading the method; any other method itself.
+    @inline(__always) func inlineCacheEntry(_ method: Oop) -> Oop {
+        let prim = fetch(method, CodeLayout.primitive)
+        return isSmallInt(prim) && prim >= intOop(QuickMethod.returnSelf) ? prim : method
+    }
+}

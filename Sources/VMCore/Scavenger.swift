@@ -49,6 +49,10 @@ extension VM {
     }
 
     public func scavenge(tenureAll: Bool = false) {
+        withFramesHoldingPCs { scavengeMovingObjects(tenureAll: tenureAll) }
+    }
+
+    private func scavengeMovingObjects(tenureAll: Bool) {
         let started = DispatchTime.now().uptimeNanoseconds
         flushMethodCache()              // it holds raw oops that are about to move
         futureTop = futureStart

@@ -173,7 +173,7 @@ extension VM {
         let newFp = sp + 1
         if newFp + Frame.headerSize + intValue(fetch(block, CodeLayout.frameSize)) + copied >= limit { return nil }
         newFp[FrameSlot.caller] = addressOop(fp)
-        newFp[FrameSlot.savedPC] = intOop(0)
+        newFp[FrameSlot.savedIP] = ipOop(bytesOf(fetch(block, CodeLayout.bytecodes)))
         newFp[FrameSlot.method] = block
         newFp[FrameSlot.context] = nilObj
         newFp[FrameSlot.closure] = closure
@@ -309,16 +309,16 @@ extension VM {
 
     /// A method touched an instance variable its receiver does not have (the class's shape was changed
     /// behind the compiler's back): end the process with a clear message rather than touch memory.
-    func badInstanceVariable(_ fp: UnsafeMutablePointer<UInt64>, _ pc: Int, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
-        fp[FrameSlot.savedPC] = intOop(pc)
+    func badInstanceVariable(_ fp: UnsafeMutablePointer<UInt64>, _ ip: UnsafeMutablePointer<UInt8>, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
+        fp[FrameSlot.savedIP] = ipOop(ip)
         self.sp = sp; self.hdr = fp
         let method = fp[FrameSlot.method]
         writeErr("VM: \(className(methodClassOf(method))) code reads or writes an instance variable that a \(className(classOf(fp[FrameSlot.receiver]))) does not have (its class changed shape without recompiling); ending the process\n")
         return terminateActiveProcess()
     }
 
-    func outOfMemory(_ fp: UnsafeMutablePointer<UInt64>, _ pc: Int, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
-        fp[FrameSlot.savedPC] = intOop(pc)
+    func outOfMemory(_ fp: UnsafeMutablePointer<UInt64>, _ ip: UnsafeMutablePointer<UInt8>, _ sp: UnsafeMutablePointer<UInt64>) -> Next {
+        fp[FrameSlot.savedIP] = ipOop(ip)
         self.sp = sp; self.hdr = fp
         writeErr("VM: out of memory\n")
         return terminateActiveProcess()

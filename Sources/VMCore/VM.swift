@@ -102,7 +102,8 @@ public final class VM {
     // MARK: Interpreter state (live in locals inside `interpret`, saved here around calls out)
     var sp: UnsafeMutablePointer<UInt64>
     var hdr: UnsafeMutablePointer<UInt64>
-    var ipOffset = 0
+    /// Above 0 while frames hold pc offsets instead of instruction pointers (`withFramesHoldingPCs`).
+    var framesHoldPCs = 0
     var stacks: [ProcessStack] = []
     var activeStackIndex = -1
     var methodCache: UnsafeMutablePointer<UInt64>
