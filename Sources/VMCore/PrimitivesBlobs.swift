@@ -33,7 +33,8 @@ public struct BlobProblem: Error, Equatable {
 
 extension VM {
     /// 175 `primImportFile: path`, 176 `primImportBytes: aByteObject` — answer `{storeID. size}`;
-    /// 177 `primRead: storeID size: size at: offset into: aByteArray` — answers the buffer, filled;
+    /// 177 `primRead: storeID size: size at: offset into: aByteArray startingAt: index count: n` — copies
+    /// n bytes from offset (0-based) into the buffer from index (1-based) on, answers the buffer;
     /// 178 `primWrite: storeID size: size toFile: path` — answers nil. Each answers a String saying
     /// what went wrong when the host could not do it, and fails for arguments of the wrong kind.
     func blobPrimitive(_ n: Int, nargs: Int) -> PrimitiveOutcome {
@@ -51,13 +52,14 @@ extension VM {
             guard isPointer(args[0]), Format.isBytes(formatOf(args[0])) else { return .fail }
             let bytes = args[0]
             return answer(to: .importBytes(UnsafeRawBufferPointer(start: bytesOf(bytes), count: indexableSize(bytes))))
-        case 177 where nargs == 4:
+        case 177 where nargs == 6:
             let buffer = args[3]
-            guard let blob = handle(args[0], args[1]), isSmallInt(args[2]), isPointer(buffer), Format.isBytes(formatOf(buffer)),
-                  !isSymbol(buffer), headerOf(buffer) & Header.immutableBit == 0 else { return .fail }
-            let offset = intValue(args[2]), count = indexableSize(buffer)
-            guard offset >= 0, offset <= blob.size, count <= blob.size - offset else { return .fail }
-            let outcome = answer(to: .read(blob, offset: offset, into: UnsafeMutableRawBufferPointer(start: bytesOf(buffer), count: count)))
+            guard let blob = handle(args[0], args[1]), isSmallInt(args[2]), isSmallInt(args[4]), isSmallInt(args[5]),
+                  isPointer(buffer), Format.isBytes(formatOf(buffer)), !isSymbol(buffer),
+                  headerOf(buffer) & Header.immutableBit == 0 else { return .fail }
+            let offset = intValue(args[2]), start = intValue(args[4]) - 1, count = intValue(args[5])
+            guard offset >= 0, count >= 0, count <= blob.size - offset, start >= 0, start <= indexableSize(buffer) - count else { return .fail }
+            let outcome = answer(to: .read(blob, offset: offset, into: UnsafeMutableRawBufferPointer(start: bytesOf(buffer) + start, count: count)))
             noteChanged(buffer)
             if case .value(let v) = outcome, v == nilObj { return .value(buffer) }
             return outcome

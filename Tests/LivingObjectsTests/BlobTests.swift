@@ -1,6 +1,6 @@
 // Blobs in an image: files of several MB imported from Smalltalk, committed, read back by range, by
 // stream and into files after the image is reopened; aborts, gc, errors, and a Blob larger than the
-// heap. Each test works on its own copy of one kernel image.
+// heap. Each test works on its own copy of one image (DurabilityImage).
 
 import Foundation
 import Store
@@ -9,7 +9,7 @@ import XCTest
 @testable import LivingObjects
 
 final class BlobTests: MasterImageTestCase {
-    override class var master: MasterImage? { BlobImage.master }
+    override class var master: MasterImage? { DurabilityImage.master }
 
     /// Bytes no two places of which look alike for long (a read from the wrong offset shows).
     private func pattern(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
@@ -88,6 +88,13 @@ final class BlobTests: MasterImageTestCase {
             """), "#(\(bytes[262_140]) \(bytes[262_141]) \(printed(bytes[262_141..<262_147])) 262147 \(bytes[262_145]) true #[])")
         XCTAssertEqual(try rt.evaluateAndPrint("[Data readStream position: \(bytes.count + 1)] on: SubscriptOutOfBounds do: [:e | #refused]"),
                        "#refused")
+        XCTAssertEqual(try rt.evaluateAndPrint("""
+            | s buffer | s := Data readStream. buffer := ByteArray new: 100000.
+            s position: 200000.
+            { s readInto: buffer startingAt: 1 count: 100000. buffer first. buffer at: 63144. s atEnd.
+              s readInto: buffer startingAt: 1 count: 10.
+              s reset; readInto: buffer startingAt: 5 count: 3. buffer copyFrom: 4 to: 8. s next }
+            """), "#(63144 \(bytes[200_000]) \(bytes[263_143]) true 0 3 \(printed([bytes[200_003]] + bytes[0..<3] + [bytes[200_007]])) \(bytes[3]))")
     }
 
     func testBytesAndStringsBecomeBlobs() throws {
@@ -196,9 +203,4 @@ final class BlobTests: MasterImageTestCase {
         XCTAssertEqual(try view.evaluateAndPrint("Data asByteArray"), "#[1 2 3]")
         XCTAssertTrue(try view.evaluateAndPrint("[Blob fromBytes: #[4]] on: Error do: [:e | e messageText]").contains("read-only view"))
     }
-}
-
-/// One image made from the kernel; the Blob tests copy it.
-enum BlobImage {
-    static let master = MasterImage("blob image") { _ in }
 }
