@@ -15,6 +15,7 @@ extension Runtime {
     /// state is left alone, so an abort may run in the middle of an evaluation.
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
+        session.lookUpBlobClass()
         do { _ = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         // Every object is old now, and nothing below collects: addresses stay put.
         var restore = ImageRestore(vm: vm, session: session)
@@ -94,8 +95,8 @@ private struct ImageRestore {
         // A ghost whose object changed size or identity hash is replaced by a ghost of the new one.
         var ghostReplacements: [UInt64: Oop] = [:]
         for (oid, h) in changedGhosts {
-            guard let ghost = session.objects[oid], vm.imageSlotCount(ghost) != words(h) || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
-                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words(h)) else { continue }
+            guard let ghost = session.objects[oid], vm.imageSlotCount(ghost) != h.heapWords || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
+                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: h.heapWords) else { continue }
             ghostReplacements[oid] = fresh
         }
         let replaced = replacements.merging(ghostReplacements) { a, _ in a }.compactMap { oid, new in session.objects[oid].map { ($0, new, oid) } }
@@ -108,7 +109,7 @@ private struct ImageRestore {
         // refer to its replacement, which has its OID; filling objects in place does not note them).
         vm.clearChangedObjects()
         for (oid, record) in records {
-            if case .largeBytes = record.contents { session.fingerprints[oid] = nil } else { session.fingerprints[oid] = record.fingerprint }
+            if case .largeBytes = record.contents, !record.isBlob { session.fingerprints[oid] = nil } else { session.fingerprints[oid] = record.fingerprint }
         }
         func value(_ slot: UInt64) throws -> Oop {
             guard let oid = StoredObject.referencedOID(slot) else { return slot }
@@ -127,8 +128,6 @@ private struct ImageRestore {
         let restored = records.values.filter { !session.specialsOIDs.contains($0.oid) }
         do { try loader.completeRestored(restored) } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
     }
-
-    private func words(_ h: StoredHeader) -> Int { h.kind == .slots ? h.count : (h.count + 7) / 8 }
 
     /// Whether the symbol table is put back (its two Arrays, or the root naming it): only then must
     /// the symbols in it now be kept unique.

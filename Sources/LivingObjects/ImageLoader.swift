@@ -239,7 +239,7 @@ final class ImageLoader {
         let headers = absent.isEmpty ? [] : try store.headers(of: absent, asOf: session.snapshot)
         if !absent.isEmpty { readCount += 1 }
         var bytes = 0
-        for h in headers { bytes += vm.ghostBytes(words: words(h)) }
+        for h in headers { bytes += vm.ghostBytes(words: h.heapWords) }
         bytes += (absent.count - headers.count) * vm.ghostBytes(words: 0)
         // Checked before anything changes: each record's class and shape, and the room they need.
         var targets: [Oop] = [], classIndexes: [Int] = []
@@ -249,19 +249,18 @@ final class ImageLoader {
         for r in records {
             if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan)) }
             classIndexes.append(lastClass.index)
-            let h = r.header
-            guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: h.kind == .slots ? h.count : 0,
-                                          byteCount: h.kind == .slots ? 0 : h.count, pointers: h.kind == .slots),
+            let h = r.header, shape = r.heapShape
+            guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: shape.slots, byteCount: shape.bytes, pointers: shape.pointers),
                   r.identityHash > 0, r.identityHash < 1 << 22 else {
                 throw LoadProblem(text: "object \(r.oid) has format \(r.format), \(h.count) \(h.kind == .slots ? "slots" : "bytes") and identity hash \(r.identityHash)")
             }
             if let o = plan.ghosts[r.oid] {
-                guard vm.imageSlotCount(o) == words(h), vm.imageHeader(of: o).hash == Int(r.identityHash) else {
+                guard vm.imageSlotCount(o) == h.heapWords, vm.imageHeader(of: o).hash == Int(r.identityHash) else {
                     throw LoadProblem(text: "object \(r.oid) is not the size or identity hash it had when it was referred to")
                 }
                 targets.append(o)
             } else {
-                bytes += vm.ghostBytes(words: words(h))
+                bytes += vm.ghostBytes(words: h.heapWords)
                 targets.append(0)
             }
         }
@@ -275,7 +274,7 @@ final class ImageLoader {
         for oid in absent {
             if headerIndex < headers.count && headers[headerIndex].oid == oid {
                 let h = headers[headerIndex]
-                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: words(h)))
+                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: h.heapWords))
                 headerIndex += 1
             } else {
                 made.append(oid, try makeGhost(oid, hash: 0, words: 0))
@@ -297,7 +296,7 @@ final class ImageLoader {
             } else {
                 try builder.fill(targets[i], from: r) { session.objects[$0] }
             }
-            if case .largeBytes = r.contents { continue }     // rewritten once, as bytes
+            if case .largeBytes = r.contents, !r.isBlob { continue }     // rewritten once, as bytes
             session.fingerprints[r.oid] = r.fingerprint
         }
         loadedCount += records.count
@@ -364,9 +363,6 @@ final class ImageLoader {
         }
     }
 
-    /// Heap words of an object with this header: slots, or bytes rounded up to words.
-    private func words(_ h: StoredHeader) -> Int { h.kind == .slots ? h.count : (h.count + 7) / 8 }
-
     // MARK: Objects put into memory from outside a fault
 
     /// After an abort wrote these records into memory: loads what the VM reads of them without sending
@@ -399,7 +395,7 @@ final class ImageLoader {
         if existing, let missing = absent.filter({ !found.contains($0) }).min() {
             throw LoadProblem(text: "object \(missing) is referred to but missing")
         }
-        for h in headers { try makeGhost(h.oid, hash: Int(h.identityHash), words: words(h)) }
+        for h in headers { try makeGhost(h.oid, hash: Int(h.identityHash), words: h.heapWords) }
         for oid in absent where !found.contains(oid) { try makeGhost(oid, hash: 0, words: 0) }
     }
 }

@@ -93,22 +93,11 @@ struct ImageGraph {
             return "the class of object \(r.oid) has no class index"
         }
         guard r.identityHash < 1 << 22 else { return "object \(r.oid) has identity hash \(r.identityHash)" }
-        let (slotCount, byteCount) = r.sizes
-        guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: slotCount, byteCount: byteCount, pointers: r.slots != nil) else {
-            return "object \(r.oid) has format \(r.format) and \(r.slots != nil ? "\(slotCount) slots" : "\(byteCount) bytes")"
+        let (slotCount, byteCount, pointers) = r.heapShape
+        guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: slotCount, byteCount: byteCount, pointers: pointers) else {
+            return "object \(r.oid) has format \(r.format) and \(pointers ? "\(slotCount) slots" : "\(byteCount) bytes")"
         }
         return nil
-    }
-}
-
-extension StoredObject {
-    /// (slots, bytes) of the contents.
-    var sizes: (slots: Int, bytes: Int) {
-        switch contents {
-        case .slots(let s): (s.count, 0)
-        case .bytes(let b): (0, b.count)
-        case .largeBytes(let l): (0, l.count)
-        }
     }
 }
 

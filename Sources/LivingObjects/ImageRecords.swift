@@ -32,12 +32,16 @@ extension ImageSession {
         }
     }
 
-    /// The record `o` is saved as under `oid`; nil when it refers to an object that has no OID.
+    /// The record `o` is saved as under `oid`; nil when it refers to an object that has no OID, or is
+    /// a Blob whose slots are not a store id and a size.
     func record(of o: Oop, oid: UInt64, contents: ImageContents, vm: VM) -> StoredObject? {
         let header = vm.imageHeader(of: o)
         guard let classOID = oids[vm.classAt(header.classIndex)] else { return nil }
         let stored: StoredObject.Contents
         switch contents {
+        case .slots(let slots) where header.classIndex == blobClassIndex:
+            guard let contents = blobContents(slots) else { return nil }
+            stored = contents
         case .slots(let slots):
             var values: [UInt64] = []
             values.reserveCapacity(slots.count)
@@ -87,21 +91,16 @@ struct ImageObjectBuilder {
         guard let (slotCount, byteCount) = try? shape(of: r) else { return false }
         let header = vm.imageHeader(of: o)
         return header.classIndex == classIndex && header.format == Int(r.format) && header.hash == Int(r.identityHash)
-            && vm.imageSlotCount(o) == (r.slots != nil ? slotCount : (byteCount + 7) / 8)
+            && vm.imageSlotCount(o) == (r.heapShape.pointers ? slotCount : (byteCount + 7) / 8)
     }
 
-    /// Slot count (pointers) or byte count (bits), checked against the format.
+    /// Slot count (pointers) or byte count (bits) in memory, checked against the format.
     private func shape(of r: StoredObject) throws -> (slots: Int, bytes: Int) {
-        let shape: (slots: Int, bytes: Int)
-        switch r.contents {
-        case .slots(let s): shape = (s.count, 0)
-        case .bytes(let b): shape = (0, b.count)
-        case .largeBytes(let l): shape = (0, l.count)
+        let shape = r.heapShape
+        guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: shape.slots, byteCount: shape.bytes, pointers: shape.pointers) else {
+            throw bad("object \(r.oid) has format \(r.format) and \(shape.pointers ? "\(shape.slots) slots" : "\(shape.bytes) bytes")")
         }
-        guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: shape.slots, byteCount: shape.bytes, pointers: r.slots != nil) else {
-            throw bad("object \(r.oid) has format \(r.format) and \(r.slots != nil ? "\(shape.slots) slots" : "\(shape.bytes) bytes")")
-        }
-        return shape
+        return (shape.slots, shape.bytes)
     }
 
     /// Whether the contents agree with the format (the unused-bytes bits of byte and word formats).
@@ -126,6 +125,9 @@ struct ImageObjectBuilder {
             }
         case .bytes(let bytes):
             bytes.withUnsafeBytes { vm.setImageBytes(o, $0) }
+        case .largeBytes(let large) where r.isBlob:
+            vm.setImageSlot(o, BlobLayout.storeID, intOop(Int(large.id)))
+            vm.setImageSlot(o, BlobLayout.size, intOop(large.count))
         case .largeBytes(let large):
             var offset = 0
             try store.readLargeBytes(large) { chunk in

@@ -39,6 +39,8 @@ final class ImageSession {
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
     var pendingMethodVersions: [PendingMethodVersion] = []
+    /// The class index of Blob, once looked up (ImageBlobs.swift).
+    var blobClassIndex: Int?
 
     init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store

@@ -9,6 +9,7 @@ extension Runtime {
     func installImageHooks() {
         vm.imageTransaction = { [unowned self] operation, argument in self.transaction(operation, argument) }
         vm.methodVersions = { [unowned self] className, selector in self.methodVersions(className: className, selector: selector) }
+        vm.blobStore = { [unowned self] request in self.blobRequest(request) }
         vm.objectsMoved = { [unowned self] newAddress in self.imageSession?.objectsMoved(newAddress) }
         vm.faultHandler = { [unowned self] ghosts in
             guard let loader = self.imageSession?.loader else { return "this object space has no image to load objects from" }

@@ -26,6 +26,7 @@ extension Runtime {
     @discardableResult
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
         try imageSession?.checkWritable(to: store.path)
+        imageSession?.lookUpBlobClass()
         let specials: ImageSpecials
         do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
@@ -47,6 +48,9 @@ extension Runtime {
         for (o, contents) in zip(changes.objects, changes.contents) {
             guard let record = session.record(of: o, oid: session.oids[o]!, contents: contents, vm: vm) else {
                 for o in assigned.fresh { session.forget(o) }
+                if session.isBlob(o) {
+                    throw RuntimeError.image("cannot commit: a Blob has no bytes in the store (a Blob is made by Blob fromFile: or Blob fromBytes:)")
+                }
                 throw RuntimeError.image("cannot commit: \(describe(o)) refers to an object that is neither saved nor new")
             }
             write(record)
@@ -89,8 +93,10 @@ extension Runtime {
         if let problem = imageSession?.loader?.loadAll() { throw RuntimeError.image(problem) }
         let base: CommitID
         do { base = try store.headCommit() } catch { throw RuntimeError.image("cannot read \(store.path): \(error)") }
+        if let source = imageSession?.store { try copyBlobs(from: source, to: store) }
         imageSession?.forgetAll()
         let s = ImageSession(store: store, base: base, vm: vm)
+        s.blobClassIndex = imageSession?.blobClassIndex
         s.pendingMethodVersions = imageSession?.pendingMethodVersions ?? []
         s.loader = ImageLoader(session: s, vm: vm)
         imageSession = s

@@ -82,6 +82,37 @@ extension SQLiteStore {
         }
     }
 
+    /// Copies the bytes `offset..<offset + buffer.count` of out-of-line bytes into `buffer`, reading only
+    /// the chunks that hold them (every chunk but the last is `chunkSize` long).
+    public func readLargeBytes(_ large: LargeBytes, at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        guard offset >= 0, offset <= large.count, buffer.count <= large.count - offset else {
+            throw StoreError.invalidRequest(
+                "bytes \(offset + 1) to \(offset + buffer.count) of large bytes \(large.id), which has \(large.count) bytes")
+        }
+        try withReader { connection in
+            try checkComplete(large, connection)
+            guard let destination = buffer.baseAddress, !buffer.isEmpty else { return }
+            let end = offset + buffer.count
+            let query = try connection.statement("SELECT seq, data FROM chunks WHERE large_id = ? AND seq >= ? AND seq <= ? ORDER BY seq")
+            query.bind(1, large.id)
+            query.bind(2, Int64(offset / Self.chunkSize))
+            query.bind(3, Int64((end - 1) / Self.chunkSize))
+            var next = offset / Self.chunkSize
+            while try query.step() {
+                let start = next * Self.chunkSize, data = query.blob(1)
+                guard query.int64(0) == Int64(next), data.count == min(Self.chunkSize, large.count - start), let source = data.baseAddress else {
+                    throw StoreError.corrupt(path: path, detail: "chunk \(next) of large bytes \(large.id) is missing or not \(Self.chunkSize) bytes")
+                }
+                let from = max(offset, start), to = min(end, start + data.count)
+                (destination + (from - offset)).copyMemory(from: source + (from - start), byteCount: to - from)
+                next += 1
+            }
+            guard next == (end - 1) / Self.chunkSize + 1 else {
+                throw StoreError.corrupt(path: path, detail: "chunk \(next) of large bytes \(large.id) is missing")
+            }
+        }
+    }
+
     /// Writes the bytes of an object out of line inside a commit's transaction; returns its record.
     func storeOutOfLine(_ object: StoredObject, _ connection: Connection) throws -> EncodedRecord {
         guard case let .bytes(bytes) = object.contents else { preconditionFailure("only byte objects go out of line") }

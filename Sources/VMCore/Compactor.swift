@@ -50,7 +50,7 @@ extension VM {
         fullGCThreshold = min(oldEnd, oldStart + max(live * 2, 64 << 20))
         fullGCPending = false
         fullGCCount += 1
-        if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false }
+        if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false; lowSpacePending = false }
     }
 
     private func markFromRoots(weak: inout OopStack) {

@@ -61,6 +61,9 @@ extension VM {
 
     func allocateOld(_ bytes: UInt64) -> UInt64? {
         if oldTop + bytes > oldEnd - (oldEnd - oldStart) / 64 {
+            // Nearly full: a full collection runs first (the threshold may lie past the limit), and
+            // lowSpace is signalled only if old space is still nearly full after it.
+            if !lowSpaceSignalled { fullGCPending = true }
             lowSpacePending = true
             gcPending = true
             if oldTop + bytes > oldEnd { return nil }

@@ -77,6 +77,8 @@ extension VM {
             return newArray(statistics().map { intOop($0) }).map { .value($0) } ?? .fail
         case 192, 193:
             return imagePrimitive(n, nargs: nargs, arg0: arg0, arg1: arg1)
+        case 175...178:
+            return blobPrimitive(n, nargs: nargs)
         case 190 where nargs == 3:
             // fileOutPackage: name format: #tonel or #chunk to: path — answers nil, or an error String.
             guard let name = stringValue(arg0), let format = stringValue(arg1), let path = stringValue(sp.pointee),

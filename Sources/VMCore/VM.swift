@@ -137,6 +137,8 @@ public final class VM {
     public var fileOut: ((_ package: String, _ format: String, _ path: String) -> String?)?
     /// Transactions on the image (`System commit: / abort / checkpoint:`): nil when done.
     public var imageTransaction: ((_ operation: String, _ argument: String) -> ImageTransactionProblem?)?
+    /// Moves the bytes of Blobs between files, the image's store and byte objects (PrimitivesBlobs.swift).
+    public var blobStore: ((BlobRequest) -> Result<BlobHandle, BlobProblem>)?
     /// The recorded versions of a method, newest first (`CompiledMethod>>versions`).
     public var methodVersions: ((_ className: String, _ selector: String) -> [MethodVersionRecord])?
     /// Called by a full collection with each old object's new address (nil: it was garbage).

@@ -88,6 +88,13 @@ final class MisbehavingProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("Smalltalk garbageCollect. (Array new: 1000) size"), "1000")
     }
 
+    func testBigGarbageUnderASmallHeapLimitIsCollectedNotOutOfMemory() throws {
+        var config = VMConfiguration()
+        config.heapLimitBytes = 64 << 20
+        let c = try CapturingRuntime(configuration: config)
+        XCTAssertEqual(try c.print("| n | n := 0. 1 to: 300 do: [:i | n := n + (ByteArray new: 1048576) size]. n"), "\(300 << 20)")
+    }
+
     func testTwoRuntimesRunInParallel() throws {
         let a = try CapturingRuntime(), b = try CapturingRuntime()
         let results = Unchecked(["", ""])

@@ -57,7 +57,8 @@ class TemporaryDirectoryTestCase: XCTestCase {
 }
 
 /// An image made from the kernel and committed once (that bootstraps the kernel), then copied for
-/// each test that uses it.
+/// each test that uses it. It is removed when the test process exits (or by `remove`), so test classes
+/// that share it make it once.
 final class MasterImage: @unchecked Sendable {
     private let message: String
     private let make: (CapturingRuntime) throws -> Void
@@ -87,7 +88,18 @@ final class MasterImage: @unchecked Sendable {
         try make(c)
         try c.rt.commitImage(toPath: path, message: message)
         directory = made
+        MasterImage.removeAtExit(made)
         return path
+    }
+
+    nonisolated(unsafe) private static var made: [URL] = []
+    private static let registerCleanup: Void = {
+        atexit { for directory in MasterImage.made { try? FileManager.default.removeItem(at: directory) } }
+    }()
+
+    private static func removeAtExit(_ directory: URL) {
+        _ = registerCleanup
+        made.append(directory)
     }
 }
 
@@ -101,11 +113,6 @@ class MasterImageTestCase: TemporaryDirectoryTestCase {
         try super.setUpWithError()
         image = path("image.lo")
         try Self.master?.copy(to: image)
-    }
-
-    override class func tearDown() {
-        master?.remove()
-        super.tearDown()
     }
 }
 
@@ -122,8 +129,8 @@ enum LoProcess {
         throw XCTSkip("lo is not built beside the tests (swift build --product lo)")
     }
 
-    /// Runs `lo` in `directory` with `input` on stdin: (exit status, stdout, stderr).
-    static func run(_ arguments: [String], in directory: URL, input: String = "") throws -> (status: Int32, out: String, err: String) {
+    /// `lo` with these arguments, to run in `directory`, not started yet.
+    static func make(_ arguments: [String], in directory: URL) throws -> Process {
         let process = Process()
         process.executableURL = try executable()
         process.arguments = arguments
@@ -133,6 +140,12 @@ enum LoProcess {
         environment["LO_KERNEL"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("kernel").path
         process.environment = environment
+        return process
+    }
+
+    /// Runs `lo` in `directory` with `input` on stdin: (exit status, stdout, stderr).
+    static func run(_ arguments: [String], in directory: URL, input: String = "") throws -> (status: Int32, out: String, err: String) {
+        let process = try make(arguments, in: directory)
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

@@ -1,0 +1,70 @@
+// A commit the disk refuses: the disk full (the store's page limit), or an I/O error (a file-size
+// limit, RLIMIT_FSIZE, makes the writes fail). `System commit` signals an Error, the session keeps its
+// changes, nothing reaches the image, and once the problem is gone a retry commits them.
+
+import Foundation
+import XCTest
+@testable import LivingObjects
+@testable import Store
+
+final class CommitFailureTests: MasterImageTestCase {
+    override class var master: MasterImage? { DurabilityImage.master }
+
+    /// Changes an existing global and makes a new object of 4 MB (stored out of line), tries to
+    /// commit while `problem` is in place, then again once it is gone.
+    private func assertCommitFailsThenSucceeds(mentioning text: String, during problem: (SQLiteStore) throws -> Void,
+                                               after cure: (SQLiteStore) throws -> Void,
+                                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let rt = try Runtime(image: image)
+        let store = try XCTUnwrap(rt.imageStore)
+        _ = try rt.evaluateAndPrint("Counter := 2. Smalltalk at: #Fresh put: ((ByteArray new: 4000000) at: 4000000 put: 7; yourself). 0")
+        let head = try store.headCommit()
+        try problem(store)
+        let failure = try rt.evaluateAndPrint("[System commit. 'committed'] on: Error do: [:e | e messageText]")
+        try cure(store)
+        XCTAssertTrue(failure.contains("cannot commit the image to \(image!)") && failure.contains(text), failure, file: file, line: line)
+        XCTAssertEqual(try store.headCommit(), head, "nothing was committed", file: file, line: line)
+        XCTAssertEqual(try Runtime(image: image).evaluateAndPrint("{ Counter. Smalltalk includesKey: #Fresh }"), "#(1 false)",
+                       file: file, line: line)
+        XCTAssertEqual(try rt.evaluateAndPrint("{ Counter. Fresh size. Fresh last }"), "#(2 4000000 7)",
+                       "the session keeps its changes", file: file, line: line)
+
+        XCTAssertEqual(try rt.evaluateAndPrint("System commit"), "true", file: file, line: line)
+        XCTAssertEqual(try Runtime(image: image).evaluateAndPrint("{ Counter. Fresh size. Fresh last }"), "#(2 4000000 7)",
+                       file: file, line: line)
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [], file: file, line: line)
+    }
+
+    func testACommitOnAFullDiskFailsAndTheRetryCommitsTheSameChanges() throws {
+        var limit = 0
+        try assertCommitFailsThenSucceeds(mentioning: "disk full", during: { store in
+            limit = Int(try store.write { try $0.integer("PRAGMA page_count")! }) + 8
+            try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(limit)") }
+        }, after: { store in
+            try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1073741823") }
+        })
+        XCTAssertGreaterThan(limit, 8)
+    }
+
+    func testACommitWhoseWritesFailFailsAndTheRetryCommitsTheSameChanges() throws {
+        // Writes past 256 KB of any file fail with EFBIG (SIGXFSZ ignored): the 4 MB commit cannot be
+        // written, whether the WAL grows or starts again from its beginning.
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(RLIMIT_FSIZE_, &saved), 0)
+        let previousHandler = signal(SIGXFSZ, SIG_IGN)
+        defer {
+            setrlimit(RLIMIT_FSIZE_, &saved)
+            signal(SIGXFSZ, previousHandler)
+        }
+        try assertCommitFailsThenSucceeds(mentioning: "I/O error", during: { _ in
+            var limited = saved
+            limited.rlim_cur = 256 << 10
+            XCTAssertEqual(setrlimit(RLIMIT_FSIZE_, &limited), 0)
+        }, after: { _ in
+            XCTAssertEqual(setrlimit(RLIMIT_FSIZE_, &saved), 0)
+        })
+    }
+}
+
+/// RLIMIT_FSIZE as `getrlimit` and `setrlimit` take it on Glibc (an enum there, an Int32 elsewhere).
+private let RLIMIT_FSIZE_ = __rlimit_resource_t(RLIMIT_FSIZE.rawValue)
