@@ -82,10 +82,10 @@ final class EvictionTests: MasterImageTestCase {
             good := 0.
             Blobs doWithIndex: [:chunk :i | chunk doWithIndex: [:b :j |
                 ((i = 3 and: [j = 1]) or: [\(BlobImage.check("b"))]) ifTrue: [good := good + 1]]].
-            { good. (Blobs at: 3) first. ((Blobs at: 120) at: 1) at: 5 }
-            """), "#(\(BlobImage.count) #('fresh' 42) 5)", image.err)
+            { good. (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }
+            """), "#(\(BlobImage.count) true 5)", image.err)
         XCTAssertGreaterThan(image.rt.vm.evictions, 0)
-        XCTAssertEqual(try image.print("System abort. { (Blobs at: 3) first. ((Blobs at: 120) at: 1) at: 5 }"), "#(#('fresh' 42) 99)")
+        XCTAssertEqual(try image.print("System abort. { (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }"), "#(true 99)")
     }
 }
 
