@@ -22,8 +22,9 @@ extension VM {
     var evictionLevel: UInt64 { (oldEnd - oldStart) / 2 }
 
     /// Turns evictable objects into ghosts (those loaded since the last eviction too with
-    /// `includingRecent`) and answers how many; the marks of the collection that called it are cleared
-    /// when any was, so that it marks again. Every object's recent bit is cleared.
+    /// `includingRecent`) and answers how many, and how many recent ones it kept; the marks of the
+    /// collection that called it are cleared when any was evicted, so that it marks again. Every
+    /// object's recent bit is cleared.
     func evictLoadedObjects(includingRecent: Bool, reloadableOID: (Oop) -> UInt64?) -> (evicted: Int, keptRecent: Int) {
         let readDirectly = [Root.classCompiledMethod, .classCompiledBlock, .classMethodDictionary, .classBlockClosure,
                             .classContext, .classProcess, .classSemaphore, .classLinkedList, .classProcessorScheduler,
@@ -33,20 +34,32 @@ extension VM {
         var keptRecent = 0
         forEachOldObject { o in
             let h = headerOf(o)
-            if h & (Header.pinnedBit | Header.recentBit) != 0 { clearHeaderBits(o, Header.pinnedBit | Header.recentBit) }
             guard h & (Header.markedBit | Header.persistentBit | Header.dirtyBit | Header.immutableBit | Header.pinnedBit)
                     == Header.markedBit | Header.persistentBit else { return }
             let format = Int((h >> Header.formatShift) & 31)
-            guard format >= Format.fixed && format <= Format.fixedIndexable && numSlotsOf(o) > 0,
-                  !readDirectly.contains(classIndexOfHeader(h)), !isClass(o) else { return }
+            guard format >= Format.fixed && format <= Format.fixedIndexable, !readDirectly.contains(classIndexOfHeader(h)),
+                  !isClass(o), refersToAnythingCollectable(o) else { return }
             if h & Header.recentBit != 0 && !includingRecent { keptRecent += 1; return }
             if let oid = reloadableOID(o) { victims.append((o, oid)) }
         }
-        if victims.isEmpty { return (0, keptRecent) }
         for (o, oid) in victims { turnIntoGhost(o, oid: oid) }
-        forEachOldObject { clearHeaderBits($0, Header.markedBit) }
+        let cleared = Header.pinnedBit | Header.recentBit | (victims.isEmpty ? 0 : Header.markedBit)
+        forEachOldObject { if headerOf($0) & cleared != 0 { clearHeaderBits($0, cleared) } }
         evictedObjects += victims.count
         return (victims.count, keptRecent)
+    }
+
+    /// Whether a slot of `o` refers to an object that evicting `o` could free: not nil, true or false,
+    /// not pinned. Evicting an object that refers to none would reclaim nothing (it keeps its size).
+    private func refersToAnythingCollectable(_ o: Oop) -> Bool {
+        let p = words(o) + 1
+        let nilO = nilObj, trueO = trueObj, falseO = falseObj
+        for i in 0..<numSlotsOf(o) {
+            let v = p[i]
+            if isPointer(v) && v >= oldStart && v < oldTop && v != nilO && v != trueO && v != falseO
+                && headerOf(v) & Header.pinnedBit == 0 { return true }
+        }
+        return false
     }
 
     /// Makes a loaded object the ghost it was: its header names the Ghost class and format (size,

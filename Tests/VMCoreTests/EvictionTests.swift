@@ -139,10 +139,14 @@ final class EvictionTests: XCTestCase {
         XCTAssertEqual(host.loads - loads, Self.chunks * (1 + Self.perChunk), "loaded again when used")
     }
 
-    func testChangedAndUnreloadableObjectsAndWhatTheyReachStayLoaded() throws {
+    func testChangedUnreloadableAndLeafObjectsAndWhatTheyReachStayLoaded() throws {
         let (vm, host) = try space()
         let h = vm.handle(host.object(1))
         for i in 0..<Self.chunks { read(vm, vm.handleValue(h), chunk: i) }
+        host.records[6] = .init(className: "Array", hash: 6, contents: .slots([.value(intOop(1)), .ref(1)]))
+        host.records[7] = .init(className: "Array", hash: 7, contents: .slots([.ref(6)]))
+        let holder = vm.handle(host.object(7))
+        _ = vm.indexableSize(vm.fetchSlot(vm.handleValue(holder), 0))
         let changed = vm.fetchSlot(vm.handleValue(h), 3)
         vm.store(changed, 0, vm.fetchSlot(changed, 0))
         host.notReloadable.insert(104)
@@ -155,6 +159,7 @@ final class EvictionTests: XCTestCase {
         XCTAssertFalse(vm.isGhost(vm.fetchSlot(vm.fetchSlot(table, 3), 1)))
         XCTAssertTrue(vm.isGhost(vm.fetchSlot(table, 5)))
         XCTAssertFalse(vm.isGhost(vm.handleValue(kept)), "held by the host: not freed")
+        XCTAssertFalse(vm.isGhost(vm.fetchSlot(vm.handleValue(holder), 0)), "it refers to nothing evicting it could free")
         XCTAssertEqual(vm.fetchSlot(vm.fetchSlot(table, 5), 0), vm.handleValue(kept), "loading chunk 5 again finds the blob it held")
         XCTAssertTrue(blobIsIntact(vm, table, 5, 0))
     }
@@ -191,8 +196,9 @@ final class EvictionTests: XCTestCase {
         // Object>>firstAfterCollecting: vector   self collect. ^ vector's first slot, read as a temp vector
         T.install(vm, "Object", "firstAfterCollecting:", numArgs: 1, literals: [.symbol("collect"), .cacheSlot, .cacheSlot],
                   code: [T.op(.pushSelf), T.op(.send, 0, 0), T.op(.pop), T.op(.pushRemoteTemp, 0, -1), T.op(.returnTop)])
-        host.records[2] = .init(className: "Pair", hash: 2, contents: .slots([.value(intOop(42)), .value(intOop(43))]))
-        host.records[3] = .init(className: "Array", hash: 3, contents: .slots([.value(intOop(7))]))
+        host.records[2] = .init(className: "Pair", hash: 2, contents: .slots([.value(intOop(42)), .ref(5)]))
+        host.records[3] = .init(className: "Array", hash: 3, contents: .slots([.value(intOop(7)), .ref(5)]))
+        host.records[5] = .init(className: "ByteArray", hash: 5, contents: .bytes([1, 2, 3]))
         host.records[4] = .init(className: "Array", hash: 4, contents: .slots([.ref(2), .ref(3)]))
         let h = vm.handle(host.object(1)), holder = vm.handle(host.object(4))
         for i in 0..<Self.chunks { read(vm, vm.handleValue(h), chunk: i) }
