@@ -56,7 +56,8 @@ extension VM {
         fullGCThreshold = nextFullGCThreshold()
         fullGCPending = false
         fullGCCount += 1
-        if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false }
+        // Old space is not low any more (evicting made room, say): nothing to signal.
+        if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false; lowSpacePending = false }
     }
 
     /// The next full collection runs when old space has doubled since this one, or fills three quarters

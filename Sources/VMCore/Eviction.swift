@@ -86,8 +86,8 @@ extension VM {
         for i in 0..<handleCount { pin(handles[i]) }
         for (index, stack) in stacks.enumerated() where stack.inUse {
             let active = index == activeStackIndex
-            let top = active ? sp : stack.sp
-            if !pinFrames(from: active ? hdr : stack.hdr, base: stack.base, top: top) {
+            let top = active ? sp : stack.sp, frame = active ? hdr : stack.hdr
+            if frame == nil || !pinFrames(from: frame, base: stack.base, top: top) {
                 var p = stack.base
                 while p <= top { pin(p.pointee); p += 1 }
             }
