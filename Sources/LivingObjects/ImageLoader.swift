@@ -269,6 +269,8 @@ final class ImageLoader {
             }
         }
         guard vm.oldSpaceHasRoom(for: bytes + keepingFree) else {
+            // Objects asked for: a collection may evict enough for them to fit when asked for again.
+            if keepingFree == 0 { vm.collectSoon() }
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         // New ghosts, in OID order (missing objects become ghosts too: loading one says it is missing).

@@ -65,6 +65,12 @@ extension VM {
     /// Whether `bytes` more fit in old space now.
     public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldEnd }
 
+    /// Has the next safepoint run a full collection (a fault found no room: evicting may make some).
+    public func collectSoon() {
+        fullGCPending = true
+        gcPending = true
+    }
+
     /// Bytes of old space in use.
     public var oldSpaceBytes: Int { Int(oldTop - oldStart) }
 
