@@ -53,8 +53,8 @@ private struct ImageRestore {
         let store = session.store
         head = try store.headCommit()
         var wanted = changedObjects()
-        if session.base < head {
-            for id in session.base.rawValue + 1...head.rawValue {
+        if session.snapshot < head {
+            for id in session.snapshot.rawValue + 1...head.rawValue {
                 wanted.formUnion(try store.changedOIDs(commit: CommitID(id)).filter { session.objects[$0] != nil })
             }
         }
@@ -80,6 +80,7 @@ private struct ImageRestore {
         // hold becomes a ghost.
         session.snapshot = head
         session.committedSinceSnapshot = []
+        session.madeSinceSnapshot = []
         do {
             try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs))
         } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }

@@ -55,7 +55,9 @@ final class ImageLoader {
             batch += vm.ghosts(after: g, within: prefetch, maxWords: Self.largestPrefetched)
         }
         do {
-            try load([], ghosts: batch)
+            // Objects prefetched must not fill the room left for those asked for before a collection can
+            // make more (it cannot run in the middle of a fault).
+            try load([], ghosts: batch, keepingFree: batch.count > asked.count ? vm.oldSpaceReserve : 0)
             return nil
         } catch {
             if batch.count > asked.count, (try? load([], ghosts: asked)) != nil { return nil }
@@ -100,8 +102,9 @@ final class ImageLoader {
     }
 
     /// Reads `oids` (ghosts or objects not in memory) and `ghosts`, and everything the VM needs with
-    /// them (with `everything`, every object they reach); then makes them all objects.
-    func load(_ oids: [UInt64], ghosts: [Oop] = [], everything: Bool = false) throws {
+    /// them (with `everything`, every object they reach); then makes them all objects, if that leaves
+    /// `keepingFree` bytes of old space free.
+    func load(_ oids: [UInt64], ghosts: [Oop] = [], everything: Bool = false, keepingFree: Int = 0) throws {
         let session = self.session, vm = self.vm
         var plan = Plan()
         for g in ghosts { plan.ghosts[vm.ghostOID(g)] = g }
@@ -164,7 +167,7 @@ final class ImageLoader {
             waiting = stillWaiting
             pending = next
         }
-        try materialize(plan)
+        try materialize(plan, keepingFree: keepingFree)
     }
 
     /// What the VM reads of instances of a class without sending to them.
@@ -222,7 +225,7 @@ final class ImageLoader {
 
     /// Allocates ghosts for what the plan's records refer to and memory does not hold, allocates the
     /// records not in memory and turns the ghosts among them into their objects, then fills them all.
-    private func materialize(_ plan: Plan) throws {
+    private func materialize(_ plan: Plan, keepingFree: Int) throws {
         let session = self.session, vm = self.vm
         let records = plan.order.map { plan.records[$0]! }
         var memo = ObjectMemo()
@@ -264,7 +267,9 @@ final class ImageLoader {
                 targets.append(0)
             }
         }
-        guard vm.oldSpaceHasRoom(for: bytes) else {
+        guard vm.oldSpaceHasRoom(for: bytes + keepingFree) else {
+            // Objects asked for: a collection may evict enough for them to fit when asked for again.
+            if keepingFree == 0 { vm.collectSoon() }
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         // New ghosts, in OID order (missing objects become ghosts too: loading one says it is missing).

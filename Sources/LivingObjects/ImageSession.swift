@@ -26,8 +26,12 @@ final class ImageSession {
     var snapshot: CommitID
     /// Loads ghosts; set by whoever makes the session (opening an image, a first commit to a store).
     var loader: ImageLoader?
-    /// The OIDs of objects of the snapshot that this session committed since (`changedUnreached`).
+    /// The OIDs of objects of the snapshot that this session committed since (`changedUnreached`), and
+    /// of objects it committed first since: their records as of the snapshot are not what memory holds,
+    /// so they are never evicted (`reloadableOID`). A commit that follows the snapshot directly moves it
+    /// (`advanceSnapshot`), and an abort does too, which empties both.
     var committedSinceSnapshot = Set<UInt64>()
+    var madeSinceSnapshot = Set<UInt64>()
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
     /// The identity-hash state and cache epoch the image header was written with: kept as they were,
@@ -83,18 +87,41 @@ final class ImageSession {
             + "(to make that state current again, roll back to it: lo rollback \(base.rawValue))")
     }
 
-    /// A full collection moved or freed objects.
+    /// A full collection moved or freed objects. The fingerprints of those freed go with them: loading
+    /// an object again reads its fingerprint again.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
         var moved: [Oop: UInt64] = [:], movedObjects: [UInt64: Oop] = [:]
         moved.reserveCapacity(oids.count)
         movedObjects.reserveCapacity(oids.count)
+        var freed: [UInt64] = []
         for (o, oid) in oids {
-            guard let n = newAddress(o) else { continue }
+            guard let n = newAddress(o) else { freed.append(oid); continue }
             moved[n] = oid
             movedObjects[oid] = n
         }
         oids = moved
         objects = movedObjects
+        for oid in freed where objects[oid] == nil { fingerprints[oid] = nil }
+        if fingerprints.capacity > 4 * max(fingerprints.count, 1024) {
+            fingerprints = Dictionary(uniqueKeysWithValues: fingerprints.lazy.map { ($0.key, $0.value) })
+        }
+    }
+
+    /// The OID to load `o` from again once a full collection evicted it (VM.reloadableOID): an object
+    /// of the snapshot that this session has not committed since. Nil for the rest.
+    func reloadableOID(of o: Oop) -> UInt64? {
+        guard let oid = oids[o], !committedSinceSnapshot.contains(oid), !madeSinceSnapshot.contains(oid) else { return nil }
+        return oid
+    }
+
+    /// After a commit `commit` made on top of `base`: if nothing but this session's own commits came
+    /// after the snapshot, records as of the new commit are what memory holds, so loading continues from
+    /// there and every object of it can be evicted and loaded again.
+    func advanceSnapshot(after base: CommitID, to commit: CommitID) {
+        guard snapshot == base, commit.rawValue == base.rawValue + 1, !isReadOnly else { return }
+        snapshot = commit
+        committedSinceSnapshot = []
+        madeSinceSnapshot = []
     }
 
     /// Who commits: $USER, or "lo".

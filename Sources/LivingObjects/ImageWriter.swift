@@ -62,6 +62,7 @@ extension Runtime {
             vm.clearChangedObjects()
             return session.base
         }
+        let previousBase = session.base
         do {
             session.base = try store.commit(base: session.base, writes: writes,
                                             roots: assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:],
@@ -78,8 +79,11 @@ extension Runtime {
         for (oid, fingerprint) in written {
             session.fingerprints[oid] = fingerprint
             // Objects of the snapshot only: a ghost's record cannot refer to an object made since.
-            if let o = session.objects[oid], !fresh.contains(o) { session.committedSinceSnapshot.insert(oid) }
+            if let o = session.objects[oid] {
+                if fresh.contains(o) { session.madeSinceSnapshot.insert(oid) } else { session.committedSinceSnapshot.insert(oid) }
+            }
         }
+        session.advanceSnapshot(after: previousBase, to: session.base)
         vm.clearChangedObjects()
         session.pendingMethodVersions.removeFirst(methodChanges.count)
         return session.base

@@ -32,10 +32,21 @@ extension VM {
         for i in 0..<rememberedCount { clearHeaderBits(remembered[i], Header.rememberedBit) }
         rememberedCount = 0
         var weak = OopStack()
-        markFromRoots(weak: &weak)
-        if let retain = retainUnreached {
-            let kept = retain { o in headerOf(o) & Header.markedBit != 0 }
-            if !kept.isEmpty { mark(from: kept, weak: &weak) }
+        var live = markLiveObjects(weak: &weak)
+        if let reloadable = reloadableOID {
+            // Old space is filling: evict what was loaded before the last eviction, then if that is not
+            // enough what was loaded since (Eviction.swift).
+            var includingRecent = false
+            while live > evictionLevel {
+                let (evicted, keptRecent) = evictLoadedObjects(includingRecent: includingRecent, reloadableOID: reloadable)
+                if evicted > 0 {
+                    evictions += 1
+                    weak.count = 0
+                    live = markLiveObjects(weak: &weak)
+                }
+                if includingRecent || keptRecent == 0 { break }
+                includingRecent = true
+            }
         }
         clearUnmarkedWeakReferences(weak)
         weak.release()
@@ -46,26 +57,44 @@ extension VM {
         flushMethodCache()
         oldTop = newTop
         if let table = forwardTable { madvise(table, oldReserved / 2, MADV_DONTNEED) }
-        let live = oldTop - oldStart
-        fullGCThreshold = min(oldEnd, oldStart + max(live * 2, 64 << 20))
+        fullGCThreshold = nextFullGCThreshold()
         fullGCPending = false
         fullGCCount += 1
+        // Old space is not low any more (evicting made room, say): nothing to signal.
         if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false; lowSpacePending = false }
     }
 
-    private func markFromRoots(weak: inout OopStack) {
-        var roots: [Oop] = []
-        forEachRootSlot { roots.append($0.pointee) }
-        mark(from: roots, weak: &weak)
+    /// The next full collection runs when old space has doubled since this one, or fills three quarters
+    /// of its limit (then an image's objects can be evicted); when more than that is live, half-way to it.
+    func nextFullGCThreshold() -> UInt64 {
+        let live = oldTop - oldStart, size = oldEnd - oldStart, high = size / 4 * 3
+        let next = max(live * 2, 64 << 20)
+        if next <= high { return oldStart + next }
+        return oldStart + (live < high ? high : live + (size - live) / 2)
     }
 
-    /// Marks what `roots` reach (old space only: the young space was emptied first).
-    private func mark(from roots: [Oop], weak: inout OopStack) {
+    /// Marks what the roots reach, and what the host keeps besides; answers the bytes marked.
+    private func markLiveObjects(weak: inout OopStack) -> UInt64 {
+        var roots: [Oop] = []
+        forEachRootSlot { roots.append($0.pointee) }
+        var live = mark(from: roots, weak: &weak)
+        if let retain = retainUnreached {
+            let kept = retain { o in headerOf(o) & Header.markedBit != 0 }
+            if !kept.isEmpty { live += mark(from: kept, weak: &weak) }
+        }
+        return live
+    }
+
+    /// Marks what `roots` reach (old space only: the young space was emptied first); answers the bytes
+    /// newly marked.
+    private func mark(from roots: [Oop], weak: inout OopStack) -> UInt64 {
         var stack = OopStack()
         defer { stack.release() }
+        var live: UInt64 = 0
         func mark(_ o: Oop) {
             if isPointer(o) && o >= oldStart && o < oldTop && headerOf(o) & Header.markedBit == 0 {
                 setHeaderBits(o, Header.markedBit)
+                live &+= UInt64(objectBytes(o))
                 stack.push(o)
             }
         }
@@ -80,6 +109,7 @@ extension VM {
             let p = words(o) + 1
             for i in 0..<n { mark(p[i]) }
         }
+        return live
     }
 
     private func clearUnmarkedWeakReferences(_ weak: OopStack) {

@@ -65,12 +65,25 @@ extension VM {
     /// Whether `bytes` more fit in old space now.
     public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldEnd }
 
+    /// Has the next safepoint run a full collection (a fault found no room: evicting may make some).
+    public func collectSoon() {
+        fullGCPending = true
+        gcPending = true
+    }
+
+    /// Bytes of old space in use.
+    public var oldSpaceBytes: Int { Int(oldTop - oldStart) }
+
+    /// The room a fault keeps free when it loads more than it was asked for: a quarter of old space, the
+    /// part above the level at which a full collection runs (and evicts).
+    public var oldSpaceReserve: Int { Int(oldEnd - oldStart) / 4 }
+
     /// Makes a ghost the object it stands for: its class index and format are written into its header
     /// (identity hash and size stay), its slots set to nil (pointers) or its words to zero (bits), ready
-    /// to be filled with `setImageSlot` / `setImageBytes`.
+    /// to be filled with `setImageSlot` / `setImageBytes`. It counts as loaded recently (Eviction.swift).
     public func materializeGhost(_ ghost: Oop, classIndex: Int, format: Int) {
         let h = headerOf(ghost) & ~(Header.classIndexMask | 31 << Header.formatShift)
-        words(ghost).pointee = h | UInt64(classIndex) | UInt64(format) << Header.formatShift
+        words(ghost).pointee = h | UInt64(classIndex) | UInt64(format) << Header.formatShift | Header.recentBit
         (words(ghost) + 1).update(repeating: Format.isPointers(format) ? nilObj : 0, count: max(numSlotsOf(ghost), 1))
     }
 

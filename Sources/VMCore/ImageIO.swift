@@ -128,7 +128,10 @@ extension VM {
         let saved = bootstrapping
         bootstrapping = true
         defer { bootstrapping = saved }
-        return allocate(classIndex: classIndex, format: format, numSlots: n, fill: pointers ? nilObj : 0, hash: hash)
+        guard let o = allocate(classIndex: classIndex, format: format, numSlots: n, fill: pointers ? nilObj : 0, hash: hash)
+        else { return nil }
+        setHeaderBits(o, Header.recentBit)
+        return o
     }
 
     /// Sets a slot of an object being loaded (old space, no barrier needed).

@@ -17,7 +17,7 @@ extension VM {
         oldStart = UInt64(UInt(bitPattern: VM.mapOrDie(oldReserved)))
         oldTop = oldStart
         oldEnd = oldStart + UInt64(oldReserved)
-        fullGCThreshold = oldStart + 64 << 20
+        fullGCThreshold = nextFullGCThreshold()
     }
 
     // MARK: Allocation

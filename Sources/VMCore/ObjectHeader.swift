@@ -22,6 +22,10 @@ public enum Format {
 
 enum Header {
     static let classIndexMask: UInt64 = 0x3F_FFFF
+    /// Loaded from the image since the last eviction (Eviction.swift): kept by the next one.
+    static let recentBit: UInt64 = 1 << 22
+    /// Set only while an eviction runs: the VM reads the object without sending to it.
+    static let pinnedBit: UInt64 = 1 << 23
     static let formatShift: UInt64 = 24
     static let immutableBit: UInt64 = 1 << 29
     static let rememberedBit: UInt64 = 1 << 30
@@ -31,6 +35,7 @@ enum Header {
     static let persistentBit: UInt64 = 1 << 54
     static let dirtyBit: UInt64 = 1 << 55
     static let slotsShift: UInt64 = 56
+    static let slotsMask: UInt64 = 0xFF << 56
     static let overflowSlots: UInt64 = 255
 
     @inline(__always) static func make(classIndex: Int, format: Int, hash: Int, numSlots: Int) -> UInt64 {

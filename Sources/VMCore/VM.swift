@@ -98,6 +98,9 @@ public final class VM {
     public internal(set) var scavengePausesNanos: [UInt64] = []
     public internal(set) var bytesTenured: UInt64 = 0
     public internal(set) var fullGCNanos: UInt64 = 0
+    /// Objects of the image turned back into ghosts so far, and the full collections that did so.
+    public internal(set) var evictedObjects = 0
+    public internal(set) var evictions = 0
 
     // MARK: Interpreter state (live in locals inside `interpret`, saved here around calls out)
     var sp: UnsafeMutablePointer<UInt64>
@@ -155,6 +158,10 @@ public final class VM {
     /// objects that must live on anyway: objects of the image changed since they were loaded, which
     /// ghosts may still refer to (the VM cannot see a ghost's references).
     public var retainUnreached: ((_ isReached: (Oop) -> Bool) -> [Oop])?
+    /// Asked by a full collection that evicts (Eviction.swift) about each persistent object it could turn
+    /// back into a ghost: the OID to load it from again, or nil when its record as of the snapshot loads
+    /// are read from is not what memory holds (committed since, or made since). Set by the image session.
+    public var reloadableOID: ((Oop) -> UInt64?)?
     /// Why the last fault failed, and how many have failed.
     public internal(set) var faultError: String? = nil
     public internal(set) var faultFailures = 0

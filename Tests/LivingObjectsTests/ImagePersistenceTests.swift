@@ -142,8 +142,8 @@ final class CapturingImage {
     var out = ""
     var err = ""
 
-    init(path: String) throws {
-        rt = try Runtime(image: path)
+    init(path: String, configuration: VMConfiguration = VMConfiguration()) throws {
+        rt = try Runtime(image: path, configuration: configuration)
         rt.vm.writeOut = { [unowned self] in self.out += $0 }
         rt.vm.writeErr = { [unowned self] in self.err += $0 }
     }

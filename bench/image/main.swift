@@ -6,6 +6,11 @@
 //   swift build -c release --product image-bench && .build/release/image-bench [N…] [--runs R] [--dir D [--reuse]]
 //
 // With --dir the images are kept there, and with --reuse an image made before is used again.
+//
+//   .build/release/image-bench --tree N [--heap MB…] [--dir D [--reuse]]
+//
+// instead measures eviction (Eviction.swift in this folder): two traversals of an image of N Triples in
+// Arrays of 1,000, each in a fresh process whose heap limit is one of the MBs (default 64 and 4096).
 
 import Foundation
 import LivingObjects
@@ -13,18 +18,29 @@ import Store
 import VMCore
 
 var counts: [Int] = [], runs = 5, directory = NSTemporaryDirectory() + "image-bench-\(getpid())", keep = false, reuse = false
+var tree: Int? = nil, heaps: [Int] = [], traverse: String? = nil
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
     case "--runs": runs = Int(arguments.popFirst()!)!
     case "--dir": directory = arguments.popFirst()!; keep = true
     case "--reuse": reuse = true
+    case "--tree": tree = Int(arguments.popFirst()!)!
+    case "--heap": heaps.append(Int(arguments.popFirst()!)!)
+    case "--traverse": traverse = arguments.popFirst()!
     default: counts.append(Int(argument)!)
     }
 }
-if counts.isEmpty { counts = [1_000_000, 10_000_000] }
+if let traverse {
+    try traverseTree(traverse, objects: tree!, heapMB: heaps.first ?? 4096)
+    exit(0)
+}
+if counts.isEmpty && tree == nil { counts = [1_000_000, 10_000_000] }
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 defer { if !keep { try? FileManager.default.removeItem(atPath: directory) } }
+if let tree {
+    try evictionFigures(objects: tree, heaps: heaps.isEmpty ? [64, 4096] : heaps, directory: directory, reuse: reuse)
+}
 
 /// CPU time (user + system) of `body`: the machine is shared, so wall time says more about the others.
 /// The wall time of the last call is kept in `lastWall`.

@@ -1,0 +1,137 @@
+// Eviction: an image whose data is more than twice the heap limit is traversed, changed and committed;
+// when old space fills, full collections turn unchanged loaded objects back into ghosts and what only
+// they reached is reclaimed, to be loaded again when used. Values, identity and identity hashes stay
+// as saved, and no change is lost.
+
+import Foundation
+import Store
+import VMCore
+import XCTest
+@testable import LivingObjects
+
+final class EvictionTests: MasterImageTestCase {
+    override class var master: MasterImage? { BlobImage.master }
+
+    /// The image opened with a heap limit of 12 MB, for its 26 MB of blobs.
+    private func opened() throws -> CapturingImage {
+        var configuration = VMConfiguration()
+        configuration.heapLimitBytes = BlobImage.heapLimit
+        return try CapturingImage(path: image, configuration: configuration)
+    }
+
+    func testTraversingAnImageLargerThanTheHeapTwiceEvictsAndReloadsWithValuesAndIdentityKept() throws {
+        let image = try opened()
+        let result = try image.print("""
+            | kept chunkHashes blobHashes first second sameHashes n |
+            kept := { (Blobs at: 1) at: 1. (Blobs at: 100) at: 50. (Blobs at: 130) at: 100 }.
+            chunkHashes := Blobs collect: [:chunk | chunk identityHash].
+            blobHashes := Array new: \(BlobImage.count).
+            first := 0. n := 0.
+            Blobs doWithIndex: [:chunk :i | chunk doWithIndex: [:b :j |
+                n := n + 1.
+                blobHashes at: n put: b identityHash.
+                \(BlobImage.check("b")) ifTrue: [first := first + 1]]].
+            second := 0. sameHashes := 0. n := 0.
+            Blobs doWithIndex: [:chunk :i | chunk doWithIndex: [:b :j |
+                n := n + 1.
+                (blobHashes at: n) = b identityHash ifTrue: [sameHashes := sameHashes + 1].
+                \(BlobImage.check("b")) ifTrue: [second := second + 1]]].
+            { first. second. sameHashes.
+              (Blobs collect: [:chunk | chunk identityHash]) = chunkHashes.
+              { (Blobs at: 1) at: 1. (Blobs at: 100) at: 50. (Blobs at: 130) at: 100 } with: kept collect: [:a :b | a == b] }
+            """)
+        let count = BlobImage.count
+        XCTAssertEqual(result, "#(\(count) \(count) \(count) true #(true true true))", image.err)
+        let vm = image.rt.vm
+        XCTAssertGreaterThanOrEqual(vm.evictions, 2, "the heap filled at least once in each traversal")
+        XCTAssertGreaterThan(vm.evictedObjects, 0)
+        XCTAssertGreaterThan(image.rt.loadedObjectCount, 2 * count, "blobs were read again in the second traversal")
+    }
+
+    func testChangesMadeWhileTraversingAreNeverEvictedAndCommitsKeepThem() throws {
+        let image = try opened()
+        // Every 20th chunk and its first blob change; the first half is committed half-way, the second
+        // half only after more collections evicted objects around the changed ones.
+        XCTAssertEqual(try image.print("""
+            | good |
+            good := 0.
+            Blobs doWithIndex: [:chunk :i |
+                i \\\\ 20 = 0 ifTrue: [(chunk at: 1) at: 5 put: 77. chunk at: 2 put: i printString].
+                i = 100 ifTrue: [System commit].
+                chunk doWithIndex: [:b :j | (\(BlobImage.changedCheck("b"))) ifTrue: [good := good + 1]]].
+            good
+            """), "\(BlobImage.count)", image.err)
+        XCTAssertGreaterThan(image.rt.vm.evictions, 0)
+        XCTAssertEqual(try image.print(BlobImage.changedTraversal), "\(BlobImage.count)", "changes not committed yet are kept")
+        XCTAssertEqual(try image.print("System commit"), "true")
+        XCTAssertEqual(try image.print(BlobImage.changedTraversal), "\(BlobImage.count)")
+        let reopened = try opened()
+        XCTAssertEqual(try reopened.print(BlobImage.changedTraversal), "\(BlobImage.count)", reopened.err)
+    }
+
+    func testObjectsCommittedAfterAnotherSessionCommittedAreNeverReadAgainAsOfTheSnapshot() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Blobs at: 3) size + ((Blobs at: 120) at: 1) size"), "\(BlobImage.perChunk + BlobImage.blobSize)")
+        let other = try CapturingImage(path: self.image)
+        XCTAssertEqual(try other.print("((Blobs at: 120) at: 1) at: 5 put: 99. System commit"), "true")
+        // This session's commit does not follow its snapshot: chunk 3 and the objects made for it are
+        // loaded as of the snapshot no more, so they stay in memory; the rest is still read as of it.
+        XCTAssertEqual(try image.print("(Blobs at: 3) at: 1 put: { 'fresh' copy. 42 }. System commit"), "true")
+        XCTAssertEqual(try image.print("""
+            | good |
+            good := 0.
+            Blobs doWithIndex: [:chunk :i | chunk doWithIndex: [:b :j |
+                ((i = 3 and: [j = 1]) or: [\(BlobImage.check("b"))]) ifTrue: [good := good + 1]]].
+            { good. (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }
+            """), "#(\(BlobImage.count) true 5)", image.err)
+        XCTAssertGreaterThan(image.rt.vm.evictions, 0)
+        XCTAssertEqual(try image.print("System abort. { (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }"), "#(true 99)")
+    }
+}
+
+/// An image whose global Blobs holds 130 Arrays of 100 ByteArrays of 2,000 bytes: 26 MB, opened with a
+/// heap limit of 12 MB. Blob j of chunk i holds i in its first two bytes, j in its third, (i + j) \\ 256
+/// in its last and k \\ 251 at every other k.
+enum BlobImage {
+    static let chunks = 130, perChunk = 100, blobSize = 2000
+    static let count = chunks * perChunk
+    static let heapLimit = 12 << 20
+
+    static let master = MasterImage("blob image") { c in
+        _ = try c.rt.evaluate("""
+            | template |
+            template := ByteArray new: \(blobSize).
+            1 to: \(blobSize) do: [:k | template at: k put: k \\\\ 251].
+            Smalltalk at: #Blobs put: ((1 to: \(chunks)) collect: [:i |
+                (1 to: \(perChunk)) collect: [:j |
+                    template copy at: 1 put: i \\\\ 256; at: 2 put: i // 256; at: 3 put: j;
+                        at: \(blobSize) put: (i + j) \\\\ 256; yourself]])
+            """)
+    }
+
+    /// Whether blob j of chunk i (the expression `b`) holds what it was made with.
+    static func check(_ b: String) -> String {
+        """
+        (\(b) size = \(blobSize) and: [(\(b) at: 1) + ((\(b) at: 2) * 256) = i and: [(\(b) at: 3) = j
+            and: [(\(b) at: \(blobSize)) = ((i + j) \\\\ 256) and: [(\(b) at: 1000) = (1000 \\\\ 251)]]]])
+        """
+    }
+
+    /// Whether element j of chunk i is as the change test leaves it: in every 20th chunk, blob 1 has 77
+    /// at 5 and element 2 is i printString.
+    static func changedCheck(_ b: String) -> String {
+        """
+        (i \\\\ 20 = 0 and: [j <= 2])
+            ifTrue: [j = 1 ifTrue: [(\(b) at: 5) = 77 and: [\(check(b))]] ifFalse: [\(b) = i printString]]
+            ifFalse: [(\(b) at: 5) = 5 and: [\(check(b))]]
+        """
+    }
+
+    /// Counts the elements that are as the change test leaves them.
+    static let changedTraversal = """
+        | good |
+        good := 0.
+        Blobs doWithIndex: [:chunk :i | chunk doWithIndex: [:b :j | (\(changedCheck("b"))) ifTrue: [good := good + 1]]].
+        good
+        """
+}
