@@ -39,6 +39,8 @@ final class ImageSession {
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
     var pendingMethodVersions: [PendingMethodVersion] = []
+    /// The class shapes this session knows and those it records with its next commit (ImageShapes.swift).
+    private(set) lazy var shapes = ShapeBook(store: store, vm: vm)
 
     init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store
@@ -121,6 +123,7 @@ extension StoredObject {
         h.combine(classOID)
         h.combine(format)
         h.combine(identityHash)
+        h.combine(shape)
         switch contents {
         case .slots(let slots): h.combine(0); h.combine(slots)
         case .bytes(let bytes): h.combine(1); h.combine(bytes)
