@@ -40,7 +40,7 @@ final class ImageSession {
     /// Methods compiled since the last commit, oldest first: written with the next commit.
     var pendingMethodVersions: [PendingMethodVersion] = []
     /// The class shapes this session knows and those it records with its next commit (ImageShapes.swift).
-    private(set) lazy var shapes = ShapeBook(store: store, vm: vm)
+    private(set) lazy var shapes = ShapeBook(session: self)
 
     init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store

@@ -17,8 +17,9 @@ import VMCore
 /// What a session knows of class shapes: those recorded in its store (read per class, once), those to
 /// record with its next commit, and those of the classes in memory.
 final class ShapeBook {
-    private let store: SQLiteStore
-    private unowned let vm: VM
+    private unowned let session: ImageSession
+    private var store: SQLiteStore { session.store }
+    private var vm: VM { session.vm }
     /// The store's shapes of the classes read so far, in the order recorded (empty: none).
     private var recorded: [UInt64: [ClassShape]] = [:]
     /// Shapes to record with the next commit, and the keys of every shape recorded or pending.
@@ -29,9 +30,8 @@ final class ShapeBook {
         let classOID: UInt64, index: Int
     }
 
-    init(store: SQLiteStore, vm: VM) {
-        self.store = store
-        self.vm = vm
+    init(session: ImageSession) {
+        self.session = session
     }
 
     /// Reads the store's shapes of those classes not read yet (one read); false if there were none.
@@ -48,11 +48,11 @@ final class ShapeBook {
     }
 
     /// The shape of class `classOID` at class index `index`: pending, recorded (if read), or that of the
-    /// class registered at that index in memory (loading what it needs with `loading`).
+    /// class of that OID registered at that index in memory (loading what it needs with `loading`).
     func shape(_ classOID: UInt64, index: Int, loading: Bool = false) -> ClassShape? {
         if let s = pending.first(where: { $0.classOID == classOID && Int($0.classIndex) == index }) { return s }
         if let s = recorded[classOID]?.first(where: { Int($0.classIndex) == index }) { return s }
-        guard let cls = vm.registeredClass(at: index) else { return nil }
+        guard let cls = vm.registeredClass(at: index), session.oids[cls] == classOID else { return nil }
         return memoryShape(of: cls, oid: classOID, loading: loading)
     }
 
@@ -232,5 +232,21 @@ extension ImageSession {
             pairs.append((ghost, fresh))
         }
         return pairs
+    }
+}
+
+extension ImageSession {
+    /// A copy of `o` (in memory, laid out as `old` says) as an instance of the class version `new`, with
+    /// `o`'s identity hash, allocated in old space without the write barrier (call when every object is
+    /// old: an abort); nil if its slots do not fit `old` or the heap is full.
+    func migratedCopy(of o: Oop, from old: ClassShape, to new: ClassShape) -> Oop? {
+        let header = vm.imageHeader(of: o)
+        guard Format.isPointers(header.format) else { return nil }
+        let values = (0..<vm.imageSlotCount(o)).map { vm.fetchSlot(o, $0) }
+        guard let (format, slots) = ShapeMigration.slots(values, format: header.format, from: old, to: new, nilReference: vm.nilObj),
+              let copy = vm.allocateImageObject(classIndex: Int(new.classIndex), format: format, hash: header.hash,
+                                                slotCount: slots.count, byteCount: 0) else { return nil }
+        for (i, value) in slots.enumerated() { vm.setImageSlot(copy, i, value) }
+        return copy
     }
 }

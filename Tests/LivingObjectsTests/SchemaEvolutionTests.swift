@@ -115,6 +115,39 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#(1 10 '1' nil) #(2 20 '2' nil) #(3 30 '3' nil) #(4 40 '4' nil) #(5 50 '5' nil))")
     }
 
+    // MARK: Aborts
+
+    func testAnAbortAfterAnotherSessionChangedTheClassMigratesLoadedInstancesAndGhosts() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Recs at: 1) a + (Recs at: 2) a. (Recs at: 2) instVarNamed: 'c' put: 'mine'. Recs size"), "5")
+        let other = try opened()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
+        XCTAssertEqual(try other.print("(Recs at: 4) instVarNamed: 'e' put: #e4. System commit"), "true")
+        XCTAssertEqual(try image.print("System abort. Rec instVarNames"), "#(#c #d #a #e)")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 4, "a ghost resized")
+        XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil #e4) #(5 '5' nil nil))")
+        XCTAssertEqual(try image.print("(Recs at: 1) class == Rec and: [(Recs at: 1) sum = '11']"), "true")
+        XCTAssertEqual(try image.print("(Recs at: 5) instVarNamed: 'd' put: 5. System commit"), "true")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "d", "e"]),
+                       "#(#(1 nil nil) #(2 nil nil) #(3 nil nil) #(4 nil #e4) #(5 5 nil))")
+    }
+
+    func testAnAbortUndoesARedefinitionOfThisSession() throws {
+        let image = try opened()
+        let size = image.rt.vm.classTableSize
+        XCTAssertEqual(try image.print("(Recs at: 1) a"), "1")
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 4)
+        XCTAssertEqual(try image.print("| made | made := Rec new instVarNamed: 'a' put: #made; yourself. System abort. { Rec instVarNames. made a }"),
+                       "#(#(#a #b #c) #made)", "an instance made since is migrated back too")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 3)
+        XCTAssertEqual(try values(image, "Recs", ["a", "b", "c"]),
+                       "#(#(1 10 '1') #(2 20 '2') #(3 30 '3') #(4 40 '4') #(5 50 '5'))")
+        XCTAssertEqual(try image.print("(Rec new instVarNamed: 'b' put: 2; yourself) class instSize"), "3")
+        XCTAssertEqual(image.rt.vm.classTableSize, size, "the new versions' class indices are given back")
+    }
+
     // MARK: Indexable classes and subclasses
 
     func testAnIndexableClassKeepsTheIndexedPart() throws {
