@@ -88,7 +88,12 @@ private struct ImageRestore {
             guard let o = session.objects[oid], vm.isClass(o), vm.imageHeader(of: o).hash != Int(r.identityHash) else { continue }
             reindexed[oid] = (vm.imageHeader(of: o).hash, Int(r.identityHash))
         }
-        if !reindexed.isEmpty { ghostOIDs.formUnion(session.objects.compactMap { oid, o in vm.isGhost(o) ? oid : nil }) }
+        if !reindexed.isEmpty {
+            // Ghosts of their instances (those that keep another class's OID are not) may change size.
+            ghostOIDs.formUnion(session.objects.compactMap { oid, o in
+                vm.isGhost(o) && vm.ghostClassOID(o).map { reindexed[$0] != nil } ?? true ? oid : nil
+            })
+        }
         for h in try store.headers(of: Array(ghostOIDs), asOf: head) { changedGhosts[h.oid] = h }
         // The shapes of the classes whose records or ghosts may need migrating (ImageShapes.swift).
         let shaped = records.values.filter { $0.slots != nil }.map { ($0.classOID, $0.shape) }
@@ -147,7 +152,7 @@ private struct ImageRestore {
             let words = session.shapes.ghostWords(h, current: currentIndex(h.classOID))
             guard let ghost = session.objects[oid], vm.isGhost(ghost),
                   vm.imageSlotCount(ghost) != words || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
-                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words) else { continue }
+                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words, classOID: h.classOID) else { continue }
             ghostReplacements[oid] = fresh
         }
         var replaced = replacements.merging(ghostReplacements) { a, _ in a }.compactMap { oid, new in session.objects[oid].map { ($0, new, Optional(oid)) } }

@@ -301,7 +301,7 @@ final class ImageLoader {
         for oid in absent {
             if headerIndex < headers.count && headers[headerIndex].oid == oid {
                 let h = headers[headerIndex]
-                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: ghostWords[headerIndex]))
+                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: ghostWords[headerIndex], classOID: h.classOID))
                 headerIndex += 1
             } else {
                 made.append(oid, try makeGhost(oid, hash: 0, words: 0))
@@ -374,8 +374,8 @@ final class ImageLoader {
     }
 
     @discardableResult
-    private func makeGhost(_ oid: UInt64, hash: Int, words: Int) throws -> Oop {
-        guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words) else {
+    private func makeGhost(_ oid: UInt64, hash: Int, words: Int, classOID: UInt64 = 0) throws -> Oop {
+        guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words, classOID: classOID) else {
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         session.adopt(o, oid: oid)
@@ -442,7 +442,9 @@ final class ImageLoader {
         try readShapes(headers.compactMap { h in
             h.kind == .slots && current(h.classOID).map { h.shape != UInt32($0) } ?? false ? h.classOID : nil
         })
-        for h in headers { try makeGhost(h.oid, hash: Int(h.identityHash), words: session.shapes.ghostWords(h, current: current(h.classOID))) }
+        for h in headers {
+            try makeGhost(h.oid, hash: Int(h.identityHash), words: session.shapes.ghostWords(h, current: current(h.classOID)), classOID: h.classOID)
+        }
         for oid in absent where !found.contains(oid) { try makeGhost(oid, hash: 0, words: 0) }
     }
 }

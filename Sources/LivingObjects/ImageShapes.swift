@@ -216,9 +216,11 @@ extension ImageSession {
     }
 
     /// Ghosts of the new size for the ghosts of instances of these classes (class OID → the class it
-    /// is now) that their new class makes another size. One read of the headers of every ghost.
+    /// is now) that their new class makes another size. One read of the headers of those ghosts that
+    /// may be instances: those that keep their class's OID and name one of these, and those too small
+    /// to keep it.
     private func resizedGhosts(ofInstancesOf classes: [UInt64: Oop]) -> [(Oop, Oop)] {
-        let ghosts = objects.compactMap { oid, o in vm.isGhost(o) ? oid : nil }
+        let ghosts = objects.compactMap { oid, o in vm.isGhost(o) && vm.ghostClassOID(o).map { classes[$0] != nil } ?? true ? oid : nil }
         guard !ghosts.isEmpty, let headers = try? store.headers(of: ghosts, asOf: snapshot) else { return [] }
         let affected = headers.filter { $0.kind == .slots && classes[$0.classOID] != nil }
         if affected.isEmpty { return [] }
@@ -228,7 +230,8 @@ extension ImageSession {
             guard let ghost = objects[h.oid], vm.isGhost(ghost) else { continue }
             let words = shapes.ghostWords(h, current: vm.imageHeader(of: classes[h.classOID]!).hash)
             guard words != vm.imageSlotCount(ghost),
-                  let fresh = vm.allocateGhost(oid: h.oid, hash: vm.imageHeader(of: ghost).hash, words: words) else { continue }
+                  let fresh = vm.allocateGhost(oid: h.oid, hash: vm.imageHeader(of: ghost).hash, words: words, classOID: h.classOID)
+            else { continue }
             pairs.append((ghost, fresh))
         }
         return pairs
