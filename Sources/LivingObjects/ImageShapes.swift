@@ -64,10 +64,11 @@ final class ShapeBook {
     }
 
     /// The class index a record's slots follow: its shape, or (records without one) the first shape
-    /// recorded for its class, or else `current`.
+    /// recorded (or to be recorded) for its class, or else `current`.
     func writtenIndex(shape: UInt32, classOID: UInt64, current: Int) -> Int {
         if shape != 0 { return Int(shape) }
-        return recorded[classOID]?.first.map { Int($0.classIndex) } ?? current
+        let first = recorded[classOID]?.first ?? pending.first { $0.classOID == classOID }
+        return first.map { Int($0.classIndex) } ?? current
     }
 
     /// Whether the store has, or the next commit records, this shape.

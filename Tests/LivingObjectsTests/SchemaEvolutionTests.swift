@@ -4,7 +4,7 @@
 // changed the class and in any later one; the change itself loads none of them.
 
 import Foundation
-import Store
+@testable import Store
 import VMCore
 import XCTest
 @testable import LivingObjects
@@ -113,6 +113,48 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         _ = try image.rt.evaluate(EvolutionImage.define("Rec", "b d c a"))
         XCTAssertEqual(try values(image, "Recs", ["a", "b", "c", "d"]),
                        "#(#(1 10 '1' nil) #(2 20 '2' nil) #(3 30 '3' nil) #(4 40 '4' nil) #(5 50 '5' nil))")
+    }
+
+    // MARK: Images written before shapes were kept
+
+    func testAnImageWrittenBeforeShapesWereKeptMigratesFromTheShapeItsClassHadThen() throws {
+        try Self.forgetShapes(image)
+        let changer = try opened()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
+        XCTAssertEqual(try values(changer, "Recs", ["a", "c", "d"]),
+                       "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
+        try changer.rt.commitImage(message: "Rec: b removed, d added, reordered")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "c", "d"]),
+                       "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
+    }
+
+    /// Makes the image as store format 2 left it: no class shapes, records without a shape.
+    private static func forgetShapes(_ path: String) throws {
+        let store = try SQLiteStore.open(path: path)
+        try store.write { connection in
+            try connection.execute("DELETE FROM shapes")
+            let scan = try connection.statement("SELECT oid, commit_id, header FROM objects")
+            var headers: [(oid: UInt64, commit: Int64, header: StoredHeader)] = []
+            while try scan.step() {
+                let oid = scan.uint64(0)
+                let (header, _) = try XCTUnwrap(RecordCoding.decodeHeader(oid: oid, scan.blob(2)))
+                if header.shape != 0 { headers.append((oid, scan.int64(1), header)) }
+            }
+            scan.reset()
+            let update = try connection.statement("UPDATE objects SET header = ? WHERE oid = ? AND commit_id = ?")
+            for (oid, commit, h) in headers {
+                let plain = StoredObject(oid: oid, classOID: h.classOID, format: h.format, identityHash: h.identityHash,
+                                         slots: Array(repeating: 1, count: h.count))
+                var bytes: [UInt8] = []
+                let length = RecordCoding.encode(plain, into: &bytes)
+                update.reset()
+                update.bind(1, Array(bytes[..<length]))
+                update.bind(2, oid)
+                update.bind(3, commit)
+                try update.run()
+            }
+        }
+        XCTAssertTrue(try store.classShapes(of: Array(1...100_000)).isEmpty)
     }
 
     // MARK: Aborts
