@@ -81,6 +81,14 @@ final class SchemaEvolutionTests: MasterImageTestCase {
 
     // MARK: In the session that changed the class
 
+    func testAllLoadedInstancesLeavesOutAndDoesNotLoadInstancesNotLoaded() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Rec allLoadedInstances size"), "0")
+        XCTAssertEqual(try image.print("(Recs at: 2) a. Rec allLoadedInstances collect: [:r | r a]"), "#(2)")
+        XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Recs", 0)))
+        XCTAssertEqual(try image.print("Rec allInstances size"), "5", "allInstances loads them")
+    }
+
     func testGhostsOfInstancesGetTheNewSizeWhenTheClassChanges() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("Recs size"), "5")
