@@ -83,18 +83,19 @@ private struct ImageRestore {
         wanted.formUnion(session.specialsOIDs)
         // An OID handed out by a commit that then failed has no record: its object is simply forgotten.
         for r in try store.records(of: Array(wanted), asOf: head) { records[r.oid] = r }
-        var ghostOIDs = ghosts
-        for (oid, r) in records {
-            guard let o = session.objects[oid], vm.isClass(o), vm.imageHeader(of: o).hash != Int(r.identityHash) else { continue }
-            reindexed[oid] = (vm.imageHeader(of: o).hash, Int(r.identityHash))
+        for h in try store.headers(of: Array(ghosts), asOf: head) { changedGhosts[h.oid] = h }
+        let headIndexes = records.mapValues { Int($0.identityHash) }.merging(changedGhosts.mapValues { Int($0.identityHash) }) { a, _ in a }
+        for (oid, index) in headIndexes {
+            guard let o = session.objects[oid], vm.isClass(o), vm.imageHeader(of: o).hash != index else { continue }
+            reindexed[oid] = (vm.imageHeader(of: o).hash, index)
         }
         if !reindexed.isEmpty {
             // Ghosts of their instances (those that keep another class's OID are not) may change size.
-            ghostOIDs.formUnion(session.objects.compactMap { oid, o in
-                vm.isGhost(o) && vm.ghostClassOID(o).map { reindexed[$0] != nil } ?? true ? oid : nil
-            })
+            let more = session.objects.compactMap { oid, o in
+                vm.isGhost(o) && changedGhosts[oid] == nil && vm.ghostClassOID(o).map { reindexed[$0] != nil } ?? true ? oid : nil
+            }
+            for h in try store.headers(of: more, asOf: head) { changedGhosts[h.oid] = h }
         }
-        for h in try store.headers(of: Array(ghostOIDs), asOf: head) { changedGhosts[h.oid] = h }
         // The shapes of the classes whose records or ghosts may need migrating (ImageShapes.swift).
         let shaped = records.values.filter { $0.slots != nil }.map { ($0.classOID, $0.shape) }
             + changedGhosts.values.filter { $0.kind == .slots }.map { ($0.classOID, $0.shape) }

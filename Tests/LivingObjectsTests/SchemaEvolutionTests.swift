@@ -183,6 +183,19 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#(1 nil nil) #(2 nil nil) #(3 nil nil) #(4 nil #e4) #(5 5 nil))")
     }
 
+    func testAnAbortAfterAnotherSessionChangedAClassNotLoadedHereResizesTheGhostsOfItsInstances() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Recs size"), "5")
+        XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Rec"))), "the class is not loaded either")
+        let other = try opened()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "e c d a"))
+        try other.rt.commitImage(message: "Rec: e c d a")
+        XCTAssertEqual(try image.print("System abort"), "true")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 0)), 4)
+        XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
+    }
+
     func testAnAbortUndoesARedefinitionOfThisSession() throws {
         let image = try opened()
         let size = image.rt.vm.classTableSize
