@@ -29,6 +29,12 @@ final class ShapeBook {
     private struct Key: Hashable {
         let classOID: UInt64, index: Int
     }
+    /// Migrations worked out so far (forgotten with the pending shapes they may rest on).
+    private var migrations: [MigrationKey: ShapeMigration] = [:]
+
+    private struct MigrationKey: Hashable {
+        let classOID: UInt64, from: Int, to: Int
+    }
 
     init(session: ImageSession) {
         self.session = session
@@ -92,6 +98,7 @@ final class ShapeBook {
     func dropPending() {
         for shape in pending { known.remove(Key(classOID: shape.classOID, index: Int(shape.classIndex))) }
         pending = []
+        migrations = [:]
     }
 
     // MARK: Migration
@@ -107,10 +114,10 @@ final class ShapeBook {
     func migrated(_ r: StoredObject, current: Int, nilReference: UInt64) throws -> StoredObject {
         guard case let .slots(slots) = r.contents,
               needsMigration(kind: .slots, shape: r.shape, classOID: r.classOID, current: current) else { return r }
-        let (old, new) = try shapes(r.classOID, from: writtenIndex(shape: r.shape, classOID: r.classOID, current: current),
-                                    to: current, object: r.oid)
-        guard let (format, migrated) = ShapeMigration.slots(slots, format: Int(r.format), from: old, to: new, nilReference: nilReference) else {
-            throw ImageLoader.LoadProblem(text: Self.cannot(r.oid, slots.count, old, new))
+        let migration = try self.migration(r.classOID, from: writtenIndex(shape: r.shape, classOID: r.classOID, current: current),
+                                           to: current, object: r.oid)
+        guard let (format, migrated) = migration.slots(slots, format: Int(r.format), nilReference: nilReference) else {
+            throw ImageLoader.LoadProblem(text: Self.cannot(r.oid, slots.count, migration))
         }
         return StoredObject(oid: r.oid, classOID: r.classOID, format: UInt8(format), identityHash: r.identityHash,
                             shape: UInt32(current), slots: migrated)
@@ -121,34 +128,52 @@ final class ShapeBook {
     func ghostWords(_ h: StoredHeader, current: Int?) -> Int {
         let stored = h.kind == .slots ? h.count : (h.count + 7) / 8
         guard let current, needsMigration(kind: h.kind, shape: h.shape, classOID: h.classOID, current: current),
-              let (old, new) = try? shapes(h.classOID, from: writtenIndex(shape: h.shape, classOID: h.classOID, current: current),
-                                           to: current, object: h.oid),
-              let layout = ShapeMigration.layout(count: h.count, format: Int(h.format), from: old, to: new) else { return stored }
+              let migration = try? self.migration(h.classOID, from: writtenIndex(shape: h.shape, classOID: h.classOID, current: current),
+                                                  to: current, object: h.oid),
+              let layout = migration.layout(count: h.count, format: Int(h.format)) else { return stored }
         return layout.count
     }
 
-    private func shapes(_ classOID: UInt64, from written: Int, to current: Int, object: UInt64) throws -> (ClassShape, ClassShape) {
+    /// How objects of class `classOID` written with the version at class index `written` become
+    /// instances of the version at `current` (kept for the next object of that kind).
+    private func migration(_ classOID: UInt64, from written: Int, to current: Int, object: UInt64) throws -> ShapeMigration {
+        let key = MigrationKey(classOID: classOID, from: written, to: current)
+        if let known = migrations[key] { return known }
         guard let old = shape(classOID, index: written) else {
             throw ImageLoader.LoadProblem(text: "object \(object) was written with a version of its class (class index \(written)) whose instance variables are not recorded")
         }
         guard let new = shape(classOID, index: current) else {
             throw ImageLoader.LoadProblem(text: "the instance variables of the class of object \(object) (class index \(current)) are not known")
         }
-        return (old, new)
+        let migration = ShapeMigration(from: old, to: new)
+        migrations[key] = migration
+        return migration
     }
 
-    private static func cannot(_ oid: UInt64, _ count: Int, _ old: ClassShape, _ new: ClassShape) -> String {
-        "object \(oid) (\(count) slots, instance variables \(old.names.joined(separator: " "))) cannot become an instance of "
-            + (new.format >= UInt8(Format.words64) ? "its class, which now holds bits" : "its class as it is now")
+    private static func cannot(_ oid: UInt64, _ count: Int, _ migration: ShapeMigration) -> String {
+        "object \(oid) (\(count) slots, instance variables \(migration.old.names.joined(separator: " "))) cannot become an instance of "
+            + (migration.new.format >= UInt8(Format.words64) ? "its class, which now holds bits" : "its class as it is now")
     }
 }
 
 /// How the slots of an object stored with one version of its class become those of another: named
 /// slots by name (new ones nil), then the indexed part if both versions have one.
-enum ShapeMigration {
-    /// The VM format and slot count of an object of `count` slots and format `format` stored with `old`,
-    /// as an instance of `new`; nil if its slots do not fit `old` or `new` holds bits.
-    static func layout(count: Int, format: Int, from old: ClassShape, to new: ClassShape) -> (format: Int, count: Int)? {
+struct ShapeMigration {
+    let old: ClassShape, new: ClassShape
+    /// For each named slot of `new`, the slot of `old` of that name, if any.
+    private let sources: [Int?]
+
+    init(from old: ClassShape, to new: ClassShape) {
+        self.old = old
+        self.new = new
+        var position: [String: Int] = [:]
+        for (i, name) in old.names.enumerated() where position[name] == nil { position[name] = i }
+        sources = new.names.map { position[$0] }
+    }
+
+    /// The VM format and slot count of an object of `count` slots and format `format` stored with
+    /// `old`, as an instance of `new`; nil if its slots do not fit `old` or `new` holds bits.
+    func layout(count: Int, format: Int) -> (format: Int, count: Int)? {
         let named = old.names.count
         let oldIndexed = Format.isIndexable(format) && Format.isPointers(format) ? count - named : 0
         guard count >= named, Format.isPointers(format), oldIndexed >= 0, named + oldIndexed == count else { return nil }
@@ -163,12 +188,11 @@ enum ShapeMigration {
     }
 
     /// The migrated format and slots (`nilReference` for the new instance variables).
-    static func slots(_ slots: [UInt64], format: Int, from old: ClassShape, to new: ClassShape,
-                      nilReference: UInt64) -> (format: Int, slots: [UInt64])? {
-        guard let (newFormat, count) = layout(count: slots.count, format: format, from: old, to: new) else { return nil }
-        var position: [String: Int] = [:]
-        for (i, name) in old.names.enumerated() where position[name] == nil { position[name] = i }
-        var result = new.names.map { position[$0].map { slots[$0] } ?? nilReference }
+    func slots(_ slots: [UInt64], format: Int, nilReference: UInt64) -> (format: Int, slots: [UInt64])? {
+        guard let (newFormat, count) = layout(count: slots.count, format: format) else { return nil }
+        var result: [UInt64] = []
+        result.reserveCapacity(count)
+        for source in sources { result.append(source.map { slots[$0] } ?? nilReference) }
         result += slots[old.names.count...].prefix(count - result.count)
         return (newFormat, result)
     }
@@ -247,7 +271,7 @@ extension ImageSession {
         let header = vm.imageHeader(of: o)
         guard Format.isPointers(header.format) else { return nil }
         let values = (0..<vm.imageSlotCount(o)).map { vm.fetchSlot(o, $0) }
-        guard let (format, slots) = ShapeMigration.slots(values, format: header.format, from: old, to: new, nilReference: vm.nilObj),
+        guard let (format, slots) = ShapeMigration(from: old, to: new).slots(values, format: header.format, nilReference: vm.nilObj),
               let copy = vm.allocateImageObject(classIndex: Int(new.classIndex), format: format, hash: header.hash,
                                                 slotCount: slots.count, byteCount: 0) else { return nil }
         for (i, value) in slots.enumerated() { vm.setImageSlot(copy, i, value) }
