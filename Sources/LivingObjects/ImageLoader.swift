@@ -238,12 +238,16 @@ final class ImageLoader {
         absent = absent.enumerated().compactMap { i, oid in i > 0 && absent[i - 1] == oid ? nil : oid }
         let headers = absent.isEmpty ? [] : try store.headers(of: absent, asOf: session.snapshot)
         if !absent.isEmpty { readCount += 1 }
-        // Each record's class index, checked (its class is in memory now, loaded or a ghost).
+        // Each record's class index, checked (its class is in memory now, loaded or a ghost), and that
+        // a record of bytes still has a class of bits (pointer records are checked when migrated).
         var classIndexes: [Int] = []
         classIndexes.reserveCapacity(records.count)
-        var lastClass: (oid: UInt64, index: Int) = (0, 0)
+        var lastClass: (oid: UInt64, index: Int, bits: Bool?) = (0, 0, nil)
         for r in records {
-            if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan)) }
+            if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan), holdsBits(r.classOID, plan)) }
+            if r.slots == nil && lastClass.bits == false {
+                throw LoadProblem(text: "object \(r.oid) holds bits, but its class now has instances with pointers")
+            }
             classIndexes.append(lastClass.index)
         }
         // Records written with another version of their class are migrated (ImageShapes.swift), and
@@ -327,6 +331,19 @@ final class ImageLoader {
             if let fingerprint = fingerprints[i] { session.fingerprints[r.oid] = fingerprint }     // large bytes: rewritten once, as bytes
         }
         loadedCount += records.count
+    }
+
+    /// Whether the instances of a class hold bits (its format, loaded or among the records read); nil
+    /// when it cannot be told without loading it.
+    private func holdsBits(_ classOID: UInt64, _ plan: Plan) -> Bool? {
+        var format: UInt64?
+        if let cls = session.objects[classOID], !vm.isGhost(cls) {
+            format = vm.fetchSlot(cls, ClassLayout.format)
+        } else if let slots = plan.records[classOID]?.slots, slots.count > ClassLayout.format {
+            format = slots[ClassLayout.format]
+        }
+        guard let format, isSmallInt(format) else { return nil }
+        return (intValue(format) >> 16) & 31 >= Format.words64
     }
 
     /// The reference to nil in records.

@@ -238,6 +238,17 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
     }
 
+    func testAClassOfBitsThatNowHasPointersMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
+        let changer = try opened()
+        _ = try changer.rt.evaluate("Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'")
+        try changer.rt.compile("x ^ x", inClass: "Blob")
+        try changer.rt.commitImage(message: "Blob has pointers")
+        let image = try opened()
+        let text = try image.print("[Blobs first x] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(text.contains("holds bits"), text)
+        XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
+    }
+
     func testAClassThatNowHoldsBitsMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
         let changer = try opened()
         _ = try changer.rt.evaluate("Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
@@ -250,7 +261,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
 }
 
 /// An image with instances of classes that the tests change: `Recs` (Rec: a b c), `SubRecs` (SubRec,
-/// a subclass of Rec adding s) and `Tallies` (Tally, indexable: label).
+/// a subclass of Rec adding s), `Tallies` (Tally, indexable: label) and `Blobs` (Blob, bytes).
 enum EvolutionImage {
     static func define(_ name: String, _ ivars: String, superclass: String = "Object") -> String {
         "\(superclass) subclass: #\(name) instanceVariableNames: '\(ivars)' classVariableNames: '' package: 'Evolution'"
@@ -262,12 +273,14 @@ enum EvolutionImage {
         try c.rt.compile("sum ^ c , a printString", inClass: "Rec")
         _ = try c.rt.evaluate(define("SubRec", "s", superclass: "Rec"))
         _ = try c.rt.evaluate("Object variableSubclass: #Tally instanceVariableNames: 'label' classVariableNames: '' package: 'Evolution'")
+        _ = try c.rt.evaluate("Object variableByteSubclass: #Blob instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
         try c.rt.compile("asArrayOfSlots ^ (1 to: self basicSize) collect: [:i | self basicAt: i]", inClass: "Tally")
         _ = try c.rt.evaluate("""
             Smalltalk at: #Recs put: ((1 to: 5) collect: [:i |
                 Rec new instVarNamed: 'a' put: i; instVarNamed: 'b' put: i * 10; instVarNamed: 'c' put: i printString; yourself]).
             Smalltalk at: #SubRecs put: ((1 to: 2) collect: [:i |
                 SubRec new instVarNamed: 'c' put: (#('x' 'y') at: i); instVarNamed: 's' put: (#(#s1 #s2) at: i); yourself]).
+            Smalltalk at: #Blobs put: { (Blob new: 16) basicAt: 1 put: 255; basicAt: 16 put: 255; yourself }.
             Smalltalk at: #Tallies put: {
                 Tally new instVarNamed: 'label' put: 'none'; yourself.
                 (Tally new: 3) instVarNamed: 'label' put: 'three'; basicAt: 1 put: 1; basicAt: 2 put: 2; basicAt: 3 put: 3; yourself }
