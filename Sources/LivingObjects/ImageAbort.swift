@@ -25,6 +25,20 @@ extension Runtime {
             throw RuntimeError.image("cannot read \(session.store.path): \(e)")
         }
         try restore.apply()
+        releaseClassIndices(notIn: restore.headClassTable, session)
+    }
+
+    /// The classes made since the last commit are forgotten with everything else: their class-table
+    /// entries are given back (after a full collection, those of classes whose instances are all
+    /// garbage), so that the next class made takes the first free index again.
+    private func releaseClassIndices(notIn headTable: [UInt64], _ session: ImageSession) {
+        let nilReference = session.oids[vm.nilObj].map(StoredObject.reference)
+        let leftOver = (VM.ghostClassIndex + 1..<vm.classTableSize).filter { i in
+            vm.classTableEntry(i) != 0 && (i >= headTable.count || headTable[i] == nilReference)
+        }
+        if leftOver.isEmpty { return }
+        vm.fullGC()
+        vm.releaseClassIndices(Set(leftOver), floor: headTable.count)
     }
 }
 
@@ -38,8 +52,14 @@ private struct ImageRestore {
     var head = CommitID(0)
     /// The committed records to put back, by OID (objects in memory, loaded, and the VM-state records).
     var records: [UInt64: StoredObject] = [:]
-    /// Ghosts whose objects other sessions changed: their headers as of the head.
+    /// Ghosts whose objects other sessions changed: their headers as of the head (and, when classes
+    /// change index, those of every ghost: their instances may change size).
     var changedGhosts: [UInt64: StoredHeader] = [:]
+    /// Classes whose class index the abort changes (another session redefined them, or this session's
+    /// redefinition is undone), by OID: their index now and in the head.
+    var reindexed: [UInt64: (from: Int, to: Int)] = [:]
+    /// The class table of the head (references).
+    private(set) var headClassTable: [UInt64] = []
 
     init(vm: VM, session: ImageSession) {
         self.vm = vm
@@ -65,6 +85,31 @@ private struct ImageRestore {
         // An OID handed out by a commit that then failed has no record: its object is simply forgotten.
         for r in try store.records(of: Array(wanted), asOf: head) { records[r.oid] = r }
         for h in try store.headers(of: Array(ghosts), asOf: head) { changedGhosts[h.oid] = h }
+        let headIndexes = records.mapValues { Int($0.identityHash) }.merging(changedGhosts.mapValues { Int($0.identityHash) }) { a, _ in a }
+        for (oid, index) in headIndexes {
+            guard let o = session.objects[oid], vm.isClass(o), vm.imageHeader(of: o).hash != index else { continue }
+            reindexed[oid] = (vm.imageHeader(of: o).hash, index)
+        }
+        if !reindexed.isEmpty {
+            // Ghosts of their instances (those that keep another class's OID are not) may change size.
+            let more = session.objects.compactMap { oid, o in
+                vm.isGhost(o) && changedGhosts[oid] == nil && vm.ghostClassOID(o).map { reindexed[$0] != nil } ?? true ? oid : nil
+            }
+            for h in try store.headers(of: more, asOf: head) { changedGhosts[h.oid] = h }
+        }
+        // The shapes of the classes whose records or ghosts may need migrating (ImageShapes.swift).
+        let shaped = records.values.filter { $0.slots != nil }.map { ($0.classOID, $0.shape) }
+            + changedGhosts.values.filter { $0.kind == .slots }.map { ($0.classOID, $0.shape) }
+        try session.shapes.read(Set(shaped.compactMap { classOID, shape in
+            currentIndex(classOID).map { UInt32($0) != shape } ?? false ? classOID : nil
+        }).union(reindexed.keys))
+    }
+
+    /// The class index a class has in the head: from its record if the abort puts one back, else as in memory.
+    func currentIndex(_ classOID: UInt64) -> Int? {
+        if let r = records[classOID] { return Int(r.identityHash) }
+        if let h = changedGhosts[classOID] { return Int(h.identityHash) }
+        return session.objects[classOID].map { vm.imageHeader(of: $0).hash }
     }
 
     /// The changed objects whose record differs from the one committed (or that cannot be saved as
@@ -73,36 +118,50 @@ private struct ImageRestore {
         Set(session.recordChanged(among: vm.changedObjects).map(\.oid))
     }
 
-    func apply() throws {
+    mutating func apply() throws {
         let specials = try specialsRecords()
+        headClassTable = specials.classTable
         let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
+        // Objects in memory that are instances of classes changing index and are not put back from a
+        // record are migrated as they are (made since, or unchanged).
+        let migratedInMemory = migrateInstancesOfReindexedClasses()
+        // Classes made since the last commit at a class index the head gives another class move away.
+        movesClassesOutOfTheWay(of: specials.classTable)
         // From now on objects are read as of the head; what the records refer to and memory does not
         // hold becomes a ghost.
         session.snapshot = head
         session.committedSinceSnapshot = []
         session.madeSinceSnapshot = []
         do {
-            try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs))
+            try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs), classIndex: currentIndex)
         } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
-        var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:]
+        var replacements: [UInt64: Oop] = [:], inPlace: [UInt64: Oop] = [:], restored: [UInt64: StoredObject] = [:]
+        let nilReference = StoredObject.reference(session.oids[vm.nilObj] ?? 0)
         for (oid, record) in records where !session.specialsOIDs.contains(oid) {
-            let index = try classIndex(of: record)
-            if let o = session.objects[oid], builder.hasShape(o, of: record, classIndex: index) { inPlace[oid] = o; continue }
-            replacements[oid] = try builder.allocate(record, classIndex: index)
+            guard let index = currentIndex(record.classOID) else { throw builder.bad("the class of object \(record.oid) is missing") }
+            // Written with another version of its class than the head's: migrated (ImageShapes.swift).
+            do { restored[oid] = try session.shapes.migrated(record, current: index, nilReference: nilReference) } catch let e as ImageLoader.LoadProblem {
+                throw builder.bad(e.text)
+            }
+            if let o = session.objects[oid], builder.hasShape(o, of: restored[oid]!, classIndex: index) { inPlace[oid] = o; continue }
+            replacements[oid] = try builder.allocate(restored[oid]!, classIndex: index)
         }
         func oop(_ oid: UInt64) -> Oop? { replacements[oid] ?? session.objects[oid] }
-        for (oid, o) in inPlace { try builder.fill(o, from: records[oid]!, oop: oop) }
-        for (oid, o) in replacements { try builder.fill(o, from: records[oid]!, oop: oop) }
+        for (oid, o) in inPlace { try builder.fill(o, from: restored[oid]!, oop: oop) }
+        for (oid, o) in replacements { try builder.fill(o, from: restored[oid]!, oop: oop) }
         // A ghost whose object changed size or identity hash is replaced by a ghost of the new one.
         var ghostReplacements: [UInt64: Oop] = [:]
         for (oid, h) in changedGhosts {
-            guard let ghost = session.objects[oid], vm.imageSlotCount(ghost) != h.heapWords || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
-                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: h.heapWords) else { continue }
+            let words = session.shapes.ghostWords(h, current: currentIndex(h.classOID))
+            guard let ghost = session.objects[oid], vm.isGhost(ghost),
+                  vm.imageSlotCount(ghost) != words || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
+                  let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words, classOID: h.classOID) else { continue }
             ghostReplacements[oid] = fresh
         }
-        let replaced = replacements.merging(ghostReplacements) { a, _ in a }.compactMap { oid, new in session.objects[oid].map { ($0, new, oid) } }
+        var replaced = replacements.merging(ghostReplacements) { a, _ in a }.compactMap { oid, new in session.objects[oid].map { ($0, new, Optional(oid)) } }
+        replaced += migratedInMemory.map { ($0, $1, session.oids[$0]) }
         if !replaced.isEmpty { vm.become(replaced.map(\.0), replaced.map(\.1), twoWay: false) }
-        for (old, new, oid) in replaced {
+        for case let (old, new, oid?) in replaced {
             session.forget(old)
             session.adopt(new, oid: oid)
         }
@@ -125,9 +184,34 @@ private struct ImageRestore {
         session.headerCounters = specials.counters
         session.base = head
         session.pendingMethodVersions = []
+        session.shapes.dropPending()
         // What the VM reads of the objects put back without sending is loaded, as a fault would.
-        let restored = records.values.filter { !session.specialsOIDs.contains($0.oid) }
-        do { try loader.completeRestored(restored) } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
+        do { try loader.completeRestored(Array(restored.values)) } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
+    }
+
+    /// Copies, as instances of the head's version of their class, of the objects in memory whose class
+    /// changes index and that no record puts back (old object, copy).
+    private func migrateInstancesOfReindexedClasses() -> [(Oop, Oop)] {
+        var copies: [(Oop, Oop)] = []
+        for (classOID, change) in reindexed {
+            guard let old = session.shapes.shape(classOID, index: change.from),
+                  let new = session.shapes.shape(classOID, index: change.to) else { continue }
+            for o in vm.allInstances(ofClassIndex: change.from) where session.oids[o].map({ records[$0] == nil }) ?? true {
+                if let copy = session.migratedCopy(of: o, from: old, to: new) { copies.append((o, copy)) }
+            }
+        }
+        return copies
+    }
+
+    /// Moves the classes made since the last commit (they have no OID) that sit at a class index the
+    /// head gives another class to new indices (released after the abort if nothing needs them).
+    private func movesClassesOutOfTheWay(of headTable: [UInt64]) {
+        let nilReference = session.oids[vm.nilObj].map(StoredObject.reference)
+        let taken = (VM.ghostClassIndex + 1..<min(headTable.count, vm.classTableSize)).filter { i in
+            guard headTable[i] != nilReference, let cls = vm.registeredClass(at: i) else { return false }
+            return session.oids[cls] == nil
+        }
+        if !taken.isEmpty { vm.moveClasses(from: taken) }
     }
 
     /// Whether the symbol table is put back (its two Arrays, or the root naming it): only then must
@@ -137,12 +221,6 @@ private struct ImageRestore {
         guard roots.count > Root.symbolTable.rawValue, let tableOID = session.oids[table],
               StoredObject.referencedOID(roots[Root.symbolTable.rawValue]) == tableOID else { return true }
         return [table, vm.fetchSlot(table, 1)].contains { session.oids[$0].map { records[$0] != nil } ?? true }
-    }
-
-    /// A class's class index is its identity hash (the class object's in memory, ghost or not).
-    private func classIndex(of record: StoredObject) throws -> Int {
-        guard let cls = session.objects[record.classOID] else { throw builder.bad("the class of object \(record.oid) is missing") }
-        return vm.imageHeader(of: cls).hash
     }
 
     private func specialsRecords() throws -> (roots: [UInt64], classTable: [UInt64], counters: (Int, Int)) {

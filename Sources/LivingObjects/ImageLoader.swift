@@ -227,7 +227,7 @@ final class ImageLoader {
     /// records not in memory and turns the ghosts among them into their objects, then fills them all.
     private func materialize(_ plan: Plan, keepingFree: Int) throws {
         let session = self.session, vm = self.vm
-        let records = plan.order.map { plan.records[$0]! }
+        var records = plan.order.map { plan.records[$0]! }
         var memo = ObjectMemo()
         var absent: [UInt64] = []
         func note(_ oid: UInt64) {
@@ -241,17 +241,47 @@ final class ImageLoader {
         absent = absent.enumerated().compactMap { i, oid in i > 0 && absent[i - 1] == oid ? nil : oid }
         let headers = absent.isEmpty ? [] : try store.headers(of: absent, asOf: session.snapshot)
         if !absent.isEmpty { readCount += 1 }
-        var bytes = 0
-        for h in headers { bytes += vm.ghostBytes(words: h.heapWords) }
-        bytes += (absent.count - headers.count) * vm.ghostBytes(words: 0)
-        // Checked before anything changes: each record's class and shape, and the room they need.
-        var targets: [Oop] = [], classIndexes: [Int] = []
-        targets.reserveCapacity(records.count)
+        // Each record's class index, checked (its class is in memory now, loaded or a ghost), and that
+        // a record of bytes still has a class of bits (pointer records are checked when migrated).
+        var classIndexes: [Int] = []
         classIndexes.reserveCapacity(records.count)
-        var lastClass: (oid: UInt64, index: Int) = (0, 0)
+        var lastClass: (oid: UInt64, index: Int, bits: Bool?) = (0, 0, nil)
         for r in records {
-            if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan)) }
+            if r.classOID != lastClass.oid { lastClass = (r.classOID, try classIndex(of: r, plan), holdsBits(r.classOID, plan)) }
+            if r.slots == nil && !r.isBlob && lastClass.bits == false {
+                throw LoadProblem(text: "object \(r.oid) holds bits, but its class now has instances with pointers")
+            }
             classIndexes.append(lastClass.index)
+        }
+        // Records written with another version of their class are migrated (ImageShapes.swift), and
+        // new ghosts get the size their objects will have.
+        let headerClasses = Dictionary(headers.map { ($0.oid, Int($0.identityHash)) }) { a, _ in a }
+        func currentIndex(_ classOID: UInt64) -> Int? {
+            if let o = memo.find(classOID, in: session.objects) { return vm.imageHeader(of: o).hash }
+            return plan.records[classOID].map { Int($0.identityHash) } ?? headerClasses[classOID]
+        }
+        try readShapes(records.indices.compactMap { i in
+            records[i].slots != nil && records[i].shape != UInt32(classIndexes[i]) ? records[i].classOID : nil
+        } + headers.compactMap { h in
+            h.kind == .slots && currentIndex(h.classOID).map { h.shape != UInt32($0) } ?? false ? h.classOID : nil
+        })
+        var ghostWords: [Int] = []
+        ghostWords.reserveCapacity(headers.count)
+        var bytes = 0
+        for h in headers {
+            ghostWords.append(session.shapes.ghostWords(h, current: currentIndex(h.classOID)))
+            bytes += vm.ghostBytes(words: ghostWords[ghostWords.count - 1])
+        }
+        bytes += (absent.count - headers.count) * vm.ghostBytes(words: 0)
+        let fingerprints = records.map { r -> Int? in
+            if case .largeBytes = r.contents, !r.isBlob { return nil }
+            return r.fingerprint
+        }
+        for i in records.indices { records[i] = try session.shapes.migrated(records[i], current: classIndexes[i], nilReference: nilReference) }
+        // Checked before anything changes: each record's format and size, and the room they need.
+        var targets: [Oop] = []
+        targets.reserveCapacity(records.count)
+        for r in records {
             let h = r.header, shape = r.heapShape
             guard ImageObjectBuilder.fits(format: Int(r.format), slotCount: shape.slots, byteCount: shape.bytes, pointers: shape.pointers),
                   r.identityHash > 0, r.identityHash < 1 << 22 else {
@@ -279,7 +309,7 @@ final class ImageLoader {
         for oid in absent {
             if headerIndex < headers.count && headers[headerIndex].oid == oid {
                 let h = headers[headerIndex]
-                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: h.heapWords))
+                made.append(oid, try makeGhost(oid, hash: Int(h.identityHash), words: ghostWords[headerIndex], classOID: h.classOID))
                 headerIndex += 1
             } else {
                 made.append(oid, try makeGhost(oid, hash: 0, words: 0))
@@ -301,10 +331,31 @@ final class ImageLoader {
             } else {
                 try builder.fill(targets[i], from: r) { session.objects[$0] }
             }
-            if case .largeBytes = r.contents, !r.isBlob { continue }     // rewritten once, as bytes
-            session.fingerprints[r.oid] = r.fingerprint
+            // The record as stored: a migrated object is not changed (a commit writes it if it is).
+            if let fingerprint = fingerprints[i] { session.fingerprints[r.oid] = fingerprint }     // large bytes: rewritten once, as bytes
         }
         loadedCount += records.count
+    }
+
+    /// Whether the instances of a class hold bits (its format, loaded or among the records read); nil
+    /// when it cannot be told without loading it.
+    private func holdsBits(_ classOID: UInt64, _ plan: Plan) -> Bool? {
+        var format: UInt64?
+        if let cls = session.objects[classOID], !vm.isGhost(cls) {
+            format = vm.fetchSlot(cls, ClassLayout.format)
+        } else if let slots = plan.records[classOID]?.slots, slots.count > ClassLayout.format {
+            format = slots[ClassLayout.format]
+        }
+        guard let format, isSmallInt(format) else { return nil }
+        return (intValue(format) >> 16) & 31 >= Format.words64
+    }
+
+    /// The reference to nil in records.
+    private var nilReference: UInt64 { StoredObject.reference(session.oids[vm.nilObj] ?? 0) }
+
+    /// Reads the store's shapes of these classes, unless read before.
+    private func readShapes(_ classOIDs: [UInt64]) throws {
+        if try session.shapes.read(classOIDs) { readCount += 1 }
     }
 
     /// The ghosts one batch made, in OID order; found by a search that first tries the one after the
@@ -344,8 +395,8 @@ final class ImageLoader {
     }
 
     @discardableResult
-    private func makeGhost(_ oid: UInt64, hash: Int, words: Int) throws -> Oop {
-        guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words) else {
+    private func makeGhost(_ oid: UInt64, hash: Int, words: Int, classOID: UInt64 = 0) throws -> Oop {
+        guard let o = vm.allocateGhost(oid: oid, hash: hash, words: words, classOID: classOID) else {
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         session.adopt(o, oid: oid)
@@ -391,7 +442,9 @@ final class ImageLoader {
 
     /// Ghosts for those of `oids` memory does not hold yet (opening, abort): one read of headers. An
     /// object that does not exist becomes a ghost that fails to load, or, with `existing`, an error.
-    func makeGhosts(for oids: [UInt64], existing: Bool = false) throws {
+    /// A ghost gets the size of its object as an instance of its class now: `classIndex` may say a
+    /// class's index (an abort about to replace classes), else it is the class's in memory.
+    func makeGhosts(for oids: [UInt64], existing: Bool = false, classIndex: (UInt64) -> Int? = { _ in nil }) throws {
         let absent = Array(Set(oids.filter { session.objects[$0] == nil }))
         if absent.isEmpty { return }
         let headers = try store.headers(of: absent, asOf: session.snapshot)
@@ -400,7 +453,16 @@ final class ImageLoader {
         if existing, let missing = absent.filter({ !found.contains($0) }).min() {
             throw LoadProblem(text: "object \(missing) is referred to but missing")
         }
-        for h in headers { try makeGhost(h.oid, hash: Int(h.identityHash), words: h.heapWords) }
+        let batch = Dictionary(headers.map { ($0.oid, Int($0.identityHash)) }) { a, _ in a }
+        func current(_ classOID: UInt64) -> Int? {
+            classIndex(classOID) ?? session.objects[classOID].map { vm.imageHeader(of: $0).hash } ?? batch[classOID]
+        }
+        try readShapes(headers.compactMap { h in
+            h.kind == .slots && current(h.classOID).map { h.shape != UInt32($0) } ?? false ? h.classOID : nil
+        })
+        for h in headers {
+            try makeGhost(h.oid, hash: Int(h.identityHash), words: session.shapes.ghostWords(h, current: current(h.classOID)), classOID: h.classOID)
+        }
         for oid in absent where !found.contains(oid) { try makeGhost(oid, hash: 0, words: 0) }
     }
 }
@@ -424,10 +486,16 @@ extension ImageSession {
 extension ImageSession {
     /// Before `become:` (its objects are loaded): a one-way become of one object of the image into
     /// another must redirect references nothing in memory holds — those of objects not loaded — so
-    /// they are all loaded first.
-    func identitiesWillChange(_ from: [Oop], _ to: [Oop], twoWay: Bool) {
-        guard !twoWay, zip(from, to).contains(where: { oids[$0.0] != nil && oids[$0.1] != nil }) else { return }
-        _ = loader?.loadAll()
+    /// they are all loaded first. A class of the image becoming another class (redefined) leaves the
+    /// objects not loaded alone: they are migrated when they load; answers replacements for ghosts whose
+    /// size changes with it (`classesWillChange`).
+    func identitiesWillChange(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(Oop, Oop)] {
+        if twoWay { return [] }
+        if zip(from, to).contains(where: { oids[$0.0] != nil && oids[$0.1] != nil }) {
+            _ = loader?.loadAll()
+            return []
+        }
+        return classesWillChange(from, to)
     }
 
     /// After `become:`: an OID names an identity, so it moves with it. Two-way, the objects exchange
@@ -445,7 +513,7 @@ extension ImageSession {
             } else if let fromOID, toOID == nil {
                 forget(from)
                 adopt(to, oid: fromOID)
-                vm.noteChanged(to)
+                if !vm.isGhost(to) { vm.noteChanged(to) }     // a ghost resized by `classesWillChange`
             }
         }
     }

@@ -38,6 +38,7 @@ extension ImageSession {
         let header = vm.imageHeader(of: o)
         guard let classOID = oids[vm.classAt(header.classIndex)] else { return nil }
         let stored: StoredObject.Contents
+        var shape: UInt32 = 0
         switch contents {
         case .slots(let slots) where header.classIndex == blobClassIndex:
             guard let contents = blobContents(slots) else { return nil }
@@ -51,11 +52,12 @@ extension ImageSession {
                 values.append(StoredObject.reference(ref))
             }
             stored = .slots(values)
+            shape = UInt32(header.classIndex)      // the class version its slots follow (ImageShapes.swift)
         case .bytes(let bytes):
             stored = .bytes(bytes)
         }
         return StoredObject(oid: oid, classOID: classOID, format: UInt8(header.format),
-                            identityHash: UInt32(header.hash), contents: stored)
+                            identityHash: UInt32(header.hash), shape: shape, contents: stored)
     }
 }
 

@@ -45,6 +45,8 @@ final class ImageSession {
     var pendingMethodVersions: [PendingMethodVersion] = []
     /// The class index of Blob, once looked up (ImageBlobs.swift).
     var blobClassIndex: Int?
+    /// The class shapes this session knows and those it records with its next commit (ImageShapes.swift).
+    private(set) lazy var shapes = ShapeBook(session: self)
 
     init(store: SQLiteStore, base: CommitID, vm: VM) {
         self.store = store
@@ -150,6 +152,7 @@ extension StoredObject {
         h.combine(classOID)
         h.combine(format)
         h.combine(identityHash)
+        h.combine(shape)
         switch contents {
         case .slots(let slots): h.combine(0); h.combine(slots)
         case .bytes(let bytes): h.combine(1); h.combine(bytes)

@@ -18,7 +18,9 @@ extension Runtime {
         vm.loadAllObjects = { [unowned self] in self.imageSession?.loader?.loadAll() }
         vm.retainUnreached = { [unowned self] isReached in self.imageSession?.changedUnreached(isReached: isReached) ?? [] }
         vm.reloadableOID = { [unowned self] o in self.imageSession?.reloadableOID(of: o) }
-        vm.identitiesWillChange = { [unowned self] from, to, twoWay in self.imageSession?.identitiesWillChange(from, to, twoWay: twoWay) }
+        vm.identitiesWillChange = { [unowned self] from, to, twoWay in
+            self.imageSession?.identitiesWillChange(from, to, twoWay: twoWay) ?? []
+        }
         vm.identitiesChanged = { [unowned self] pairs, twoWay in self.imageSession?.identitiesChanged(pairs, twoWay: twoWay) }
     }
 

@@ -45,6 +45,7 @@ extension Runtime {
             writes.append(record)
             written.append((record.oid, fingerprint))
         }
+        var classes: [Oop] = []
         for (o, contents) in zip(changes.objects, changes.contents) {
             guard let record = session.record(of: o, oid: session.oids[o]!, contents: contents, vm: vm) else {
                 for o in assigned.fresh { session.forget(o) }
@@ -54,6 +55,7 @@ extension Runtime {
                 throw RuntimeError.image("cannot commit: \(describe(o)) refers to an object that is neither saved nor new")
             }
             write(record)
+            if vm.isClass(o) { classes.append(o) }
         }
         specialsRecords(specials, session).forEach(write)
         let methodChanges = session.pendingMethodVersions.map(\.change)
@@ -63,10 +65,19 @@ extension Runtime {
             return session.base
         }
         let previousBase = session.base
+        // The shape of each class written, so that its instances can be migrated once it changes.
+        for cls in classes {
+            let oid = session.oids[cls]!, index = vm.imageHeader(of: cls).hash
+            if !session.shapes.isKnown(oid, index: index), let shape = session.shapes.memoryShape(of: cls, oid: oid, loading: true) {
+                session.shapes.note(shape)
+            }
+        }
+        let shapes = session.shapes.pending
         do {
             session.base = try store.commit(base: session.base, writes: writes,
                                             roots: assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:],
-                                            methodVersions: methodChanges, author: ImageSession.author, message: message)
+                                            methodVersions: methodChanges, shapes: shapes,
+                                            author: ImageSession.author, message: message)
         } catch {
             // The new objects are not in the store: they get OIDs again with the next commit, and
             // the changed objects stay changed.
@@ -86,6 +97,7 @@ extension Runtime {
         session.advanceSnapshot(after: previousBase, to: session.base)
         vm.clearChangedObjects()
         session.pendingMethodVersions.removeFirst(methodChanges.count)
+        session.shapes.recorded(first: shapes.count)
         return session.base
     }
 
@@ -123,14 +135,15 @@ extension Runtime {
 
     private func specialsRecords(_ specials: ImageSpecials, _ session: ImageSession) -> [StoredObject] {
         let oids = session.specialsOIDs, arrayClass = session.oids[vm.root(.classArray)]!
-        let counters = session.headerCounters!
+        let counters = session.headerCounters!, shape = UInt32(vm.imageHeader(of: vm.root(.classArray)).hash)
         func value(_ v: Oop) -> UInt64 { isImmediate(v) ? v : StoredObject.reference(session.oids[v == 0 ? vm.nilObj : v]!) }
         let head: [UInt64] = [intOop(ImageSpecialsRecord.version), StoredObject.reference(oids[1]), StoredObject.reference(oids[2]),
                               intOop(counters.hashState), intOop(counters.cacheEpoch)]
         return [
-            StoredObject(oid: oids[0], classOID: arrayClass, format: UInt8(Format.indexable), slots: head),
-            StoredObject(oid: oids[1], classOID: arrayClass, format: UInt8(Format.indexable), slots: specials.roots.map(value)),
-            StoredObject(oid: oids[2], classOID: arrayClass, format: UInt8(Format.indexable), slots: specials.classTable.map(value)),
+            StoredObject(oid: oids[0], classOID: arrayClass, format: UInt8(Format.indexable), shape: shape, slots: head),
+            StoredObject(oid: oids[1], classOID: arrayClass, format: UInt8(Format.indexable), shape: shape, slots: specials.roots.map(value)),
+            StoredObject(oid: oids[2], classOID: arrayClass, format: UInt8(Format.indexable), shape: shape,
+                         slots: specials.classTable.map(value)),
         ]
     }
 

@@ -4,15 +4,16 @@
 import Foundation
 
 extension SQLiteStore {
-    /// Writes new versions of objects, root bindings and method versions atomically, as a new commit
-    /// on top of the snapshot `base`. If a commit after `base` wrote any of the same objects or roots,
-    /// throws `CommitConflict` and writes nothing. Other errors (`StoreError.diskFull`…) also leave the
-    /// store as it was: keep the data and retry.
+    /// Writes new versions of objects, root bindings, method versions and class shapes (those not
+    /// recorded yet: a shape is never replaced) atomically, as a new commit on top of the snapshot
+    /// `base`. If a commit after `base` wrote any of the same objects or roots, throws `CommitConflict`
+    /// and writes nothing. Other errors (`StoreError.diskFull`…) also leave the store as it was: keep
+    /// the data and retry.
     public func commit(base: CommitID, writes: [StoredObject], roots: [String: UInt64] = [:],
-                       removingRoots: [String] = [], methodVersions: [MethodChange] = [],
+                       removingRoots: [String] = [], methodVersions: [MethodChange] = [], shapes: [ClassShape] = [],
                        author: String, message: String) throws -> CommitID {
         let request = try CommitRequest(base: base, writes: writes, roots: roots, removingRoots: removingRoots,
-                                        methods: methodVersions, author: author, message: message)
+                                        methods: methodVersions, shapes: shapes, author: author, message: message)
         let ticket = CommitTicket(request)
         if !commitQueue.enqueue(ticket) {
             if case let .finished(result) = ticket.wait() { return try result.get() }
@@ -122,6 +123,7 @@ extension SQLiteStore {
             insertMethod.bind(6, id.rawValue)
             try insertMethod.run()
         }
+        try Self.insert(request.shapes, commit: id, connection)
         batch.head = id
         batch.recentWrites?.record(request, as: id)
         return id

@@ -14,13 +14,15 @@ struct CommitRequest: Sendable {
     let writes: [Write]
     let roots: [(name: String, oid: UInt64?)]
     let methods: [MethodChange]
+    /// Class shapes to record (kept if already recorded).
+    let shapes: [ClassShape]
     let author: String
     let message: String
     /// Staged large bytes the writes refer to; each must exist, complete, when the commit is written.
     let largeBytes: [LargeBytes]
 
     init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
-         methods: [MethodChange], author: String, message: String) throws {
+         methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String) throws {
         let sorted = objects.sorted { $0.oid < $1.oid }
         var writes: [Write] = []
         writes.reserveCapacity(sorted.count)
@@ -32,6 +34,9 @@ struct CommitRequest: Sendable {
             }
             guard object.oid != previous else { throw StoreError.invalidRequest("object \(object.oid) written twice") }
             guard object.format < 32 else { throw StoreError.invalidRequest("format \(object.format) of object \(object.oid)") }
+            guard object.shape == 0 || object.slots != nil else {
+                throw StoreError.invalidRequest("object \(object.oid) has bytes and a shape")
+            }
             previous = object.oid
             switch object.contents {
             case let .bytes(bytes) where bytes.count > SQLiteStore.largeBytesThreshold:
@@ -49,6 +54,7 @@ struct CommitRequest: Sendable {
         self.writes = writes
         self.roots = roots.map { ($0.key, Optional($0.value)) } + removed.map { ($0, nil) }
         self.methods = methods
+        self.shapes = shapes
         self.author = author
         self.message = message
         self.largeBytes = largeBytes

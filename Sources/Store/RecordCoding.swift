@@ -2,9 +2,10 @@
 // the contents, in varints. The store keeps the two in separate columns, so that the header of an
 // object (what a ghost needs) is read without its contents.
 //
-// header: byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes) | 0x80 when an
-//   identity hash follows; then varint class OID; then (if flagged) varint identity hash; then varint
-//   count (slots, or bytes).
+// header: byte 0: format (bits 0–4) | kind << 5 (0 slots, 1 bytes, 2 large bytes, 3 slots with a
+//   shape) | 0x80 when an identity hash follows; then varint class OID; then (if flagged) varint
+//   identity hash; then varint count (slots, or bytes); then (kind 3) varint shape, the class index
+//   the object had when written (`StoredObject.shape`; store format 2 had no kind 3).
 // contents: slots: one token per slot, a varint whose low 2 bits say what it is —
 //     0 reference, zigzag(oid − own oid): objects made together refer to near OIDs, so 1–2 bytes;
 //     1 SmallInteger, zigzag(value);  2 Character, code point;
@@ -16,7 +17,7 @@
 // their count (`decodeVersion1`, used only to upgrade such files).
 
 enum RecordCoding {
-    private static let slotsKind: UInt8 = 0, bytesKind: UInt8 = 1, largeKind: UInt8 = 2
+    private static let slotsKind: UInt8 = 0, bytesKind: UInt8 = 1, largeKind: UInt8 = 2, shapedSlotsKind: UInt8 = 3
     private static let hashFlag: UInt8 = 0x80
 
     /// Appends header then contents to `out` (emptied first); answers the header's length.
@@ -24,7 +25,7 @@ enum RecordCoding {
     static func encode(_ object: StoredObject, into out: inout [UInt8]) -> Int {
         out.removeAll(keepingCapacity: true)
         let kind: UInt8 = switch object.contents {
-        case .slots: slotsKind
+        case .slots: object.shape != 0 ? shapedSlotsKind : slotsKind
         case .bytes: bytesKind
         case .largeBytes: largeKind
         }
@@ -36,6 +37,7 @@ enum RecordCoding {
         case let .bytes(bytes): Varint.append(UInt64(bytes.count), to: &out)
         case let .largeBytes(large): Varint.append(UInt64(large.count), to: &out)
         }
+        if kind == shapedSlotsKind { Varint.append(UInt64(object.shape), to: &out) }
         let headerLength = out.count
         switch object.contents {
         case let .slots(slots):
@@ -78,13 +80,18 @@ enum RecordCoding {
         }
         guard let count = reader.varint(), count <= UInt64(Int.max) else { return nil }
         let kind: StoredHeader.Kind
+        var shape: UInt32 = 0
         switch (head >> 5) & 3 {
         case slotsKind: kind = .slots
         case bytesKind: kind = .bytes
         case largeKind: kind = .largeBytes
-        default: return nil
+        default:
+            guard let s = reader.varint(), s != 0, s <= UInt64(UInt32.max) else { return nil }
+            kind = .slots
+            shape = UInt32(s)
         }
-        let header = StoredHeader(oid: oid, classOID: classOID, format: head & 31, identityHash: hash, kind: kind, count: Int(count))
+        let header = StoredHeader(oid: oid, classOID: classOID, format: head & 31, identityHash: hash, shape: shape,
+                                  kind: kind, count: Int(count))
         return (header, buffer.count - reader.remaining)
     }
 
@@ -104,7 +111,7 @@ enum RecordCoding {
             guard let id = reader.varint(), reader.atEnd, id <= UInt64(Int64.max) else { return nil }
             body = .largeBytes(LargeBytes(id: Int64(id), count: h.count))
         }
-        return StoredObject(oid: oid, classOID: h.classOID, format: h.format, identityHash: h.identityHash, contents: body)
+        return StoredObject(oid: oid, classOID: h.classOID, format: h.format, identityHash: h.identityHash, shape: h.shape, contents: body)
     }
 
     /// Decodes header and contents from one buffer.
@@ -205,6 +212,13 @@ enum Varint {
                 shift += 7
             }
             return nil
+        }
+
+        /// The next `count` bytes (at most what remains).
+        mutating func bytes(_ count: Int) -> [UInt8] {
+            let end = min(buffer.count, position + count)
+            defer { position = end }
+            return Array(buffer[position..<end])
         }
 
         mutating func rest() -> [UInt8] {

@@ -6,9 +6,10 @@ import Foundation
 enum Schema {
     /// `PRAGMA application_id`: "LOdb".
     static let applicationID: Int32 = 0x4C4F_6462
-    /// `PRAGMA user_version`: the schema version this code writes and reads. Version 1 files (one
-    /// `record` column per version, no size in it) are upgraded when opened (`upgrade`).
-    static let version: Int32 = 2
+    /// `PRAGMA user_version`: the schema version this code writes and reads. Older files are upgraded
+    /// when opened (`upgrade`): version 1 kept one `record` column per version, no size in it;
+    /// version 2 had no `shapes` table and no records with a shape.
+    static let version: Int32 = 3
 
     // Object versions are keyed (oid, commit_id) in one B-tree (WITHOUT ROWID): the newest version
     // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan. The small
@@ -34,6 +35,14 @@ enum Schema {
             chunk_count INTEGER NOT NULL, staged REAL NOT NULL);
         CREATE TABLE chunks(large_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
             PRIMARY KEY (large_id, seq));
+        \(shapesTable)
+        """
+
+    /// Class shapes (ClassShapes.swift): one row per class OID and class index, never changed; `id`
+    /// keeps the order they were recorded in.
+    static let shapesTable = """
+        CREATE TABLE shapes(id INTEGER PRIMARY KEY, class_oid INTEGER NOT NULL, class_index INTEGER NOT NULL,
+            format INTEGER NOT NULL, names BLOB NOT NULL, commit_id INTEGER NOT NULL, UNIQUE (class_oid, class_index));
         """
 
     static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {
@@ -66,38 +75,45 @@ enum Schema {
 
     /// Brings a store of an older schema version to this one, in one write transaction (safe if another
     /// process does it at the same time). Version 1 kept each object version as one `record` blob
-    /// without its size: every version is re-encoded into header and contents.
+    /// without its size: every version is re-encoded into header and contents. Version 2 lacks the
+    /// `shapes` table (its records have no shape: they keep the shape their class had then).
     static func upgrade(_ connection: Connection) throws {
         try connection.transaction(immediate: true) {
             let found = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
             guard found < version else { return }
-            guard found == 1 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
-            try connection.execute("""
-                CREATE TABLE objects_v2(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
-                    contents NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
-                CREATE TABLE long_contents(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-                """)
-            let scan = try connection.statement("SELECT oid, commit_id, record FROM objects ORDER BY oid, commit_id")
-            let insert = try connection.statement("INSERT INTO objects_v2 VALUES (?, ?, ?, ?)")
-            while try scan.step() {
-                let oid = scan.uint64(0)
-                guard let object = RecordCoding.decodeVersion1(oid: oid, scan.blob(2)) else {
-                    throw StoreError.corrupt(path: connection.path,
-                                             detail: "the record of object \(oid) at commit \(scan.int64(1)) cannot be decoded")
-                }
-                insert.reset()
-                insert.bind(1, oid)
-                insert.bind(2, scan.int64(1))
-                try SQLiteStore.bind(EncodedRecord(object), to: insert, at: 3, connection)
-                try insert.run()
-            }
-            scan.reset()
-            try connection.execute("""
-                DROP TABLE objects;
-                ALTER TABLE objects_v2 RENAME TO objects;
-                PRAGMA user_version = \(version);
-                """)
+            guard found == 1 || found == 2 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
+            if found == 1 { try upgradeRecords(connection) }
+            try connection.execute(shapesTable)
+            try connection.execute("PRAGMA user_version = \(version)")
         }
+    }
+
+    /// Format 1 → 2: every version re-encoded into header and contents (in the caller's transaction).
+    private static func upgradeRecords(_ connection: Connection) throws {
+        try connection.execute("""
+            CREATE TABLE objects_v2(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, header BLOB NOT NULL,
+                contents NOT NULL, PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
+            CREATE TABLE long_contents(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+            """)
+        let scan = try connection.statement("SELECT oid, commit_id, record FROM objects ORDER BY oid, commit_id")
+        let insert = try connection.statement("INSERT INTO objects_v2 VALUES (?, ?, ?, ?)")
+        while try scan.step() {
+            let oid = scan.uint64(0)
+            guard let object = RecordCoding.decodeVersion1(oid: oid, scan.blob(2)) else {
+                throw StoreError.corrupt(path: connection.path,
+                                         detail: "the record of object \(oid) at commit \(scan.int64(1)) cannot be decoded")
+            }
+            insert.reset()
+            insert.bind(1, oid)
+            insert.bind(2, scan.int64(1))
+            try SQLiteStore.bind(EncodedRecord(object), to: insert, at: 3, connection)
+            try insert.run()
+        }
+        scan.reset()
+        try connection.execute("""
+            DROP TABLE objects;
+            ALTER TABLE objects_v2 RENAME TO objects;
+            """)
     }
 
     /// Rejects, from its header bytes alone, a file that is not an SQLite database or is truncated, or

@@ -18,18 +18,23 @@ public struct StoredObject: Equatable, Sendable {
     public var format: UInt8
     /// The VM identity hash (22 bits; a class's equals its class index); 0 = none recorded.
     public var identityHash: UInt32
+    /// Pointer objects: the class index the object had when it was written, which names the version
+    /// of its class whose instance variables its slots hold (`ClassShape`); 0 = none recorded. Always
+    /// 0 for bytes.
+    public var shape: UInt32
     public var contents: Contents
 
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, contents: Contents) {
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, shape: UInt32 = 0, contents: Contents) {
         self.oid = oid
         self.classOID = classOID
         self.format = format
         self.identityHash = identityHash
+        self.shape = shape
         self.contents = contents
     }
 
-    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, slots: [UInt64]) {
-        self.init(oid: oid, classOID: classOID, format: format, identityHash: identityHash, contents: .slots(slots))
+    public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, shape: UInt32 = 0, slots: [UInt64]) {
+        self.init(oid: oid, classOID: classOID, format: format, identityHash: identityHash, shape: shape, contents: .slots(slots))
     }
 
     public init(oid: UInt64, classOID: UInt64, format: UInt8, identityHash: UInt32 = 0, bytes: [UInt8]) {
@@ -88,6 +93,8 @@ public struct StoredHeader: Equatable, Sendable {
     public let format: UInt8
     /// The VM identity hash; 0 = none recorded.
     public let identityHash: UInt32
+    /// The class index the object had when written (pointer objects; 0 = none recorded): see `StoredObject.shape`.
+    public var shape: UInt32 = 0
     public let kind: Kind
     /// Slots (kind `slots`) or bytes.
     public let count: Int
@@ -104,6 +111,6 @@ extension StoredObject {
     }
 
     private func header(_ kind: StoredHeader.Kind, _ count: Int) -> StoredHeader {
-        StoredHeader(oid: oid, classOID: classOID, format: format, identityHash: identityHash, kind: kind, count: count)
+        StoredHeader(oid: oid, classOID: classOID, format: format, identityHash: identityHash, shape: shape, kind: kind, count: count)
     }
 }

@@ -2,7 +2,8 @@
 // that loading it fills it in place and every reference to it is already right.
 //
 // A ghost's header holds the class index `VM.ghostClassIndex` and the format `Format.ghost`; its first
-// word holds the object's OID (as a SmallInteger), its other slots nil. The class index makes every
+// word holds the object's OID (as a SmallInteger), its second (if it has one) its class's OID, its
+// other slots nil. The class index makes every
 // send to a ghost miss the inline and global caches and arrive in `findMethodSlowly`, which has the
 // host load it (`faultHandler`) and looks the message up again: the fast paths cost nothing. The
 // format is one no primitive accepts, so a primitive given a ghost fails, and the interpreter then
@@ -27,15 +28,23 @@ extension VM {
     public func ghostOID(_ ghost: Oop) -> UInt64 { words(ghost)[1] >> 3 }
 
     /// Allocates a ghost in old space for the object `oid` of `words` slots (pointers) or 64-bit words
-    /// (bits) and identity hash `hash`; nil when the heap limit is reached.
-    public func allocateGhost(oid: UInt64, hash: Int, words count: Int) -> Oop? {
+    /// (bits), identity hash `hash` and class `classOID` (kept if it has room: `ghostClassOID`); nil
+    /// when the heap limit is reached.
+    public func allocateGhost(oid: UInt64, hash: Int, words count: Int, classOID: UInt64 = 0) -> Oop? {
         let saved = bootstrapping
         bootstrapping = true
         defer { bootstrapping = saved }
         guard let o = allocate(classIndex: VM.ghostClassIndex, format: Format.ghost, numSlots: count, fill: nilObj, hash: hash)
         else { return nil }
         words(o)[1] = oid << 3 | Tag.smallInteger
+        if count >= 2 && classOID != 0 { words(o)[2] = classOID << 3 | Tag.smallInteger }
         return o
+    }
+
+    /// The OID of a ghost's class, if the ghost has room to keep it (2 slots or more).
+    public func ghostClassOID(_ ghost: Oop) -> UInt64? {
+        guard numSlotsOf(ghost) >= 2, isSmallInt(words(ghost)[2]) else { return nil }
+        return words(ghost)[2] >> 3
     }
 
     /// The ghosts of at most `maxWords` words among the `count` objects that follow `o` in old space,

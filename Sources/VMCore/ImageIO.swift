@@ -36,8 +36,13 @@ extension VM {
         var saved = (0..<Root.allCases.count).map { roots[$0] == 0 ? nilObj : roots[$0] }
         saved[Root.evalProcess.rawValue] = nilObj
         saved[Root.evalResult.rawValue] = nilObj
-        // The Ghost class is made anew by each object space: it is not saved.
-        let table = (0..<classTableCount).map { classTable[$0] == 0 || $0 == VM.ghostClassIndex ? nilObj : classTable[$0] }
+        // The Ghost class is made anew by each object space: it is not saved. Nor is an entry whose class
+        // has another index: a class that `become` replaced (redefined) leaves its index to the class
+        // that replaced it, for its instances in memory; stored ones are migrated when they load.
+        let table = (0..<classTableCount).map { i -> Oop in
+            let cls = classTable[i]
+            return cls == 0 || i == VM.ghostClassIndex || hashOf(cls) != i ? nilObj : cls
+        }
         return ImageSpecials(roots: saved, classTable: table, hashState: hashState, cacheEpoch: cacheEpochBits)
     }
 

@@ -39,7 +39,7 @@ extension VM {
             return .value(charOop(UInt32(intValue(arg0))))
         case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
         // These move objects or rewrite references: the interpreter must reload its registers.
-        case 126...131, 138, 140:
+        case 126...131, 138, 140, 141:
             guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else { return .fail }
             sp -= nargs
             sp.pointee = value
@@ -74,6 +74,10 @@ extension VM {
             return firstObject() ?? nilObj
         case 140:
             guard nargs == 0, isPointer(rcvr), loadEveryObject(), let index = indexOfClass(rcvr) else { return nil }
+            return newArray(allInstances(ofClassIndex: index))
+        case 141:
+            // Only those in memory: objects of an image not loaded yet are left out (and not loaded).
+            guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr) else { return nil }
             return newArray(allInstances(ofClassIndex: index))
         default: return nil
         }

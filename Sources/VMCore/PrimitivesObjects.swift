@@ -156,7 +156,10 @@ extension VM {
         // Ghosts are loaded first: the image session moves OIDs along with identities.
         let ghosts = (from + to).filter(isGhost)
         if !ghosts.isEmpty && !faultIn(ghosts) { return false }
-        identitiesWillChange?(from, to, twoWay)
+        if let more = identitiesWillChange?(from, to, twoWay), !more.isEmpty, !twoWay {
+            from += more.map(\.0)
+            to += more.map(\.1)
+        }
         let pairs = become(from, to, twoWay: twoWay)
         identitiesChanged?(pairs, twoWay)
         invalidateMethodCaches()

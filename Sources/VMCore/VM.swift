@@ -152,7 +152,8 @@ public final class VM {
     public var loadAllObjects: (() -> String?)?
     /// Called before and after `become:` and its kin exchange identities for Smalltalk (with the pairs
     /// as they are after): the image session moves OIDs along with identities.
-    public var identitiesWillChange: ((_ from: [Oop], _ to: [Oop], _ twoWay: Bool) -> Void)?
+    /// May answer more pairs for a one-way `become:` to replace along with those given.
+    public var identitiesWillChange: ((_ from: [Oop], _ to: [Oop], _ twoWay: Bool) -> [(Oop, Oop)])?
     public var identitiesChanged: ((_ pairs: [(from: Oop, to: Oop)], _ twoWay: Bool) -> Void)?
     /// Asked by a full collection, once it has marked what the roots reach (`isReached`), for old
     /// objects that must live on anyway: objects of the image changed since they were loaded, which

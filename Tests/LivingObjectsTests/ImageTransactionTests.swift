@@ -166,6 +166,67 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("Counter"), "8")
     }
 
+    // MARK: Classes made in a transaction that is aborted
+
+    private func define(_ name: String, _ ivar: String) -> String {
+        "Object subclass: #\(name) instanceVariableNames: '\(ivar)' classVariableNames: '' package: 'Tx-Test'"
+    }
+
+    func testAnAbortedClassGivesItsClassIndexBack() throws {
+        let image = try opened()
+        let size = image.rt.vm.classTableSize
+        _ = try image.print("\(define("Gamma", "g")). Smalltalk at: #TheGamma put: Gamma new")
+        let taken = image.rt.vm.classTableSize - size
+        XCTAssertGreaterThan(taken, 0)
+        XCTAssertEqual(try image.print("System abort. Smalltalk includesKey: #Gamma"), "false")
+        XCTAssertEqual(image.rt.vm.classTableSize, size, "the class and its metaclass gave their entries back")
+        XCTAssertEqual(try image.print("\(define("Delta", "d")). Smalltalk at: #TheDelta put: Delta new. System commit"), "true")
+        XCTAssertEqual(image.rt.vm.classTableSize, size + taken, "the next class takes them")
+        let reopened = try opened()
+        XCTAssertEqual(reopened.rt.vm.classTableSize, size + taken)
+        XCTAssertEqual(try reopened.print("{ TheDelta class name. Smalltalk includesKey: #TheGamma }"), "#(#Delta false)")
+    }
+
+    func testClassesMadeInTwoSessionsAtOnceTakeTheSameIndexAndTheRetryAfterTheAbortGetsANewOne() throws {
+        let first = try opened(), second = try opened()
+        let size = first.rt.vm.classTableSize
+        let alpha = try first.print("""
+            \(define("Alpha", "a")). Smalltalk at: #TheAlpha put: (Alpha new instVarNamed: 'a' put: 1; yourself). Alpha identityHash
+            """)
+        XCTAssertEqual(try first.print("System commit"), "true")
+        let beta = try second.print("""
+            \(define("Beta", "b")). Smalltalk at: #TheBeta put: (Beta new instVarNamed: 'b' put: 2; yourself). Beta identityHash
+            """)
+        XCTAssertEqual(alpha, beta, "both sessions gave their new class the same class index")
+        XCTAssertEqual(try second.print("[System commit] on: CommitConflict do: [:e | System abort. #aborted]"), "#aborted")
+        XCTAssertEqual(try second.print("{ TheAlpha class name. TheAlpha instVarNamed: 'a'. Smalltalk includesKey: #Beta }"),
+                       "#(#Alpha 1 false)")
+        XCTAssertEqual(second.rt.vm.classTableSize, first.rt.vm.classTableSize, "no entry left behind")
+        XCTAssertEqual(try second.print("""
+            \(define("Beta", "b")). Smalltalk at: #TheBeta put: (Beta new instVarNamed: 'b' put: 2; yourself). System commit
+            """), "true")
+        let reopened = try opened()
+        XCTAssertEqual(try reopened.print("""
+            { TheAlpha class name. TheAlpha instVarNamed: 'a'. TheBeta class name. TheBeta instVarNamed: 'b'.
+              TheAlpha class identityHash = TheBeta class identityHash }
+            """), "#(#Alpha 1 #Beta 2 false)")
+        XCTAssertEqual(reopened.rt.vm.classTableSize, size + 2 * (first.rt.vm.classTableSize - size), "two classes, nothing leaked")
+    }
+
+    func testAnAbortedClassWhoseInstanceIsStillHeldKeepsWorkingUnderAnotherIndex() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("\(define("Alpha", "a")). Smalltalk at: #TheAlpha put: Alpha new. System commit"), "true")
+        XCTAssertEqual(try second.print("""
+            | held index |
+            \(define("Beta", "b")).
+            held := Beta new instVarNamed: 'b' put: 2; yourself.
+            Smalltalk at: #TheBeta put: held.
+            index := Beta identityHash.
+            [System commit] on: CommitConflict do: [:e | System abort].
+            { held class name. held instVarNamed: 'b'. held class identityHash = index. (Smalltalk at: #TheAlpha) class identityHash = index }
+            """), "#(#Beta 2 false true)")
+    }
+
     // MARK: Checkpoints and method versions
 
     func testCheckpointCommitsAndNamesTheCommit() throws {

@@ -88,11 +88,30 @@ final class HeaderTests: XCTestCase {
         let head = try upgraded.headCommit()
         XCTAssertEqual(try upgraded.load(oids: [1, 2, 3], asOf: head), objects)
         XCTAssertEqual(try upgraded.headers(of: [1, 2, 3], asOf: head), objects.map(\.header))
-        XCTAssertEqual(try Connection(path: path, flags: SQLITE_OPEN_READWRITE).integer("PRAGMA user_version"), 2)
+        XCTAssertEqual(try Connection(path: path, flags: SQLITE_OPEN_READWRITE).integer("PRAGMA user_version"), 3)
         XCTAssertEqual(try upgraded.check(), [])
+        XCTAssertEqual(try upgraded.classShapes(of: [1]), [])
         let next = try upgraded.commit(base: head, writes: [StoredObject(oid: 2, classOID: 1, format: 16, bytes: [1])],
                                        author: "t", message: "after the upgrade")
         XCTAssertEqual(try SQLiteStore.open(path: path).load(oid: 2, asOf: next)?.bytes, [1])
+    }
+
+    func testAStoreOfFormatTwoGetsTheShapesTableWhenOpened() throws {
+        let path = directory.file("two.lo")
+        let object = StoredObject(oid: 1, classOID: 1, format: 1, identityHash: 9, slots: [ref(1), smallInteger(2)])
+        let made = try SQLiteStore.open(path: path, create: true)
+        _ = try made.allocateOIDs(count: 1)
+        let head = try made.commit(base: try made.headCommit(), writes: [object], author: "t", message: "one")
+        let db = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
+        try db.execute("DROP TABLE shapes; PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)")
+
+        let upgraded = try SQLiteStore.open(path: path)
+        XCTAssertEqual(try db.integer("PRAGMA user_version"), 3)
+        XCTAssertEqual(try upgraded.load(oid: 1, asOf: head), object, "records of format 2 have no shape")
+        let shape = ClassShape(classOID: 1, classIndex: 9, format: 1, names: ["a", "b"])
+        _ = try upgraded.commit(base: head, writes: [], shapes: [shape], author: "t", message: "a shape")
+        XCTAssertEqual(try SQLiteStore.open(path: path).classShapes(of: [1]), [shape])
+        XCTAssertEqual(try upgraded.check(), [])
     }
 
     /// A store file as format 1 wrote it: one `record` column per version, no size in it, large
@@ -103,6 +122,7 @@ final class HeaderTests: XCTestCase {
         try db.execute("""
             DROP TABLE objects;
             DROP TABLE long_contents;
+            DROP TABLE shapes;
             CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, record BLOB NOT NULL,
                 PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
             UPDATE meta SET value = 4 WHERE key = 'next_oid';

@@ -39,6 +39,20 @@ final class RecordCodingTests: XCTestCase {
         XCTAssertNil(RecordCoding.decode(oid: 1, [0x81, 0x05]))            // hash flagged but missing
     }
 
+    func testTheShapeOfAPointerObjectRoundTripsAndCostsOnlyWhenPresent() {
+        let shaped = StoredObject(oid: 7, classOID: 3, format: 1, identityHash: 12, shape: 1000, slots: [ref(8), smallInteger(1)])
+        roundTrip(shaped)
+        roundTrip(StoredObject(oid: 7, classOID: 3, format: 2, shape: UInt32.max, slots: []))
+        var plain = shaped
+        plain.shape = 0
+        XCTAssertEqual(RecordCoding.encode(shaped).count, RecordCoding.encode(plain).count + 2)
+        let (header, _) = try! XCTUnwrap(RecordCoding.encode(shaped).withUnsafeBytes { RecordCoding.decodeHeader(oid: 7, $0) })
+        XCTAssertEqual(header.shape, 1000)
+        XCTAssertEqual(header.kind, .slots)
+        XCTAssertNil(RecordCoding.decode(oid: 1, [0x61, 0x05, 0x00, 0x00]))  // a shape of 0 is never written
+        XCTAssertNil(RecordCoding.decode(oid: 1, [0x61, 0x05, 0x00]))        // shape missing
+    }
+
     func testASmallObjectNearItsNeighboursTakesAFewBytes() {
         let object = StoredObject(oid: 1_000_000, classOID: 40, format: 1,
                                   slots: [ref(1_000_001), smallInteger(1234), ref(5)])
@@ -50,7 +64,7 @@ final class RecordCodingTests: XCTestCase {
         XCTAssertNil(RecordCoding.decode(oid: 1, [UInt8]()))
         XCTAssertNil(RecordCoding.decode(oid: 1, [0x01, 0x80]))            // class varint cut short
         XCTAssertNil(RecordCoding.decode(oid: 1, [0x01, 0x05, 0x83]))      // slot varint cut short
-        XCTAssertNil(RecordCoding.decode(oid: 1, [0x61, 0x05]))            // unknown kind
+        XCTAssertNil(RecordCoding.decode(oid: 1, [0x61, 0x05]))            // shaped slots without a count
         XCTAssertNil(RecordCoding.decode(oid: 1, [0x41, 0x05, 0x01]))      // large bytes without a count
     }
 

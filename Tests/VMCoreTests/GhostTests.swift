@@ -59,6 +59,18 @@ final class GhostTests: XCTestCase {
         XCTAssertEqual(loader.loads, 2)
     }
 
+    func testAGhostWithRoomKeepsItsClassesOIDUntilItIsLoaded() throws {
+        let (vm, loader) = try space()
+        let big = vm.allocateGhost(oid: 30, hash: 30, words: 3, classOID: 12_345)!
+        XCTAssertEqual(vm.ghostClassOID(big), 12_345)
+        XCTAssertEqual(vm.ghostOID(big), 30)
+        XCTAssertNil(vm.ghostClassOID(vm.allocateGhost(oid: 31, hash: 31, words: 1, classOID: 12_345)!), "no room")
+        XCTAssertNil(vm.ghostClassOID(vm.allocateGhost(oid: 32, hash: 32, words: 4)!), "none given")
+        loader.contents[30] = [intOop(1), intOop(2), intOop(3)]
+        XCTAssertTrue(vm.ensureLoaded(big))
+        XCTAssertEqual(vm.fetchSlot(big, 1), intOop(2), "loading overwrites it")
+    }
+
     func testTheClassOfAGhostIsItsObjectsClass() throws {
         let (vm, loader) = try space()
         T.install(vm, "Object", "class", primitive: 111, code: [T.op(.pushNil), T.op(.returnTop)])

@@ -1,0 +1,289 @@
+// Schema evolution: a class whose instance variables change (added, removed, reordered) while an
+// image holds instances of it that are not loaded. They are migrated when they load — instance
+// variables keep their values by name, new ones are nil, the indexed part stays — in the session that
+// changed the class and in any later one; the change itself loads none of them.
+
+import Foundation
+@testable import Store
+import VMCore
+import XCTest
+@testable import LivingObjects
+
+final class SchemaEvolutionTests: MasterImageTestCase {
+    override class var master: MasterImage? { EvolutionImage.master }
+
+    private func opened() throws -> CapturingImage {
+        let image = try CapturingImage(path: image)
+        image.rt.prefetchCount = 0
+        return image
+    }
+
+    /// Slot `i` of the global `name`'s value, without loading the object there.
+    private func element(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
+        image.rt.vm.fetchSlot(try XCTUnwrap(image.rt.global(name)), i)
+    }
+
+    /// The named instance variables of each of the global `name`'s elements, and their class's names.
+    private func values(_ image: CapturingImage, _ name: String, _ ivars: [String]) throws -> String {
+        let names = ivars.map { "r instVarNamed: '\($0)'" }.joined(separator: ". ")
+        return try image.print("\(name) collect: [:r | { \(names) }]")
+    }
+
+    // MARK: In a later session
+
+    func testInstancesNotLoadedWhenTheirClassChangedAreMigratedInALaterSession() throws {
+        let changer = try opened()
+        _ = try changer.print("Recs size")
+        XCTAssertTrue(changer.rt.vm.isGhost(try element(changer, "Recs", 0)))
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
+        XCTAssertTrue(changer.rt.vm.isGhost(try element(changer, "Recs", 0)), "changing the class loads no instance")
+        try changer.rt.commitImage(message: "Rec: b removed, d added, reordered")
+
+        let later = try opened()
+        XCTAssertEqual(try values(later, "Recs", ["a", "c", "d"]),
+                       "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
+        XCTAssertEqual(try later.print("{ Rec instVarNames. (Recs at: 2) instVarAt: 1. (Recs at: 2) instVarAt: 3. Recs first class == Rec }"),
+                       "#(#(#c #d #a) '2' 2 true)")
+        XCTAssertEqual(later.rt.vm.imageSlotCount(try element(later, "Recs", 0)), 3)
+        XCTAssertEqual(try later.print("[Recs first instVarNamed: 'b'] on: Error do: [:e | #noB]"), "#noB")
+        XCTAssertEqual(try later.print("(Recs at: 3) sum"), "'33'", "methods compiled for the new shape read it")
+    }
+
+    func testAMigratedInstanceIsWrittenInItsNewShapeOnlyWhenItChanges() throws {
+        let changer = try opened()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "d a"))
+        try changer.rt.commitImage(message: "Rec: a and d")
+        let store = try XCTUnwrap(changer.rt.imageStore)
+
+        let later = try opened()
+        XCTAssertEqual(try values(later, "Recs", ["a", "d"]), "#(#(1 nil) #(2 nil) #(3 nil) #(4 nil) #(5 nil))")
+        let first = try XCTUnwrap(later.rt.imageOID(of: try element(later, "Recs", 0)))
+        XCTAssertEqual(try later.print("Recs first instVarNamed: 'd' put: #new. System commit"), "true")
+        let written = try store.changedOIDs(commit: try store.headCommit())
+        XCTAssertTrue(written.contains(first))
+        XCTAssertEqual(written.count, 1, "the changed instance only; the others stay as stored")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "d"]), "#(#(1 #new) #(2 nil) #(3 nil) #(4 nil) #(5 nil))")
+    }
+
+    func testAClassChangedTwiceInTwoSessionsMigratesFromEitherVersion() throws {
+        let first = try opened()
+        XCTAssertEqual(try first.print("(Recs at: 1) instVarNamed: 'c' put: 'one'. (Recs at: 1) a"), "1")
+        _ = try first.rt.evaluate(EvolutionImage.define("Rec", "c a x"))
+        XCTAssertEqual(try first.print("(Recs at: 2) instVarNamed: 'x' put: #x2. System commit"), "true")
+        let second = try opened()
+        _ = try second.rt.evaluate(EvolutionImage.define("Rec", "x y c"))
+        try second.rt.commitImage(message: "Rec: x y c")
+        // Recs 1 (loaded, then migrated in memory) and Recs 2 (migrated when it loaded) were written
+        // with c a x by the first session; the others are still stored with a b c.
+        XCTAssertEqual(try values(try opened(), "Recs", ["x", "y", "c"]),
+                       "#(#(nil nil 'one') #(#x2 nil '2') #(nil nil '3') #(nil nil '4') #(nil nil '5'))")
+    }
+
+    // MARK: In the session that changed the class
+
+    func testAllLoadedInstancesLeavesOutAndDoesNotLoadInstancesNotLoaded() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Rec allLoadedInstances size"), "0")
+        XCTAssertEqual(try image.print("(Recs at: 2) a. Rec allLoadedInstances collect: [:r | r a]"), "#(2)")
+        XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Recs", 0)))
+        XCTAssertEqual(try image.print("Rec allInstances size"), "5", "allInstances loads them")
+    }
+
+    func testGhostsOfInstancesGetTheNewSizeWhenTheClassChanges() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Recs size"), "5")
+        let ghost = try element(image, "Recs", 0)
+        XCTAssertTrue(image.rt.vm.isGhost(ghost))
+        XCTAssertEqual(image.rt.vm.imageSlotCount(ghost), 3)
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
+        let resized = try element(image, "Recs", 0)
+        XCTAssertTrue(image.rt.vm.isGhost(resized), "still not loaded")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(resized), 4)
+        XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
+        try image.rt.commitImage(message: "Rec: c d a e")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
+    }
+
+    func testInstancesNotEvenGhostsWhenTheClassChangesAreMigratedWhenReached() throws {
+        let image = try opened()
+        XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Recs"))))
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "e c"))
+        XCTAssertEqual(try values(image, "Recs", ["c", "e"]), "#(#('1' nil) #('2' nil) #('3' nil) #('4' nil) #('5' nil))")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 4)), 2)
+        XCTAssertEqual(try image.print("(Recs at: 2) class == Rec and: [(Recs at: 2) class instSize = 2]"), "true")
+    }
+
+    func testLoadedAndGhostInstancesAreMigratedAlike() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Recs at: 2) a + (Recs at: 4) a"), "6")
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "b d c a"))
+        XCTAssertEqual(try values(image, "Recs", ["a", "b", "c", "d"]),
+                       "#(#(1 10 '1' nil) #(2 20 '2' nil) #(3 30 '3' nil) #(4 40 '4' nil) #(5 50 '5' nil))")
+    }
+
+    // MARK: Images written before shapes were kept
+
+    func testAnImageWrittenBeforeShapesWereKeptMigratesFromTheShapeItsClassHadThen() throws {
+        try Self.forgetShapes(image)
+        let changer = try opened()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
+        XCTAssertEqual(try values(changer, "Recs", ["a", "c", "d"]),
+                       "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
+        try changer.rt.commitImage(message: "Rec: b removed, d added, reordered")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "c", "d"]),
+                       "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
+    }
+
+    /// Makes the image as store format 2 left it: no class shapes, records without a shape.
+    private static func forgetShapes(_ path: String) throws {
+        let store = try SQLiteStore.open(path: path)
+        try store.write { connection in
+            try connection.execute("DELETE FROM shapes")
+            let scan = try connection.statement("SELECT oid, commit_id, header FROM objects")
+            var headers: [(oid: UInt64, commit: Int64, header: StoredHeader)] = []
+            while try scan.step() {
+                let oid = scan.uint64(0)
+                let (header, _) = try XCTUnwrap(RecordCoding.decodeHeader(oid: oid, scan.blob(2)))
+                if header.shape != 0 { headers.append((oid, scan.int64(1), header)) }
+            }
+            scan.reset()
+            let update = try connection.statement("UPDATE objects SET header = ? WHERE oid = ? AND commit_id = ?")
+            for (oid, commit, h) in headers {
+                let plain = StoredObject(oid: oid, classOID: h.classOID, format: h.format, identityHash: h.identityHash,
+                                         slots: Array(repeating: 1, count: h.count))
+                var bytes: [UInt8] = []
+                let length = RecordCoding.encode(plain, into: &bytes)
+                update.reset()
+                update.bind(1, Array(bytes[..<length]))
+                update.bind(2, oid)
+                update.bind(3, commit)
+                try update.run()
+            }
+        }
+        XCTAssertTrue(try store.classShapes(of: Array(1...100_000)).isEmpty)
+    }
+
+    // MARK: Aborts
+
+    func testAnAbortAfterAnotherSessionChangedTheClassMigratesLoadedInstancesAndGhosts() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Recs at: 1) a + (Recs at: 2) a. (Recs at: 2) instVarNamed: 'c' put: 'mine'. Recs size"), "5")
+        let other = try opened()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
+        XCTAssertEqual(try other.print("(Recs at: 4) instVarNamed: 'e' put: #e4. System commit"), "true")
+        XCTAssertEqual(try image.print("System abort. Rec instVarNames"), "#(#c #d #a #e)")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 4, "a ghost resized")
+        XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil #e4) #(5 '5' nil nil))")
+        XCTAssertEqual(try image.print("(Recs at: 1) class == Rec and: [(Recs at: 1) sum = '11']"), "true")
+        XCTAssertEqual(try image.print("(Recs at: 5) instVarNamed: 'd' put: 5. System commit"), "true")
+        XCTAssertEqual(try values(try opened(), "Recs", ["a", "d", "e"]),
+                       "#(#(1 nil nil) #(2 nil nil) #(3 nil nil) #(4 nil #e4) #(5 5 nil))")
+    }
+
+    func testAnAbortAfterAnotherSessionChangedAClassNotLoadedHereResizesTheGhostsOfItsInstances() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Recs size"), "5")
+        XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Rec"))), "the class is not loaded either")
+        let other = try opened()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "e c d a"))
+        try other.rt.commitImage(message: "Rec: e c d a")
+        XCTAssertEqual(try image.print("System abort"), "true")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 0)), 4)
+        XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
+                       "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
+    }
+
+    func testAnAbortUndoesARedefinitionOfThisSession() throws {
+        let image = try opened()
+        let size = image.rt.vm.classTableSize
+        XCTAssertEqual(try image.print("(Recs at: 1) a"), "1")
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 4)
+        XCTAssertEqual(try image.print("| made | made := Rec new instVarNamed: 'a' put: #made; yourself. System abort. { Rec instVarNames. made a }"),
+                       "#(#(#a #b #c) #made)", "an instance made since is migrated back too")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Recs", 2)), 3)
+        XCTAssertEqual(try values(image, "Recs", ["a", "b", "c"]),
+                       "#(#(1 10 '1') #(2 20 '2') #(3 30 '3') #(4 40 '4') #(5 50 '5'))")
+        XCTAssertEqual(try image.print("(Rec new instVarNamed: 'b' put: 2; yourself) class instSize"), "3")
+        XCTAssertEqual(image.rt.vm.classTableSize, size, "the new versions' class indices are given back")
+    }
+
+    // MARK: Indexable classes and subclasses
+
+    func testAnIndexableClassKeepsTheIndexedPart() throws {
+        let changer = try opened()
+        _ = try changer.rt.evaluate("""
+            Object variableSubclass: #Tally instanceVariableNames: 'z label' classVariableNames: '' package: 'Evolution'
+            """)
+        try changer.rt.commitImage(message: "Tally: z label")
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            Tallies collect: [:t | { t instVarNamed: 'label'. t instVarNamed: 'z'. t basicSize. t asArrayOfSlots }]
+            """), "#(#('none' nil 0 #()) #('three' nil 3 #(1 2 3)))")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "Tallies", 1)), 5)
+    }
+
+    func testASubclassFollowsItsSuperclassChange() throws {
+        let changer = try opened()
+        XCTAssertEqual(try changer.print("SubRecs size"), "2")
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "d c"))
+        XCTAssertEqual(try changer.print("SubRec allInstVarNames"), "#(#d #c #s)")
+        XCTAssertEqual(try values(changer, "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
+        try changer.rt.commitImage(message: "Rec: d c")
+        let image = try opened()
+        XCTAssertEqual(try values(image, "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
+        XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
+    }
+
+    func testAClassOfBitsThatNowHasPointersMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
+        let changer = try opened()
+        _ = try changer.rt.evaluate("Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'")
+        try changer.rt.compile("x ^ x", inClass: "Blob")
+        try changer.rt.commitImage(message: "Blob has pointers")
+        let image = try opened()
+        let text = try image.print("[Blobs first x] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(text.contains("holds bits"), text)
+        XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
+    }
+
+    func testAClassThatNowHoldsBitsMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
+        let changer = try opened()
+        _ = try changer.rt.evaluate("Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
+        try changer.rt.commitImage(message: "Tally holds bytes")
+        let image = try opened()
+        let text = try image.print("[Tallies last basicSize] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(text.contains("holds bits"), text)
+        XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
+    }
+}
+
+/// An image with instances of classes that the tests change: `Recs` (Rec: a b c), `SubRecs` (SubRec,
+/// a subclass of Rec adding s), `Tallies` (Tally, indexable: label) and `Blobs` (Blob, bytes).
+enum EvolutionImage {
+    static func define(_ name: String, _ ivars: String, superclass: String = "Object") -> String {
+        "\(superclass) subclass: #\(name) instanceVariableNames: '\(ivars)' classVariableNames: '' package: 'Evolution'"
+    }
+
+    static let master = MasterImage("evolution image") { c in
+        _ = try c.rt.evaluate(define("Rec", "a b c"))
+        try c.rt.compile("a ^ a", inClass: "Rec")
+        try c.rt.compile("sum ^ c , a printString", inClass: "Rec")
+        _ = try c.rt.evaluate(define("SubRec", "s", superclass: "Rec"))
+        _ = try c.rt.evaluate("Object variableSubclass: #Tally instanceVariableNames: 'label' classVariableNames: '' package: 'Evolution'")
+        _ = try c.rt.evaluate("Object variableByteSubclass: #Blob instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
+        try c.rt.compile("asArrayOfSlots ^ (1 to: self basicSize) collect: [:i | self basicAt: i]", inClass: "Tally")
+        _ = try c.rt.evaluate("""
+            Smalltalk at: #Recs put: ((1 to: 5) collect: [:i |
+                Rec new instVarNamed: 'a' put: i; instVarNamed: 'b' put: i * 10; instVarNamed: 'c' put: i printString; yourself]).
+            Smalltalk at: #SubRecs put: ((1 to: 2) collect: [:i |
+                SubRec new instVarNamed: 'c' put: (#('x' 'y') at: i); instVarNamed: 's' put: (#(#s1 #s2) at: i); yourself]).
+            Smalltalk at: #Blobs put: { (Blob new: 16) basicAt: 1 put: 255; basicAt: 16 put: 255; yourself }.
+            Smalltalk at: #Tallies put: {
+                Tally new instVarNamed: 'label' put: 'none'; yourself.
+                (Tally new: 3) instVarNamed: 'label' put: 'three'; basicAt: 1 put: 1; basicAt: 2 put: 2; basicAt: 3 put: 3; yourself }
+            """)
+    }
+}
