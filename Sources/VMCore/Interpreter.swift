@@ -97,7 +97,7 @@ extension VM {
                     fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2; continue
                 case .pushInstVar, .storeInstVar, .popStoreInstVar:
                     let index = Int(ip[1])
-                    guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
+                    guard hasInstVar(rcvr, index) else {
                         pending = badInstanceVariable(fp, ip, sp); continue
                     }
                     if op == .pushInstVar { sp += 1; sp.pointee = fetch(rcvr, index) }
@@ -143,7 +143,7 @@ extension VM {
                     sp += 2; ip += 4; continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
-                    guard isPointer(rcvr) && index < numSlotsOf(rcvr) else {
+                    guard hasInstVar(rcvr, index) else {
                         pending = badInstanceVariable(fp, ip, sp); continue
                     }
                     let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
@@ -494,6 +494,12 @@ extension VM {
                 pending = safepoint()
             }
         }
+    }
+
+    /// Whether `o` has a slot at `index` (an instruction's operand, below 256): the header's slot count
+    /// tells unless it is the overflow mark, 255.
+    @_transparent func hasInstVar(_ o: Oop, _ index: Int) -> Bool {
+        isPointer(o) && (UInt64(index) < headerOf(o) >> Header.slotsShift || index < numSlotsOf(o))
     }
 
     /// After a primitive failed: if ghosts are among its receiver and arguments (`self.sp`), loads them

@@ -54,8 +54,7 @@ extension VM {
         }
         let isSetter = prim >= intOop(QuickMethod.setInstVar)
         let index = intValue(prim) &- (isSetter ? QuickMethod.setInstVar : QuickMethod.returnInstVar)
-        // The header's slot count suffices (255 stands for 255 or more; quick methods reach index 255).
-        guard isPointer(r) && UInt64(index) < headerOf(r) >> Header.slotsShift else { return false }
+        guard hasInstVar(r, index) else { return false }
         if isSetter { store(r, index, sp.pointee); sp = receiverSlot } else { sp.pointee = fetch(r, index) }
         return true
     }
