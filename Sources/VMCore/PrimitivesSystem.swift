@@ -75,6 +75,9 @@ extension VM {
             return newString(lastCompileError).map { .value($0) } ?? .fail
         case 191:
             return newArray(statistics().map { intOop($0) }).map { .value($0) } ?? .fail
+        case 194 where nargs == 0:
+            // The recorded scavenge pauses (µs), oldest first: the latest 50,000 to 100,000.
+            return newArray(scavengePausesNanos.map { intOop(Int($0 / 1000)) }).map { .value($0) } ?? .fail
         case 192, 193:
             return imagePrimitive(n, nargs: nargs, arg0: arg0, arg1: arg1)
         case 190 where nargs == 3:

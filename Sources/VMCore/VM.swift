@@ -72,6 +72,10 @@ public final class VM {
     var oldReserved: Int = 0
     var forwardTable: UnsafeMutablePointer<UInt64>? = nil
 
+    /// Card table (Cards.swift); `cardBias` + address >> `cardShift` is the address of a card's byte.
+    var cardTable: UnsafeMutablePointer<UInt8>? = nil
+    var cardTableBytes = 0
+    var cardBias: UInt64 = 0
     var remembered: UnsafeMutablePointer<Oop>
     var rememberedCount = 0, rememberedCapacity = 1 << 16
     /// Persistent objects changed since the last commit or abort: each once, with its dirty bit set.
@@ -179,6 +183,7 @@ public final class VM {
         munmap(UnsafeMutableRawPointer(bitPattern: UInt(newStart)), Int(newEnd - newStart))
         munmap(UnsafeMutableRawPointer(bitPattern: UInt(oldStart)), oldReserved)
         munmap(UnsafeMutableRawPointer(classTable), VM.classTableCapacity * 8)
+        if let cardTable { munmap(UnsafeMutableRawPointer(cardTable), cardTableBytes) }
         for s in stacks where s.inUse { munmap(UnsafeMutableRawPointer(s.base), (s.end - s.base + 1) * 8) }
         remembered.deallocate(); dirty.release(); roots.deallocate(); handles.deallocate(); methodCache.deallocate()
         interruptFlag.deallocate()
