@@ -10,6 +10,7 @@ extension VM {
         newStart = newBase; newEnd = newBase + UInt64(newBytes)
         edenStart = newBase; edenTop = newBase; edenEnd = newBase + eden
         edenLimit = edenEnd - min(eden / 8, 256 << 10)
+        fullEdenLimit = edenLimit
         survivorBytes = surv
         pastStart = edenEnd; pastTop = pastStart
         futureStart = edenEnd + surv; futureTop = futureStart

@@ -93,13 +93,15 @@ extension VM {
     }
 
     public func scavenge(tenureAll: Bool = false) {
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = DispatchTime.now().uptimeNanoseconds, startedCPU = VM.threadCPUNanos()
         flushMethodCache()              // it holds raw oops that are about to move
         futureTop = futureStart
         var weak: [Oop] = []
         var tenureScan = oldTop
+        let tenuredFrom = oldTop, used = (edenTop - edenStart) + (pastTop - pastStart)
+        let tenureEvery = tenureAll || tenureAtFirstScavenge
         forEachRootSlot { slot in
-            if inFromSpace(slot.pointee) { slot.pointee = evacuate(slot.pointee, tenureAll: tenureAll) }
+            if inFromSpace(slot.pointee) { slot.pointee = evacuate(slot.pointee, tenureAll: tenureEvery) }
         }
         // A remembered object that no longer refers to a young one loses its bit here; the pruning
         // below then drops it. Weak objects keep theirs until their referents have been cleared.
@@ -107,35 +109,45 @@ extension VM {
         for i in 0..<oldRemembered {
             let o = remembered[i]
             let young = isScannedByCard(o)
-                ? scavengeCards(o, everyCard: false, tenureAll: tenureAll)
-                : scavengeSlots(o, tenureAll: tenureAll, weak: &weak)
+                ? scavengeCards(o, everyCard: false, tenureAll: tenureEvery)
+                : scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
             if !young && formatOf(o) != Format.weak { clearHeaderBits(o, Header.rememberedBit) }
         }
         var futureScan = futureStart
         while futureScan < futureTop || tenureScan < oldTop {
             while futureScan < futureTop {
                 let o = objectAt(futureScan)
-                _ = scavengeSlots(o, tenureAll: tenureAll, weak: &weak)
+                _ = scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
                 futureScan += UInt64(objectBytes(o))
             }
             while tenureScan < oldTop {
                 let o = objectAt(tenureScan)
                 let young = isScannedByCard(o)
-                    ? scavengeCards(o, everyCard: true, tenureAll: tenureAll)
-                    : scavengeSlots(o, tenureAll: tenureAll, weak: &weak)
+                    ? scavengeCards(o, everyCard: true, tenureAll: tenureEvery)
+                    : scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
                 if young { remember(o) }
                 tenureScan += UInt64(objectBytes(o))
             }
         }
         clearDeadWeakReferences(weak)
         pruneRememberedSet()
+        if !tenureAll { adaptNursery(copied: (futureTop - futureStart) + (oldTop - tenuredFrom), outOf: used) }
         swap(&pastStart, &futureStart)
         pastTop = futureTop
         futureTop = futureStart
         edenTop = edenStart
         scavengeCount += 1
         scavengePausesNanos.append(DispatchTime.now().uptimeNanoseconds - started)
-        if scavengePausesNanos.count > 100_000 { scavengePausesNanos.removeFirst(50_000) }
+        scavengePausesCPUNanos.append(VM.threadCPUNanos() - startedCPU)
+        if scavengePausesNanos.count > 100_000 {
+            scavengePausesNanos.removeFirst(50_000); scavengePausesCPUNanos.removeFirst(50_000)
+        }
+    }
+
+    static func threadCPUNanos() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
     /// The object whose first word (overflow word or header) is at `address`.
