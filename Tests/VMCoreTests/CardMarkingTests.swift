@@ -137,6 +137,16 @@ final class CardMarkingTests: XCTestCase {
         }
     }
 
+    func testASlotSetByTheImageLoaderKeepsAYoungReferentAlive() {
+        let big = vm.handle(vm.newArray(20_000)!)
+        vm.setImageSlot(vm.handleValue(big), 12_345, pair(intOop(12_345), vm.nilObj))
+        for _ in 0..<3 {
+            for _ in 0..<1000 { _ = pair(intOop(-1), intOop(-1)) }
+            vm.scavenge()
+            XCTAssertEqual(id(vm.handleValue(big), 12_345), 12_345)
+        }
+    }
+
     func testALargeOldWeakArrayKeepsHeldYoungReferentsAndLosesTheOthers() {
         let weak = vm.handle(vm.instantiate(vm.globalValue("WeakArray")!, indexable: 10_000)!)
         XCTAssertTrue(vm.isOld(vm.handleValue(weak)))
