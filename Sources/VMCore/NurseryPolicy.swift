@@ -7,7 +7,9 @@
 extension VM {
     /// Called at the end of a scavenge that copied `copied` bytes out of `used` bytes of eden and past space.
     func adaptNursery(copied: UInt64, outOf used: UInt64) {
-        guard used >= 64 << 10 else { return }           // too little to tell (an explicit scavenge)
+        // A scavenge asked for before eden filled up (an explicit one, or one a large object allocated in
+        // old space asked for) finds mostly objects too young to have died: it does not tell.
+        guard used >= 64 << 10 && edenTop >= edenLimit else { return }
         let survival = Double(copied) / Double(used)
         tenureAtFirstScavenge = survival >= 0.5
         let wanted = Double(config.scavengeCopyTargetBytes) / max(survival, 1e-6)
