@@ -25,6 +25,7 @@ public final class Runtime {
     init(emptyWith configuration: VMConfiguration) throws {
         var config = configuration
         if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
+        if let kb = ProcessInfo.processInfo.environment["LO_COPY_KB"].flatMap(UInt64.init) { config.scavengeCopyTargetBytes = kb << 10 }
         vm = try VM(config: config)
         installCompiler()
         installImageHooks()

@@ -55,6 +55,7 @@ extension VM {
         reportMoves()
         slideObjects()
         flushMethodCache()
+        clearCards(upTo: oldTop)
         oldTop = newTop
         if let table = forwardTable { madvise(table, oldReserved / 2, MADV_DONTNEED) }
         fullGCThreshold = nextFullGCThreshold()

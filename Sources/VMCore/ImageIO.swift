@@ -139,8 +139,13 @@ extension VM {
         return o
     }
 
-    /// Sets a slot of an object being loaded (old space, no barrier needed).
-    public func setImageSlot(_ o: Oop, _ i: Int, _ value: Oop) { words(o)[1 + i] = value }
+    /// Sets a slot of an object being loaded (old space). Its referents are persistent, so old, and the
+    /// change is the image's own: no dirty bit. Were one young, the object is remembered all the same.
+    public func setImageSlot(_ o: Oop, _ i: Int, _ value: Oop) {
+        let slot = words(o) + 1 + i
+        slot.pointee = value
+        if isPointer(value) && isYoung(value) && o >= oldStart && o < oldEnd { remember(o, slot: slot) }
+    }
 
     /// Copies bytes into an object being loaded, at a byte offset (the caller checks the size).
     public func setImageBytes(_ o: Oop, at offset: Int = 0, _ bytes: UnsafeRawBufferPointer) {

@@ -10,6 +10,7 @@ extension VM {
         newStart = newBase; newEnd = newBase + UInt64(newBytes)
         edenStart = newBase; edenTop = newBase; edenEnd = newBase + eden
         edenLimit = edenEnd - min(eden / 8, 256 << 10)
+        fullEdenLimit = edenLimit
         survivorBytes = surv
         pastStart = edenEnd; pastTop = pastStart
         futureStart = edenEnd + surv; futureTop = futureStart
@@ -18,6 +19,7 @@ extension VM {
         oldTop = oldStart
         oldEnd = oldStart + UInt64(oldReserved)
         fullGCThreshold = nextFullGCThreshold()
+        setUpCards()
     }
 
     // MARK: Allocation
@@ -80,12 +82,14 @@ extension VM {
     @inline(__always) func isOld(_ o: Oop) -> Bool { o >= oldStart && o < oldTop }
 
     /// Every pointer store into a heap object goes through here: it remembers old objects that
-    /// point to young ones, and notes changes to persistent objects (which are all old) for the
-    /// store (`noteChanged`, Docs/VM.md). A young object costs one range test.
+    /// point to young ones (and marks the slot's card, Cards.swift), and notes changes to persistent
+    /// objects (which are all old) for the store (`noteChanged`, Docs/VM.md). A young object costs
+    /// one range test.
     @inline(__always) public func store(_ obj: Oop, _ i: Int, _ value: Oop) {
-        words(obj)[1 + i] = value
+        let slot = words(obj) + 1 + i
+        slot.pointee = value
         if obj >= oldStart && obj < oldEnd {
-            if isPointer(value) && value >= newStart && value < newEnd { remember(obj) }
+            if isPointer(value) && value >= newStart && value < newEnd { remember(obj, slot: slot) }
             noteChanged(obj)
         }
     }
@@ -96,8 +100,15 @@ extension VM {
         words(literals)[1 + i] = key
         words(literals)[2 + i] = method
         if literals >= oldStart && literals < oldEnd && isPointer(method) && method >= newStart && method < newEnd {
-            remember(literals)
+            remember(literals, slot: words(literals) + 2 + i)
         }
+    }
+
+    /// An old object received a young pointer in `slot`: its card is marked (a single byte store, cheaper
+    /// than asking whether the object is large enough to be scanned by card) and the object remembered.
+    @inline(__always) func remember(_ obj: Oop, slot: UnsafeMutablePointer<Oop>) {
+        card(UInt64(UInt(bitPattern: slot))).pointee = 1
+        remember(obj)
     }
 
     @inline(__always) func remember(_ obj: Oop) {

@@ -75,6 +75,11 @@ extension VM {
             return newString(lastCompileError).map { .value($0) } ?? .fail
         case 191:
             return newArray(statistics().map { intOop($0) }).map { .value($0) } ?? .fail
+        case 194 where nargs == 1:
+            // The recorded scavenge pauses (µs), oldest first: the latest 50,000 to 100,000; in the
+            // VM thread's CPU time when the argument is true.
+            let pauses = arg0 == trueObj ? scavengePausesCPUNanos : scavengePausesNanos
+            return newArray(pauses.map { intOop(Int($0 / 1000)) }).map { .value($0) } ?? .fail
         case 192, 193:
             return imagePrimitive(n, nargs: nargs, arg0: arg0, arg1: arg1)
         case 175...178:

@@ -48,45 +48,110 @@ extension VM {
         return young
     }
 
+    /// Updates the young references of a large object card by card: every card (a newly tenured
+    /// object) or the dirty ones only. A card wholly inside the object is left dirty exactly when its
+    /// slots still refer to young objects; the object's first and last cards may be shared with its
+    /// neighbours, so they are always scanned and never cleaned. Answers whether any young reference remains.
+    private func scavengeCards(_ o: Oop, everyCard: Bool, tenureAll: Bool) -> Bool {
+        let first = o + 8, end = first + UInt64(numSlotsOf(o)) * 8
+        if end == first { return false }
+        let size = UInt64(1) << VM.cardShift
+        let lastCard = (end - 1) >> VM.cardShift
+        var c = first >> VM.cardShift
+        var young = false
+        while c <= lastCard {
+            let cardStart = c << VM.cardShift
+            let owned = cardStart >= first && cardStart + size <= end
+            // Clean owned cards are skipped eight at a time.
+            if owned && !everyCard && c & 7 == 0 && c + 7 <= lastCard && (c + 8) << VM.cardShift <= end
+                && UnsafeMutableRawPointer(card(cardStart)).load(as: UInt64.self) == 0 {
+                c += 8
+                continue
+            }
+            let flag = card(cardStart)
+            if everyCard || !owned || flag.pointee != 0 {
+                var p = UnsafeMutablePointer<Oop>(bitPattern: UInt(max(cardStart, first))).unsafelyUnwrapped
+                let stop = UnsafeMutablePointer<Oop>(bitPattern: UInt(min(cardStart + size, end))).unsafelyUnwrapped
+                var cardYoung = false
+                while p < stop {
+                    let v = p.pointee
+                    if inFromSpace(v) {
+                        let moved = evacuate(v, tenureAll: tenureAll)
+                        p.pointee = moved
+                        if moved >= newStart && moved < newEnd { cardYoung = true }
+                    } else if isPointer(v) && v >= newStart && v < newEnd {
+                        cardYoung = true
+                    }
+                    p += 1
+                }
+                if owned { flag.pointee = cardYoung ? 1 : 0 }
+                young = young || cardYoung
+            }
+            c += 1
+        }
+        return young
+    }
+
     public func scavenge(tenureAll: Bool = false) {
         withFramesHoldingPCs { scavengeMovingObjects(tenureAll: tenureAll) }
     }
 
     private func scavengeMovingObjects(tenureAll: Bool) {
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = DispatchTime.now().uptimeNanoseconds, startedCPU = VM.threadCPUNanos()
         flushMethodCache()              // it holds raw oops that are about to move
         futureTop = futureStart
         var weak: [Oop] = []
         var tenureScan = oldTop
+        let tenuredFrom = oldTop, used = (edenTop - edenStart) + (pastTop - pastStart)
+        let tenureEvery = tenureAll || tenureAtFirstScavenge
         forEachRootSlot { slot in
-            if inFromSpace(slot.pointee) { slot.pointee = evacuate(slot.pointee, tenureAll: tenureAll) }
+            if inFromSpace(slot.pointee) { slot.pointee = evacuate(slot.pointee, tenureAll: tenureEvery) }
         }
+        // A remembered object that no longer refers to a young one loses its bit here; the pruning
+        // below then drops it. Weak objects keep theirs until their referents have been cleared.
         let oldRemembered = rememberedCount
         for i in 0..<oldRemembered {
-            _ = scavengeSlots(remembered[i], tenureAll: tenureAll, weak: &weak)
+            let o = remembered[i]
+            let young = isScannedByCard(o)
+                ? scavengeCards(o, everyCard: false, tenureAll: tenureEvery)
+                : scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
+            if !young && formatOf(o) != Format.weak { clearHeaderBits(o, Header.rememberedBit) }
         }
         var futureScan = futureStart
         while futureScan < futureTop || tenureScan < oldTop {
             while futureScan < futureTop {
                 let o = objectAt(futureScan)
-                _ = scavengeSlots(o, tenureAll: tenureAll, weak: &weak)
+                _ = scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
                 futureScan += UInt64(objectBytes(o))
             }
             while tenureScan < oldTop {
                 let o = objectAt(tenureScan)
-                if scavengeSlots(o, tenureAll: tenureAll, weak: &weak) { remember(o) }
+                let young = isScannedByCard(o)
+                    ? scavengeCards(o, everyCard: true, tenureAll: tenureEvery)
+                    : scavengeSlots(o, tenureAll: tenureEvery, weak: &weak)
+                if young { remember(o) }
                 tenureScan += UInt64(objectBytes(o))
             }
         }
         clearDeadWeakReferences(weak)
         pruneRememberedSet()
+        if !tenureAll { adaptNursery(copied: (futureTop - futureStart) + (oldTop - tenuredFrom), outOf: used) }
         swap(&pastStart, &futureStart)
         pastTop = futureTop
         futureTop = futureStart
         edenTop = edenStart
         scavengeCount += 1
         scavengePausesNanos.append(DispatchTime.now().uptimeNanoseconds - started)
-        if scavengePausesNanos.count > 100_000 { scavengePausesNanos.removeFirst(50_000) }
+        scavengePausesCPUNanos.append(VM.threadCPUNanos() - startedCPU)
+        if scavengePausesNanos.count > 100_000 {
+            scavengePausesNanos.removeFirst(50_000); scavengePausesCPUNanos.removeFirst(50_000)
+        }
+    }
+
+    static func threadCPUNanos() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
     /// The object whose first word (overflow word or header) is at `address`.
@@ -107,20 +172,22 @@ extension VM {
         }
     }
 
-    /// Keeps only remembered objects that still refer to young objects.
+    /// Keeps only remembered objects that still refer to young objects: those whose bit the scan
+    /// left set (weak objects are checked here, once their dead referents are cleared).
     private func pruneRememberedSet() {
         var kept = 0
         for i in 0..<rememberedCount {
             let o = remembered[i]
-            let format = formatOf(o)
-            var young = false
-            if format <= Format.weak {
+            guard headerOf(o) & Header.rememberedBit != 0 else { continue }
+            if formatOf(o) == Format.weak {
                 let p = words(o) + 1
+                var young = false
                 for j in 0..<numSlotsOf(o) where isPointer(p[j]) && p[j] >= newStart && p[j] < newEnd {
                     young = true; break
                 }
+                if !young { clearHeaderBits(o, Header.rememberedBit); continue }
             }
-            if young { remembered[kept] = o; kept += 1 } else { clearHeaderBits(o, Header.rememberedBit) }
+            remembered[kept] = o; kept += 1
         }
         rememberedCount = kept
     }

@@ -6,6 +6,8 @@ import Foundation
 public struct VMConfiguration: Sendable {
     public var edenBytes = 8 << 20
     public var survivorBytes = 2 << 20
+    /// When most young objects survive, the nursery shrinks so that a scavenge copies about this much.
+    public var scavengeCopyTargetBytes: UInt64 = 512 << 10
     /// Old space may not grow past this; exhausting it raises OutOfMemory.
     public var heapLimitBytes = 4 << 30
     /// Words of stack per process (bounds recursion depth).
@@ -67,11 +69,19 @@ public final class VM {
     var edenStart: UInt64 = 0, edenTop: UInt64 = 0, edenLimit: UInt64 = 0, edenEnd: UInt64 = 0
     var pastStart: UInt64 = 0, pastTop: UInt64 = 0, futureStart: UInt64 = 0, futureTop: UInt64 = 0
     var survivorBytes: UInt64 = 0
+    /// `edenLimit` when survivors are few; NurseryPolicy.swift lowers it when they are many.
+    var fullEdenLimit: UInt64 = 0
+    /// Set when most of what the last scavenge found survived: survivors skip the survivor space.
+    var tenureAtFirstScavenge = false
     var oldStart: UInt64 = 0, oldTop: UInt64 = 0, oldEnd: UInt64 = 0
     var fullGCThreshold: UInt64 = 0
     var oldReserved: Int = 0
     var forwardTable: UnsafeMutablePointer<UInt64>? = nil
 
+    /// Card table (Cards.swift); `cardBias` + address >> `cardShift` is the address of a card's byte.
+    var cardTable: UnsafeMutablePointer<UInt8>? = nil
+    var cardTableBytes = 0
+    var cardBias: UInt64 = 0
     var remembered: UnsafeMutablePointer<Oop>
     var rememberedCount = 0, rememberedCapacity = 1 << 16
     /// Persistent objects changed since the last commit or abort: each once, with its dirty bit set.
@@ -96,6 +106,8 @@ public final class VM {
     public internal(set) var scavengeCount = 0
     public internal(set) var fullGCCount = 0
     public internal(set) var scavengePausesNanos: [UInt64] = []
+    /// The same pauses in CPU time of the VM's thread (what a busy machine's other processes do not add).
+    public internal(set) var scavengePausesCPUNanos: [UInt64] = []
     public internal(set) var bytesTenured: UInt64 = 0
     public internal(set) var fullGCNanos: UInt64 = 0
     /// Objects of the image turned back into ghosts so far, and the full collections that did so.
@@ -190,6 +202,7 @@ public final class VM {
         munmap(UnsafeMutableRawPointer(bitPattern: UInt(newStart)), Int(newEnd - newStart))
         munmap(UnsafeMutableRawPointer(bitPattern: UInt(oldStart)), oldReserved)
         munmap(UnsafeMutableRawPointer(classTable), VM.classTableCapacity * 8)
+        if let cardTable { munmap(UnsafeMutableRawPointer(cardTable), cardTableBytes) }
         for s in stacks where s.inUse { munmap(UnsafeMutableRawPointer(s.base), (s.end - s.base + 1) * 8) }
         remembered.deallocate(); dirty.release(); roots.deallocate(); handles.deallocate(); methodCache.deallocate()
         interruptFlag.deallocate()
