@@ -7,13 +7,14 @@ import LivingObjects
 
 struct Repl: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "An interactive read-eval-print loop.",
+        abstract: "An interactive read-eval-print loop (also `lo open`; `lo open --as-of ID` looks at a past state, read-only).",
         discussion: """
             Statements continue over several lines until brackets, parentheses and quotes balance; an empty \
             line evaluates what was typed. `!!` repeats the previous input, `:history` lists it, `:quit` or \
             end of input leaves. Ctrl-C interrupts a running evaluation. Each successful evaluation is \
             committed to the image.
-            """)
+            """,
+        aliases: ["open"])
     @OptionGroup var options: KernelOptions
     @OptionGroup var commits: CommitOptions
 

@@ -54,6 +54,15 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
                        "#(7 false false false)\n")
     }
 
+    func testOpenAsOfACheckpointShowsThatStateReadOnly() throws {
+        let image = try anImage()
+        try lo(["--image", image, "eval", "Smalltalk at: #Version put: 1"])
+        try lo(["--image", image, "checkpoint", "first"])
+        try lo(["--image", image, "eval", "Version := 2"])
+        XCTAssertEqual(try lo(["--image", image, "open", "--as-of", "first"], input: "Version\nVersion := 3\n").out, "1\n3\n")
+        XCTAssertEqual(try lo(["--image", image, "open"], input: "Version\n").out, "2\n")
+    }
+
     func testReplCommitsEachSuccessfulEvaluationUnlessToldNotTo() throws {
         let image = try anImage()
         let session = try lo(["--image", image, "repl"], input: "Counter := 10\n1/0\nTheAccount deposit: Counter; balance\n")
