@@ -234,20 +234,14 @@ extension VM {
                     ip += 4
                     let ci = classIndexOf(sp[-nargs])
                     let key = intOop(ci) | epochBits
-                    if lits[lit + 1] == key {
-                        newMethod = lits[lit + 2]
-                        // A quick method is cached as its primitive number (`inlineCacheEntry`).
-                        if isSmallInt(newMethod) {
-                            if answerQuickly(newMethod, &sp, nargs, trueO, falseO, nilO) { continue }
-                            // The receiver lacks the variable: run the method, whose code reports it.
-                            fp[FrameSlot.savedIP] = ipOop(ip)
-                            (newMethod, sp, nargs) = findMethod(ci, lits[lit], sp, nargs)
-                            if newMethod == 0 { self.sp = sp; pending = .stop; continue }
-                        } else {
-                            fp[FrameSlot.savedIP] = ipOop(ip)
-                        }
-                    } else {
-                        fp[FrameSlot.savedIP] = ipOop(ip)
+                    newMethod = lits[lit + 1] == key ? lits[lit + 2] : 0
+                    // A quick method is cached as its primitive number (`inlineCacheEntry`).
+                    if isSmallInt(newMethod) {
+                        if answerQuickly(newMethod, &sp, nargs, trueO, falseO, nilO) { continue }
+                        newMethod = 0       // the receiver lacks the variable: run the method, whose code reports it
+                    }
+                    fp[FrameSlot.savedIP] = ipOop(ip)
+                    if newMethod == 0 {
                         selector = lits[lit]
                         (newMethod, sp, nargs) = findMethod(ci, selector, sp, nargs)
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
