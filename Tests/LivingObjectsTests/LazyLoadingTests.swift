@@ -11,20 +11,8 @@ import XCTest
 final class LazyLoadingTests: MasterImageTestCase {
     override class var master: MasterImage? { DataImage.master }
 
-    /// The image opened, loading only what is used (no prefetching, so that counts are exact).
-    private func opened() throws -> CapturingImage {
-        let image = try CapturingImage(path: image)
-        image.rt.prefetchCount = 0
-        return image
-    }
-
-    /// Slot `i` of the global `name`'s value, without loading the object there.
-    private func element(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
-        image.rt.vm.fetchSlot(try XCTUnwrap(image.rt.global(name)), i)
-    }
-
     func testOpeningLoadsOnlyTheVMStateAndObjectsStayGhostsUntilUsed() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertLessThan(image.rt.loadedObjectCount, 2_000, "of some 40,000 objects in the image")
         let data = try XCTUnwrap(image.rt.global("Data"))
         XCTAssertTrue(image.rt.vm.isGhost(data))
@@ -38,7 +26,7 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testValuesIdentityAndClassesAreThoseSaved() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Data at: 2) size"), "8")
         XCTAssertEqual(try image.print("(Data at: 2) reversed"), "'gnirts a'")
         XCTAssertEqual(try image.print("(Data at: 3) class"), "Array")
@@ -55,14 +43,14 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testIdentityCollectionsFindGhostsByIdentityHash() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("{ Members includes: (Data at: 4). Members includes: (Data at: 5). Members includes: 4 }"),
                        "#(true true false)")
         XCTAssertEqual(try image.print("(Data at: 10) includes: (Data at: 4)"), "true", "an IdentitySet loaded after its members")
     }
 
     func testPrimitivesGivenGhostsAnswerAsForLoadedObjects() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let text = try element(image, "Data", 1)
         XCTAssertEqual(try image.print("'abc' , (Data at: 2)"), "'abca string'")
         XCTAssertEqual(try image.print("'a string' = (Data at: 2)"), "true")
@@ -77,29 +65,29 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testBecomeSwapsGhostsAndLoadedObjects() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Data at: 14) become: (Data at: 15). { Data at: 14. Data at: 15 }"), "#('fifteen' 'fourteen')")
         XCTAssertEqual(try image.print("| fresh | fresh := 'fresh' copy. (Data at: 16) become: fresh. { Data at: 16. fresh }"),
                        "#('fresh' 'sixteen')")
     }
 
     func testBecomeMovesOIDsSoThatObjectsNotLoadedSeeTheNewIdentities() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         // Node 4 (not loaded) refers to node 5, node 19 to node 20.
         XCTAssertEqual(try image.print("(Data at: 5) become: 'five' copy. (Data at: 4) next"), "'five'")
         XCTAssertEqual(try image.print("(Data at: 20) becomeForward: 'twenty' copy. (Data at: 19) next"), "'twenty'")
         XCTAssertEqual(try image.print("System commit"), "true")
-        XCTAssertEqual(try opened().print("{ Data at: 5. (Data at: 4) next. Data at: 20. (Data at: 19) next }"),
+        XCTAssertEqual(try openedWithoutPrefetching().print("{ Data at: 5. (Data at: 4) next. Data at: 20. (Data at: 19) next }"),
                        "#('five' 'five' 'twenty' 'twenty')")
         // One object of the image into another: what refers to the first, loaded or not, sees the second.
-        let again = try opened()
+        let again = try openedWithoutPrefetching()
         XCTAssertEqual(try again.print("(Data at: 25) becomeForward: (Data at: 26). (Data at: 24) next == (Data at: 26)"), "true")
         XCTAssertEqual(try again.print("System commit. { (Data at: 24) next value. (Data at: 25) value }"), "#(26 26)")
-        XCTAssertEqual(try opened().print("{ (Data at: 24) next value. (Data at: 25) == (Data at: 26) }"), "#(26 true)")
+        XCTAssertEqual(try openedWithoutPrefetching().print("{ (Data at: 24) next value. (Data at: 25) == (Data at: 26) }"), "#(26 true)")
     }
 
     func testGhostsSurviveCollectionsAndLoadAfterThem() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Data at: 17) value"), "17")
         let oid = image.rt.vm.ghostOID(try element(image, "Data", 18))
         _ = try image.print("Smalltalk garbageCollect. 1 to: 100000 do: [:i | Array new: 10]. Smalltalk garbageCollect")
@@ -110,18 +98,18 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testAChangedObjectThatOnlyAGhostStillRefersToIsNeitherCollectedNorLeftUncommitted() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         // Node 5 changes, then only node 4 (not loaded: a ghost) refers to it.
         XCTAssertEqual(try image.print("(Data at: 5) value: 55. Data at: 5 put: nil. Smalltalk garbageCollect. Data size"), "30")
         XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Data", 3)))
         XCTAssertEqual(try image.print("Smalltalk garbageCollect. (Data at: 4) next value"), "55")
-        let other = try opened()
+        let other = try openedWithoutPrefetching()
         XCTAssertEqual(try other.print("(Data at: 20) value: 200. Data at: 20 put: nil. Smalltalk garbageCollect. System commit"), "true")
-        XCTAssertEqual(try opened().print("{ (Data at: 19) next value. Data at: 20 }"), "#(200 nil)")
+        XCTAssertEqual(try openedWithoutPrefetching().print("{ (Data at: 19) next value. Data at: 20 }"), "#(200 nil)")
     }
 
     func testLoadedObjectsAndGhostsArePersistentAndLoadingChangesNothing() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let vm = image.rt.vm
         let store = try XCTUnwrap(image.rt.imageStore)
         let head = try store.headCommit()
@@ -139,7 +127,7 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testAnObjectCommittedThenReachedOnlyThroughAGhostIsNotReadAgainAsOfTheSnapshot() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         // Node 5 changes and is committed, then only node 4 (not loaded: a ghost) refers to it.
         XCTAssertEqual(try image.print("""
             (Data at: 5) value: 55. System commit. Data at: 5 put: nil. System commit. Smalltalk garbageCollect.
@@ -148,13 +136,13 @@ final class LazyLoadingTests: MasterImageTestCase {
     }
 
     func testHeapEnumerationFindsObjectsThatWereNotLoaded() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")
         XCTAssertEqual(image.rt.ghostCount, 0, "enumerating the heap loads the whole image")
     }
 
     func testACommitAfterSomeObjectsLoadedWritesOnlyWhatChanged() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Data at: 4) value: 40. (Data at: 20) value"), "20")
         let store = try XCTUnwrap(image.rt.imageStore)
         let head = try store.headCommit()
@@ -162,30 +150,30 @@ final class LazyLoadingTests: MasterImageTestCase {
         let written = try store.changedOIDs(commit: try store.headCommit())
         XCTAssertNotEqual(try store.headCommit(), head)
         XCTAssertLessThan(written.count, 20, "the changed node and a few VM-state records, not the image")
-        let reopened = try opened()
+        let reopened = try openedWithoutPrefetching()
         XCTAssertEqual(try reopened.print("{ (Data at: 4) value. (Data at: 5) value. (Data at: 21) value. Data last value }"),
                        "#(40 5 21 \(DataImage.nodeCount))")
     }
 
     func testAbortPutsBackLoadedObjectsAndLeavesGhostsLoadable() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Data at: 4) value: 99. (Data at: 3) at: 1 put: #changed. System abort"), "true")
         XCTAssertEqual(try image.print("{ (Data at: 4) value. (Data at: 3) first. (Data at: 22) value }"), "#(4 1 22)")
-        let other = try opened()
+        let other = try openedWithoutPrefetching()
         XCTAssertEqual(try other.print("(Data at: 23) value: 230. System commit"), "true")
         XCTAssertEqual(try image.print("System abort. { (Data at: 23) value. (Data at: 24) value }"), "#(230 24)")
     }
 
     func testAMissingOrDamagedRecordIsAnObjectFaultNotACrash() throws {
         let store = try SQLiteStore.open(path: image)
-        let probe = try opened()
+        let probe = try openedWithoutPrefetching()
         let damaged = probe.rt.vm.ghostOID(try element(probe, "Data", 24))
         let missing = probe.rt.vm.ghostOID(try element(probe, "Data", 25))
         try store.write { connection in
             try connection.execute("UPDATE objects SET contents = x'ffffffff' WHERE oid = \(damaged)")
             try connection.execute("DELETE FROM objects WHERE oid = \(missing)")
         }
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let text = try image.print("[(Data at: 25) value] on: ObjectFault do: [:e | e messageText]")
         XCTAssertTrue(text.contains("object \(damaged)") && text.contains("cannot be decoded"), text)
         XCTAssertEqual(try image.print("[(Data at: 26) value] on: Error do: [:e | e class]"), "ObjectFault")

@@ -114,6 +114,18 @@ class MasterImageTestCase: TemporaryDirectoryTestCase {
         image = path("image.lo")
         try Self.master?.copy(to: image)
     }
+
+    /// The image opened, loading only what is used (no prefetching, so that counts are exact).
+    func openedWithoutPrefetching() throws -> CapturingImage {
+        let image = try CapturingImage(path: image)
+        image.rt.prefetchCount = 0
+        return image
+    }
+
+    /// Slot `i` of the global `name`'s value, without loading the object there.
+    func element(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
+        image.rt.vm.fetchSlot(try XCTUnwrap(image.rt.global(name)), i)
+    }
 }
 
 /// The `lo` executable built beside the tests, run as a child process with the repository's kernel

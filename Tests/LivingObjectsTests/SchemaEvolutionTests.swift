@@ -12,17 +12,6 @@ import XCTest
 final class SchemaEvolutionTests: MasterImageTestCase {
     override class var master: MasterImage? { EvolutionImage.master }
 
-    private func opened() throws -> CapturingImage {
-        let image = try CapturingImage(path: image)
-        image.rt.prefetchCount = 0
-        return image
-    }
-
-    /// Slot `i` of the global `name`'s value, without loading the object there.
-    private func element(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
-        image.rt.vm.fetchSlot(try XCTUnwrap(image.rt.global(name)), i)
-    }
-
     /// The named instance variables of each of the global `name`'s elements, and their class's names.
     private func values(_ image: CapturingImage, _ name: String, _ ivars: [String]) throws -> String {
         let names = ivars.map { "r instVarNamed: '\($0)'" }.joined(separator: ". ")
@@ -32,14 +21,14 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     // MARK: In a later session
 
     func testInstancesNotLoadedWhenTheirClassChangedAreMigratedInALaterSession() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.print("Recs size")
         XCTAssertTrue(changer.rt.vm.isGhost(try element(changer, "Recs", 0)))
         _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
         XCTAssertTrue(changer.rt.vm.isGhost(try element(changer, "Recs", 0)), "changing the class loads no instance")
         try changer.rt.commitImage(message: "Rec: b removed, d added, reordered")
 
-        let later = try opened()
+        let later = try openedWithoutPrefetching()
         XCTAssertEqual(try values(later, "Recs", ["a", "c", "d"]),
                        "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
         XCTAssertEqual(try later.print("{ Rec instVarNames. (Recs at: 2) instVarAt: 1. (Recs at: 2) instVarAt: 3. Recs first class == Rec }"),
@@ -50,39 +39,39 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     }
 
     func testAMigratedInstanceIsWrittenInItsNewShapeOnlyWhenItChanges() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "d a"))
         try changer.rt.commitImage(message: "Rec: a and d")
         let store = try XCTUnwrap(changer.rt.imageStore)
 
-        let later = try opened()
+        let later = try openedWithoutPrefetching()
         XCTAssertEqual(try values(later, "Recs", ["a", "d"]), "#(#(1 nil) #(2 nil) #(3 nil) #(4 nil) #(5 nil))")
         let first = try XCTUnwrap(later.rt.imageOID(of: try element(later, "Recs", 0)))
         XCTAssertEqual(try later.print("Recs first instVarNamed: 'd' put: #new. System commit"), "true")
         let written = try store.changedOIDs(commit: try store.headCommit())
         XCTAssertTrue(written.contains(first))
         XCTAssertEqual(written.count, 1, "the changed instance only; the others stay as stored")
-        XCTAssertEqual(try values(try opened(), "Recs", ["a", "d"]), "#(#(1 #new) #(2 nil) #(3 nil) #(4 nil) #(5 nil))")
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "d"]), "#(#(1 #new) #(2 nil) #(3 nil) #(4 nil) #(5 nil))")
     }
 
     func testAClassChangedTwiceInTwoSessionsMigratesFromEitherVersion() throws {
-        let first = try opened()
+        let first = try openedWithoutPrefetching()
         XCTAssertEqual(try first.print("(Recs at: 1) instVarNamed: 'c' put: 'one'. (Recs at: 1) a"), "1")
         _ = try first.rt.evaluate(EvolutionImage.define("Rec", "c a x"))
         XCTAssertEqual(try first.print("(Recs at: 2) instVarNamed: 'x' put: #x2. System commit"), "true")
-        let second = try opened()
+        let second = try openedWithoutPrefetching()
         _ = try second.rt.evaluate(EvolutionImage.define("Rec", "x y c"))
         try second.rt.commitImage(message: "Rec: x y c")
         // Recs 1 (loaded, then migrated in memory) and Recs 2 (migrated when it loaded) were written
         // with c a x by the first session; the others are still stored with a b c.
-        XCTAssertEqual(try values(try opened(), "Recs", ["x", "y", "c"]),
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["x", "y", "c"]),
                        "#(#(nil nil 'one') #(#x2 nil '2') #(nil nil '3') #(nil nil '4') #(nil nil '5'))")
     }
 
     // MARK: In the session that changed the class
 
     func testAllLoadedInstancesLeavesOutAndDoesNotLoadInstancesNotLoaded() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("Rec allLoadedInstances size"), "0")
         XCTAssertEqual(try image.print("(Recs at: 2) a. Rec allLoadedInstances collect: [:r | r a]"), "#(2)")
         XCTAssertTrue(image.rt.vm.isGhost(try element(image, "Recs", 0)))
@@ -90,7 +79,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     }
 
     func testGhostsOfInstancesGetTheNewSizeWhenTheClassChanges() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("Recs size"), "5")
         let ghost = try element(image, "Recs", 0)
         XCTAssertTrue(image.rt.vm.isGhost(ghost))
@@ -102,12 +91,12 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(try values(image, "Recs", ["a", "c", "d", "e"]),
                        "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
         try image.rt.commitImage(message: "Rec: c d a e")
-        XCTAssertEqual(try values(try opened(), "Recs", ["a", "c", "d", "e"]),
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "c", "d", "e"]),
                        "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil nil) #(5 '5' nil nil))")
     }
 
     func testInstancesNotEvenGhostsWhenTheClassChangesAreMigratedWhenReached() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Recs"))))
         _ = try image.rt.evaluate(EvolutionImage.define("Rec", "e c"))
         XCTAssertEqual(try values(image, "Recs", ["c", "e"]), "#(#('1' nil) #('2' nil) #('3' nil) #('4' nil) #('5' nil))")
@@ -116,7 +105,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     }
 
     func testLoadedAndGhostInstancesAreMigratedAlike() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Recs at: 2) a + (Recs at: 4) a"), "6")
         _ = try image.rt.evaluate(EvolutionImage.define("Rec", "b d c a"))
         XCTAssertEqual(try values(image, "Recs", ["a", "b", "c", "d"]),
@@ -127,12 +116,12 @@ final class SchemaEvolutionTests: MasterImageTestCase {
 
     func testAnImageWrittenBeforeShapesWereKeptMigratesFromTheShapeItsClassHadThen() throws {
         try Self.forgetShapes(image)
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
         XCTAssertEqual(try values(changer, "Recs", ["a", "c", "d"]),
                        "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
         try changer.rt.commitImage(message: "Rec: b removed, d added, reordered")
-        XCTAssertEqual(try values(try opened(), "Recs", ["a", "c", "d"]),
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "c", "d"]),
                        "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))")
     }
 
@@ -168,9 +157,9 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     // MARK: Aborts
 
     func testAnAbortAfterAnotherSessionChangedTheClassMigratesLoadedInstancesAndGhosts() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Recs at: 1) a + (Recs at: 2) a. (Recs at: 2) instVarNamed: 'c' put: 'mine'. Recs size"), "5")
-        let other = try opened()
+        let other = try openedWithoutPrefetching()
         _ = try other.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
         XCTAssertEqual(try other.print("(Recs at: 4) instVarNamed: 'e' put: #e4. System commit"), "true")
         XCTAssertEqual(try image.print("System abort. Rec instVarNames"), "#(#c #d #a #e)")
@@ -179,15 +168,15 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#(1 '1' nil nil) #(2 '2' nil nil) #(3 '3' nil nil) #(4 '4' nil #e4) #(5 '5' nil nil))")
         XCTAssertEqual(try image.print("(Recs at: 1) class == Rec and: [(Recs at: 1) sum = '11']"), "true")
         XCTAssertEqual(try image.print("(Recs at: 5) instVarNamed: 'd' put: 5. System commit"), "true")
-        XCTAssertEqual(try values(try opened(), "Recs", ["a", "d", "e"]),
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "d", "e"]),
                        "#(#(1 nil nil) #(2 nil nil) #(3 nil nil) #(4 nil #e4) #(5 5 nil))")
     }
 
     func testAnAbortAfterAnotherSessionChangedAClassNotLoadedHereResizesTheGhostsOfItsInstances() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("Recs size"), "5")
         XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Rec"))), "the class is not loaded either")
-        let other = try opened()
+        let other = try openedWithoutPrefetching()
         _ = try other.rt.evaluate(EvolutionImage.define("Rec", "e c d a"))
         try other.rt.commitImage(message: "Rec: e c d a")
         XCTAssertEqual(try image.print("System abort"), "true")
@@ -197,7 +186,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     }
 
     func testAnAbortUndoesARedefinitionOfThisSession() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let size = image.rt.vm.classTableSize
         XCTAssertEqual(try image.print("(Recs at: 1) a"), "1")
         _ = try image.rt.evaluate(EvolutionImage.define("Rec", "c d a e"))
@@ -214,12 +203,12 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     // MARK: Indexable classes and subclasses
 
     func testAnIndexableClassKeepsTheIndexedPart() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate("""
             Object variableSubclass: #Tally instanceVariableNames: 'z label' classVariableNames: '' package: 'Evolution'
             """)
         try changer.rt.commitImage(message: "Tally: z label")
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("""
             Tallies collect: [:t | { t instVarNamed: 'label'. t instVarNamed: 'z'. t basicSize. t asArrayOfSlots }]
             """), "#(#('none' nil 0 #()) #('three' nil 3 #(1 2 3)))")
@@ -227,33 +216,33 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     }
 
     func testASubclassFollowsItsSuperclassChange() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         XCTAssertEqual(try changer.print("SubRecs size"), "2")
         _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "d c"))
         XCTAssertEqual(try changer.print("SubRec allInstVarNames"), "#(#d #c #s)")
         XCTAssertEqual(try values(changer, "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
         try changer.rt.commitImage(message: "Rec: d c")
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try values(image, "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
         XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
     }
 
     func testAClassOfBitsThatNowHasPointersMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate("Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'")
         try changer.rt.compile("x ^ x", inClass: "Blob")
         try changer.rt.commitImage(message: "Blob has pointers")
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let text = try image.print("[Blobs first x] on: ObjectFault do: [:e | e messageText]")
         XCTAssertTrue(text.contains("holds bits"), text)
         XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
     }
 
     func testAClassThatNowHoldsBitsMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
-        let changer = try opened()
+        let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate("Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
         try changer.rt.commitImage(message: "Tally holds bytes")
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let text = try image.print("[Tallies last basicSize] on: ObjectFault do: [:e | e messageText]")
         XCTAssertTrue(text.contains("holds bits"), text)
         XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")

@@ -14,44 +14,19 @@ private func cpuSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-private func line(_ label: String, _ value: String) { print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + value) }
-
-/// The kernel with class Triple and global Tree, committed; then the Triples, the Arrays of 1,000 and
-/// the Array of those as Tree's value, written straight into the store.
+/// N Triples in Arrays of 1,000, and the Array of those as Tree's value.
 private func makeTreeImage(_ path: String, objects n: Int) throws {
-    let rt = try Runtime()
-    _ = try rt.evaluate("Object subclass: #Triple instanceVariableNames: 'a b c' classVariableNames: '' package: 'Bench'")
-    try rt.compile("a ^ a", inClass: "Triple")
-    _ = try rt.evaluate("Smalltalk at: #Tree put: nil")
-    try rt.commitImage(toPath: path, message: "kernel")
-    let association = try rt.evaluate("Smalltalk associationAt: #Tree")
-    guard let store = rt.imageStore, let triple = rt.imageOID(of: rt.global("Triple")!),
-          let arrayClass = rt.imageOID(of: rt.vm.root(.classArray)), let nilOID = rt.imageOID(of: rt.vm.nilObj),
-          let associationOID = rt.imageOID(of: association), let associationClass = rt.imageOID(of: rt.vm.classOf(association)),
-          let key = rt.imageOID(of: rt.vm.fetchSlot(association, AssocLayout.key)) else { fatalError("the kernel image lacks Tree") }
-    let associationHash = UInt32(intValue(try rt.evaluate("(Smalltalk associationAt: #Tree) identityHash")))
     let chunks = (n + 999) / 1000
-    let oids = try store.allocateOIDs(count: n + chunks + 1)
-    let treeOID = oids.lowerBound, firstChunk = treeOID + 1, firstTriple = firstChunk + UInt64(chunks)
-    var generator = SystemRandomNumberGenerator()
-    func hash() -> UInt32 { UInt32.random(in: 1..<(1 << 22), using: &generator) }
-    var base = try store.headCommit()
-    for start in stride(from: 0, to: n, by: 100_000) {
-        let batch = (start..<min(n, start + 100_000)).map { i in
-            StoredObject(oid: firstTriple + UInt64(i), classOID: triple, format: UInt8(Format.fixed), identityHash: hash(),
-                         slots: [intOop(i + 1), StoredObject.reference(nilOID), StoredObject.reference(nilOID)])
+    try makeTripleImage(path, global: "Tree", objects: n, extra: chunks + 1) { firstTriple, extra, arrayClass, hash in
+        let treeOID = extra.lowerBound, firstChunk = treeOID + 1
+        let chunkRecords = (0..<chunks).map { c in
+            StoredObject(oid: firstChunk + UInt64(c), classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
+                         slots: (c * 1000..<min(n, c * 1000 + 1000)).map { StoredObject.reference(firstTriple + UInt64($0)) })
         }
-        base = try store.commit(base: base, writes: batch, author: "bench", message: "triples")
+        let treeRecord = StoredObject(oid: treeOID, classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
+                                      slots: (0..<chunks).map { StoredObject.reference(firstChunk + UInt64($0)) })
+        return chunkRecords + [treeRecord]
     }
-    let chunkRecords = (0..<chunks).map { c in
-        StoredObject(oid: firstChunk + UInt64(c), classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
-                     slots: (c * 1000..<min(n, c * 1000 + 1000)).map { StoredObject.reference(firstTriple + UInt64($0)) })
-    }
-    let treeRecord = StoredObject(oid: treeOID, classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
-                                  slots: (0..<chunks).map { StoredObject.reference(firstChunk + UInt64($0)) })
-    let binding = StoredObject(oid: associationOID, classOID: associationClass, format: UInt8(Format.fixed),
-                               identityHash: associationHash, slots: [StoredObject.reference(key), StoredObject.reference(treeOID)])
-    _ = try store.commit(base: base, writes: chunkRecords + [treeRecord, binding], author: "bench", message: "Tree")
 }
 
 /// Builds (or reuses) the image, then runs `--traverse` in a child process for each heap limit.
@@ -61,10 +36,10 @@ func evictionFigures(objects n: Int, heaps: [Int], directory: String, reuse: Boo
     if !(reuse && FileManager.default.fileExists(atPath: path)) {
         let start = cpuSeconds()
         try makeTreeImage(path, objects: n)
-        line("build (bootstrap, commit, store API)", String(format: "%.1f s", cpuSeconds() - start))
+        report("build (bootstrap, commit, store API)", String(format: "%.1f s", cpuSeconds() - start))
     }
     let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-    line("image file", String(format: "%.0f MB", Double(size) / 1e6))
+    report("image file", String(format: "%.0f MB", Double(size) / 1e6))
     for heap in heaps {
         print("heap limit \(heap) MB:")
         fflush(nil)
@@ -89,13 +64,13 @@ func traverseTree(_ path: String, objects n: Int, heapMB: Int) throws {
         let sum = intValue(try rt.evaluate("| s | s := 0. Tree do: [:chunk | chunk do: [:t | s := s + t a]]. s"))
         let seconds = cpuSeconds() - cpu, wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - wall) / 1e9
         precondition(sum == n * (n + 1) / 2, "the traversal summed \(sum)")
-        line("  traversal \(pass)", String(format: "%.2f s (wall %.2f s), %.0f k objects/s", seconds, wallSeconds, Double(n) / seconds / 1000))
-        line("    evictions, objects evicted", "\(vm.evictions - evictions), \(vm.evictedObjects - evicted)")
-        line("    full collections, their time", String(format: "%d, %.2f s", vm.fullGCCount - gcs, Double(vm.fullGCNanos - gcNanos) / 1e9))
-        line("    faults, store reads", "\(rt.faultStatistics.faults - faults), \(rt.faultStatistics.reads - reads)")
+        report("  traversal \(pass)", String(format: "%.2f s (wall %.2f s), %.0f k objects/s", seconds, wallSeconds, Double(n) / seconds / 1000))
+        report("    evictions, objects evicted", "\(vm.evictions - evictions), \(vm.evictedObjects - evicted)")
+        report("    full collections, their time", String(format: "%d, %.2f s", vm.fullGCCount - gcs, Double(vm.fullGCNanos - gcNanos) / 1e9))
+        report("    faults, store reads", "\(rt.faultStatistics.faults - faults), \(rt.faultStatistics.reads - reads)")
     }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    line("  old space at the end", String(format: "%.1f MB", Double(vm.oldSpaceBytes) / 1048576))
-    line("  peak RSS of the process", String(format: "%.0f MB", Double(usage.ru_maxrss) / 1024))
+    report("  old space at the end", String(format: "%.1f MB", Double(vm.oldSpaceBytes) / 1048576))
+    report("  peak RSS of the process", String(format: "%.0f MB", Double(usage.ru_maxrss) / 1024))
 }

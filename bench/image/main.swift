@@ -60,37 +60,46 @@ func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1000) }
 func report(_ label: String, _ value: String) { print(label.padding(toLength: 52, withPad: " ", startingAt: 0) + value) }
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-/// The kernel with class Triple and global Big, committed; then N Triples and an Array of them as
-/// Big's value, written straight into the store in commits of 100 k objects.
-func makeImage(_ path: String, objects n: Int) throws {
+/// The kernel with class Triple (`a b c`) and the global `global`, committed; then `n` Triples (`a` = 1…n)
+/// written straight into the store in commits of 100 k, and last the records `top` makes (given the
+/// first Triple's OID, `extra` OIDs allocated before the Triples, the Array class's OID and a source of
+/// identity hashes) with the global bound to the first of the extra OIDs.
+func makeTripleImage(_ path: String, global: String, objects n: Int, extra: Int,
+                     top: (_ firstTriple: UInt64, _ extraOIDs: Range<UInt64>, _ arrayClass: UInt64, _ hash: () -> UInt32) -> [StoredObject]) throws {
     let rt = try Runtime()
     _ = try rt.evaluate("Object subclass: #Triple instanceVariableNames: 'a b c' classVariableNames: '' package: 'Bench'")
     try rt.compile("a ^ a", inClass: "Triple")
-    _ = try rt.evaluate("Smalltalk at: #Big put: nil")
+    _ = try rt.evaluate("Smalltalk at: #\(global) put: nil")
     try rt.commitImage(toPath: path, message: "kernel")
-    let association = try rt.evaluate("Smalltalk associationAt: #Big")
+    let association = try rt.evaluate("Smalltalk associationAt: #\(global)")
     guard let store = rt.imageStore, let triple = rt.imageOID(of: rt.global("Triple")!),
           let arrayClass = rt.imageOID(of: rt.vm.root(.classArray)), let nilOID = rt.imageOID(of: rt.vm.nilObj),
           let associationOID = rt.imageOID(of: association), let associationClass = rt.imageOID(of: rt.vm.classOf(association)),
-          let key = rt.imageOID(of: rt.vm.fetchSlot(association, AssocLayout.key)) else { fatalError("the kernel image lacks Big") }
-    let associationHash = UInt32(intValue(try rt.evaluate("(Smalltalk associationAt: #Big) identityHash")))
-    let oids = try store.allocateOIDs(count: n + 1)
-    let arrayOID = oids.lowerBound, first = oids.lowerBound + 1
+          let key = rt.imageOID(of: rt.vm.fetchSlot(association, AssocLayout.key)) else { fatalError("the kernel image lacks \(global)") }
+    let associationHash = UInt32(intValue(try rt.evaluate("(Smalltalk associationAt: #\(global)) identityHash")))
+    let oids = try store.allocateOIDs(count: n + extra)
+    let extraOIDs = oids.lowerBound..<oids.lowerBound + UInt64(extra), firstTriple = extraOIDs.upperBound
     var generator = SystemRandomNumberGenerator()
     func hash() -> UInt32 { UInt32.random(in: 1..<(1 << 22), using: &generator) }
     var base = try store.headCommit()
     for start in stride(from: 0, to: n, by: 100_000) {
         let batch = (start..<min(n, start + 100_000)).map { i in
-            StoredObject(oid: first + UInt64(i), classOID: triple, format: UInt8(Format.fixed), identityHash: hash(),
+            StoredObject(oid: firstTriple + UInt64(i), classOID: triple, format: UInt8(Format.fixed), identityHash: hash(),
                          slots: [intOop(i + 1), StoredObject.reference(nilOID), StoredObject.reference(nilOID)])
         }
         base = try store.commit(base: base, writes: batch, author: "bench", message: "triples")
     }
-    let array = StoredObject(oid: arrayOID, classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
-                             slots: (0..<n).map { StoredObject.reference(first + UInt64($0)) })
-    let binding = StoredObject(oid: associationOID, classOID: associationClass, format: UInt8(Format.fixed),
-                               identityHash: associationHash, slots: [StoredObject.reference(key), StoredObject.reference(arrayOID)])
-    _ = try store.commit(base: base, writes: [array, binding], author: "bench", message: "Big")
+    let binding = StoredObject(oid: associationOID, classOID: associationClass, format: UInt8(Format.fixed), identityHash: associationHash,
+                               slots: [StoredObject.reference(key), StoredObject.reference(extraOIDs.lowerBound)])
+    _ = try store.commit(base: base, writes: top(firstTriple, extraOIDs, arrayClass, hash) + [binding], author: "bench", message: global)
+}
+
+/// N Triples and an Array of them as Big's value.
+func makeImage(_ path: String, objects n: Int) throws {
+    try makeTripleImage(path, global: "Big", objects: n, extra: 1) { first, extra, arrayClass, hash in
+        [StoredObject(oid: extra.lowerBound, classOID: arrayClass, format: UInt8(Format.indexable), identityHash: hash(),
+                      slots: (0..<n).map { StoredObject.reference(first + UInt64($0)) })]
+    }
 }
 
 for n in counts {
