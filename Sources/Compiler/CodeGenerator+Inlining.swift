@@ -10,14 +10,12 @@ extension CodeGenerator {
         let arguments = message.arguments
         switch inlining {
         case .ifTrue, .ifFalse:
-            try generate(message.receiver)
             let end = emitter.newLabel()
-            try emitter.jump(inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, to: end, at: position)
+            try generateCondition(message.receiver, jumpIf: !inlining.isIfTrue, to: end, at: position)
             try generateInlinedBody(arguments[0], forEffect: true)
             try emitter.bind(end, at: position)
         case .ifTrueIfFalse, .ifFalseIfTrue:
-            try generate(message.receiver)
-            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
                             then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0], forEffect: true) },
                             else: { g throws(CompileError) in try g.generateInlinedBody(arguments[1], forEffect: true) })
         case .whileTrue(let hasBody), .whileFalse(let hasBody):
@@ -38,19 +36,16 @@ extension CodeGenerator {
         let arguments = message.arguments
         switch inlining {
         case .ifTrue, .ifFalse:
-            try generate(message.receiver)
-            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
                             then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
                             else: { g in g.emitter.emit(.pushNil) })
         case .ifTrueIfFalse, .ifFalseIfTrue:
-            try generate(message.receiver)
-            try conditional(skipOn: inlining.isIfTrue ? .jumpIfFalse : .jumpIfTrue, at: position,
+            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
                             then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
                             else: { g throws(CompileError) in try g.generateInlinedBody(arguments[1]) })
         case .and, .or:
-            try generate(message.receiver)
             let isAnd = inlining.isAnd
-            try conditional(skipOn: isAnd ? .jumpIfFalse : .jumpIfTrue, at: position,
+            try conditional(testing: message.receiver, skipIf: !isAnd, at: position,
                             then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
                             else: { g in g.emitter.emit(isAnd ? .pushFalse : .pushTrue) })
         case .whileTrue(let hasBody), .whileFalse(let hasBody):
@@ -73,10 +68,22 @@ extension CodeGenerator {
     private mutating func conditional(skipOn jump: Opcode, at position: SourcePosition,
                                       then: (inout CodeGenerator) throws(CompileError) -> Void,
                                       else otherwise: (inout CodeGenerator) throws(CompileError) -> Void) throws(CompileError) {
+        try conditional(testing: nil, skipIf: jump == .jumpIfTrue, at: position, then: then, else: otherwise)
+    }
+
+    /// `then` runs when the condition (or, without one, the value on the stack) is not `skipIf`,
+    /// `else` when it is.
+    private mutating func conditional(testing condition: Node?, skipIf: Bool, at position: SourcePosition,
+                                      then: (inout CodeGenerator) throws(CompileError) -> Void,
+                                      else otherwise: (inout CodeGenerator) throws(CompileError) -> Void) throws(CompileError) {
         let elseLabel = emitter.newLabel()
         let end = emitter.newLabel()
         let line = emitter.line
-        try emitter.jump(jump, to: elseLabel, at: position)
+        if let condition {
+            try generateCondition(condition, jumpIf: skipIf, to: elseLabel, at: position)
+        } else {
+            try emitter.jump(skipIf ? .jumpIfTrue : .jumpIfFalse, to: elseLabel, at: position)
+        }
         try then(&self)
         emitter.line = line
         try emitter.jump(.jump, to: end, at: position)
@@ -96,21 +103,56 @@ extension CodeGenerator {
         emitter.line = line
     }
 
+    /// Code that jumps to `target` when the value of `node` is `jumpIf` and goes on otherwise, leaving
+    /// nothing on the stack. An inlined `and:`/`or:` becomes a jump on each operand, so the Boolean
+    /// of `[a and: [b]] whileTrue: […]` is never pushed and tested a second time. Any other value is
+    /// pushed and tested by a conditional jump (which sends #mustBeBoolean to a non-Boolean).
+    private mutating func generateCondition(_ node: Node, jumpIf: Bool, to target: Label,
+                                            at position: SourcePosition) throws(CompileError) {
+        if let message = node as? MessageNode, let inlining = message.inlining, inlining == .and || inlining == .or {
+            // `a and: [b]` is decided (false) as soon as `a` is false; `a or: [b]` as soon as `a` is true.
+            let decidedBy = inlining == .or
+            let undecided = emitter.newLabel()
+            try generateCondition(message.receiver, jumpIf: decidedBy, to: jumpIf == decidedBy ? target : undecided,
+                                  at: message.position)
+            try generateInlinedCondition(message.arguments[0] as! BlockNode, jumpIf: jumpIf, to: target, at: message.position)
+            try emitter.bind(undecided, at: message.position)
+            return
+        }
+        try generate(node)
+        try emitter.jump(jumpIf ? .jumpIfTrue : .jumpIfFalse, to: target, at: position)
+    }
+
+    /// `generateCondition` for an inlined literal block (a loop's condition, the operand of `and:`):
+    /// its statements, the last one as the condition.
+    private mutating func generateInlinedCondition(_ block: BlockNode, jumpIf: Bool, to target: Label,
+                                                   at position: SourcePosition) throws(CompileError) {
+        guard let last = block.statements.last, !(last is ReturnNode) else {
+            try generateInlinedBody(block)
+            try emitter.jump(jumpIf ? .jumpIfTrue : .jumpIfFalse, to: target, at: position)
+            return
+        }
+        let line = emitter.line
+        emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
+        try generateStatements(Array(block.statements.dropLast()), valueAt: nil)
+        try generateCondition(last, jumpIf: jumpIf, to: target, at: position)
+        emitter.line = line
+    }
+
     /// `[cond] whileTrue: [body]` and friends; the value is nil.
     private mutating func generateWhile(_ message: MessageNode, exitOn exit: Opcode, hasBody: Bool,
                                         forEffect: Bool = false) throws(CompileError) {
         let position = message.position
         let loop = emitter.newLabel()
         try emitter.bind(loop, at: position)
-        try generateInlinedBody(message.receiver)
         if hasBody {
             let done = emitter.newLabel()
-            try emitter.jump(exit, to: done, at: position)
+            try generateInlinedCondition(message.receiver as! BlockNode, jumpIf: exit == .jumpIfTrue, to: done, at: position)
             try generateInlinedBody(message.arguments[0], forEffect: true)
             try emitter.jump(.jump, to: loop, at: position)
             try emitter.bind(done, at: position)
         } else {
-            try emitter.jump(exit == .jumpIfFalse ? .jumpIfTrue : .jumpIfFalse, to: loop, at: position)
+            try generateInlinedCondition(message.receiver as! BlockNode, jumpIf: exit == .jumpIfFalse, to: loop, at: position)
         }
         if !forEffect { emitter.emit(.pushNil) }
     }

@@ -80,14 +80,24 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case addSelfInt8         // pushSelf; pushInt8; sendAdd
     case subSelfInt8         // pushSelf; pushInt8; sendSub
     case branchSelfInt8      // pushSelf; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
+    case pushTempSend        // pushTemp; send
+    case pushTempIsNil       // pushTemp; sendIsNil
+    case pushTempNotNil      // pushTemp; sendNotNil
+    case addInt8             // pushInt8; sendAdd
+    case subInt8             // pushInt8; sendSub
+    case addTemp             // pushTemp; sendAdd
+    case subTemp             // pushTemp; sendSub
+    case mulTemp             // pushTemp; sendMul
+    case incrementInstVar    // pushInstVar; pushInt8; sendAdd; popStoreInstVar (the same variable)
 
     public var operands: OperandLayout {
         switch self {
         case .pushInt8, .pushTemp, .storeTemp, .popStoreTemp: return .i8
         case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8,
-             .popStoreTempJump: return .i8
+             .popStoreTempJump, .pushTempSend, .pushTempIsNil, .pushTempNotNil, .addInt8, .subInt8,
+             .addTemp, .subTemp, .mulTemp: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
-        case .pushInstVarTemp, .instVarAtTemp: return .u8
+        case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar: return .u8
         case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16
         case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp: return .u8i8
         case .jump, .jumpIfTrue, .jumpIfFalse: return .i16

@@ -172,6 +172,27 @@ extension VM {
                     if a & b & 1 != 0 { branch(a, b, comparisonAt: 4, &ip); continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
 
+                case .pushTempIsNil, .pushTempNotNil:
+                    let v = fp[Int(Int8(bitPattern: ip[1]))]
+                    sp += 1; sp.pointee = v; ip += 2
+                    pushTest((v == nilO) == (op == .pushTempIsNil), &sp, &ip, trueO, falseO); continue
+                case .addInt8, .subInt8:
+                    if let r = smallIntegerPlus(sp.pointee, ip[1], negated: op == .subInt8) { sp.pointee = r; ip += 3; continue }
+                    sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
+                case .addTemp, .subTemp, .mulTemp:
+                    let a = sp.pointee, b = fp[Int(Int8(bitPattern: ip[1]))]
+                    if let r = smallNumberArithmetic(a, b, op == .addTemp ? .sendAdd : op == .subTemp ? .sendSub : .sendMul) {
+                        sp.pointee = r; ip += 3; continue
+                    }
+                    sp += 1; sp.pointee = b; ip += 2; continue
+                case .incrementInstVar:
+                    let index = Int(ip[1])
+                    if hasInstVar(rcvr, index), let r = smallIntegerPlus(fetch(rcvr, index), ip[3], negated: false) {
+                        store(rcvr, index, r); ip += 7; continue
+                    }
+                    guard hasInstVar(rcvr, index) else { pending = badInstanceVariable(fp, ip, sp); continue }
+                    sp += 1; sp.pointee = fetch(rcvr, index); ip += 2; continue
+
                 case .returnTop, .returnSelf, .blockReturnTop:
                     let value = op == .returnSelf ? rcvr : sp.pointee
                     let ctx = fp[FrameSlot.context]
@@ -228,6 +249,9 @@ extension VM {
                     }
                     continue
 
+                case .pushTempSend:
+                    sp += 1; sp.pointee = fp[Int(Int8(bitPattern: ip[1]))]; ip += 2
+                    fallthrough
                 case .send:
                     let lit = Int(ip[1]) | Int(ip[2]) << 8
                     nargs = Int(ip[3])
@@ -614,6 +638,20 @@ extension VM {
         case .sendNotEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x != y)
         default: return nil
         }
+    }
+
+    /// `a + b`, `a - b` or `a * b` (`op`) when both are SmallIntegers and the result is one, or both
+    /// are SmallFloat64s and the result is one; else nil.
+    @_transparent func smallNumberArithmetic(_ a: Oop, _ b: Oop, _ op: Opcode) -> Oop? {
+        if a & b & 1 != 0 {
+            let x = Int64(bitPattern: a), y = Int64(bitPattern: b) &- 1
+            let (r, overflow) = op == .sendAdd ? x.addingReportingOverflow(y)
+                : op == .sendSub ? x.subtractingReportingOverflow(y)
+                : (x >> 3).multipliedReportingOverflow(by: y)
+            if overflow { return nil }
+            return op == .sendMul ? UInt64(bitPattern: r | 1) : UInt64(bitPattern: r)
+        }
+        return smallFloats(a, b, op)
     }
 
     /// When both operands are SmallFloat64s: the result, if it is a SmallFloat64 too.

@@ -32,6 +32,9 @@ enum Superinstructions {
             if o.isComparison && isForwardConditionalJump(3) { return .branchSelfInt8 }
             return o == .sendAdd ? .addSelfInt8 : o == .sendSub ? .subSelfInt8 : nil
         case .pushInstVar:
+            if op(1) == .pushInt8 && op(2) == .sendAdd && op(3) == .popStoreInstVar && code[i + 3].a == code[i].a {
+                return .incrementInstVar
+            }
             guard op(1) == .pushTemp else { return nil }
             return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
         case .pushTemp:
@@ -44,9 +47,17 @@ enum Superinstructions {
                 if op(2) == .sendAdd { return op(3) == .popStoreTemp ? .incrementTemp : .addTempInt8 }
                 if op(2) == .sendSub { return .subTempInt8 }
                 return nil
+            case .send?: return .pushTempSend
+            case .sendIsNil?: return .pushTempIsNil
+            case .sendNotNil?: return .pushTempNotNil
+            case .sendAdd?: return .addTemp
+            case .sendSub?: return .subTemp
+            case .sendMul?: return .mulTemp
             default:
                 return nil
             }
+        case .pushInt8:
+            return op(1) == .sendAdd ? .addInt8 : op(1) == .sendSub ? .subInt8 : nil
         case .sendAtPut:
             return op(1) == .pop ? .atPutPop : nil
         case .popStoreTemp:

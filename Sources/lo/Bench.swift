@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Only check every benchmark's result once at a small size (no timing).") var verify = false
     @Flag(name: .long, help: "Print the results as JSON.") var json = false
     @Flag(name: .long, help: "Count executed bytecodes, pairs and triples (slower) and print the commonest.") var stats = false
+    @Option(name: .long, help: "How many of the commonest opcodes, pairs and triples --stats prints.") var statsLimit = 25
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
@@ -61,7 +62,7 @@ struct Bench: ParsableCommand {
         } else {
             print(String(format: "geometric mean: %.0f µs over %d benchmarks; %d failed their check", geomean, rows.count, failed))
         }
-        if let statistics = rt.vm.bytecodeStatistics { print(statistics.report()) }
+        if let statistics = rt.vm.bytecodeStatistics { print(statistics.report(limit: statsLimit)) }
         if failed > 0 { throw ExitCode(1) }
     }
 

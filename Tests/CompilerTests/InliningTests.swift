@@ -49,6 +49,26 @@ final class InliningTests: XCTestCase {
                        ["pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jump 1", "pushTrue", "returnTop"])
     }
 
+    func testAndOrInAConditionJumpOnEachOperand() {
+        // The Boolean of `x and: [y]` is not pushed and tested a second time: each operand jumps.
+        XCTAssertEqual(listing(method("foo [x and: [y]] whileTrue: [self bar]")), [
+            "pushInstVar 0", "jumpIfFalse 14", "pushInstVar 1", "jumpIfFalse 9", "pushSelf", "send #bar 0", "pop",
+            "jump -19", "returnSelf",
+        ])
+        XCTAssertEqual(listing(method("foo (x or: [y]) ifTrue: [self bar]")), [
+            "pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jumpIfFalse 6", "pushSelf", "send #bar 0", "pop",
+            "returnSelf",
+        ])
+        XCTAssertEqual(listing(method("foo: z ^ (x and: [y or: [z]]) ifTrue: [1] ifFalse: [2]")), [
+            "pushInstVar 0", "jumpIfFalse 15", "pushInstVar 1", "jumpIfTrue 5", "pushTemp -1", "jumpIfFalse 5",
+            "pushInt8 1", "jump 2", "pushInt8 2", "returnTop",
+        ])
+        // A loop whose condition block has several statements: the last one is the condition.
+        XCTAssertEqual(listing(method("foo [self bar. x] whileFalse")), [
+            "pushSelf", "send #bar 0", "pop", "pushInstVar 0", "jumpIfFalse -11", "returnSelf",
+        ])
+    }
+
     func testWhileTrueWithBody() {
         XCTAssertEqual(listing(method("foo [x] whileTrue: [self bar]")), ["pushInstVar 0", "jumpIfFalse 9", "pushSelf", "send #bar 0", "pop", "jump -14", "returnSelf"])
     }

@@ -30,6 +30,33 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("[:x | x > 1 ifTrue: ['big'] ifFalse: ['small']] value: 5"), "'big'")
     }
 
+    func testAndOrAsConditionsFollowTheirTruthTables() throws {
+        // Compiled as jumps on each operand (InliningTests); every combination, in loops and ifs.
+        let values = ["true", "false"]
+        for a in values { for b in values { for d in values {
+            let and = (a == "true") && (b == "true"), or = (a == "true") || (b == "true")
+            XCTAssertEqual(try c.print("(\(a) and: [\(b)]) ifTrue: [1] ifFalse: [2]"), and ? "1" : "2")
+            XCTAssertEqual(try c.print("(\(a) or: [\(b)]) ifFalse: [1] ifTrue: [2]"), or ? "2" : "1")
+            let nested = (a == "true") && ((b == "true") || (d == "true"))
+            XCTAssertEqual(try c.print("| n | n := 0. [n < 3 and: [\(a) and: [\(b) or: [\(d)]]]] whileTrue: [n := n + 1]. n"),
+                           nested ? "3" : "0")
+            XCTAssertEqual(try c.print("| n | n := 0. [n >= 3 or: [(\(a) and: [\(b)]) not]] whileFalse: [n := n + 1]. n"),
+                           and ? "3" : "0")
+        } } }
+        XCTAssertEqual(try c.print("| n | n := 0. [n := n + 1. n < 5] whileTrue. n"), "5")
+        // The second operand runs only when the first does not decide.
+        XCTAssertEqual(try c.print("| log | log := OrderedCollection new. (false and: [log add: 1. true]) ifTrue: [log add: 2]. (true or: [log add: 3. true]) ifTrue: [log add: 4]. log asArray"), "#(4)")
+        // A non-Boolean operand is still asked #mustBeBoolean.
+        XCTAssertEqual(try c.print("[(true and: [3]) ifTrue: [1]] on: Error do: [:e | e class name]"), "#NonBooleanReceiver")
+    }
+
+    func testTheKernelKnowsEveryInstructionLength() throws {
+        // CompiledCode>>sendsDo: (senders, messages) walks bytecodes with its own length table.
+        let lengths = (0...255).map { Opcode(rawValue: UInt8($0))?.length ?? 0 }
+        XCTAssertEqual(try c.print("((0 to: 255) collect: [:op | CompiledCode instructionLengthOf: op]) asArray"),
+                       "#(" + lengths.map(String.init).joined(separator: " ") + ")")
+    }
+
     func testExceptionsResumeRetryAndEnsure() throws {
         XCTAssertEqual(try c.print("[1/0] on: ZeroDivide do: [:e | e return: -1]"), "-1")
         XCTAssertEqual(try c.print("[(Warning signal: 'w') + 1] on: Warning do: [:e | e resume: 41]"), "42")

@@ -90,7 +90,7 @@ final class InterpreterTests: XCTestCase {
         let fused = Superinstructions.fuse(bytes)
         let decoded = Instruction.decode(fused)!
         XCTAssertEqual(decoded.map(\.opcode), [.branchTempTemp, .pushTemp, .sendLessEq, .jumpIfFalse,
-                                               .pushSelfTemp, .incrementTemp, .pushInt8, .sendAdd, .popStoreTempJump,
+                                               .pushSelfTemp, .incrementTemp, .addInt8, .sendAdd, .popStoreTempJump,
                                                .jump, .instVarAtTemp, .pushTemp, .sendAt, .atPutPop, .pop, .returnSelf])
         XCTAssertEqual(decoded.map(\.offset), Instruction.decode(bytes)!.map(\.offset), "boundaries are unchanged")
         XCTAssertEqual(decoded.map(\.a), code.map(\.a), "operands are unchanged")
@@ -99,7 +99,20 @@ final class InterpreterTests: XCTestCase {
                   T.op(.pushSelf), T.op(.pushInt8, 1), T.op(.sendSub), T.op(.returnTop)] { i.encode(into: &onSelf) }
         XCTAssertEqual(Instruction.decode(Superinstructions.fuse(onSelf))!.map(\.opcode),
                        [.branchSelfInt8, .pushInt8, .sendLess, .jumpIfFalse, .pushSelf, .returnTop,
-                        .subSelfInt8, .pushInt8, .sendSub, .returnTop])
+                        .subSelfInt8, .subInt8, .sendSub, .returnTop])
+        // Pushes followed by a send, a nil test or arithmetic; an instance variable's increment.
+        var pushes: [UInt8] = []
+        for i in [T.op(.pushTemp, t), T.op(.send, 0, 0), T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.pushTemp, t),
+                  T.op(.sendNotNil), T.op(.pushTemp, t), T.op(.sendMul), T.op(.pushInt8, 3), T.op(.sendSub),
+                  T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 1),
+                  T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 0)] {
+            i.encode(into: &pushes)
+        }
+        XCTAssertEqual(Instruction.decode(Superinstructions.fuse(pushes))!.map(\.opcode),
+                       [.pushTempSend, .send, .pushTempIsNil, .sendIsNil, .pushTempNotNil, .sendNotNil, .mulTemp, .sendMul,
+                        .subInt8, .sendSub, .incrementInstVar, .addInt8, .sendAdd, .popStoreInstVar,
+                        .pushInstVar, .addInt8, .sendAdd, .popStoreInstVar],
+                       "an increment stores into the variable it read")
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }
