@@ -89,6 +89,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case subTemp             // pushTemp; sendSub
     case mulTemp             // pushTemp; sendMul
     case incrementInstVar    // pushInstVar; pushInt8; sendAdd; popStoreInstVar (the same variable)
+    case branchInstVarInt8   // pushInstVar; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
+    case pushInstVarInstVar  // pushInstVar; pushInstVar
 
     public var operands: OperandLayout {
         switch self {
@@ -97,7 +99,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
              .popStoreTempJump, .pushTempSend, .pushTempIsNil, .pushTempNotNil, .addInt8, .subInt8,
              .addTemp, .subTemp, .mulTemp: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
-        case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar: return .u8
+        case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar, .branchInstVarInt8, .pushInstVarInstVar: return .u8
         case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16
         case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp: return .u8i8
         case .jump, .jumpIfTrue, .jumpIfFalse: return .i16

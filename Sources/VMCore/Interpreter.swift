@@ -185,6 +185,16 @@ extension VM {
                         sp.pointee = r; ip += 3; continue
                     }
                     sp += 1; sp.pointee = b; ip += 2; continue
+                case .branchInstVarInt8, .pushInstVarInstVar:
+                    let index = Int(ip[1])
+                    guard hasInstVar(rcvr, index) else { pending = badInstanceVariable(fp, ip, sp); continue }
+                    let a = fetch(rcvr, index)
+                    if op == .branchInstVarInt8 {
+                        if a & 1 != 0 { branch(a, intOop(Int(Int8(bitPattern: ip[3]))), comparisonAt: 4, &ip); continue }
+                    } else if hasInstVar(rcvr, Int(ip[3])) {
+                        sp[1] = a; sp[2] = fetch(rcvr, Int(ip[3])); sp += 2; ip += 4; continue
+                    }
+                    sp += 1; sp.pointee = a; ip += 2; continue
                 case .incrementInstVar:
                     let index = Int(ip[1])
                     if hasInstVar(rcvr, index), let r = smallIntegerPlus(fetch(rcvr, index), ip[3], negated: false) {

@@ -35,6 +35,8 @@ enum Superinstructions {
             if op(1) == .pushInt8 && op(2) == .sendAdd && op(3) == .popStoreInstVar && code[i + 3].a == code[i].a {
                 return .incrementInstVar
             }
+            if op(1) == .pushInt8, let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchInstVarInt8 }
+            if op(1) == .pushInstVar { return .pushInstVarInstVar }
             guard op(1) == .pushTemp else { return nil }
             return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
         case .pushTemp:

@@ -105,13 +105,17 @@ final class InterpreterTests: XCTestCase {
         for i in [T.op(.pushTemp, t), T.op(.send, 0, 0), T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.pushTemp, t),
                   T.op(.sendNotNil), T.op(.pushTemp, t), T.op(.sendMul), T.op(.pushInt8, 3), T.op(.sendSub),
                   T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 1),
-                  T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 0)] {
+                  T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 0),
+                  T.op(.pushInstVar, 0), T.op(.pushInt8, 5), T.op(.sendLess), T.op(.jumpIfFalse, 0),
+                  T.op(.pushInstVar, 0), T.op(.pushInstVar, 1), T.op(.sendAdd), T.op(.returnTop)] {
             i.encode(into: &pushes)
         }
         XCTAssertEqual(Instruction.decode(Superinstructions.fuse(pushes))!.map(\.opcode),
                        [.pushTempSend, .send, .pushTempIsNil, .sendIsNil, .pushTempNotNil, .sendNotNil, .mulTemp, .sendMul,
                         .subInt8, .sendSub, .incrementInstVar, .addInt8, .sendAdd, .popStoreInstVar,
-                        .pushInstVar, .addInt8, .sendAdd, .popStoreInstVar],
+                        .pushInstVar, .addInt8, .sendAdd, .popStoreInstVar,
+                        .branchInstVarInt8, .pushInt8, .sendLess, .jumpIfFalse, .pushInstVarInstVar, .pushInstVar, .sendAdd,
+                        .returnTop],
                        "an increment stores into the variable it read")
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
