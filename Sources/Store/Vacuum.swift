@@ -36,6 +36,7 @@ extension SQLiteStore {
                 let (objectsRemoved, unreachableVersions) = try sweep(keeping: live, connection)
                 let largeBytesRemoved = try dropLargeBytes(keeping: largeBytes, stagedBefore: cutoff, connection)
                 try Self.dropUnusedLongContents(connection)
+                if objectsRemoved > 0 { try Self.dropDeletedInstances(connection) }
                 return VacuumReport(versionsRemoved: versionsRemoved + unreachableVersions,
                                     objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved)
             }

@@ -40,7 +40,13 @@ extension VM {
         case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
         // These move objects or rewrite references: the interpreter must reload its registers.
         case 126...131, 138, 140, 141:
-            guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else { return .fail }
+            let failures = faultFailures
+            guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else {
+                // The image could not be read: `Processor objectFault: why` instead of the fallback code.
+                guard faultFailures != failures, let selector = replaceByObjectFault(sp, nargs) else { return .fail }
+                sp -= nargs - 1
+                return .next(.send(selector: selector, numArgs: 1))
+            }
             sp -= nargs
             sp.pointee = value
             return .next(.resume)
@@ -73,8 +79,10 @@ extension VM {
             guard loadEveryObject() else { return nil }
             return firstObject() ?? nilObj
         case 140:
-            guard nargs == 0, isPointer(rcvr), loadEveryObject(), let index = indexOfClass(rcvr) else { return nil }
-            return newArray(allInstances(ofClassIndex: index))
+            // Those in memory, and the ghosts of those the image holds (ghosts are old: a scavenge keeps them).
+            var stored: [Oop] = []
+            guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr), storedInstances(of: rcvr, into: &stored) else { return nil }
+            return newArray(allInstances(ofClassIndex: index) + stored)
         case 141:
             // Only those in memory: objects of an image not loaded yet are left out (and not loaded).
             guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr) else { return nil }
