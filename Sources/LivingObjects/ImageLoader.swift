@@ -88,6 +88,18 @@ final class ImageLoader {
         }
     }
 
+    /// How many instances of the class `cls` the image holds as of the snapshot that memory does not
+    /// hold loaded (no ghost is made).
+    func storedInstanceCount(of cls: Oop) -> Result<Int, ImageInstancesProblem> {
+        guard let classOID = session.oids[cls] else { return .success(0) }
+        do {
+            let oids = try store.instanceOIDs(ofClass: classOID, asOf: session.snapshot)
+            return .success(oids.count { session.objects[$0].map(vm.isGhost) ?? true })
+        } catch {
+            return .failure(ImageInstancesProblem("cannot count the instances of \(vm.className(cls)) in the image \(store.path): \(describe(error))"))
+        }
+    }
+
     private func describe(_ error: Error) -> String {
         switch error {
         case let e as LoadProblem: e.text

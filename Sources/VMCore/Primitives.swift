@@ -42,15 +42,21 @@ extension VM {
         case 126...131, 138, 140, 141:
             let failures = faultFailures
             guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else {
-                // The image could not be read: `Processor objectFault: why` instead of the fallback code.
-                guard faultFailures != failures, let selector = replaceByObjectFault(sp, nargs) else { return .fail }
-                sp -= nargs - 1
-                return .next(.send(selector: selector, numArgs: 1))
+                return faultFailures != failures ? objectFaultInstead(nargs: nargs) : .fail
             }
             sp -= nargs
             sp.pointee = value
             return .next(.resume)
         case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
+        case 142 where nargs == 0:
+            guard isPointer(rcvr), indexOfClass(rcvr) != nil else { return .fail }
+            switch storedInstanceCount?(rcvr) ?? .success(0) {
+            case let .success(count): return .value(intOop(count))
+            case let .failure(problem):
+                faultError = problem.text
+                faultFailures &+= 1
+                return objectFaultInstead(nargs: nargs)
+            }
         case 148 where nargs == 0: return result(shallowCopy(rcvr))
         case 170 where nargs == 1:
             guard isString(rcvr), !isGhost(arg0) else { return .fail }
@@ -65,6 +71,14 @@ extension VM {
         default:
             return controlPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0, arg1: arg1, method: method)
         }
+    }
+
+    /// A primitive that could not read the image (`faultError` says why): `Processor objectFault: why`
+    /// is sent instead of running the fallback code.
+    private func objectFaultInstead(nargs: Int) -> PrimitiveOutcome {
+        guard let selector = replaceByObjectFault(sp, nargs) else { return .fail }
+        sp -= nargs - 1
+        return .next(.send(selector: selector, numArgs: 1))
     }
 
     /// Primitives that collect garbage or exchange identities; the answer is read after the heap changed.

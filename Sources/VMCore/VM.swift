@@ -165,6 +165,9 @@ public final class VM {
     /// The instances of a class that the image holds and memory does not hold loaded, as ghosts (made
     /// for those not in memory), for `allInstances`; or why they could not be made.
     public var storedInstances: ((_ cls: Oop) -> Result<[Oop], ImageInstancesProblem>)?
+    /// How many of those there are, without making ghosts (primitive 142: the class builder cannot
+    /// change them between pointers and bits).
+    public var storedInstanceCount: ((_ cls: Oop) -> Result<Int, ImageInstancesProblem>)?
     /// Called before and after `become:` and its kin exchange identities for Smalltalk (with the pairs
     /// as they are after): the image session moves OIDs along with identities.
     /// May answer more pairs for a one-way `become:` to replace along with those given.
