@@ -1,4 +1,5 @@
-// Reclaiming space: versions nobody can see any more, objects nothing can reach, orphaned large bytes.
+// Reclaiming space: versions nobody can see any more, objects nothing can reach, orphaned large bytes,
+// class shapes no kept version needs.
 
 import Foundation
 
@@ -8,6 +9,8 @@ public struct VacuumReport: Equatable, Sendable {
     /// Objects deleted altogether because no kept snapshot can reach them.
     public let objectsRemoved: Int
     public let largeBytesRemoved: Int
+    /// Class shapes no kept record needs any more.
+    public var shapesRemoved = 0
 }
 
 extension SQLiteStore {
@@ -32,13 +35,16 @@ extension SQLiteStore {
                 var keepPoints = try checkpoints(connection).filter { $0 < oldestKept }
                 keepPoints.append(oldestKept)
                 let versionsRemoved = try pruneVersions(keptAt: keepPoints, connection)
-                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, connection)
+                var shapeUse = try ShapeUse(connection)
+                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, noting: &shapeUse, connection)
                 let (objectsRemoved, unreachableVersions) = try sweep(keeping: live, connection)
                 let largeBytesRemoved = try dropLargeBytes(keeping: largeBytes, stagedBefore: cutoff, connection)
                 try Self.dropUnusedLongContents(connection)
                 if objectsRemoved > 0 { try Self.dropDeletedInstances(connection) }
+                let shapesRemoved = try shapeUse.dropUnused(connection)
                 return VacuumReport(versionsRemoved: versionsRemoved + unreachableVersions,
-                                    objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved)
+                                    objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved,
+                                    shapesRemoved: shapesRemoved)
             }
         }
         try writer.withLock { try $0.execute("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -108,7 +114,8 @@ extension SQLiteStore {
     }
 
     /// The OIDs reachable from the kept roots through the kept versions, and the large bytes they use.
-    private func markLive(keepPoints: [CommitID], since oldestKept: CommitID,
+    /// Notes in `shapes` the class shapes the kept versions need.
+    private func markLive(keepPoints: [CommitID], since oldestKept: CommitID, noting shapes: inout ShapeUse,
                           _ connection: Connection) throws -> (Set<UInt64>, Set<Int64>) {
         var pending: [UInt64] = []
         for point in keepPoints { pending += try Self.roots(connection, asOf: point).values }
@@ -128,6 +135,7 @@ extension SQLiteStore {
                 }
                 for referenced in object.referencedOIDs where !live.contains(referenced) { pending.append(referenced) }
                 if case let .largeBytes(large) = object.contents { largeBytes.insert(large.id) }
+                shapes.note(object)
             }
         }
         return (live, largeBytes)

@@ -227,6 +227,30 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
     }
 
+    // MARK: Check and gc
+
+    func testCheckVerifiesShapesAndGCDeletesThoseNoRecordNeedsAnyMore() throws {
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [], "every record of the image fits its shape")
+        let changer = try openedWithoutPrefetching()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
+        try changer.rt.commitImage(message: "Rec: c d a")
+        // The old shape of Rec is needed while its instances are stored with it.
+        let rec = try XCTUnwrap(changer.rt.imageOID(of: try XCTUnwrap(changer.rt.global("Rec"))))
+        let store = try SQLiteStore.open(path: image)
+        XCTAssertEqual(try store.classShapes(of: [rec]).count, 2)
+        _ = try ImageFile(path: image).collectGarbage(keepingDays: 0)    // the metaclasses' old shapes go
+        XCTAssertEqual(try store.classShapes(of: [rec]).count, 2)
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
+        // Rewritten in the new shape, they no longer need it: gc deletes it.
+        XCTAssertEqual(try changer.print("Recs do: [:r | r instVarNamed: 'd' put: 0]. System commit"), "true")
+        XCTAssertEqual(try ImageFile(path: image).collectGarbage(keepingDays: 0).vacuum.shapesRemoved, 1)
+        XCTAssertEqual(try store.classShapes(of: [rec]).map(\.names), [["c", "d", "a"]])
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try values(later, "Recs", ["a", "c", "d"]), "#(#(1 '1' 0) #(2 '2' 0) #(3 '3' 0) #(4 '4' 0) #(5 '5' 0))")
+    }
+
     // MARK: Between pointers and bits
 
     func testAClassOfBitsWithStoredInstancesCannotBeGivenPointersAndNothingChanges() throws {
