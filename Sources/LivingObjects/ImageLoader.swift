@@ -363,6 +363,8 @@ final class ImageLoader {
             // The record as stored: a migrated object is not changed (a commit writes it if it is).
             if let fingerprint = fingerprints[i] { session.fingerprints[r.oid] = fingerprint }     // large bytes: rewritten once, as bytes
         }
+        // Compiled code is read-only, loaded as compiled (its bytecodes and literal frame are loaded with it).
+        for o in targets { vm.freezeIfCode(o) }
         loadedCount += records.count
     }
 
