@@ -52,7 +52,7 @@ extension SQLiteStore {
                               _ findings: inout Findings) throws -> Set<UInt64> {
         let scan = try connection.statement("SELECT oid, commit_id, header, contents FROM objects ORDER BY oid, commit_id")
         let shapes = try ShapeTable(connection, &findings)
-        let indexed = try connection.statement("SELECT 1 FROM instances WHERE class_oid = ? AND oid = ?")
+        let indexed = try connection.statement(Self.notedInstanceQuery)
         var existing = Set<UInt64>()
         var references: [(from: UInt64, to: UInt64)] = []
         var versionsPerCommit: [Int64: Int] = [:]
@@ -80,10 +80,7 @@ extension SQLiteStore {
             }
             current = object
             shapes.check(object, commit: commit, &findings)
-            indexed.reset()
-            indexed.bind(1, object.classOID)
-            indexed.bind(2, oid)
-            if try !indexed.step() {
+            if try !Self.isNotedInstance(oid, of: object.classOID, indexed) {
                 findings.add(.instanceIndex, "object \(oid) at commit \(commit) is not in the instances of its class \(object.classOID)")
             }
         }

@@ -46,10 +46,11 @@ enum Schema {
             format INTEGER NOT NULL, names BLOB NOT NULL, commit_id INTEGER NOT NULL, UNIQUE (class_oid, class_index));
         """
 
-    /// The classes objects were written with (ClassInstances.swift): (class OID, OID) for every class
-    /// any version of an object had, so that the instances of a class are found without a scan.
+    /// The classes objects were written with (ClassInstances.swift): for every class any version of an
+    /// object had, its OID, as a bitmap per block of 64 OIDs; the instances of a class are found without a scan.
     static let instancesTable = """
-        CREATE TABLE instances(class_oid INTEGER NOT NULL, oid INTEGER NOT NULL, PRIMARY KEY (class_oid, oid)) WITHOUT ROWID;
+        CREATE TABLE instances(class_oid INTEGER NOT NULL, block INTEGER NOT NULL, bits INTEGER NOT NULL,
+            PRIMARY KEY (class_oid, block)) WITHOUT ROWID;
         """
 
     static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {

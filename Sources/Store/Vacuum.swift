@@ -1,5 +1,5 @@
 // Reclaiming space: versions nobody can see any more, objects nothing can reach, orphaned large bytes,
-// class shapes no kept version needs.
+// class shapes no kept version needs; the instances index is made again from the kept versions.
 
 import Foundation
 
@@ -36,11 +36,13 @@ extension SQLiteStore {
                 keepPoints.append(oldestKept)
                 let versionsRemoved = try pruneVersions(keptAt: keepPoints, connection)
                 var shapeUse = try ShapeUse(connection)
-                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, noting: &shapeUse, connection)
+                var instances = InstanceBlocks()
+                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, noting: &shapeUse,
+                                                      instances: &instances, connection)
                 let (objectsRemoved, unreachableVersions) = try sweep(keeping: live, connection)
                 let largeBytesRemoved = try dropLargeBytes(keeping: largeBytes, stagedBefore: cutoff, connection)
                 try Self.dropUnusedLongContents(connection)
-                if objectsRemoved > 0 { try Self.dropDeletedInstances(connection) }
+                try Self.rebuildInstances(instances, connection)
                 let shapesRemoved = try shapeUse.dropUnused(connection)
                 return VacuumReport(versionsRemoved: versionsRemoved + unreachableVersions,
                                     objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved,
@@ -114,9 +116,9 @@ extension SQLiteStore {
     }
 
     /// The OIDs reachable from the kept roots through the kept versions, and the large bytes they use.
-    /// Notes in `shapes` the class shapes the kept versions need.
+    /// Notes in `shapes` the class shapes the kept versions need, and in `instances` their classes.
     private func markLive(keepPoints: [CommitID], since oldestKept: CommitID, noting shapes: inout ShapeUse,
-                          _ connection: Connection) throws -> (Set<UInt64>, Set<Int64>) {
+                          instances: inout InstanceBlocks, _ connection: Connection) throws -> (Set<UInt64>, Set<Int64>) {
         var pending: [UInt64] = []
         for point in keepPoints { pending += try Self.roots(connection, asOf: point).values }
         let laterRoots = try connection.statement("SELECT oid FROM roots WHERE commit_id > ? AND oid IS NOT NULL")
@@ -136,6 +138,7 @@ extension SQLiteStore {
                 for referenced in object.referencedOIDs where !live.contains(referenced) { pending.append(referenced) }
                 if case let .largeBytes(large) = object.contents { largeBytes.insert(large.id) }
                 shapes.note(object)
+                instances.add(classOID: object.classOID, oid: oid)
             }
         }
         return (live, largeBytes)

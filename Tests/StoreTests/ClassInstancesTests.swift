@@ -46,9 +46,23 @@ final class ClassInstancesTests: XCTestCase {
         XCTAssertEqual(try store.instanceOIDs(ofClass: root, asOf: head), [root, kept, garbage])
         try store.vacuum(retain: .zero)
         XCTAssertEqual(try store.instanceOIDs(ofClass: root, asOf: try store.headCommit()), [root, kept])
-        let rows = try store.withReader { try $0.integer("SELECT count(*) FROM instances") }
-        XCTAssertEqual(rows, 2, "the deleted object's row is gone")
+        let bits = try store.withReader { try $0.integer("SELECT sum(bits) FROM instances") }
+        XCTAssertEqual(bits.map(UInt64.init), [root, kept].reduce(0) { $0 | 1 << ($1 & 63) }, "the deleted object's bit is gone")
         XCTAssertEqual(try store.check(), [])
+    }
+
+    func testObjectsMadeTogetherTakeOneRowPerClassAndBlockAndRewritesAddNone() throws {
+        let count = 1000
+        let range = try store.allocateOIDs(count: count + 1)
+        let cls = range.lowerBound
+        let objects = (0..<UInt64(count + 1)).map { object(cls + $0, ofClass: cls) }
+        let c1 = try store.commit(base: try store.headCommit(), writes: objects, author: "t", message: "many")
+        func rows() throws -> Int64? { try store.withReader { try $0.integer("SELECT count(*) FROM instances") } }
+        let made = try rows()!
+        XCTAssertLessThanOrEqual(made, Int64(count / 64 + 2))
+        let c2 = try store.commit(base: c1, writes: objects.prefix(100).map { object($0.oid, ofClass: cls, 7) }, author: "t", message: "again")
+        XCTAssertEqual(try rows(), made)
+        XCTAssertEqual(try store.instanceOIDs(ofClass: cls, asOf: c2), objects.map(\.oid))
     }
 
     func testAStoreOfFormatThreeGetsTheIndexWhenOpened() throws {
