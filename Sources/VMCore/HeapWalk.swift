@@ -61,8 +61,9 @@ extension VM {
         return pairs.map { (from: $0.0, to: $0.1) }
     }
 
-    /// Before the heap is enumerated object by object: every object of the image is loaded, so that enumerating it
-    /// finds what it would find had the image been read whole (false if that failed: `faultError`).
+    /// Before the heap is enumerated object by object (`someObject`): every object of the image is
+    /// loaded, so that enumerating it finds what it would find had the image been read whole (false if
+    /// that failed: `faultError`).
     func loadEveryObject() -> Bool {
         guard let loadAllObjects, let problem = loadAllObjects() else { return true }
         faultError = problem
