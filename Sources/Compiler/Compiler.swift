@@ -18,6 +18,9 @@ public struct ClassScope: Sendable {
 
 /// Smalltalk-80 source to `MethodDescription`s for the VM (see Docs/VM.md and Bytecodes.swift).
 public enum SmalltalkCompiler {
+    /// The selector every do-it is compiled with.
+    public static let doItSelector = "DoIt"
+
     /// A method: selector pattern, optional temps, pragmas, statements.
     public static func compileMethod(_ source: String, in scope: ClassScope) throws(CompileError) -> MethodDescription {
         var parser = try Parser(source)

@@ -60,7 +60,7 @@ struct Parser {
         let temporaries = isBinary("|") ? try parseTemporaries() : []
         let statements = try parseStatements(closing: .end)
         try expectEnd()
-        return MethodNode(selector: "DoIt", arguments: [], temporaries: temporaries, primitive: 0, pragmas: [],
+        return MethodNode(selector: SmalltalkCompiler.doItSelector, arguments: [], temporaries: temporaries, primitive: 0, pragmas: [],
                           statements: statements, endPosition: lastTokenPosition, isDoIt: true)
     }
 

@@ -1,6 +1,7 @@
 // Building a fresh image from the kernel's Tonel sources: classes first, then every method,
 // then each class's class-side `initialize`.
 
+import Compiler
 import Foundation
 import SourceFormats
 import VMCore
@@ -28,6 +29,8 @@ extension Runtime {
                 }
             }
         }
+        // Interned now, so that the first do-it run on a new image does not change its symbol table.
+        _ = vm.intern(SmalltalkCompiler.doItSelector)
         vm.bootstrapping = false
         for c in classes {
             guard let cls = vm.globalValue(c.name), vm.includesSelector(vm.classOf(cls), "initialize") else { continue }

@@ -187,6 +187,7 @@ private struct ImageRestore {
         session.shapes.dropPending()
         // What the VM reads of the objects put back without sending is loaded, as a fault would.
         do { try loader.completeRestored(Array(restored.values)) } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }
+        for oid in restored.keys { if let o = session.objects[oid] { vm.freezeIfCode(o) } }
     }
 
     /// Copies, as instances of the head's version of their class, of the objects in memory whose class

@@ -73,15 +73,44 @@ final class ImageLoader {
         return nil
     }
 
+    /// The instances of the class `cls` the image holds as of the snapshot that memory does not hold
+    /// loaded (`allInstances`): found through the store's index of classes without reading other
+    /// records, and answered as ghosts — those not in memory are made (one read of headers).
+    func storedInstances(of cls: Oop) -> Result<[Oop], ImageInstancesProblem> {
+        guard let classOID = session.oids[cls] else { return .success([]) }
+        do {
+            let oids = try store.instanceOIDs(ofClass: classOID, asOf: session.snapshot)
+            // Room for the ghosts and the Array of them, with a quarter of old space to spare.
+            try makeGhosts(for: oids, keepingFree: vm.oldSpaceReserve + 8 * oids.count)
+            return .success(oids.compactMap { session.objects[$0] }.filter(vm.isGhost))
+        } catch {
+            return .failure(ImageInstancesProblem("cannot find the instances of \(vm.className(cls)) in the image \(store.path): \(describe(error))"))
+        }
+    }
+
+    /// How many instances of the class `cls` the image holds as of the snapshot that memory does not
+    /// hold loaded (no ghost is made).
+    func storedInstanceCount(of cls: Oop) -> Result<Int, ImageInstancesProblem> {
+        guard let classOID = session.oids[cls] else { return .success(0) }
+        do {
+            let oids = try store.instanceOIDs(ofClass: classOID, asOf: session.snapshot)
+            return .success(oids.count { session.objects[$0].map(vm.isGhost) ?? true })
+        } catch {
+            return .failure(ImageInstancesProblem("cannot count the instances of \(vm.className(cls)) in the image \(store.path): \(describe(error))"))
+        }
+    }
+
+    private func describe(_ error: Error) -> String {
+        switch error {
+        case let e as LoadProblem: e.text
+        case let e as RuntimeError: "\(e)"
+        default: "\(error)"
+        }
+    }
+
     private func describe(_ error: Error, loading oids: [UInt64]) -> String {
         let what = oids.count == 1 ? "object \(oids[0])" : "objects \(oids.prefix(5).map(String.init).joined(separator: ", "))…"
-        let why: String
-        switch error {
-        case let e as LoadProblem: why = e.text
-        case let e as RuntimeError: why = "\(e)"
-        default: why = "\(error)"
-        }
-        return "cannot load \(what) of the image \(store.path): \(why)"
+        return "cannot load \(what) of the image \(store.path): \(describe(error))"
     }
 
     struct LoadProblem: Error {
@@ -334,6 +363,8 @@ final class ImageLoader {
             // The record as stored: a migrated object is not changed (a commit writes it if it is).
             if let fingerprint = fingerprints[i] { session.fingerprints[r.oid] = fingerprint }     // large bytes: rewritten once, as bytes
         }
+        // Compiled code is read-only, loaded as compiled (its bytecodes and literal frame are loaded with it).
+        for o in targets { vm.freezeIfCode(o) }
         loadedCount += records.count
     }
 
@@ -444,7 +475,9 @@ final class ImageLoader {
     /// object that does not exist becomes a ghost that fails to load, or, with `existing`, an error.
     /// A ghost gets the size of its object as an instance of its class now: `classIndex` may say a
     /// class's index (an abort about to replace classes), else it is the class's in memory.
-    func makeGhosts(for oids: [UInt64], existing: Bool = false, classIndex: (UInt64) -> Int? = { _ in nil }) throws {
+    /// With `keepingFree`, nothing is made unless the ghosts leave that many bytes of old space free.
+    func makeGhosts(for oids: [UInt64], existing: Bool = false, keepingFree: Int? = nil,
+                    classIndex: (UInt64) -> Int? = { _ in nil }) throws {
         let absent = Array(Set(oids.filter { session.objects[$0] == nil }))
         if absent.isEmpty { return }
         let headers = try store.headers(of: absent, asOf: session.snapshot)
@@ -460,8 +493,16 @@ final class ImageLoader {
         try readShapes(headers.compactMap { h in
             h.kind == .slots && current(h.classOID).map { h.shape != UInt32($0) } ?? false ? h.classOID : nil
         })
-        for h in headers {
-            try makeGhost(h.oid, hash: Int(h.identityHash), words: session.shapes.ghostWords(h, current: current(h.classOID)), classOID: h.classOID)
+        let words = headers.map { session.shapes.ghostWords($0, current: current($0.classOID)) }
+        if let keepingFree {
+            let bytes = words.reduce(0) { $0 + vm.ghostBytes(words: $1) } + (absent.count - headers.count) * vm.ghostBytes(words: 0)
+            guard vm.oldSpaceHasRoom(for: bytes + keepingFree) else {
+                vm.collectSoon()
+                throw LoadProblem(text: "\(absent.count) objects do not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
+            }
+        }
+        for (h, words) in zip(headers, words) {
+            try makeGhost(h.oid, hash: Int(h.identityHash), words: words, classOID: h.classOID)
         }
         for oid in absent where !found.contains(oid) { try makeGhost(oid, hash: 0, words: 0) }
     }

@@ -16,6 +16,8 @@ extension Runtime {
             return loader.fault(ghosts)
         }
         vm.loadAllObjects = { [unowned self] in self.imageSession?.loader?.loadAll() }
+        vm.storedInstances = { [unowned self] cls in self.imageSession?.loader?.storedInstances(of: cls) ?? .success([]) }
+        vm.storedInstanceCount = { [unowned self] cls in self.imageSession?.loader?.storedInstanceCount(of: cls) ?? .success(0) }
         vm.retainUnreached = { [unowned self] isReached in self.imageSession?.changedUnreached(isReached: isReached) ?? [] }
         vm.reloadableOID = { [unowned self] o in self.imageSession?.reloadableOID(of: o) }
         vm.identitiesWillChange = { [unowned self] from, to, twoWay in

@@ -1,5 +1,6 @@
 // check(): the store's self-examination — SQLite's integrity check, references and roots at the head,
-// commits against the versions they tagged, chunked bytes complete. Findings are returned, not thrown.
+// commits against the versions they tagged, chunked bytes complete, records against their class shapes
+// and the instances index. Findings are returned, not thrown.
 
 extension SQLiteStore {
     /// Examines the whole store in one read snapshot; an empty result means healthy. Damaged pages
@@ -44,11 +45,14 @@ extension SQLiteStore {
         return sizes
     }
 
-    /// Scans every version: each must belong to a known commit and decode; the newest version of each
+    /// Scans every version: each must belong to a known commit, decode, fit the shape it names and be
+    /// in the instances index under its class; the newest version of each
     /// object (the head) must refer only to existing objects. Returns the OIDs existing at the head.
     private func checkObjects(head: CommitID, commits: [Int64: Int], _ connection: Connection,
                               _ findings: inout Findings) throws -> Set<UInt64> {
         let scan = try connection.statement("SELECT oid, commit_id, header, contents FROM objects ORDER BY oid, commit_id")
+        let shapes = try ShapeTable(connection, &findings)
+        let indexed = try connection.statement(Self.notedInstanceQuery)
         var existing = Set<UInt64>()
         var references: [(from: UInt64, to: UInt64)] = []
         var versionsPerCommit: [Int64: Int] = [:]
@@ -75,7 +79,12 @@ extension SQLiteStore {
                 continue
             }
             current = object
+            shapes.check(object, commit: commit, &findings)
+            if try !Self.isNotedInstance(oid, of: object.classOID, indexed) {
+                findings.add(.instanceIndex, "object \(oid) at commit \(commit) is not in the instances of its class \(object.classOID)")
+            }
         }
+        indexed.reset()
         finishObject()
         for (commit, count) in versionsPerCommit where count > commits[commit] ?? 0 {
             findings.add(.commitMismatch, "commit \(commit) tagged \(count) versions but declares \(commits[commit] ?? 0)")
@@ -135,7 +144,7 @@ extension SQLiteStore {
 }
 
 /// Problems gathered by check(), at most a hundred of each kind (then a count of the rest).
-private struct Findings {
+struct Findings {
     private(set) var problems: [Problem] = []
     private var counts: [Problem.Kind: Int] = [:]
     private static let limit = 100

@@ -103,6 +103,7 @@ extension SQLiteStore {
             try Self.bind(record, to: insertObject, at: 3, connection)
             try insertObject.run()
         }
+        try Self.noteInstances(request.writes, connection)
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
         for (name, oid) in request.roots {
             insertRoot.reset()

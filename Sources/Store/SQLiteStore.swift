@@ -50,8 +50,8 @@ public final class SQLiteStore: Sendable {
     private func validateSchema(_ connection: Connection) throws {
         try connection.execute("PRAGMA journal_mode = WAL")
         let tables = try connection.integer(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'commits', 'objects', 'long_contents', 'roots', 'checkpoints', 'methods', 'large_bytes', 'chunks', 'shapes')")
-        guard tables == 10, try connection.integer("SELECT max(id) FROM commits") != nil else {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'commits', 'objects', 'long_contents', 'roots', 'checkpoints', 'methods', 'large_bytes', 'chunks', 'shapes', 'instances')")
+        guard tables == 11, try connection.integer("SELECT max(id) FROM commits") != nil else {
             throw StoreError.corrupt(path: path, detail: "tables of the store are missing")
         }
     }

@@ -8,8 +8,8 @@ enum Schema {
     static let applicationID: Int32 = 0x4C4F_6462
     /// `PRAGMA user_version`: the schema version this code writes and reads. Older files are upgraded
     /// when opened (`upgrade`): version 1 kept one `record` column per version, no size in it;
-    /// version 2 had no `shapes` table and no records with a shape.
-    static let version: Int32 = 3
+    /// version 2 had no `shapes` table and no records with a shape; version 3 no `instances` table.
+    static let version: Int32 = 4
 
     // Object versions are keyed (oid, commit_id) in one B-tree (WITHOUT ROWID): the newest version
     // as of a snapshot is one seek, and a cluster of consecutive OIDs is one range scan. The small
@@ -36,6 +36,7 @@ enum Schema {
         CREATE TABLE chunks(large_id INTEGER NOT NULL, seq INTEGER NOT NULL, data BLOB NOT NULL,
             PRIMARY KEY (large_id, seq));
         \(shapesTable)
+        \(instancesTable)
         """
 
     /// Class shapes (ClassShapes.swift): one row per class OID and class index, never changed; `id`
@@ -43,6 +44,13 @@ enum Schema {
     static let shapesTable = """
         CREATE TABLE shapes(id INTEGER PRIMARY KEY, class_oid INTEGER NOT NULL, class_index INTEGER NOT NULL,
             format INTEGER NOT NULL, names BLOB NOT NULL, commit_id INTEGER NOT NULL, UNIQUE (class_oid, class_index));
+        """
+
+    /// The classes objects were written with (ClassInstances.swift): for every class any version of an
+    /// object had, its OID, as a bitmap per block of 64 OIDs; the instances of a class are found without a scan.
+    static let instancesTable = """
+        CREATE TABLE instances(class_oid INTEGER NOT NULL, block INTEGER NOT NULL, bits INTEGER NOT NULL,
+            PRIMARY KEY (class_oid, block)) WITHOUT ROWID;
         """
 
     static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {
@@ -76,14 +84,17 @@ enum Schema {
     /// Brings a store of an older schema version to this one, in one write transaction (safe if another
     /// process does it at the same time). Version 1 kept each object version as one `record` blob
     /// without its size: every version is re-encoded into header and contents. Version 2 lacks the
-    /// `shapes` table (its records have no shape: they keep the shape their class had then).
+    /// `shapes` table (its records have no shape: they keep the shape their class had then). Version 3
+    /// lacks the `instances` index, filled from every version.
     static func upgrade(_ connection: Connection) throws {
         try connection.transaction(immediate: true) {
             let found = Int32(truncatingIfNeeded: try connection.integer("PRAGMA user_version") ?? 0)
             guard found < version else { return }
-            guard found == 1 || found == 2 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
+            guard found >= 1 else { throw StoreError.unsupportedVersion(path: connection.path, version: found) }
             if found == 1 { try upgradeRecords(connection) }
-            try connection.execute(shapesTable)
+            if found <= 2 { try connection.execute(shapesTable) }
+            try connection.execute(instancesTable)
+            try SQLiteStore.indexInstances(connection)
             try connection.execute("PRAGMA user_version = \(version)")
         }
     }

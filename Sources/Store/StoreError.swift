@@ -69,6 +69,10 @@ public struct CommitConflict: Error, Equatable, Sendable, CustomStringConvertibl
 public struct Problem: Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case integrity, danglingReference, danglingRoot, commitMismatch, incompleteLargeBytes
+        /// A record names a class shape that is not recorded, or has another number of slots.
+        case shapeMismatch
+        /// A record's class and OID are missing from the `instances` index.
+        case instanceIndex
     }
 
     public let kind: Kind

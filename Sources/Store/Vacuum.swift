@@ -1,4 +1,5 @@
-// Reclaiming space: versions nobody can see any more, objects nothing can reach, orphaned large bytes.
+// Reclaiming space: versions nobody can see any more, objects nothing can reach, orphaned large bytes,
+// class shapes no kept version needs; the instances index is made again from the kept versions.
 
 import Foundation
 
@@ -8,6 +9,8 @@ public struct VacuumReport: Equatable, Sendable {
     /// Objects deleted altogether because no kept snapshot can reach them.
     public let objectsRemoved: Int
     public let largeBytesRemoved: Int
+    /// Class shapes no kept record needs any more.
+    public var shapesRemoved = 0
 }
 
 extension SQLiteStore {
@@ -32,12 +35,18 @@ extension SQLiteStore {
                 var keepPoints = try checkpoints(connection).filter { $0 < oldestKept }
                 keepPoints.append(oldestKept)
                 let versionsRemoved = try pruneVersions(keptAt: keepPoints, connection)
-                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, connection)
+                var shapeUse = try ShapeUse(connection)
+                var instances = InstanceBlocks()
+                let (live, largeBytes) = try markLive(keepPoints: keepPoints, since: oldestKept, noting: &shapeUse,
+                                                      instances: &instances, connection)
                 let (objectsRemoved, unreachableVersions) = try sweep(keeping: live, connection)
                 let largeBytesRemoved = try dropLargeBytes(keeping: largeBytes, stagedBefore: cutoff, connection)
                 try Self.dropUnusedLongContents(connection)
+                try Self.rebuildInstances(instances, connection)
+                let shapesRemoved = try shapeUse.dropUnused(connection)
                 return VacuumReport(versionsRemoved: versionsRemoved + unreachableVersions,
-                                    objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved)
+                                    objectsRemoved: objectsRemoved, largeBytesRemoved: largeBytesRemoved,
+                                    shapesRemoved: shapesRemoved)
             }
         }
         try writer.withLock { try $0.execute("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)") }
@@ -107,8 +116,9 @@ extension SQLiteStore {
     }
 
     /// The OIDs reachable from the kept roots through the kept versions, and the large bytes they use.
-    private func markLive(keepPoints: [CommitID], since oldestKept: CommitID,
-                          _ connection: Connection) throws -> (Set<UInt64>, Set<Int64>) {
+    /// Notes in `shapes` the class shapes the kept versions need, and in `instances` their classes.
+    private func markLive(keepPoints: [CommitID], since oldestKept: CommitID, noting shapes: inout ShapeUse,
+                          instances: inout InstanceBlocks, _ connection: Connection) throws -> (Set<UInt64>, Set<Int64>) {
         var pending: [UInt64] = []
         for point in keepPoints { pending += try Self.roots(connection, asOf: point).values }
         let laterRoots = try connection.statement("SELECT oid FROM roots WHERE commit_id > ? AND oid IS NOT NULL")
@@ -127,6 +137,8 @@ extension SQLiteStore {
                 }
                 for referenced in object.referencedOIDs where !live.contains(referenced) { pending.append(referenced) }
                 if case let .largeBytes(large) = object.contents { largeBytes.insert(large.id) }
+                shapes.note(object)
+                instances.add(classOID: object.classOID, oid: oid)
             }
         }
         return (live, largeBytes)

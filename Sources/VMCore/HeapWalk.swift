@@ -61,13 +61,29 @@ extension VM {
         return pairs.map { (from: $0.0, to: $0.1) }
     }
 
-    /// Before the heap is enumerated: every object of the image is loaded, so that enumerating it
-    /// finds what it would find had the image been read whole (false if that failed: `faultError`).
+    /// Before the heap is enumerated object by object (`someObject`): every object of the image is
+    /// loaded, so that enumerating it finds what it would find had the image been read whole (false if
+    /// that failed: `faultError`).
     func loadEveryObject() -> Bool {
         guard let loadAllObjects, let problem = loadAllObjects() else { return true }
         faultError = problem
         faultFailures &+= 1
         return false
+    }
+
+    /// The instances of a class the image holds that memory does not hold loaded (ghosts), without
+    /// loading them or anything else (false if that failed: `faultError`).
+    func storedInstances(of cls: Oop, into instances: inout [Oop]) -> Bool {
+        guard let storedInstances else { return true }
+        switch storedInstances(cls) {
+        case let .success(ghosts):
+            instances = ghosts
+            return true
+        case let .failure(problem):
+            faultError = problem.text
+            faultFailures &+= 1
+            return false
+        }
     }
 
     public func allInstances(ofClassIndex index: Int) -> [Oop] {
@@ -90,4 +106,10 @@ extension VM {
         let next = (hasOverflowWord(o) ? o - 8 : o) + UInt64(objectBytes(o))
         return next < oldTop ? objectAt(next) : nil
     }
+}
+
+/// Why the instances of a class in an image could not be found or made ghosts.
+public struct ImageInstancesProblem: Error {
+    public let text: String
+    public init(_ text: String) { self.text = text }
 }

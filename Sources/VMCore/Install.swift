@@ -179,6 +179,18 @@ extension VM {
         setHeaderBits(fetch(code, CodeLayout.literals), Header.immutableBit)
     }
 
+    /// Compiled code loaded from an image is read-only as compiled code is (`freezeCode`; an image does
+    /// not keep the bit). The loader calls it once the code, its bytecodes and literal frame are filled.
+    public func freezeIfCode(_ o: Oop) {
+        let index = classIndexOf(o)
+        guard index == classIndex(.classCompiledMethod) || index == classIndex(.classCompiledBlock),
+              numSlotsOf(o) > CodeLayout.literals else { return }
+        setHeaderBits(o, Header.immutableBit)
+        for part in [fetch(o, CodeLayout.bytecodes), fetch(o, CodeLayout.literals)] where isPointer(part) && !isGhost(part) && part != nilObj {
+            setHeaderBits(part, Header.immutableBit)
+        }
+    }
+
     // MARK: Verification (no compiler output may crash the interpreter)
 
     private func validate(bytecodes: [UInt8], literals: [Literal], numArgs: Int, locals: Int, isBlock: Bool) -> Bool {

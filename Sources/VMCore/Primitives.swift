@@ -40,11 +40,23 @@ extension VM {
         case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
         // These move objects or rewrite references: the interpreter must reload its registers.
         case 126...131, 138, 140, 141:
-            guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else { return .fail }
+            let failures = faultFailures
+            guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else {
+                return faultFailures != failures ? objectFaultInstead(nargs: nargs) : .fail
+            }
             sp -= nargs
             sp.pointee = value
             return .next(.resume)
         case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
+        case 142 where nargs == 0:
+            guard isPointer(rcvr), indexOfClass(rcvr) != nil else { return .fail }
+            switch storedInstanceCount?(rcvr) ?? .success(0) {
+            case let .success(count): return .value(intOop(count))
+            case let .failure(problem):
+                faultError = problem.text
+                faultFailures &+= 1
+                return objectFaultInstead(nargs: nargs)
+            }
         case 148 where nargs == 0: return result(shallowCopy(rcvr))
         case 170 where nargs == 1:
             guard isString(rcvr), !isGhost(arg0) else { return .fail }
@@ -61,6 +73,14 @@ extension VM {
         }
     }
 
+    /// A primitive that could not read the image (`faultError` says why): `Processor objectFault: why`
+    /// is sent instead of running the fallback code.
+    private func objectFaultInstead(nargs: Int) -> PrimitiveOutcome {
+        guard let selector = replaceByObjectFault(sp, nargs) else { return .fail }
+        sp -= nargs - 1
+        return .next(.send(selector: selector, numArgs: 1))
+    }
+
     /// Primitives that collect garbage or exchange identities; the answer is read after the heap changed.
     private func heapPrimitive(_ n: Int, nargs: Int, rcvr: Oop, arg0: Oop) -> Oop? {
         switch n {
@@ -73,8 +93,10 @@ extension VM {
             guard loadEveryObject() else { return nil }
             return firstObject() ?? nilObj
         case 140:
-            guard nargs == 0, isPointer(rcvr), loadEveryObject(), let index = indexOfClass(rcvr) else { return nil }
-            return newArray(allInstances(ofClassIndex: index))
+            // Those in memory, and the ghosts of those the image holds (ghosts are old: a scavenge keeps them).
+            var stored: [Oop] = []
+            guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr), storedInstances(of: rcvr, into: &stored) else { return nil }
+            return newArray(allInstances(ofClassIndex: index) + stored)
         case 141:
             // Only those in memory: objects of an image not loaded yet are left out (and not loaded).
             guard nargs == 0, isPointer(rcvr), let index = indexOfClass(rcvr) else { return nil }

@@ -162,6 +162,12 @@ public final class VM {
     public var faultHandler: ((_ ghosts: [Oop]) -> String?)?
     /// Loads every object of the image there is (before heap enumeration); nil, or why it could not.
     public var loadAllObjects: (() -> String?)?
+    /// The instances of a class that the image holds and memory does not hold loaded, as ghosts (made
+    /// for those not in memory), for `allInstances`; or why they could not be made.
+    public var storedInstances: ((_ cls: Oop) -> Result<[Oop], ImageInstancesProblem>)?
+    /// How many of those there are, without making ghosts (primitive 142: the class builder cannot
+    /// change them between pointers and bits).
+    public var storedInstanceCount: ((_ cls: Oop) -> Result<Int, ImageInstancesProblem>)?
     /// Called before and after `become:` and its kin exchange identities for Smalltalk (with the pairs
     /// as they are after): the image session moves OIDs along with identities.
     /// May answer more pairs for a one-way `become:` to replace along with those given.

@@ -23,7 +23,8 @@ struct GC: ImageCommand {
         let v = reclaimed.vacuum
         print("""
             reclaimed \(v.versionsRemoved) object versions, \(v.objectsRemoved) unreachable objects, \
-            \(v.largeBytesRemoved) large byte sequences; file \(reclaimed.bytesBefore) → \(reclaimed.bytesAfter) bytes
+            \(v.largeBytesRemoved) large byte sequences, \
+            \(v.shapesRemoved) class shapes; file \(reclaimed.bytesBefore) → \(reclaimed.bytesAfter) bytes
             """)
     }
 }

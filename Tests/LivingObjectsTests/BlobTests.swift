@@ -198,6 +198,12 @@ final class BlobTests: MasterImageTestCase {
         XCTAssertEqual(try rt.evaluateAndPrint("Smalltalk removeKey: #Forged. System commit. Other"), "5")
         XCTAssertEqual(try opened().evaluateAndPrint("{ Other. Data asByteArray }"), "#(5 #[1 2 3])")
 
+        // Blob cannot be subclassed (its record has no room for instance variables): refused, nothing made.
+        let refusal = try errorText("Blob subclass: #Photo instanceVariableNames: 'title' classVariableNames: '' package: 'Photos'")
+        XCTAssertTrue(refusal.hasPrefix("'Photo: Blob cannot be subclassed"), refusal)
+        XCTAssertTrue(refusal.contains("Hold a Blob in an instance variable instead"), refusal)
+        XCTAssertEqual(try rt.evaluateAndPrint("{ Smalltalk includesKey: #Photo. Blob subclasses size }"), "#(false 0)")
+
         // A read-only view of the past reads Blobs but imports nothing.
         let view = try Runtime(image: image, asOf: try ImageFile(path: image).store.headCommit())
         XCTAssertEqual(try view.evaluateAndPrint("Data asByteArray"), "#[1 2 3]")

@@ -85,6 +85,18 @@ final class ImagePersistenceTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try opened(file).print("Smalltalk at: #Small"), "'a new string'")
     }
 
+    func testAFirstEvaluationOnANewImageChangesNothing() throws {
+        let file = path("new.lo")
+        let kernel = try CapturingRuntime()
+        try kernel.rt.commitImage(toPath: file, message: "created")
+        let store = try SQLiteStore.open(path: file)
+        let created = try store.headCommit()
+        XCTAssertEqual(try kernel.rt.evaluateAndCommit("3 + 4"), "7")
+        XCTAssertEqual(try store.headCommit(), created, "the do-it's selector is in the new image already")
+        XCTAssertEqual(try opened(file).rt.evaluateAndCommit("3 + 4"), "7")
+        XCTAssertEqual(try store.headCommit(), created, "nor does the first session of the image write anything")
+    }
+
     func testAFailedEvaluationCommitsNothing() throws {
         let file = path("failed.lo")
         _ = try savedImage(at: file)

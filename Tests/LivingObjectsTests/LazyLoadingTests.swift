@@ -135,10 +135,35 @@ final class LazyLoadingTests: MasterImageTestCase {
             """), "55")
     }
 
-    func testHeapEnumerationFindsObjectsThatWereNotLoaded() throws {
+    func testAllInstancesFindsObjectsThatWereNotLoadedAndLeavesThemGhosts() throws {
         let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("Object allInstances size"), "0")
+        let loaded = image.rt.loadedObjectCount
         XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")
-        XCTAssertEqual(image.rt.ghostCount, 0, "enumerating the heap loads the whole image")
+        XCTAssertLessThan(image.rt.loadedObjectCount - loaded, DataImage.nodeCount, "the store's index says which records are instances")
+        XCTAssertEqual(try image.print("(LazyNode allInstances collect: [:n | n value]) asSortedCollection asArray = (1 to: \(DataImage.nodeCount)) asArray"), "true")
+    }
+
+    func testCompiledCodeLoadedIsReadOnlyAsFreshlyCompiledCodeIs() throws {
+        let image = try openedWithoutPrefetching()
+        try image.rt.compile("fresh ^ value printString , 'x'", inClass: "LazyNode")
+        let attempts = { (method: String) in
+            """
+            | m | m := \(method).
+            { [m instVarAt: 1 put: nil. #changed] on: Error do: [:e | e class name].
+              [m bytecodes at: 1 put: 0. #changed] on: Error do: [:e | e class name].
+              [m literals at: 1 put: nil. #changed] on: Error do: [:e | e class name].
+              [m become: Object new. #changed] on: Error do: [:e | #refused] }
+            """
+        }
+        let refused = "#(#SubscriptOutOfBounds #Error #Error #refused)"
+        XCTAssertEqual(try image.print(attempts("LazyNode >> #fresh")), refused)
+        XCTAssertEqual(try image.print(attempts("Object >> #printString")), refused, "loaded from the image: the same")
+        XCTAssertEqual(try image.print("{ (Data at: 1) value. (Data at: 1) fresh }"), "#(1 '1x')")
+        // Put back by an abort, still read-only.
+        XCTAssertEqual(try image.print("System abort. true"), "true")
+        XCTAssertEqual(try image.print(attempts("Object >> #printString")), refused)
+        XCTAssertEqual(try image.print("(Data at: 3) printString"), "'#(1 #two ''three'')'")
     }
 
     func testACommitAfterSomeObjectsLoadedWritesOnlyWhatChanged() throws {

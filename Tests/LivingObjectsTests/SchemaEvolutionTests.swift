@@ -227,25 +227,79 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
     }
 
-    func testAClassOfBitsThatNowHasPointersMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
+    // MARK: Check and gc
+
+    func testCheckVerifiesShapesAndGCDeletesThoseNoRecordNeedsAnyMore() throws {
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [], "every record of the image fits its shape")
         let changer = try openedWithoutPrefetching()
-        _ = try changer.rt.evaluate("Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'")
-        try changer.rt.compile("x ^ x", inClass: "Blob")
-        try changer.rt.commitImage(message: "Blob has pointers")
-        let image = try openedWithoutPrefetching()
-        let text = try image.print("[Blobs first x] on: ObjectFault do: [:e | e messageText]")
-        XCTAssertTrue(text.contains("holds bits"), text)
-        XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c d a"))
+        try changer.rt.commitImage(message: "Rec: c d a")
+        // The old shape of Rec is needed while its instances are stored with it.
+        let rec = try XCTUnwrap(changer.rt.imageOID(of: try XCTUnwrap(changer.rt.global("Rec"))))
+        let store = try SQLiteStore.open(path: image)
+        XCTAssertEqual(try store.classShapes(of: [rec]).count, 2)
+        _ = try ImageFile(path: image).collectGarbage(keepingDays: 0)    // the metaclasses' old shapes go
+        XCTAssertEqual(try store.classShapes(of: [rec]).count, 2)
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "SubRecs", ["c", "d", "s"]), "#(#('x' nil #s1) #('y' nil #s2))")
+        // Rewritten in the new shape, they no longer need it: gc deletes it.
+        XCTAssertEqual(try changer.print("Recs do: [:r | r instVarNamed: 'd' put: 0]. System commit"), "true")
+        XCTAssertEqual(try ImageFile(path: image).collectGarbage(keepingDays: 0).vacuum.shapesRemoved, 1)
+        XCTAssertEqual(try store.classShapes(of: [rec]).map(\.names), [["c", "d", "a"]])
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try values(later, "Recs", ["a", "c", "d"]), "#(#(1 '1' 0) #(2 '2' 0) #(3 '3' 0) #(4 '4' 0) #(5 '5' 0))")
     }
 
-    func testAClassThatNowHoldsBitsMakesItsStoredInstancesAnObjectFaultNotACrash() throws {
-        let changer = try openedWithoutPrefetching()
-        _ = try changer.rt.evaluate("Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'")
-        try changer.rt.commitImage(message: "Tally holds bytes")
+    // MARK: Between pointers and bits
+
+    func testAClassOfBitsWithStoredInstancesCannotBeGivenPointersAndNothingChanges() throws {
         let image = try openedWithoutPrefetching()
-        let text = try image.print("[Tallies last basicSize] on: ObjectFault do: [:e | e messageText]")
-        XCTAssertTrue(text.contains("holds bits"), text)
-        XCTAssertEqual(try image.print("Recs first a"), "1", "the rest of the image is fine")
+        let text = try image.print("""
+            [Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'. #changed]
+                on: Error do: [:e | e messageText]
+            """)
+        XCTAssertTrue(text.contains("Blob cannot change from bytes to normal instances: the image holds 1 of its instances not loaded"), text)
+        XCTAssertEqual(try image.print("{ Blob typeOfClass. Blob instVarNames. (Blobs first basicAt: 16). Blobs first class == Blob }"),
+                       "#(#bytes #() 255 true)", "nothing changed")
+        XCTAssertEqual(try image.print("System commit. Blob storedInstanceCount"), "0", "loaded now")
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try later.print("{ Blob typeOfClass. Blob storedInstanceCount. Blobs first basicAt: 1 }"), "#(#bytes 1 255)")
+    }
+
+    func testAClassWithStoredInstancesCannotBeMadeToHoldBitsNorCanItsSubclasses() throws {
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("Tally storedInstanceCount"), "2")
+        let text = try image.print("""
+            [Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'. #changed]
+                on: Error do: [:e | e messageText]
+            """)
+        XCTAssertTrue(text.contains("Tally cannot change from variable to bytes instances: the image holds 2 of its instances"), text)
+        XCTAssertEqual(try image.print("{ Tally typeOfClass. Tally instVarNames. Tallies last asArrayOfSlots }"), "#(#variable #(#label) #(1 2 3))")
+        // A subclass whose layout would change with its superclass's is checked too.
+        _ = try image.rt.evaluate(EvolutionImage.define("Base", ""))
+        _ = try image.rt.evaluate(EvolutionImage.define("Leaf", "", superclass: "Base"))
+        XCTAssertEqual(try image.print("Smalltalk at: #Leaves put: { Leaf new }. System commit. Leaf typeOfClass"), "#normal")
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try later.print("{ Base storedInstanceCount. Leaf storedInstanceCount }"), "#(0 1)")
+        let refused = try later.print("""
+            [Object variableByteSubclass: #Base instanceVariableNames: '' classVariableNames: '' package: 'Evolution'. #changed]
+                on: Error do: [:e | e messageText]
+            """)
+        XCTAssertTrue(refused.contains("Leaf cannot change from normal to bytes instances: the image holds 1"), refused)
+        XCTAssertEqual(try later.print("{ Base typeOfClass. Leaf typeOfClass. Leaves first class == Leaf }"), "#(#normal #normal true)")
+    }
+
+    func testInstancesLoadedFirstAreConvertedAsInMemory() throws {
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("Tallies collect: [:t | t basicSize]"), "#(0 3)")
+        XCTAssertEqual(try image.print("""
+            Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'.
+            { Tally typeOfClass. Tallies last class == Tally. Tallies last basicSize. Tallies last basicAt: 3 }
+            """), "#(#bytes true 3 0)", "as the class builder converts instances in memory: same size, contents cleared")
+        try image.rt.commitImage(message: "Tally holds bytes")
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try later.print("{ Tally typeOfClass. Tallies last class == Tally. Tallies last basicSize }"), "#(#bytes true 3)")
     }
 }
 

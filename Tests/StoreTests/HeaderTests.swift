@@ -88,7 +88,8 @@ final class HeaderTests: XCTestCase {
         let head = try upgraded.headCommit()
         XCTAssertEqual(try upgraded.load(oids: [1, 2, 3], asOf: head), objects)
         XCTAssertEqual(try upgraded.headers(of: [1, 2, 3], asOf: head), objects.map(\.header))
-        XCTAssertEqual(try Connection(path: path, flags: SQLITE_OPEN_READWRITE).integer("PRAGMA user_version"), 3)
+        XCTAssertEqual(try Connection(path: path, flags: SQLITE_OPEN_READWRITE).integer("PRAGMA user_version"), 4)
+        XCTAssertEqual(try upgraded.instanceOIDs(ofClass: 1, asOf: head), [1, 2, 3], "the instances index is filled")
         XCTAssertEqual(try upgraded.check(), [])
         XCTAssertEqual(try upgraded.classShapes(of: [1]), [])
         let next = try upgraded.commit(base: head, writes: [StoredObject(oid: 2, classOID: 1, format: 16, bytes: [1])],
@@ -103,10 +104,10 @@ final class HeaderTests: XCTestCase {
         _ = try made.allocateOIDs(count: 1)
         let head = try made.commit(base: try made.headCommit(), writes: [object], author: "t", message: "one")
         let db = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
-        try db.execute("DROP TABLE shapes; PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)")
+        try db.execute("DROP TABLE shapes; DROP TABLE instances; PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)")
 
         let upgraded = try SQLiteStore.open(path: path)
-        XCTAssertEqual(try db.integer("PRAGMA user_version"), 3)
+        XCTAssertEqual(try db.integer("PRAGMA user_version"), 4)
         XCTAssertEqual(try upgraded.load(oid: 1, asOf: head), object, "records of format 2 have no shape")
         let shape = ClassShape(classOID: 1, classIndex: 9, format: 1, names: ["a", "b"])
         _ = try upgraded.commit(base: head, writes: [], shapes: [shape], author: "t", message: "a shape")
@@ -123,6 +124,7 @@ final class HeaderTests: XCTestCase {
             DROP TABLE objects;
             DROP TABLE long_contents;
             DROP TABLE shapes;
+            DROP TABLE instances;
             CREATE TABLE objects(oid INTEGER NOT NULL, commit_id INTEGER NOT NULL, record BLOB NOT NULL,
                 PRIMARY KEY (oid, commit_id)) WITHOUT ROWID;
             UPDATE meta SET value = 4 WHERE key = 'next_oid';

@@ -1,0 +1,81 @@
+// allInstances on an image larger than the heap: the store says which records are instances of the
+// class, and only those are made ghosts — the other objects of the image are never read.
+
+import Foundation
+import Store
+import VMCore
+import XCTest
+@testable import LivingObjects
+
+final class AllInstancesTests: MasterImageTestCase {
+    override class var master: MasterImage? { MarkerImage.master }
+
+    private func opened() throws -> CapturingImage {
+        var configuration = VMConfiguration()
+        configuration.heapLimitBytes = MarkerImage.heapLimit
+        return try CapturingImage(path: image, configuration: configuration)
+    }
+
+    func testAllInstancesAnswersStoredInstancesWithoutLoadingTheRestOfTheImage() throws {
+        let image = try opened()
+        // The code these expressions run, loaded first.
+        XCTAssertEqual(try image.print("Object allInstances size + Lone n"), "1000")
+        let blobsLoaded = "(ByteArray allLoadedInstances select: [:b | b size = \(MarkerImage.blobSize)]) size"
+        XCTAssertEqual(try image.print(blobsLoaded), "0")
+        let loadedBefore = image.rt.loadedObjectCount
+        XCTAssertEqual(try image.print("Marker allInstances size"), "\(MarkerImage.markers)", image.err)
+        XCTAssertLessThan(image.rt.loadedObjectCount - loadedBefore, MarkerImage.markers / 4, "the instances are ghosts until used")
+        XCTAssertEqual(try image.print("(Marker allInstances inject: 0 into: [:sum :m | sum + m n])"), "\(MarkerImage.sum)", image.err)
+        XCTAssertEqual(try image.print("| sum | sum := 0. Marker allInstancesDo: [:m | sum := sum + m n]. sum"), "\(MarkerImage.sum)")
+        XCTAssertEqual(try image.print("Marker instanceCount"), "\(MarkerImage.markers)")
+        XCTAssertEqual(try image.print("Marker someInstance class name"), "#Marker")
+        XCTAssertEqual(try image.print(blobsLoaded), "0",
+                       "the markers, not the \(MarkerImage.chunks * MarkerImage.perChunk) byte arrays beside them")
+        XCTAssertEqual(image.rt.vm.evictions, 0, "nothing had to be evicted")
+        // The same objects as reached through the references: one identity each.
+        XCTAssertEqual(try image.print("(Marker allInstances includes: ((Chunks at: 7) at: 1)) & (Marker allInstances includes: Lone)"), "true")
+        XCTAssertEqual(try image.print("(Marker allInstances collect: [:m | m n]) asSet size"), "\(MarkerImage.markers)")
+    }
+
+    func testNewChangedAndCommittedInstancesAreCountedOnceAndStoredGarbageUntilGC() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Smalltalk at: #Fresh put: (Marker new n: 5000). Marker allInstances size"), "\(MarkerImage.markers + 1)")
+        XCTAssertEqual(try image.print("((Chunks at: 3) at: 1) n: 3000. Lone n: 2000. (Marker allInstances inject: 0 into: [:sum :m | sum + m n])"),
+                       "\(MarkerImage.sum + 5000 + 2997 + 1000)", "changed instances are answered as memory holds them")
+        // The Marker of chunk 3, no longer referred to, stays in the store until it is collected there (lo gc).
+        XCTAssertEqual(try image.print("(Chunks at: 3) at: 1 put: 'no marker'. System commit. Marker allInstances size"), "\(MarkerImage.markers + 1)")
+        let reopened = try opened()
+        XCTAssertEqual(try reopened.print("Marker allInstances size"), "\(MarkerImage.markers + 1)", reopened.err)
+        try SQLiteStore.open(path: self.image).vacuum(retain: .zero)
+        let collected = try opened()
+        XCTAssertEqual(try collected.print("Marker allInstances size"), "\(MarkerImage.markers)", collected.err)
+        XCTAssertEqual(try collected.print("(Marker allInstances inject: 0 into: [:sum :m | sum + m n])"), "\(MarkerImage.sum - 3 + 5000 + 1000)")
+    }
+
+    func testInstancesThatDoNotFitTheHeapAreAnObjectFaultNotACrash() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("[ByteArray allInstances size] on: ObjectFault do: [:e | e messageText copyFrom: 1 to: 38]"),
+                       "'cannot find the instances of ByteArray'", image.err)
+        XCTAssertEqual(try image.print("Marker allInstances size"), "\(MarkerImage.markers)", "the session goes on")
+    }
+}
+
+/// An image of \(chunks) Arrays of byte arrays, twice the heap limit in all, where the first element of
+/// each Array is a Marker, plus one more Marker in the global Lone.
+enum MarkerImage {
+    static let chunks = 120, perChunk = 100, blobSize = 2000
+    static let markers = chunks + 1
+    static let sum = chunks * (chunks + 1) / 2 + 1000
+    static let heapLimit = 12 << 20
+
+    static let master = MasterImage("marker image") { c in
+        _ = try c.rt.evaluate("Object subclass: #Marker instanceVariableNames: 'n' classVariableNames: '' package: 'Marker-Test'")
+        try c.rt.compile("n ^ n", inClass: "Marker")
+        try c.rt.compile("n: anInteger n := anInteger", inClass: "Marker")
+        _ = try c.rt.evaluate("""
+            Smalltalk at: #Chunks put: ((1 to: \(chunks)) collect: [:i |
+                ((1 to: \(perChunk)) collect: [:j | ByteArray new: \(blobSize)]) at: 1 put: (Marker new n: i); yourself]).
+            Smalltalk at: #Lone put: (Marker new n: 1000)
+            """)
+    }
+}
