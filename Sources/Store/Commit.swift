@@ -97,11 +97,9 @@ extension SQLiteStore {
         let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
         for write in request.writes {
             let record = try write.record ?? storeOutOfLine(write.outOfLine!, connection)
-            insertObject.reset()
-            insertObject.bind(1, write.oid)
+            insertObject.bind(1, write.oid)          // (reset by the last run)
             insertObject.bind(2, id.rawValue)
-            try Self.bind(record, to: insertObject, at: 3, connection)
-            try insertObject.run()
+            try Self.run(insertObject, binding: record, at: 3, connection)
         }
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
         for (name, oid) in request.roots {
