@@ -94,13 +94,7 @@ extension SQLiteStore {
         insertCommit.bind(6, OIDList.encode(sorted: request.writes.map(\.oid)))
         try insertCommit.run()
 
-        let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
-        for write in request.writes {
-            let record = try write.record ?? storeOutOfLine(write.outOfLine!, connection)
-            insertObject.bind(1, write.oid)          // (reset by the last run)
-            insertObject.bind(2, id.rawValue)
-            try Self.run(insertObject, binding: record, at: 3, connection)
-        }
+        try insertObjects(request, commit: id, connection)
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
         for (name, oid) in request.roots {
             insertRoot.reset()

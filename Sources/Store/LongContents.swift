@@ -14,20 +14,25 @@ extension SQLiteStore {
     /// record's header and contents at `index` and `index + 1`; long contents are written to
     /// `long_contents` first and their id bound instead. The record's bytes are bound without a copy,
     /// for as long as the insert runs: the statement is reset (its bindings cleared) before this returns.
+    static func run(_ insert: Statement, header: UnsafeRawBufferPointer, contents: UnsafeRawBufferPointer,
+                    at index: Int, _ connection: Connection) throws {
+        defer { insert.reset() }
+        insert.bindWithoutCopy(index, header)
+        if contents.count > inlineContentsLimit {
+            let long = try connection.statement("INSERT INTO long_contents (data) VALUES (?)")
+            long.bind(1, contents)
+            try long.run()
+            insert.bind(index + 1, connection.lastInsertRowID)
+        } else {
+            insert.bindWithoutCopy(index + 1, contents)
+        }
+        try insert.run()
+    }
+
     static func run(_ insert: Statement, binding record: EncodedRecord, at index: Int, _ connection: Connection) throws {
         try record.bytes.withUnsafeBytes { all in
-            defer { insert.reset() }
-            insert.bindWithoutCopy(index, UnsafeRawBufferPointer(rebasing: all[..<record.headerLength]))
-            let contents = UnsafeRawBufferPointer(rebasing: all[record.headerLength...])
-            if contents.count > inlineContentsLimit {
-                let long = try connection.statement("INSERT INTO long_contents (data) VALUES (?)")
-                long.bind(1, contents)
-                try long.run()
-                insert.bind(index + 1, connection.lastInsertRowID)
-            } else {
-                insert.bindWithoutCopy(index + 1, contents)
-            }
-            try insert.run()
+            try run(insert, header: UnsafeRawBufferPointer(rebasing: all[..<record.headerLength]),
+                    contents: UnsafeRawBufferPointer(rebasing: all[record.headerLength...]), at: index, connection)
         }
     }
 
