@@ -95,7 +95,7 @@ final class ImageSession {
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
         oids.updateKeys(newAddress)
         let freed = objects.updateValues { _, o in newAddress(o) }
-        for oid in freed { fingerprints.removeValue(forKey: oid) }
+        fingerprints.removeValues(forKeys: freed)
     }
 
     /// The OID to load `o` from again once a full collection evicted it (VM.reloadableOID): an object

@@ -109,12 +109,19 @@ final class WordMap: Sequence {
         }
         table[hole].key = 0
         tableCount -= 1
-        if capacity > Self.tableSize(for: 0) && tableCount * 16 < capacity { resize(to: Self.tableSize(for: tableCount)) }
         return removed
     }
 
+    /// Removes the entries of `keys`, then gives back memory if the table is mostly empty. (Shrinking
+    /// only once they are all gone matters: keys removed in the order of their slots are those of one
+    /// end of the table, and the rest, rehashed into a smaller table, would crowd into one run.)
+    func removeValues(forKeys keys: [UInt64]) {
+        for k in keys { removeValue(forKey: k) }
+        if capacity > Self.tableSize(for: 0) && tableCount * 16 < capacity { resize(to: Self.tableSize(for: tableCount)) }
+    }
+
     /// Replaces every value by `transform(key, value)`, in place; an entry for which it answers nil is
-    /// removed. Answers the keys removed.
+    /// removed (`removeValues`). Answers the keys removed.
     @discardableResult
     func updateValues(_ transform: (UInt64, UInt64) -> UInt64?) -> [UInt64] {
         var removed: [UInt64] = []
@@ -124,7 +131,7 @@ final class WordMap: Sequence {
         for i in 0..<capacity where table[i].key != 0 {
             if let n = transform(table[i].key, table[i].value) { table[i].value = n } else { removed.append(table[i].key) }
         }
-        for k in removed where k != 0 { removeValue(forKey: k) }
+        removeValues(forKeys: removed)
         return removed
     }
 
@@ -167,6 +174,15 @@ final class WordMap: Sequence {
 
     func makeIterator() -> Iterator { Iterator(map: self) }
     var underestimatedCount: Int { count }
+
+    /// The longest run of occupied slots: what a look-up of a key not there may have to probe.
+    var longestRun: Int {
+        var longest = 0, run = 0
+        for i in 0..<capacity {
+            if table[i].key != 0 { run += 1; longest = Swift.max(longest, run) } else { run = 0 }
+        }
+        return longest
+    }
 
     // MARK: The table
 

@@ -107,10 +107,10 @@ final class WordMapTests: XCTestCase {
                 if step % 5_000 == 0 { assertSame(map, model) }
             }
             assertSame(map, model)
-            // Emptied one by one, the table shrinks and what is left is still found.
-            for key in Array(model.keys).dropFirst(10) {
-                XCTAssertEqual(map.removeValue(forKey: key), model.removeValue(forKey: key))
-            }
+            // Emptied but for ten, the table shrinks and what is left is still found.
+            let gone = Array(model.keys.dropFirst(10))
+            map.removeValues(forKeys: gone)
+            for key in gone { model[key] = nil }
             assertSame(map, model)
         }
     }
@@ -124,6 +124,34 @@ final class WordMapTests: XCTestCase {
         for (k, v) in model { if v % 3 == 0 { expectedRemoved.append(k); model[k] = nil } else { model[k] = v + k } }
         XCTAssertEqual(Set(removed), Set(expectedRemoved))
         assertSame(map, model)
+    }
+
+    /// As when a full collection frees the most of the objects loaded: ranges of consecutive OIDs,
+    /// nearly all removed, in the order of their slots. The table shrinks only once they are gone, so
+    /// those still to remove, all of one end of the table, never crowd into one run of slots (they
+    /// did, 981 slots long, when each removal could shrink the table).
+    func testRemovingMostEntriesInSlotOrderKeepsProbeRunsShort() {
+        func ranges() -> (WordMap, [UInt64: UInt64]) {
+            let map = WordMap()
+            var model: [UInt64: UInt64] = [:]
+            for range in UInt64(0)..<138 {
+                for oid in range * 7_000 + 1...range * 7_000 + 1_000 { map[oid] = oid << 3; model[oid] = oid << 3 }
+            }
+            return (map, model)
+        }
+        var (map, model) = ranges()
+        XCTAssertLessThan(map.longestRun, 32)
+        let freed = map.map(\.key).filter { $0 % 7_000 < 950 }
+        for (i, oid) in freed.enumerated() {
+            XCTAssertEqual(map.removeValue(forKey: oid), model.removeValue(forKey: oid))
+            if i % 5_000 == 0 && map.longestRun >= 32 { XCTFail("a run of \(map.longestRun) slots after \(i) removals"); break }
+        }
+        assertSame(map, model)
+        (map, model) = ranges()
+        map.updateValues { oid, o in oid % 7_000 < 950 ? nil : o }
+        model = model.filter { $0.key % 7_000 >= 950 }
+        assertSame(map, model)
+        XCTAssertLessThan(map.longestRun, 32)
     }
 
     func testUpdateKeysMovesEntriesAndAnswersTheValuesOfThoseRemoved() {
