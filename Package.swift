@@ -3,6 +3,8 @@ import PackageDescription
 
 // The VM core is built for speed in every configuration: no exclusivity checks in the interpreter loop.
 let vmCoreSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+// Nor in the image layer and the store, whose commits and loads touch the session's maps once per object.
+let imageSettings = vmCoreSettings
 
 let package = Package(
     name: "LivingObjects",
@@ -25,12 +27,13 @@ let package = Package(
         // Tonel and chunk (file-in/file-out) source formats: read and write.
         .target(name: "SourceFormats"),
         // The embeddable API: Runtime, bootstrap from kernel sources or opening an image, file-in, evaluation.
-        .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats", "Store"]),
+        .target(name: "LivingObjects", dependencies: ["VMCore", "Compiler", "SourceFormats", "Store"],
+                swiftSettings: imageSettings),
         // Line editing and history for `lo repl` (Debian: libedit-dev).
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The image store: versioned objects, commits, history on SQLite (Debian: libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: imageSettings),
         // A child process for the store's crash test: commits in a loop until killed.
         .executableTarget(name: "store-torture", dependencies: ["Store"]),
         // Store figures: bulk create, cold traversal, bytes per object, commit rates; image commits (bench/RESULTS.md).

@@ -302,7 +302,7 @@ final class ImageLoader {
             bytes += vm.ghostBytes(words: ghostWords[ghostWords.count - 1])
         }
         bytes += (absent.count - headers.count) * vm.ghostBytes(words: 0)
-        let fingerprints = records.map { r -> Int? in
+        let fingerprints = records.map { r -> UInt64? in
             if case .largeBytes = r.contents, !r.isBlob { return nil }
             return r.fingerprint
         }
@@ -440,7 +440,7 @@ final class ImageLoader {
     private struct ObjectMemo {
         private var oids = [UInt64](repeating: 0, count: 256), oops = [Oop](repeating: 0, count: 256)
 
-        mutating func find(_ oid: UInt64, in objects: [UInt64: Oop]) -> Oop? {
+        mutating func find(_ oid: UInt64, in objects: WordMap) -> Oop? {
             let i = Int(truncatingIfNeeded: oid) & 255
             if oids[i] == oid && oid != 0 { return oops[i] }
             guard let o = objects[oid] else { return nil }
@@ -519,7 +519,7 @@ extension ImageSession {
         let changed = vm.changedObjects.filter { !isReached($0) && !vm.isGhost($0) }
         let committed = committedSinceSnapshot.compactMap { objects[$0] }.filter { !isReached($0) && !vm.isGhost($0) }
         guard !changed.isEmpty || !committed.isEmpty,
-              oids.keys.contains(where: { vm.isGhost($0) && isReached($0) }) else { return [] }
+              oids.contains(where: { vm.isGhost($0.key) && isReached($0.key) }) else { return [] }
         return committed + recordChanged(among: changed).map(\.object)
     }
 }
@@ -566,7 +566,7 @@ extension Runtime {
     public var loadedObjectCount: Int { imageSession?.loader?.loadedCount ?? 0 }
 
     /// Ghosts now in memory: objects of the image referred to but not loaded.
-    public var ghostCount: Int { imageSession.map { s in s.objects.values.reduce(0) { $0 + (vm.isGhost($1) ? 1 : 0) } } ?? 0 }
+    public var ghostCount: Int { imageSession.map { s in s.objects.reduce(0) { $0 + (vm.isGhost($1.value) ? 1 : 0) } } ?? 0 }
 
     /// Faults served so far, and the store reads they took.
     public var faultStatistics: (faults: Int, reads: Int) {

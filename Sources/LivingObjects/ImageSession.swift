@@ -19,8 +19,8 @@ final class ImageSession {
     var base: CommitID
     /// The OID of each persistent object, ghosts included (ImageLoader.swift), and the object of each
     /// OID (`adopt`, `forget`).
-    private(set) var oids: [Oop: UInt64] = [:]
-    private(set) var objects: [UInt64: Oop] = [:]
+    let oids = WordMap()
+    let objects = WordMap()
     /// The snapshot objects are loaded as of: the commit opened (or the head at the last abort). Commits
     /// move `base`, not this: ghosts are loaded as they were when the objects referring to them were.
     var snapshot: CommitID
@@ -38,7 +38,7 @@ final class ImageSession {
     /// so that the header does not change (and conflict) with every commit.
     var headerCounters: (hashState: Int, cacheEpoch: Int)?
     /// OID → fingerprint of the record the store holds at `base`.
-    var fingerprints: [UInt64: Int] = [:]
+    let fingerprints = WordMap()
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
@@ -63,8 +63,8 @@ final class ImageSession {
     }
 
     func reserveCapacity(_ count: Int) {
-        if oids.capacity < count { oids.reserveCapacity(count) }
-        if objects.capacity < count { objects.reserveCapacity(count) }
+        oids.reserveCapacity(count)
+        objects.reserveCapacity(count)
     }
 
     /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
@@ -75,9 +75,9 @@ final class ImageSession {
 
     /// Leaves every object: the object space is about to be committed to another store.
     func forgetAll() {
-        for o in oids.keys { vm.makeTransient(o) }
-        oids = [:]
-        objects = [:]
+        for (o, _) in oids { vm.makeTransient(o) }
+        oids.removeAll()
+        objects.removeAll()
         vm.clearChangedObjects()
     }
 
@@ -89,24 +89,13 @@ final class ImageSession {
             + "(to make that state current again, roll back to it: lo rollback \(base.rawValue))")
     }
 
-    /// A full collection moved or freed objects. The fingerprints of those freed go with them: loading
-    /// an object again reads its fingerprint again.
+    /// A full collection moved or freed objects: the object of each OID is updated in place, the map
+    /// from objects to OIDs is rebuilt. The fingerprints of those freed go with them: loading an object
+    /// again reads its fingerprint again.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
-        var moved: [Oop: UInt64] = [:], movedObjects: [UInt64: Oop] = [:]
-        moved.reserveCapacity(oids.count)
-        movedObjects.reserveCapacity(oids.count)
-        var freed: [UInt64] = []
-        for (o, oid) in oids {
-            guard let n = newAddress(o) else { freed.append(oid); continue }
-            moved[n] = oid
-            movedObjects[oid] = n
-        }
-        oids = moved
-        objects = movedObjects
-        for oid in freed where objects[oid] == nil { fingerprints[oid] = nil }
-        if fingerprints.capacity > 4 * max(fingerprints.count, 1024) {
-            fingerprints = Dictionary(uniqueKeysWithValues: fingerprints.lazy.map { ($0.key, $0.value) })
-        }
+        oids.updateKeys(newAddress)
+        let freed = objects.updateValues { _, o in newAddress(o) }
+        fingerprints.removeValues(forKeys: freed)
     }
 
     /// The OID to load `o` from again once a full collection evicted it (VM.reloadableOID): an object
@@ -119,11 +108,14 @@ final class ImageSession {
     /// After a commit `commit` made on top of `base`: if nothing but this session's own commits came
     /// after the snapshot, records as of the new commit are what memory holds, so loading continues from
     /// there and every object of it can be evicted and loaded again.
-    func advanceSnapshot(after base: CommitID, to commit: CommitID) {
-        guard snapshot == base, commit.rawValue == base.rawValue + 1, !isReadOnly else { return }
+    /// Answers whether it did.
+    @discardableResult
+    func advanceSnapshot(after base: CommitID, to commit: CommitID) -> Bool {
+        guard snapshot == base, commit.rawValue == base.rawValue + 1, !isReadOnly else { return false }
         snapshot = commit
         committedSinceSnapshot = []
         madeSinceSnapshot = []
+        return true
     }
 
     /// Who commits: $USER, or "lo".
@@ -147,7 +139,7 @@ enum ImageSpecialsRecord {
 
 extension StoredObject {
     /// A hash of everything in the record (within this process: Hasher is seeded per process).
-    var fingerprint: Int {
+    var fingerprint: UInt64 {
         var h = Hasher()
         h.combine(classOID)
         h.combine(format)
@@ -158,6 +150,6 @@ extension StoredObject {
         case .bytes(let bytes): h.combine(1); h.combine(bytes)
         case .largeBytes(let large): h.combine(2); h.combine(large)
         }
-        return h.finalize()
+        return UInt64(bitPattern: Int64(h.finalize()))
     }
 }

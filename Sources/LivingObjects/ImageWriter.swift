@@ -38,26 +38,31 @@ extension Runtime {
             session.headerCounters = (Int(specials.hashState >> 4), Int(specials.cacheEpoch >> 26))
         }
 
-        var writes: [StoredObject] = [], written: [(UInt64, Int)] = []
-        func write(_ record: StoredObject) {
+        // A new object's OID is the next of the range assigned, and it has no fingerprint yet.
+        var writes: [StoredObject] = [], written: [(oid: UInt64, fingerprint: UInt64, isNew: Bool)] = []
+        writes.reserveCapacity(changes.objects.count + ImageSpecialsRecord.recordCount)
+        written.reserveCapacity(writes.capacity)
+        func write(_ record: StoredObject, isNew: Bool) {
             let fingerprint = record.fingerprint
-            guard session.fingerprints[record.oid] != fingerprint else { return }
+            guard isNew || session.fingerprints[record.oid] != fingerprint else { return }
             writes.append(record)
-            written.append((record.oid, fingerprint))
+            written.append((record.oid, fingerprint, isNew))
         }
         var classes: [Oop] = []
-        for (o, contents) in zip(changes.objects, changes.contents) {
-            guard let record = session.record(of: o, oid: session.oids[o]!, contents: contents, vm: vm) else {
+        for (i, (o, contents)) in zip(changes.objects, changes.contents).enumerated() {
+            let isNew = i >= changes.changedCount
+            let oid = isNew ? assigned.firstOID + UInt64(i - changes.changedCount) : session.oids[o]!
+            guard let record = session.record(of: o, oid: oid, contents: contents, vm: vm) else {
                 for o in assigned.fresh { session.forget(o) }
                 if session.isBlob(o) {
                     throw RuntimeError.image("cannot commit: a Blob has no bytes in the store (a Blob is made by Blob fromFile: or Blob fromBytes:)")
                 }
                 throw RuntimeError.image("cannot commit: \(describe(o)) refers to an object that is neither saved nor new")
             }
-            write(record)
+            write(record, isNew: isNew)
             if vm.isClass(o) { classes.append(o) }
         }
-        specialsRecords(specials, session).forEach(write)
+        for record in specialsRecords(specials, session) { write(record, isNew: false) }
         let methodChanges = session.pendingMethodVersions.map(\.change)
         // Nothing changed: no commit (history records only changes).
         if writes.isEmpty && methodChanges.isEmpty && !assigned.specials {
@@ -86,15 +91,16 @@ extension Runtime {
             if let conflict = error as? CommitConflict { throw RuntimeError.commitConflict(describe(conflict, session)) }
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
         }
-        let fresh = Set(assigned.fresh)
-        for (oid, fingerprint) in written {
-            session.fingerprints[oid] = fingerprint
-            // Objects of the snapshot only: a ghost's record cannot refer to an object made since.
-            if let o = session.objects[oid] {
-                if fresh.contains(o) { session.madeSinceSnapshot.insert(oid) } else { session.committedSinceSnapshot.insert(oid) }
+        session.fingerprints.reserveCapacity(session.fingerprints.count + written.count)
+        for w in written { session.fingerprints[w.oid] = w.fingerprint }
+        // Unless this commit follows the snapshot directly (then they are all of the new snapshot): the
+        // objects of the snapshot since committed (not the VM-state records, which are not objects).
+        if !session.advanceSnapshot(after: previousBase, to: session.base) {
+            for w in written {
+                if w.isNew { session.madeSinceSnapshot.insert(w.oid) }
+                else if session.objects[w.oid] != nil { session.committedSinceSnapshot.insert(w.oid) }
             }
         }
-        session.advanceSnapshot(after: previousBase, to: session.base)
         vm.clearChangedObjects()
         session.pendingMethodVersions.removeFirst(methodChanges.count)
         session.shapes.recorded(first: shapes.count)
@@ -121,16 +127,18 @@ extension Runtime {
 
     /// New objects get a fresh consecutive range of OIDs (and become persistent), and so do the
     /// records of the VM state on the first commit to a store.
-    private func assignOIDs(_ fresh: [Oop], _ session: ImageSession) throws -> (fresh: [Oop], specials: Bool) {
+    private func assignOIDs(_ fresh: [Oop], _ session: ImageSession) throws -> (fresh: [Oop], firstOID: UInt64, specials: Bool) {
         let specialsNeeded = session.specialsOIDs.isEmpty ? ImageSpecialsRecord.recordCount : 0
-        guard fresh.count + specialsNeeded > 0 else { return ([], false) }
+        guard fresh.count + specialsNeeded > 0 else { return ([], 0, false) }
         var next: UInt64
         do { next = try session.store.allocateOIDs(count: fresh.count + specialsNeeded).lowerBound } catch {
             throw RuntimeError.image("cannot allocate OIDs in \(session.store.path): \(error)")
         }
+        let first = next
+        session.reserveCapacity(session.oids.count + fresh.count)
         for o in fresh { session.adopt(o, oid: next); next += 1 }
         if specialsNeeded > 0 { session.specialsOIDs = (0..<UInt64(specialsNeeded)).map { next + $0 } }
-        return (fresh, specialsNeeded > 0)
+        return (fresh, first, specialsNeeded > 0)
     }
 
     private func specialsRecords(_ specials: ImageSpecials, _ session: ImageSession) -> [StoredObject] {
@@ -180,16 +188,17 @@ extension Runtime {
 struct CommitSet {
     private(set) var objects: [Oop] = []
     private(set) var contents: [ImageContents] = []
-    /// The objects that have no OID yet (the tail of `objects`).
+    /// The objects that have no OID yet (the tail of `objects`, from `changedCount` on).
     var new: [Oop] { Array(objects[changedCount...]) }
-    private let changedCount: Int
+    let changedCount: Int
 
     init(_ vm: VM, changed: [Oop], roots: [Oop]) {
-        var seen = Set<Oop>(), objects = changed, contents: [ImageContents] = []
+        let seen = WordMap()
+        var objects = changed, contents: [ImageContents] = []
         var saved = SavedContents(vm)
         for o in changed { saved.noteLiterals(of: o) }      // changed code: its literal frame may be changed too
         func visit(_ o: Oop) {
-            if o != 0 && isPointer(o) && !vm.isPersistent(o) && seen.insert(o).inserted { objects.append(o) }
+            if o != 0 && isPointer(o) && !vm.isPersistent(o) && seen.insert(o, 1) { objects.append(o) }
         }
         for r in roots { visit(r) }
         var i = 0

@@ -11,7 +11,8 @@ struct BatchState {
         let oldestBase = requests.map(\.base).min()!
         if oldestBase < head, requests.count > 1 {
             recentWrites = try RecentWrites(since: oldestBase, connection)
-        } else if oldestBase >= head {
+        } else if oldestBase >= head, requests.count > 1 {
+            // What the first requests write, for the conflict checks of those after them.
             recentWrites = RecentWrites(since: head)
         }
     }

@@ -75,13 +75,15 @@ extension SQLiteStore {
 
     /// Notes the class of each object written (inside a commit's transaction), read back from its
     /// encoded header.
-    static func noteInstances(_ writes: [CommitRequest.Write], _ connection: Connection) throws {
+    static func noteInstances(_ request: CommitRequest, _ connection: Connection) throws {
         var blocks = InstanceBlocks()
-        for write in writes {
-            if let object = write.outOfLine {
-                blocks.add(classOID: object.classOID, oid: write.oid)
-            } else if let (header, _) = write.record!.bytes.withUnsafeBytes({ RecordCoding.decodeHeader(oid: write.oid, $0) }) {
-                blocks.add(classOID: header.classOID, oid: write.oid)
+        request.records.withUnsafeBytes { records in
+            for write in request.writes {
+                if let object = write.outOfLine {
+                    blocks.add(classOID: object.classOID, oid: write.oid)
+                } else if let (header, _) = RecordCoding.decodeHeader(oid: write.oid, UnsafeRawBufferPointer(rebasing: records[write.record])) {
+                    blocks.add(classOID: header.classOID, oid: write.oid)
+                }
             }
         }
         try blocks.write(connection)

@@ -94,16 +94,8 @@ extension SQLiteStore {
         insertCommit.bind(6, OIDList.encode(sorted: request.writes.map(\.oid)))
         try insertCommit.run()
 
-        let insertObject = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
-        for write in request.writes {
-            let record = try write.record ?? storeOutOfLine(write.outOfLine!, connection)
-            insertObject.reset()
-            insertObject.bind(1, write.oid)
-            insertObject.bind(2, id.rawValue)
-            try Self.bind(record, to: insertObject, at: 3, connection)
-            try insertObject.run()
-        }
-        try Self.noteInstances(request.writes, connection)
+        try insertObjects(request, commit: id, connection)
+        try Self.noteInstances(request, connection)
         let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
         for (name, oid) in request.roots {
             insertRoot.reset()

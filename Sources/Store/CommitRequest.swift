@@ -3,15 +3,18 @@
 struct CommitRequest: Sendable {
     struct Write: Sendable {
         let oid: UInt64
-        /// The encoded record (header, then contents), or nil for bytes to store out of line in the
-        /// commit itself.
-        let record: EncodedRecord?
+        /// Where the encoded record (header, then contents) is in `records`: empty for bytes to store
+        /// out of line in the commit itself (`outOfLine`).
+        let record: Range<Int>
+        let headerLength: Int
         let outOfLine: StoredObject?
     }
 
     let base: CommitID
     /// Sorted by OID.
     let writes: [Write]
+    /// The encoded records of the writes, one after another.
+    let records: [UInt8]
     let roots: [(name: String, oid: UInt64?)]
     let methods: [MethodChange]
     /// Class shapes to record (kept if already recorded).
@@ -24,8 +27,14 @@ struct CommitRequest: Sendable {
     init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
          methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String) throws {
         let sorted = objects.sorted { $0.oid < $1.oid }
-        var writes: [Write] = []
+        var writes: [Write] = [], records: [UInt8] = []
         writes.reserveCapacity(sorted.count)
+        records.reserveCapacity(24 * sorted.count)
+        func encoded(_ object: StoredObject) -> Write {
+            let start = records.count
+            let headerLength = RecordCoding.append(object, to: &records)
+            return Write(oid: object.oid, record: start..<records.count, headerLength: headerLength, outOfLine: nil)
+        }
         var largeBytes: [LargeBytes] = []
         var previous: UInt64 = 0
         for object in sorted {
@@ -40,18 +49,19 @@ struct CommitRequest: Sendable {
             previous = object.oid
             switch object.contents {
             case let .bytes(bytes) where bytes.count > SQLiteStore.largeBytesThreshold:
-                writes.append(Write(oid: object.oid, record: nil, outOfLine: object))
+                writes.append(Write(oid: object.oid, record: records.count..<records.count, headerLength: 0, outOfLine: object))
             case let .largeBytes(large):
                 largeBytes.append(large)
-                writes.append(Write(oid: object.oid, record: EncodedRecord(object), outOfLine: nil))
+                writes.append(encoded(object))
             default:
-                writes.append(Write(oid: object.oid, record: EncodedRecord(object), outOfLine: nil))
+                writes.append(encoded(object))
             }
         }
         let removed = Set(removingRoots)
         guard removed.isDisjoint(with: roots.keys) else { throw StoreError.invalidRequest("a root both set and removed") }
         self.base = base
         self.writes = writes
+        self.records = records
         self.roots = roots.map { ($0.key, Optional($0.value)) } + removed.map { ($0, nil) }
         self.methods = methods
         self.shapes = shapes

@@ -132,6 +132,16 @@ final class Statement {
         bytes.withUnsafeBytes { bind(index, $0) }
     }
 
+    /// Binds bytes that SQLite does not copy: the buffer must stay valid until the statement has run
+    /// and its bindings are cleared (`reset`).
+    func bindWithoutCopy(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(stmt, Int32(index), 0)
+        } else {
+            sqlite3_bind_blob(stmt, Int32(index), bytes.baseAddress, Int32(bytes.count), nil)
+        }
+    }
+
     /// Binds bytes that SQLite copies (the buffer need not outlive the call).
     func bind(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
         if bytes.isEmpty {

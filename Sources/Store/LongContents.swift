@@ -10,21 +10,30 @@ extension SQLiteStore {
     /// row on a 4 KB page of a WITHOUT ROWID table).
     static let inlineContentsLimit = 900
 
-    /// Binds a record's header and contents to parameters `index` and `index + 1` of an insert into
-    /// `objects`; long contents are written to `long_contents` first and their id bound instead.
-    static func bind(_ record: EncodedRecord, to insert: Statement, at index: Int, _ connection: Connection) throws {
-        try record.bytes.withUnsafeBytes { all in
-            insert.bind(index, UnsafeRawBufferPointer(rebasing: all[..<record.headerLength]))
-            try bindContents(UnsafeRawBufferPointer(rebasing: all[record.headerLength...]), to: insert, at: index + 1, connection)
+    /// Runs `insert`, an insert into `objects` whose parameters before `index` are bound, with a
+    /// record's header and contents at `index` and `index + 1`; long contents are written to
+    /// `long_contents` first and their id bound instead. The record's bytes are bound without a copy,
+    /// for as long as the insert runs: the statement is reset (its bindings cleared) before this returns.
+    static func run(_ insert: Statement, header: UnsafeRawBufferPointer, contents: UnsafeRawBufferPointer,
+                    at index: Int, _ connection: Connection) throws {
+        defer { insert.reset() }
+        insert.bindWithoutCopy(index, header)
+        if contents.count > inlineContentsLimit {
+            let long = try connection.statement("INSERT INTO long_contents (data) VALUES (?)")
+            long.bind(1, contents)
+            try long.run()
+            insert.bind(index + 1, connection.lastInsertRowID)
+        } else {
+            insert.bindWithoutCopy(index + 1, contents)
         }
+        try insert.run()
     }
 
-    static func bindContents(_ contents: UnsafeRawBufferPointer, to insert: Statement, at index: Int, _ connection: Connection) throws {
-        guard contents.count > inlineContentsLimit else { return insert.bind(index, contents) }
-        let long = try connection.statement("INSERT INTO long_contents (data) VALUES (?)")
-        long.bind(1, contents)
-        try long.run()
-        insert.bind(index, connection.lastInsertRowID)
+    static func run(_ insert: Statement, binding record: EncodedRecord, at index: Int, _ connection: Connection) throws {
+        try record.bytes.withUnsafeBytes { all in
+            try run(insert, header: UnsafeRawBufferPointer(rebasing: all[..<record.headerLength]),
+                    contents: UnsafeRawBufferPointer(rebasing: all[record.headerLength...]), at: index, connection)
+        }
     }
 
     /// Calls `body` with the contents in column `column` of the row `query` is on, read from

@@ -24,6 +24,13 @@ enum RecordCoding {
     @discardableResult
     static func encode(_ object: StoredObject, into out: inout [UInt8]) -> Int {
         out.removeAll(keepingCapacity: true)
+        return append(object, to: &out)
+    }
+
+    /// Appends header then contents to `out`; answers the header's length.
+    @discardableResult
+    static func append(_ object: StoredObject, to out: inout [UInt8]) -> Int {
+        let start = out.count
         let kind: UInt8 = switch object.contents {
         case .slots: object.shape != 0 ? shapedSlotsKind : slotsKind
         case .bytes: bytesKind
@@ -38,7 +45,7 @@ enum RecordCoding {
         case let .largeBytes(large): Varint.append(UInt64(large.count), to: &out)
         }
         if kind == shapedSlotsKind { Varint.append(UInt64(object.shape), to: &out) }
-        let headerLength = out.count
+        let headerLength = out.count - start
         switch object.contents {
         case let .slots(slots):
             for slot in slots { appendSlot(slot, owner: object.oid, to: &out) }

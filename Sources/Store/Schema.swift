@@ -114,11 +114,9 @@ enum Schema {
                 throw StoreError.corrupt(path: connection.path,
                                          detail: "the record of object \(oid) at commit \(scan.int64(1)) cannot be decoded")
             }
-            insert.reset()
             insert.bind(1, oid)
             insert.bind(2, scan.int64(1))
-            try SQLiteStore.bind(EncodedRecord(object), to: insert, at: 3, connection)
-            try insert.run()
+            try SQLiteStore.run(insert, binding: EncodedRecord(object), at: 3, connection)
         }
         scan.reset()
         try connection.execute("""

@@ -45,6 +45,39 @@ final class ObjectStoreTests: XCTestCase {
         XCTAssertEqual(try reopened.changedOIDs(commit: commit), Array(oids))
     }
 
+    /// Short records go in many to a statement; long contents and out-of-line bytes one at a time, in
+    /// between. Every mix, and every count around a statement's rows, reads back whole.
+    func testAllRecordsOfACommitAreWrittenWhateverTheirMixOfKinds() throws {
+        let perStatement = SQLiteStore.rowsPerInsert
+        for count in [1, perStatement - 1, perStatement, perStatement + 1, 3 * perStatement + 7] {
+            for longEvery in [0, 5, perStatement] {
+                let oids = try store.allocateOIDs(count: count)
+                let objects = oids.enumerated().map { i, oid -> StoredObject in
+                    if longEvery > 0 && i % longEvery == 3 {
+                        let size = i % 2 == 0 ? SQLiteStore.inlineContentsLimit + 1 : SQLiteStore.largeBytesThreshold + 1
+                        return StoredObject(oid: oid, classOID: 1, format: 16, bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 + i) })
+                    }
+                    return StoredObject(oid: oid, classOID: 1, format: 2, slots: [smallInteger(i), ref(oids.lowerBound)])
+                }
+                let commit = try store.commit(base: try store.headCommit(), writes: objects.shuffled(),
+                                              author: "test", message: "\(count) objects, every \(longEvery)th long")
+                let loaded = try store.load(oids: Array(oids), asOf: commit)
+                XCTAssertEqual(loaded.count, count)
+                for (object, read) in zip(objects, loaded) {
+                    if case let .bytes(bytes) = object.contents, bytes.count > SQLiteStore.largeBytesThreshold {
+                        var streamed: [UInt8] = []
+                        try store.readLargeBytes(oid: object.oid, asOf: commit) { streamed.append(contentsOf: $0) }
+                        XCTAssertEqual(streamed, bytes, "object \(object.oid) of \(count)")
+                    } else {
+                        XCTAssertEqual(read, object, "object \(object.oid) of \(count), every \(longEvery)th long")
+                    }
+                }
+                XCTAssertEqual(try store.changedOIDs(commit: commit), Array(oids))
+            }
+        }
+        XCTAssertEqual(try store.check(), [])
+    }
+
     func testMissingObjectsAreNamedInTheError() throws {
         let oids = try store.allocateOIDs(count: 3)
         let before = try store.headCommit()
