@@ -1,6 +1,7 @@
 // A thin wrapper over one sqlite3 connection and its prepared statements; errors become StoreError.
 
 import CSQLite
+import Glibc
 
 /// One SQLite connection. Not thread-safe: a connection is used by one thread at a time (the store's
 /// pools hand it out under a lock), which is why it may cross threads (`@unchecked Sendable`).
@@ -8,6 +9,8 @@ final class Connection: @unchecked Sendable {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// For the writer (`synchronous = NORMAL`): syncs the WAL after each transaction (WALSync.swift).
+    var walSync: WALSync?
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
@@ -20,6 +23,7 @@ final class Connection: @unchecked Sendable {
         self.path = path
         self.handle = db
         sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_handler(db, waitWhileBusy, nil)
     }
 
     deinit {
@@ -79,13 +83,15 @@ final class Connection: @unchecked Sendable {
         if isInTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
     }
 
-    /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once).
-    func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
+    /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once). After the
+    /// COMMIT, the WAL is synced before returning, unless `deferringSync` (then the caller syncs it).
+    func transaction<T>(immediate: Bool, deferringSync: Bool = false, _ body: () throws -> T) throws -> T {
         try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let result = try body()
             resetStatements()
             try execute("COMMIT")
+            if !deferringSync { try walSync?.sync() }
             return result
         } catch {
             rollbackQuietly()
@@ -172,6 +178,15 @@ final class Statement {
         let count = Int(sqlite3_column_bytes(stmt, Int32(column)))
         return UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
     }
+}
+
+/// Waits for another connection's lock in short sleeps growing from 20 µs to 1 ms, then 1 ms each, up
+/// to about 30 s in all. (SQLite's own handler sleeps a millisecond or more at once: longer than a
+/// whole commit when fsync is fast.)
+private let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, count in
+    guard count < 30_000 else { return 0 }
+    usleep(count < 6 ? 20 << UInt32(count) : 1_000)
+    return 1
 }
 
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -47,7 +47,6 @@ enum Schema {
 
     static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {
         try connection.execute("""
-            PRAGMA busy_timeout = 30000;
             PRAGMA synchronous = FULL;
             PRAGMA cache_size = -16384;
             PRAGMA temp_store = MEMORY;

@@ -22,19 +22,24 @@ func commitLoop(_ store: SQLiteStore, oid: UInt64, classOID: UInt64, until end: 
 }
 
 /// Commits per second of `sessions` threads sharing one `SQLiteStore`, and commits per transaction.
-func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, duration: Double) throws -> (rate: Double, batching: Double) {
+/// Also the process's CPU time (user + system) per commit, in microseconds.
+func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, duration: Double) throws
+    -> (rate: Double, batching: Double, cpu: Double) {
     let before = store.groupCommitStatistics
     let oids = try store.allocateOIDs(count: sessions)
     let counts = Mutex<Int>(0)
     let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    let cpuBefore = cpuMicroseconds()
     let time = seconds {
         runThreads(sessions) { session in
             let count = try! commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
             counts.withLock { $0 += count }
         }
     }
+    let cpu = Double(cpuMicroseconds() - cpuBefore)
     let after = store.groupCommitStatistics
-    return (Double(counts.withLock { $0 }) / time, Double(after.commits - before.commits) / Double(after.batches - before.batches))
+    let commits = Double(counts.withLock { $0 })
+    return (commits / time, Double(after.commits - before.commits) / Double(after.batches - before.batches), cpu / commits)
 }
 
 /// Commits per second of `count` processes, each with its own `SQLiteStore` on the file at `path`.
@@ -80,10 +85,10 @@ func commitFigures(rounds: Int, duration: Double) throws {
     let classOID = try store.allocateOIDs(count: 1).lowerBound
     _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
                          author: "bench", message: "class")
-    print("round  fsync/s (probes between runs)  1 session  8 threads  8 processes")
+    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)  8 processes")
     for round in 1...rounds {
         let probe0 = measureFsyncRate(duration: 1)
-        let one = try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration).rate
+        let one = try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration)
         let probe1 = measureFsyncRate(duration: 1)
         let eight = try threadCommitRate(store, sessions: 8, classOID: classOID, duration: duration)
         let probe2 = measureFsyncRate(duration: 1)
@@ -91,7 +96,7 @@ func commitFigures(rounds: Int, duration: Double) throws {
         let probe3 = measureFsyncRate(duration: 1)
         func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
         let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
-        print("\(round)  \(probes)  \(ratio(one, probe0, probe1))  \(ratio(eight.rate, probe1, probe2))"
-              + String(format: " (%.1f/tx)", eight.batching) + "  \(ratio(processes, probe2, probe3))")
+        print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
+              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))")
     }
 }

@@ -177,7 +177,7 @@ report("check() of the whole store", String(format: "%.2f s, %d problems", check
 
 let fsyncBefore = measureFsyncRate()
 let oneSession = try threadCommitRate(checked, sessions: 1, classOID: nilOID, duration: 3).rate
-let (eightSessions, eightBatching) = try threadCommitRate(checked, sessions: 8, classOID: nilOID, duration: 3)
+let (eightSessions, eightBatching, _) = try threadCommitRate(checked, sessions: 8, classOID: nilOID, duration: 3)
 let fsyncAfter = measureFsyncRate()
 let fsyncRate = (fsyncBefore + fsyncAfter) / 2
 report("raw fsync rate (before / after)", String(format: "%.0f/s / %.0f/s", fsyncBefore, fsyncAfter))
