@@ -9,6 +9,8 @@ final class Connection: @unchecked Sendable {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// The cached statements handed out since the last `resetStatements`.
+    private var used: [Statement] = []
     /// For the writer (`synchronous = NORMAL`): syncs the WAL after each transaction (WALSync.swift).
     var walSync: WALSync?
 
@@ -45,16 +47,29 @@ final class Connection: @unchecked Sendable {
 
     /// A cached prepared statement, reset and ready to bind.
     func statement(_ sql: String) throws(StoreError) -> Statement {
+        let statement: Statement
         if let cached = statements[sql] {
             cached.reset()
-            return cached
+            statement = cached
+        } else {
+            var stmt: OpaquePointer?
+            let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+            guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
+            statement = Statement(stmt, connection: self)
+            statements[sql] = statement
         }
-        var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
-        guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
-        let statement = Statement(stmt, connection: self)
-        statements[sql] = statement
+        if !statement.listed {
+            statement.listed = true
+            used.append(statement)
+        }
         return statement
+    }
+
+    /// Runs a cached statement that returns no rows and takes no arguments (BEGIN, COMMIT…).
+    func run(_ sql: String) throws(StoreError) {
+        let statement = try statement(sql)
+        try statement.run()
+        statement.reset()
     }
 
     /// The first column of the first row as an integer (nil for no row or NULL).
@@ -66,9 +81,13 @@ final class Connection: @unchecked Sendable {
         return stmt.int64(0)
     }
 
-    /// Resets every cached statement, so none holds a read cursor open.
+    /// Resets every cached statement used since the last time, so none holds a read cursor open.
     func resetStatements() {
-        for statement in statements.values { statement.reset() }
+        for statement in used {
+            statement.reset()
+            statement.listed = false
+        }
+        used.removeAll(keepingCapacity: true)
     }
 
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
@@ -80,17 +99,17 @@ final class Connection: @unchecked Sendable {
     /// Rolls back whatever transaction is open; used on error paths, so it never throws.
     func rollbackQuietly() {
         resetStatements()
-        if isInTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+        if isInTransaction { try? run("ROLLBACK") }
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once). After the
     /// COMMIT, the WAL is synced before returning, unless `deferringSync` (then the caller syncs it).
     func transaction<T>(immediate: Bool, deferringSync: Bool = false, _ body: () throws -> T) throws -> T {
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        try run(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let result = try body()
             resetStatements()
-            try execute("COMMIT")
+            try run("COMMIT")
             if !deferringSync { try walSync?.sync() }
             return result
         } catch {
@@ -108,6 +127,8 @@ final class Connection: @unchecked Sendable {
 final class Statement {
     private let stmt: OpaquePointer
     private unowned let connection: Connection
+    /// In the connection's list of statements to reset.
+    fileprivate var listed = false
 
     init(_ stmt: OpaquePointer, connection: Connection) {
         self.stmt = stmt

@@ -67,7 +67,7 @@ public final class SQLiteStore: Sendable {
     func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idleReaders.withLock { $0.popLast() } ?? openReader()
         defer { idleReaders.withLock { if $0.count < 16 { $0.append(connection) } } }
-        try connection.execute("BEGIN")
+        try connection.run("BEGIN")
         defer { connection.rollbackQuietly() }
         return try body(connection)
     }
