@@ -25,13 +25,21 @@ extension SQLiteStore {
     public var groupCommitStatistics: (batches: Int, commits: Int) { commitQueue.statistics }
 
     /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
-    /// held up for long), then hands the lead to a waiting thread.
+    /// held up for long), then hands the lead to a waiting thread. Each batch is synced after SQLite's
+    /// write lock is released (WALSync.swift), so other processes write while this one syncs.
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
             let batch = commitQueue.takeBatch()
-            let results = writer.withLock { connection in
+            var results = writer.withLock { connection in
                 runBatch(batch.map(\.request), connection)
+            }
+            if results.contains(where: { if case .success = $0 { true } else { false } }) {
+                do {
+                    try walSync.sync()
+                } catch {
+                    results = results.map { if case .success = $0 { .failure(error) } else { $0 } }
+                }
             }
             for (ticket, result) in zip(batch, results) {
                 if ticket === own { ownResult = result } else { ticket.deliver(.finished(result)) }
@@ -47,10 +55,11 @@ extension SQLiteStore {
 
     /// One transaction for the batch; a request that conflicts is left out of it. If the transaction
     /// itself fails (disk full, I/O), each request is retried alone so the error goes to its owner.
+    /// The WAL is not synced yet: the caller does that.
     private func runBatch(_ requests: [CommitRequest], _ connection: Connection) -> [Result<CommitID, any Error>] {
         if requests.count > 1 {
             do {
-                return try connection.transaction(immediate: true) {
+                return try connection.transaction(immediate: true, deferringSync: true) {
                     var batch = try BatchState(requests, connection)
                     return try requests.map { request in
                         do {
@@ -64,7 +73,7 @@ extension SQLiteStore {
         }
         return requests.map { request in
             Result {
-                try connection.transaction(immediate: true) {
+                try connection.transaction(immediate: true, deferringSync: true) {
                     var batch = try BatchState([request], connection)
                     return try apply(request, &batch, connection)
                 }

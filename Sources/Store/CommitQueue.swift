@@ -2,9 +2,12 @@
 // SQLite transaction, so they share one fsync.
 //
 // No committer thread: the first caller to find nobody leading becomes the leader. It takes every
-// queued request, writes them as one batch, hands each waiter its result and, if more requests
-// queued up meanwhile, wakes one of them to lead the next batch. While a leader waits for its fsync
-// the next batch gathers — the more sessions commit, the more commits each fsync carries.
+// queued request, writes them as one batch, syncs the WAL (after SQLite's write lock is released, so
+// other processes write meanwhile: WALSync.swift), hands each waiter its result and, if more requests
+// queued up meanwhile, leads again or wakes one of them to lead the next batch. While a leader waits
+// for its fsync the next batch gathers — the more sessions commit, the more commits each fsync carries.
+// (Writing the next batch during the sync was tried: batches got smaller and each fsync costs CPU
+// time, so the rate fell.)
 
 import Dispatch
 import Synchronization

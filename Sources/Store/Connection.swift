@@ -1,6 +1,7 @@
 // A thin wrapper over one sqlite3 connection and its prepared statements; errors become StoreError.
 
 import CSQLite
+import Glibc
 
 /// One SQLite connection. Not thread-safe: a connection is used by one thread at a time (the store's
 /// pools hand it out under a lock), which is why it may cross threads (`@unchecked Sendable`).
@@ -8,6 +9,10 @@ final class Connection: @unchecked Sendable {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    /// The cached statements handed out since the last `resetStatements`.
+    private var used: [Statement] = []
+    /// For the writer (`synchronous = NORMAL`): syncs the WAL after each transaction (WALSync.swift).
+    var walSync: WALSync?
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
@@ -20,6 +25,7 @@ final class Connection: @unchecked Sendable {
         self.path = path
         self.handle = db
         sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_handler(db, waitWhileBusy, nil)
     }
 
     deinit {
@@ -41,16 +47,29 @@ final class Connection: @unchecked Sendable {
 
     /// A cached prepared statement, reset and ready to bind.
     func statement(_ sql: String) throws(StoreError) -> Statement {
+        let statement: Statement
         if let cached = statements[sql] {
             cached.reset()
-            return cached
+            statement = cached
+        } else {
+            var stmt: OpaquePointer?
+            let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+            guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
+            statement = Statement(stmt, connection: self)
+            statements[sql] = statement
         }
-        var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
-        guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
-        let statement = Statement(stmt, connection: self)
-        statements[sql] = statement
+        if !statement.listed {
+            statement.listed = true
+            used.append(statement)
+        }
         return statement
+    }
+
+    /// Runs a cached statement that returns no rows and takes no arguments (BEGIN, COMMIT…).
+    func run(_ sql: String) throws(StoreError) {
+        let statement = try statement(sql)
+        try statement.run()
+        statement.reset()
     }
 
     /// The first column of the first row as an integer (nil for no row or NULL).
@@ -62,9 +81,13 @@ final class Connection: @unchecked Sendable {
         return stmt.int64(0)
     }
 
-    /// Resets every cached statement, so none holds a read cursor open.
+    /// Resets every cached statement used since the last time, so none holds a read cursor open.
     func resetStatements() {
-        for statement in statements.values { statement.reset() }
+        for statement in used {
+            statement.reset()
+            statement.listed = false
+        }
+        used.removeAll(keepingCapacity: true)
     }
 
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
@@ -76,16 +99,18 @@ final class Connection: @unchecked Sendable {
     /// Rolls back whatever transaction is open; used on error paths, so it never throws.
     func rollbackQuietly() {
         resetStatements()
-        if isInTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+        if isInTransaction { try? run("ROLLBACK") }
     }
 
-    /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once).
-    func transaction<T>(immediate: Bool, _ body: () throws -> T) throws -> T {
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+    /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once). After the
+    /// COMMIT, the WAL is synced before returning, unless `deferringSync` (then the caller syncs it).
+    func transaction<T>(immediate: Bool, deferringSync: Bool = false, _ body: () throws -> T) throws -> T {
+        try run(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
         do {
             let result = try body()
             resetStatements()
-            try execute("COMMIT")
+            try run("COMMIT")
+            if !deferringSync { try walSync?.sync() }
             return result
         } catch {
             rollbackQuietly()
@@ -102,6 +127,8 @@ final class Connection: @unchecked Sendable {
 final class Statement {
     private let stmt: OpaquePointer
     private unowned let connection: Connection
+    /// In the connection's list of statements to reset.
+    fileprivate var listed = false
 
     init(_ stmt: OpaquePointer, connection: Connection) {
         self.stmt = stmt
@@ -182,6 +209,15 @@ final class Statement {
         let count = Int(sqlite3_column_bytes(stmt, Int32(column)))
         return UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
     }
+}
+
+/// Waits for another connection's lock in short sleeps growing from 20 µs to 1 ms, then 1 ms each, up
+/// to about 30 s in all. (SQLite's own handler sleeps a millisecond or more at once: longer than a
+/// whole commit when fsync is fast.)
+private let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, count in
+    guard count < 30_000 else { return 0 }
+    usleep(count < 6 ? 20 << UInt32(count) : 1_000)
+    return 1
 }
 
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -4,7 +4,8 @@ import CSQLite
 import Foundation
 import Synchronization
 
-/// A Living Objects image store in one SQLite file (WAL, `synchronous=FULL`).
+/// A Living Objects image store in one SQLite file (WAL; `synchronous=NORMAL` and a sync of the WAL
+/// after every transaction, outside SQLite's write lock: WALSync.swift).
 ///
 /// One instance per process and file is enough: it is `Sendable`, and every method may be called from
 /// any thread. Reads take a connection from a pool; writes go through one writer connection, and
@@ -19,12 +20,14 @@ public final class SQLiteStore: Sendable {
     static let chunkSize = 256 * 1024
 
     let writer: Mutex<Connection>
+    let walSync: WALSync
     private let idleReaders = Mutex<[Connection]>([])
     let commitQueue = CommitQueue()
 
-    private init(path: String, writer: Connection) {
+    private init(path: String, writer: Connection, walSync: WALSync) {
         self.path = path
         self.writer = Mutex(writer)
+        self.walSync = walSync
     }
 
     /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
@@ -35,6 +38,8 @@ public final class SQLiteStore: Sendable {
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
         try Schema.configure(writer, readOnly: false)
+        let walSync = WALSync(databasePath: path)
+        writer.walSync = walSync
         let found = try Schema.verify(writer)
         if !found.isStore {
             guard create else { throw StoreError.notAStore(path: path, reason: "an empty database") }
@@ -42,8 +47,9 @@ public final class SQLiteStore: Sendable {
         } else if found.needsUpgrade {
             try Schema.upgrade(writer)
         }
-        let store = SQLiteStore(path: path, writer: writer)
+        let store = SQLiteStore(path: path, writer: writer, walSync: walSync)
         try store.validateSchema(writer)
+        try writer.execute("PRAGMA synchronous = NORMAL")  // in WAL mode only: see WALSync
         return store
     }
 
@@ -61,7 +67,7 @@ public final class SQLiteStore: Sendable {
     func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idleReaders.withLock { $0.popLast() } ?? openReader()
         defer { idleReaders.withLock { if $0.count < 16 { $0.append(connection) } } }
-        try connection.execute("BEGIN")
+        try connection.run("BEGIN")
         defer { connection.rollbackQuietly() }
         return try body(connection)
     }

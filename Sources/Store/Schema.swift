@@ -55,7 +55,6 @@ enum Schema {
 
     static func configure(_ connection: Connection, readOnly: Bool) throws(StoreError) {
         try connection.execute("""
-            PRAGMA busy_timeout = 30000;
             PRAGMA synchronous = FULL;
             PRAGMA cache_size = -16384;
             PRAGMA temp_store = MEMORY;
@@ -128,11 +127,27 @@ enum Schema {
     /// Rejects, from its header bytes alone, a file that is not an SQLite database or is truncated, or
     /// (when no WAL holds newer pages) one whose application id or version is not ours. Nothing is
     /// written; `verify` then asks SQLite itself.
+    ///
+    /// The bytes are read through SQLite, never with a descriptor of our own: closing any descriptor of
+    /// a file drops every POSIX lock the process holds on it, including those of a store this process
+    /// already has open on it. Another process would then take that store's file for unused, and could
+    /// checkpoint and delete the WAL under it. SQLite keeps the descriptor open while locks are held.
     static func inspect(path: String) throws(StoreError) {
-        guard let file = FileHandle(forReadingAtPath: path) else { throw .fileNotFound(path: path) }
-        defer { try? file.close() }
-        let header = [UInt8]((try? file.read(upToCount: 100)) ?? Data())
-        let size = (try? file.seekToEnd()).map(Int.init) ?? 0
+        var db: OpaquePointer?
+        defer { sqlite3_close_v2(db) }
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+              sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+              let file, let methods = file.pointee.pMethods else { throw .fileNotFound(path: path) }
+        var fileSize: sqlite3_int64 = 0
+        guard methods.pointee.xFileSize(file, &fileSize) == SQLITE_OK else { throw .fileNotFound(path: path) }
+        let size = Int(fileSize)
+        var bytes = [UInt8](repeating: 0, count: 100)
+        let rc = bytes.withUnsafeMutableBytes { methods.pointee.xRead(file, $0.baseAddress, 100, 0) }
+        guard rc == SQLITE_OK || rc == SQLITE_IOERR | 2 << 8 else {  // SQLITE_IOERR_SHORT_READ: zero-filled
+            throw .ioError(path: path, detail: "cannot read the header (SQLite code \(rc))")
+        }
+        let header = bytes.prefix(min(100, size))
         let magic = Array("SQLite format 3\0".utf8)
         if size == 0 { return }
         guard header.count == 100, Array(header[0..<16]) == magic else {

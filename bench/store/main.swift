@@ -4,12 +4,19 @@
 //
 //   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
 //   .build/release/store-bench image [commits] [seconds]
+//   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
 
 import Foundation
 import Store
 
-let imageMode = CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "image"
-let numbers = CommandLine.arguments.dropFirst(imageMode ? 2 : 1)
+let mode = CommandLine.arguments.count > 1 && Int(CommandLine.arguments[1]) == nil ? CommandLine.arguments[1] : nil
+if mode == "commit-worker" {
+    try commitWorker(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+let imageMode = mode == "image"
+let commitsMode = mode == "commits"
+let numbers = CommandLine.arguments.dropFirst(mode == nil ? 1 : 2)
 let objectCount = numbers.count > 0 ? Int(numbers[numbers.startIndex])! : 1_000_000
 let largeMegabytes = numbers.count > 1 ? Int(numbers[numbers.startIndex + 1])! : 1024
 let directory = !imageMode && numbers.count > 2 ? numbers[numbers.startIndex + 2] : NSTemporaryDirectory() + "store-bench-\(getpid())"
@@ -64,6 +71,11 @@ func peakMemoryMB() -> Double {
     return Double(line.split(separator: " ").dropFirst().first ?? "0")! / 1024
 }
 
+if commitsMode {
+    try commitFigures(rounds: numbers.count > 0 ? objectCount : 3, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
+}
 if imageMode {
     try imageFigures(commits: numbers.count > 0 ? objectCount : 50, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
     try? FileManager.default.removeItem(atPath: directory)
@@ -163,38 +175,9 @@ report("check() of the whole store", String(format: "%.2f s, %d problems", check
 
 // MARK: One-object commits, 1 and 8 sessions, against the fsync rate.
 
-nonisolated(unsafe) var batching = 1.0
-
-func commitRate(sessions: Int, duration: Double = 3) throws -> Double {
-    let before = checked.groupCommitStatistics
-    let oids = try checked.allocateOIDs(count: sessions)
-    let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: sessions)
-    defer { counts.deallocate() }
-    counts.initialize(repeating: 0)
-    nonisolated(unsafe) let slots = counts
-    let time = seconds {
-        runThreads(sessions) { session in
-            let oid = oids.lowerBound + UInt64(session)
-            var base = try! checked.headCommit()
-            let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
-            var value = 0
-            while DispatchTime.now().uptimeNanoseconds < end {
-                value += 1
-                base = try! checked.commit(base: base, writes: [StoredObject(oid: oid, classOID: nilOID, format: 1, slots: [smallInteger(value)])],
-                                           author: "bench", message: "one")
-            }
-            slots[session] = value
-        }
-    }
-    let after = checked.groupCommitStatistics
-    batching = Double(after.commits - before.commits) / Double(after.batches - before.batches)
-    return Double(counts.reduce(0, +)) / time
-}
-
 let fsyncBefore = measureFsyncRate()
-let oneSession = try commitRate(sessions: 1)
-let eightSessions = try commitRate(sessions: 8)
-let eightBatching = batching
+let oneSession = try threadCommitRate(checked, sessions: 1, classOID: nilOID, duration: 3).rate
+let (eightSessions, eightBatching, _) = try threadCommitRate(checked, sessions: 8, classOID: nilOID, duration: 3)
 let fsyncAfter = measureFsyncRate()
 let fsyncRate = (fsyncBefore + fsyncAfter) / 2
 report("raw fsync rate (before / after)", String(format: "%.0f/s / %.0f/s", fsyncBefore, fsyncAfter))

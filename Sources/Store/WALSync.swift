@@ -1,0 +1,97 @@
+// Durability of commits without holding the write lock through the fsync.
+//
+// The writer connection runs with `synchronous = NORMAL`: SQLite writes a transaction's WAL frames
+// without syncing them, and still syncs the WAL before each checkpoint, the database after it, and
+// the WAL header when the log restarts, so the file stays consistent through a power loss. What
+// NORMAL alone gives up, the newest commits, `WALSync` gives back: every write path syncs the WAL
+// (`fdatasync`) after its COMMIT and before it returns. A sync covers every frame written before it
+// started — this transaction's and all earlier ones — so an acknowledged commit is as durable as with
+// `synchronous = FULL`. The difference is that the sync happens after SQLite's write lock is released:
+// the next transaction (of this process or another) is written while this one syncs, and concurrent
+// syncs share the disk's flushes.
+
+import Foundation
+import Synchronization
+
+final class WALSync: Sendable {
+    /// The `-wal` file.
+    let path: String
+
+    private struct File {
+        var descriptor: Int32 = -1
+        var device: UInt64 = 0, inode: UInt64 = 0
+        /// Descriptors of a WAL file that was replaced, closed only with the store: another thread may
+        /// still be syncing one, and a closed number could be reused.
+        var retired: [Int32] = []
+    }
+
+    private let file = Mutex(File())
+    /// How many syncs completed (tests check that every write path syncs).
+    let completed = Atomic<Int>(0)
+    /// Runs just before each sync (tests hold a sync there).
+    let beforeSync = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(databasePath: String) { path = databasePath + "-wal" }
+
+    /// The inode of the WAL file the last sync found live (0 if none).
+    var syncedInode: UInt64 { file.withLock { $0.descriptor >= 0 ? $0.inode : 0 } }
+
+    deinit {
+        file.withLock { file in
+            for descriptor in file.retired + [file.descriptor] where descriptor >= 0 { close(descriptor) }
+        }
+    }
+
+    /// Makes every WAL frame written so far durable. No WAL file means a checkpoint moved every frame
+    /// into the database file, and synced it, before the file was removed.
+    func sync() throws(StoreError) {
+        beforeSync.withLock { $0 }?()
+        try syncLiveFile()
+        completed.add(1, ordering: .relaxed)
+    }
+
+    private func syncLiveFile() throws(StoreError) {
+        for _ in 0..<3 {
+            guard let (descriptor, device, inode) = try current() else { return }
+            guard fdatasync(descriptor) == 0 else {
+                throw .ioError(path: path, detail: "fdatasync failed (errno \(errno)); the last commits may not be durable")
+            }
+            var live = stat()
+            if stat(path, &live) != 0 && errno == ENOENT { return }
+            if UInt64(live.st_dev) == device && UInt64(live.st_ino) == inode { return }
+            file.withLock { file in  // the file was replaced after we opened it: sync the new one
+                if file.descriptor == descriptor {
+                    file.retired.append(descriptor)
+                    file.descriptor = -1
+                }
+            }
+        }
+        throw .ioError(path: path, detail: "the WAL file keeps being replaced")
+    }
+
+    /// Our descriptor of the live WAL file (opened on first use, its directory synced so that the
+    /// file's name is durable too), or nil if there is no WAL file.
+    private func current() throws(StoreError) -> (Int32, UInt64, UInt64)? {
+        let opened: Result<(Int32, UInt64, UInt64)?, StoreError> = file.withLock { file in
+            if file.descriptor >= 0 { return .success((file.descriptor, file.device, file.inode)) }
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 {
+                if errno == ENOENT { return .success(nil) }
+                return .failure(.ioError(path: path, detail: "cannot open the WAL to sync it (errno \(errno))"))
+            }
+            var status = stat()
+            fstat(descriptor, &status)
+            let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+                                 O_RDONLY | O_CLOEXEC | O_DIRECTORY)
+            if directory >= 0 {
+                fsync(directory)
+                close(directory)
+            }
+            file.descriptor = descriptor
+            file.device = UInt64(status.st_dev)
+            file.inode = UInt64(status.st_ino)
+            return .success((descriptor, file.device, file.inode))
+        }
+        return try opened.get()
+    }
+}

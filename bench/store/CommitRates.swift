@@ -1,0 +1,122 @@
+// One-object commit rates beside the raw fsync rate of the same disk, measured in turns so that a disk
+// whose speed swings is compared with itself: probe, 1 session, probe, 8 threads, probe, 8 processes,
+// probe… Each rate is divided by the mean of the probes on either side of it.
+//
+//   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
+
+import Foundation
+import Store
+import Synchronization
+
+/// One session's loop: commit a new version of `oid` on top of the previous commit until `end`
+/// (uptime nanoseconds); answers how many commits it made.
+func commitLoop(_ store: SQLiteStore, oid: UInt64, classOID: UInt64, until end: UInt64) throws -> Int {
+    var base = try store.headCommit()
+    var value = 0
+    while DispatchTime.now().uptimeNanoseconds < end {
+        value += 1
+        base = try store.commit(base: base, writes: [StoredObject(oid: oid, classOID: classOID, format: 1, slots: [smallInteger(value)])],
+                                author: "bench", message: "one")
+    }
+    return value
+}
+
+/// Commits per second of `sessions` threads sharing one `SQLiteStore`, and commits per transaction.
+/// Also the process's CPU time (user + system) per commit, in microseconds.
+func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, duration: Double) throws
+    -> (rate: Double, batching: Double, cpu: Double) {
+    let before = store.groupCommitStatistics
+    let oids = try store.allocateOIDs(count: sessions)
+    let counts = Mutex<Int>(0)
+    let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    let cpuBefore = cpuMicroseconds()
+    let time = seconds {
+        runThreads(sessions) { session in
+            let count = try! commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
+            counts.withLock { $0 += count }
+        }
+    }
+    let cpu = Double(cpuMicroseconds() - cpuBefore)
+    let after = store.groupCommitStatistics
+    let commits = Double(counts.withLock { $0 })
+    return (commits / time, Double(after.commits - before.commits) / Double(after.batches - before.batches), cpu / commits)
+}
+
+/// Commits per second of `count` processes, each with its own `SQLiteStore` on the file at `path`.
+func processCommitRate(path: String, processes count: Int, classOID: UInt64, duration: Double) throws -> Double {
+    let store = try SQLiteStore.open(path: path)
+    let oids = try store.allocateOIDs(count: count)
+    let start = Date().timeIntervalSince1970 + 0.3  // every worker opens the store, then they start together
+    let workers = try (0..<count).map { index in
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        worker.arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
+        let output = Pipe()
+        worker.standardOutput = output
+        try worker.run()
+        return (worker, output)
+    }
+    var total = 0
+    for (worker, output) in workers {
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        worker.waitUntilExit()
+        guard worker.terminationStatus == 0, let made = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            fatalError("a commit worker failed: \(text)")
+        }
+        total += made
+    }
+    return Double(total) / duration
+}
+
+/// `store-bench commit-worker PATH OID CLASS START DURATION`: waits until START (Unix time), commits
+/// until DURATION later, prints how many commits it made.
+func commitWorker(_ arguments: [String]) throws {
+    let store = try SQLiteStore.open(path: arguments[0])
+    let start = Double(arguments[3])!, duration = Double(arguments[4])!
+    let wait = start - Date().timeIntervalSince1970
+    if wait > 0 { usleep(UInt32(wait * 1e6)) }
+    let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    print(try commitLoop(store, oid: UInt64(arguments[1])!, classOID: UInt64(arguments[2])!, until: end))
+}
+
+/// Commits until the WAL has reached its full size (SQLite restarts it from the beginning after a
+/// checkpoint); answers how many commits that took. While the file grows, each fdatasync also commits
+/// the file system's journal (the file's size and blocks), about twice the cost of a sync later on.
+func warmUpWAL(_ store: SQLiteStore, path: String, classOID: UInt64) throws -> Int {
+    let oid = try store.allocateOIDs(count: 1).lowerBound
+    var base = try store.headCommit()
+    var largest = 0
+    for count in 1...20_000 {
+        base = try store.commit(base: base, writes: [StoredObject(oid: oid, classOID: classOID, format: 1, slots: [smallInteger(count)])],
+                                author: "bench", message: "warm-up")
+        let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+        if size < largest || (size == largest && count > 100) { return count }
+        largest = max(largest, size)
+    }
+    return 20_000
+}
+
+func commitFigures(rounds: Int, duration: Double) throws {
+    let path = directory + "/commits.lo"
+    let store = try SQLiteStore.open(path: path, create: true)
+    let classOID = try store.allocateOIDs(count: 1).lowerBound
+    _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
+                         author: "bench", message: "class")
+    if ProcessInfo.processInfo.environment["STORE_BENCH_COLD_WAL"] == nil {
+        print("WAL warm-up: \(try warmUpWAL(store, path: path, classOID: classOID)) commits")
+    }
+    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)  8 processes")
+    for round in 1...rounds {
+        let probe0 = measureFsyncRate(duration: 1)
+        let one = try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration)
+        let probe1 = measureFsyncRate(duration: 1)
+        let eight = try threadCommitRate(store, sessions: 8, classOID: classOID, duration: duration)
+        let probe2 = measureFsyncRate(duration: 1)
+        let processes = try processCommitRate(path: path, processes: 8, classOID: classOID, duration: duration)
+        let probe3 = measureFsyncRate(duration: 1)
+        func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
+        let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
+        print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
+              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))")
+    }
+}
