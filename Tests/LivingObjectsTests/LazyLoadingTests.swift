@@ -138,9 +138,11 @@ final class LazyLoadingTests: MasterImageTestCase {
     func testAllInstancesFindsObjectsThatWereNotLoadedAndLeavesThemGhosts() throws {
         let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("Object allInstances size"), "0")
-        let loaded = image.rt.loadedObjectCount
         XCTAssertEqual(try image.print("LazyNode allInstances size"), "\(DataImage.nodeCount)")
-        XCTAssertLessThan(image.rt.loadedObjectCount - loaded, DataImage.nodeCount, "the store's index says which records are instances")
+        // The store's index says which records are instances: the nodes are answered, not loaded.
+        // (A count of loaded objects would also count the kernel methods the evaluation loads.)
+        let vm = image.rt.vm
+        for slot in [10, 19, 29] { XCTAssertTrue(vm.isGhost(try element(image, "Data", slot)), "Data at: \(slot + 1) is still a ghost") }
         XCTAssertEqual(try image.print("(LazyNode allInstances collect: [:n | n value]) asSortedCollection asArray = (1 to: \(DataImage.nodeCount)) asArray"), "true")
     }
 
