@@ -141,6 +141,15 @@ extension VM {
                 case .pushTempTemp:
                     sp[1] = fp[Int(Int8(bitPattern: ip[1]))]; sp[2] = fp[Int(Int8(bitPattern: ip[3]))]
                     sp += 2; ip += 4; continue
+                case .tempOpTemp:
+                    // `a + b`, and `c := a + b` when a store follows: one dispatch instead of three or four.
+                    let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
+                    if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
+                        if ip[5] == Opcode.popStoreTemp.rawValue { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7 }
+                        else { sp += 1; sp.pointee = r; ip += 5 }
+                        continue
+                    }
+                    sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else {
