@@ -18,6 +18,11 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         return try image.print("\(name) collect: [:r | { \(names) }]")
     }
 
+    /// The error a class definition (in package Evolution) signals, or `#changed` if it is accepted.
+    private func refusal(of definition: String, in image: CapturingImage) throws -> String {
+        try image.print("[\(definition) classVariableNames: '' package: 'Evolution'. #changed] on: Error do: [:e | e messageText]")
+    }
+
     // MARK: In a later session
 
     func testInstancesNotLoadedWhenTheirClassChangedAreMigratedInALaterSession() throws {
@@ -255,10 +260,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
 
     func testAClassOfBitsWithStoredInstancesCannotBeGivenPointersAndNothingChanges() throws {
         let image = try openedWithoutPrefetching()
-        let text = try image.print("""
-            [Object subclass: #Blob instanceVariableNames: 'x y' classVariableNames: '' package: 'Evolution'. #changed]
-                on: Error do: [:e | e messageText]
-            """)
+        let text = try refusal(of: "Object subclass: #Blob instanceVariableNames: 'x y'", in: image)
         XCTAssertTrue(text.contains("Blob cannot change from bytes to normal instances: the image holds 1 of its instances not loaded"), text)
         XCTAssertEqual(try image.print("{ Blob typeOfClass. Blob instVarNames. (Blobs first basicAt: 16). Blobs first class == Blob }"),
                        "#(#bytes #() 255 true)", "nothing changed")
@@ -270,10 +272,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
     func testAClassWithStoredInstancesCannotBeMadeToHoldBitsNorCanItsSubclasses() throws {
         let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("Tally storedInstanceCount"), "2")
-        let text = try image.print("""
-            [Object variableByteSubclass: #Tally instanceVariableNames: '' classVariableNames: '' package: 'Evolution'. #changed]
-                on: Error do: [:e | e messageText]
-            """)
+        let text = try refusal(of: "Object variableByteSubclass: #Tally instanceVariableNames: ''", in: image)
         XCTAssertTrue(text.contains("Tally cannot change from variable to bytes instances: the image holds 2 of its instances"), text)
         XCTAssertEqual(try image.print("{ Tally typeOfClass. Tally instVarNames. Tallies last asArrayOfSlots }"), "#(#variable #(#label) #(1 2 3))")
         // A subclass whose layout would change with its superclass's is checked too.
@@ -282,10 +281,7 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(try image.print("Smalltalk at: #Leaves put: { Leaf new }. System commit. Leaf typeOfClass"), "#normal")
         let later = try openedWithoutPrefetching()
         XCTAssertEqual(try later.print("{ Base storedInstanceCount. Leaf storedInstanceCount }"), "#(0 1)")
-        let refused = try later.print("""
-            [Object variableByteSubclass: #Base instanceVariableNames: '' classVariableNames: '' package: 'Evolution'. #changed]
-                on: Error do: [:e | e messageText]
-            """)
+        let refused = try refusal(of: "Object variableByteSubclass: #Base instanceVariableNames: ''", in: later)
         XCTAssertTrue(refused.contains("Leaf cannot change from normal to bytes instances: the image holds 1"), refused)
         XCTAssertEqual(try later.print("{ Base typeOfClass. Leaf typeOfClass. Leaves first class == Leaf }"), "#(#normal #normal true)")
     }
