@@ -206,11 +206,10 @@ extension VM {
                     sp += 1; sp.pointee = a; ip += 2; continue
                 case .incrementInstVar:
                     let index = Int(ip[1])
-                    if hasInstVar(rcvr, index), let r = smallIntegerPlus(fetch(rcvr, index), ip[3], negated: false) {
-                        store(rcvr, index, r); ip += 7; continue
-                    }
                     guard hasInstVar(rcvr, index) else { pending = badInstanceVariable(fp, ip, sp); continue }
-                    sp += 1; sp.pointee = fetch(rcvr, index); ip += 2; continue
+                    let v = fetch(rcvr, index)
+                    if let r = smallIntegerPlus(v, ip[3], negated: false) { store(rcvr, index, r); ip += 7; continue }
+                    sp += 1; sp.pointee = v; ip += 2; continue
 
                 case .returnTop, .returnSelf, .blockReturnTop:
                     let value = op == .returnSelf ? rcvr : sp.pointee
@@ -314,25 +313,13 @@ extension VM {
                 // The commonest SmallInteger operations each have their own case (no second dispatch);
                 // comparisons branch directly when a conditional jump follows.
                 case .sendAdd:
-                    let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 {
-                        let (r, overflow) = Int64(bitPattern: a).addingReportingOverflow(Int64(bitPattern: b) &- 1)
-                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, .sendAdd) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    if let r = smallNumberArithmetic(sp[-1], sp.pointee, .sendAdd) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendSub:
-                    let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 {
-                        let (r, overflow) = Int64(bitPattern: a).subtractingReportingOverflow(Int64(bitPattern: b) &- 1)
-                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, .sendSub) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    if let r = smallNumberArithmetic(sp[-1], sp.pointee, .sendSub) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendMul:
-                    let a = sp[-1], b = sp.pointee
-                    if a & b & 1 != 0 {
-                        let (r, overflow) = (Int64(bitPattern: a) >> 3).multipliedReportingOverflow(by: Int64(bitPattern: b) &- 1)
-                        if !overflow { sp -= 1; sp.pointee = UInt64(bitPattern: r | 1); ip += 1; continue }
-                    } else if let r = smallFloats(a, b, .sendMul) { sp -= 1; sp.pointee = r; ip += 1; continue }
+                    if let r = smallNumberArithmetic(sp[-1], sp.pointee, .sendMul) { sp -= 1; sp.pointee = r; ip += 1; continue }
                     arithmeticSend = true
                 case .sendLess:
                     let a = sp[-1], b = sp.pointee
