@@ -398,17 +398,17 @@ extension VM {
                     fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 1; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
+                case .pushTempAtPutPop, .pushFalseAtPutPop:
+                    // The value is not pushed when the store into an Array succeeds.
+                    let v = op == .pushFalseAtPutPop ? falseO : fp[Int(Int8(bitPattern: ip[1]))]
+                    let pushLength = op == .pushFalseAtPutPop ? 1 : 2
+                    if storeIntoArray(sp[-1], at: sp.pointee, v) { sp -= 2; ip += pushLength + 2; continue }
+                    sp += 1; sp.pointee = v; ip += pushLength; continue
                 case .sendAtPut, .atPutPop:
-                    let r = sp[-2], i = sp[-1]
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
-                        && headerOf(r) & Header.immutableBit == 0 {
-                        let index = intValue(i)
-                        if index >= 1 && index <= numSlotsOf(r) {
-                            let v = sp.pointee
-                            store(r, index - 1, v)
-                            if op == .atPutPop { sp -= 3; ip += 2 } else { sp -= 2; sp.pointee = v; ip += 1 }
-                            continue
-                        }
+                    let r = sp[-2]
+                    if storeIntoArray(r, at: sp[-1], sp.pointee) {
+                        if op == .atPutPop { sp -= 3; ip += 2 } else { sp[-2] = sp.pointee; sp -= 2; ip += 1 }
+                        continue
                     }
                     ip += 1
                     fp[FrameSlot.savedIP] = ipOop(ip)
@@ -644,6 +644,17 @@ extension VM {
         case .sendNotEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x != y)
         default: return nil
         }
+    }
+
+    /// `r at: i put: v` when `r` is a mutable Array and `i` a SmallInteger in its bounds; false (nothing
+    /// stored) otherwise.
+    @_transparent func storeIntoArray(_ r: Oop, at i: Oop, _ v: Oop) -> Bool {
+        guard isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
+                && headerOf(r) & Header.immutableBit == 0 else { return false }
+        let index = intValue(i)
+        guard index >= 1 && index <= numSlotsOf(r) else { return false }
+        store(r, index - 1, v)
+        return true
     }
 
     /// `a + b`, `a - b` or `a * b` (`op`) when both are SmallIntegers and the result is one, or both

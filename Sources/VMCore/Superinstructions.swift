@@ -51,6 +51,7 @@ enum Superinstructions {
                 if op(2) == .sendSub { return .subTempInt8 }
                 return nil
             case .send?: return .pushTempSend
+            case .sendAtPut? where op(2) == .pop: return .pushTempAtPutPop
             case .sendIsNil?: return .pushTempIsNil
             case .sendNotNil?: return .pushTempNotNil
             case .sendAdd?: return .addTemp
@@ -63,6 +64,8 @@ enum Superinstructions {
             return op(1) == .sendAdd ? .addInt8 : op(1) == .sendSub ? .subInt8 : nil
         case .sendAtPut:
             return op(1) == .pop ? .atPutPop : nil
+        case .pushFalse:
+            return op(1) == .sendAtPut && op(2) == .pop ? .pushFalseAtPutPop : nil
         case .popStoreTemp:
             return op(1) == .jump ? .popStoreTempJump : nil
         default:

@@ -108,7 +108,8 @@ final class InterpreterTests: XCTestCase {
                   T.op(.pushInstVar, 1), T.op(.pushInt8, 1), T.op(.sendAdd), T.op(.popStoreInstVar, 0),
                   T.op(.pushInstVar, 0), T.op(.pushInt8, 5), T.op(.sendLess), T.op(.jumpIfFalse, 0),
                   T.op(.pushInstVar, 0), T.op(.pushInstVar, 1), T.op(.sendAdd), T.op(.returnTop),
-                  T.op(.pushTemp, t), T.op(.pushTemp, -1), T.op(.sendMul), T.op(.popStoreTemp, t)] {
+                  T.op(.pushTemp, t), T.op(.pushTemp, -1), T.op(.sendMul), T.op(.popStoreTemp, t),
+                  T.op(.pushTemp, t), T.op(.sendAtPut), T.op(.pop), T.op(.pushFalse), T.op(.sendAtPut), T.op(.pop)] {
             i.encode(into: &pushes)
         }
         XCTAssertEqual(Instruction.decode(Superinstructions.fuse(pushes))!.map(\.opcode),
@@ -116,7 +117,8 @@ final class InterpreterTests: XCTestCase {
                         .subInt8, .sendSub, .incrementInstVar, .addInt8, .sendAdd, .popStoreInstVar,
                         .pushInstVar, .addInt8, .sendAdd, .popStoreInstVar,
                         .branchInstVarInt8, .pushInt8, .sendLess, .jumpIfFalse, .pushInstVarInstVar, .pushInstVar, .sendAdd,
-                        .returnTop, .tempOpTemp, .mulTemp, .sendMul, .popStoreTemp],
+                        .returnTop, .tempOpTemp, .mulTemp, .sendMul, .popStoreTemp,
+                        .pushTempAtPutPop, .atPutPop, .pop, .pushFalseAtPutPop, .atPutPop, .pop],
                        "an increment stores into the variable it read")
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
