@@ -22,9 +22,10 @@ final class AllInstancesTests: MasterImageTestCase {
         XCTAssertEqual(try image.print("Object allInstances size + Lone n"), "1000")
         let blobsLoaded = "(ByteArray allLoadedInstances select: [:b | b size = \(MarkerImage.blobSize)]) size"
         XCTAssertEqual(try image.print(blobsLoaded), "0")
-        let loadedBefore = image.rt.loadedObjectCount
         XCTAssertEqual(try image.print("Marker allInstances size"), "\(MarkerImage.markers)", image.err)
-        XCTAssertLessThan(image.rt.loadedObjectCount - loadedBefore, MarkerImage.markers / 4, "the instances are ghosts until used")
+        // Counted among the loaded Markers only (the count of all loaded objects also counts the kernel
+        // code the evaluation loads, which depends on the kernel).
+        XCTAssertEqual(try image.print("Marker allLoadedInstances size"), "1", "the instances are ghosts until used (Lone was used)")
         XCTAssertEqual(try image.print("(Marker allInstances inject: 0 into: [:sum :m | sum + m n])"), "\(MarkerImage.sum)", image.err)
         XCTAssertEqual(try image.print("| sum | sum := 0. Marker allInstancesDo: [:m | sum := sum + m n]. sum"), "\(MarkerImage.sum)")
         XCTAssertEqual(try image.print("Marker instanceCount"), "\(MarkerImage.markers)")
