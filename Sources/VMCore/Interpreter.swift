@@ -582,15 +582,7 @@ extension VM {
     @_transparent func smallIntegerArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
         let x = Int64(bitPattern: a), y = Int64(bitPattern: b)
         switch op {
-        case .sendAdd:
-            let (r, o) = x.addingReportingOverflow(y &- 1)
-            return o ? nil : UInt64(bitPattern: r)
-        case .sendSub:
-            let (r, o) = x.subtractingReportingOverflow(y &- 1)
-            return o ? nil : UInt64(bitPattern: r)
-        case .sendMul:
-            let (r, o) = (x >> 3).multipliedReportingOverflow(by: y &- 1)
-            return o ? nil : UInt64(bitPattern: r | 1)
+        case .sendAdd, .sendSub, .sendMul: return smallNumberArithmetic(a, b, op)
         case .sendLess: return bool(x < y)
         case .sendGreater: return bool(x > y)
         case .sendLessEq: return bool(x <= y)
