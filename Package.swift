@@ -2,9 +2,18 @@
 import PackageDescription
 
 // The VM core is built for speed in every configuration: no exclusivity checks in the interpreter loop.
-let vmCoreSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
-// Nor in the image layer and the store, whose commits and loads touch the session's maps once per object.
-let imageSettings = vmCoreSettings
+// And threaded dispatch: LLVM copies the interpreter's dispatch (load the next opcode, jump through the
+// table) into the end of every instruction's code instead of sharing one copy, so that each instruction
+// has its own indirect jump, which the CPU predicts from where it is — what computed goto gives a C
+// interpreter. Its tail duplication skips blocks with more than 16 predecessors or successors; the
+// dispatch block has about a hundred of each, hence the limits (bench/RESULTS.md, sixth session).
+let vmCoreSettings: [SwiftSetting] = [.unsafeFlags([
+    "-enforce-exclusivity=unchecked",
+    "-Xllvm", "-tail-dup-pred-size=1000", "-Xllvm", "-tail-dup-succ-size=1000",
+])]
+// No exclusivity checks in the image layer and the store either: their commits and loads touch the
+// session's maps once per object.
+let imageSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
     name: "LivingObjects",

@@ -257,7 +257,7 @@ extension VM {
                     ip += 3 + offset
                     // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
                     if offset < 0 {
-                        countdown -= 1
+                        countdown &-= 1
                         if countdown <= 0 || gcPending {
                             countdown = 1024
                             fp[FrameSlot.savedIP] = ipOop(ip)
