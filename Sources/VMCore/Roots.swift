@@ -27,6 +27,7 @@ extension VM {
     /// Number of leading pointer slots the GC traces (weak objects: only the fixed part).
     @inline(__always) func tracedSlotCount(_ o: Oop, format: Int) -> Int {
         if format == Format.weak { return fixedFieldCount(ofClassIndex: classIndexOfHeader(headerOf(o))) }
+        if format == Format.forwarder { return 1 }
         return format <= Format.fixedIndexable || format == Format.ghost ? numSlotsOf(o) : 0
     }
 
