@@ -135,6 +135,21 @@ extension VM {
         (words(ghost) + 1).update(repeating: Format.isPointers(format) ? nilObj : 0, count: max(numSlotsOf(ghost), 1))
     }
 
+    /// The object to fill for a ghost being loaded as an object of `count` words (slots, or 64-bit words
+    /// of bits): the ghost itself made that object when it has its size (`materializeGhost`), else a new
+    /// object in old space with its identity hash, the ghost a forwarder to it. Nil when the heap is full.
+    public func materialize(_ ghost: Oop, classIndex: Int, format: Int, words count: Int) -> Oop? {
+        if !isSmallGhost(ghost) || numSlotsOf(ghost) == count {
+            materializeGhost(ghost, classIndex: classIndex, format: format)
+            return ghost
+        }
+        let pointers = Format.isPointers(format)
+        guard let o = allocateImageObject(classIndex: classIndex, format: format, hash: hashOf(ghost),
+                                          slotCount: pointers ? count : 0, byteCount: pointers ? 0 : count * 8) else { return nil }
+        forward(ghost, to: o)
+        return o
+    }
+
     /// Loads `o` if it is a ghost; false if it is one and loading it failed (`faultError` says why).
     /// A small ghost becomes a forwarder: read the object through `loaded` instead.
     @discardableResult @inline(__always)

@@ -68,7 +68,7 @@ extension VM {
     }
 
     public func byteArrayContents(_ o: Oop) -> [UInt8] {
-        let o = followed(o)
+        guard let o = loaded(o) else { return [] }
         let n = indexableSize(o)
         return Array(UnsafeBufferPointer(start: bytesOf(o), count: n))
     }
