@@ -116,3 +116,4 @@ extension VM {
         return count
     }
 }
+
