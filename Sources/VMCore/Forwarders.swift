@@ -9,9 +9,10 @@
 // caches and reach `findMethodSlowly`, which follows it (and replaces the receiver); a primitive fails
 // on it and the interpreter follows the forwarders among the operands and runs it again; Swift code that
 // reads an object's contents follows it (`loaded`). `==` answers true for a forwarder and its object:
-// the comparison pays only when the oops differ (`identicalThroughForwarders`). The full collection
-// replaces every reference to a forwarder by its object (the forwarder is then garbage), and so do
-// `become:` and the scavenger in what they scan.
+// the comparison pays only when the oops differ and a forwarder was made since the last full collection
+// (`identicalThroughForwarders`). The full collection replaces every reference to a forwarder by its
+// object (the forwarder is then garbage), and so does `become:` as it walks the heap; the scavenger
+// does not look for them.
 
 extension VM {
     /// The class-table index of forwarders' headers: reserved, no class has it.
@@ -72,8 +73,14 @@ extension VM {
     }
 
     /// `==` when the oops differ: true if they are a forwarder and its object (or two forwarders to it).
+    /// Only after a forwarder was made since the last full collection is there anything to follow: until
+    /// then this is one test of a flag, with no call (`==` is a hot bytecode).
+    @inline(__always) func identicalThroughForwarders(_ a: Oop, _ b: Oop) -> Bool {
+        forwardersMayBeReferenced && followedOopsAreIdentical(a, b)
+    }
+
     @inline(never)
-    func identicalThroughForwarders(_ a: Oop, _ b: Oop) -> Bool {
+    private func followedOopsAreIdentical(_ a: Oop, _ b: Oop) -> Bool {
         guard isPointer(a) && isPointer(b) && a != 0 && b != 0 else { return false }
         let x = followed(a), y = followed(b)
         return (x != a || y != b) && x == y

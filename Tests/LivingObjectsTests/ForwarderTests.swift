@@ -105,8 +105,10 @@ final class ForwarderTests: MasterImageTestCase {
         let vm = image.rt.vm
         _ = try image.rt.evaluate("Smalltalk at: #Kept put: { Items at: 2. Items at: 3 }. (Items at: 2) size + (Items at: 3) size")
         XCTAssertGreaterThan(vm.referencesToForwarders(), 0)
+        XCTAssertTrue(vm.forwardersMayBeReferenced, "== follows forwarders when the oops differ")
         vm.fullGC()
         XCTAssertEqual(vm.referencesToForwarders(), 0)
+        XCTAssertFalse(vm.forwardersMayBeReferenced, "== compares oops alone again")
         XCTAssertEqual(vm.forwarderCount(), 0, "unreferenced, they were collected")
         XCTAssertFalse(vm.isForwarder(try rawElement(image, "Items", 1)))
         XCTAssertEqual(try image.print("""
