@@ -154,7 +154,7 @@ private struct ImageRestore {
         for (oid, h) in changedGhosts {
             let words = session.shapes.ghostWords(h, current: currentIndex(h.classOID))
             guard let ghost = session.objects[oid], vm.isGhost(ghost),
-                  vm.imageSlotCount(ghost) != words || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
+                  !vm.ghostFits(ghost, words: words) || vm.imageHeader(of: ghost).hash != Int(h.identityHash),
                   let fresh = vm.allocateGhost(oid: oid, hash: Int(h.identityHash), words: words, classOID: h.classOID) else { continue }
             ghostReplacements[oid] = fresh
         }

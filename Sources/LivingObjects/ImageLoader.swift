@@ -128,6 +128,8 @@ final class ImageLoader {
         var wholeArrays: Set<UInt64> = []
         /// The ghosts of the records read, by OID (the rest are not in memory yet).
         var ghosts: [UInt64: Oop] = [:]
+        /// Whole arrays loaded before: the VM reads their elements, which must not be forwarders.
+        var arraysInMemory: [Oop] = []
     }
 
     /// Reads `oids` (ghosts or objects not in memory) and `ghosts`, and everything the VM needs with
@@ -185,8 +187,9 @@ final class ImageLoader {
                     expanded.insert(array)
                     r.slots?.compactMap(StoredObject.referencedOID).forEach(need)
                 } else if let o = session.objects[array], !vm.isGhost(o) {
-                    // Loaded before as an ordinary Array: its elements may still be ghosts.
+                    // Loaded before as an ordinary Array: its elements may still be ghosts (or forwarders).
                     expanded.insert(array)
+                    plan.arraysInMemory.append(o)
                     for i in 0..<vm.imageSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { need(vm.ghostOID(vm.fetchSlot(o, i))) }
                 }
             }
@@ -197,6 +200,7 @@ final class ImageLoader {
             pending = next
         }
         try materialize(plan, keepingFree: keepingFree)
+        for array in plan.arraysInMemory { vm.replaceForwarders(in: array) }
     }
 
     /// What the VM reads of instances of a class without sending to them.
@@ -317,12 +321,14 @@ final class ImageLoader {
                 throw LoadProblem(text: "object \(r.oid) has format \(r.format), \(h.count) \(h.kind == .slots ? "slots" : "bytes") and identity hash \(r.identityHash)")
             }
             if let o = plan.ghosts[r.oid] {
-                guard vm.imageSlotCount(o) == h.heapWords, vm.imageHeader(of: o).hash == Int(r.identityHash) else {
+                guard vm.ghostFits(o, words: h.heapWords), vm.imageHeader(of: o).hash == Int(r.identityHash) else {
                     throw LoadProblem(text: "object \(r.oid) is not the size or identity hash it had when it was referred to")
                 }
+                // A small ghost's object is allocated elsewhere (the ghost becomes a forwarder to it).
+                if vm.imageSlotCount(o) != h.heapWords { bytes += vm.loadedObjectBytes(words: h.heapWords) }
                 targets.append(o)
             } else {
-                bytes += vm.ghostBytes(words: h.heapWords)
+                bytes += vm.loadedObjectBytes(words: h.heapWords)
                 targets.append(0)
             }
         }
@@ -345,15 +351,19 @@ final class ImageLoader {
             }
         }
         for (i, r) in records.enumerated() {
-            if targets[i] != 0 {
+            if targets[i] != 0 && vm.imageSlotCount(targets[i]) == r.header.heapWords {
                 vm.materializeGhost(targets[i], classIndex: classIndexes[i], format: Int(r.format))
+            } else if targets[i] != 0 {
+                let object = try builder.allocate(r, classIndex: classIndexes[i])
+                session.forward(targets[i], to: object, oid: r.oid)
+                targets[i] = object
             } else {
                 targets[i] = try builder.allocate(r, classIndex: classIndexes[i])
                 session.adopt(targets[i], oid: r.oid)
             }
         }
         // Every reference resolves now: to an object, a new ghost, or a record of this batch.
-        func resolve(_ oid: UInt64) -> Oop { made.find(oid) ?? memo.find(oid, in: session.objects)! }
+        func resolve(_ oid: UInt64) -> Oop { made.find(oid) ?? vm.followed(memo.find(oid, in: session.objects)!) }
         for (i, r) in records.enumerated() {
             if case let .slots(slots) = r.contents {
                 for (k, slot) in slots.enumerated() { vm.setImageSlot(targets[i], k, slot & 7 != 0 ? slot : resolve(slot >> 3)) }
@@ -461,12 +471,15 @@ final class ImageLoader {
         var plan = Plan()
         var needed: [UInt64] = []
         for r in records { if let kind = kind(ofInstancesOf: r.classOID, plan) { needed += self.needed(by: r, kind: kind, &plan) } }
+        var arrays: [Oop] = []
         for array in plan.wholeArrays {
             guard let o = session.objects[array], !vm.isGhost(o) else { continue }
+            arrays.append(o)
             for i in 0..<vm.imageSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { needed.append(vm.ghostOID(vm.fetchSlot(o, i))) }
         }
         let dependents = ghosts(needed)
         if !dependents.isEmpty { try load(dependents) }
+        for o in arrays { vm.replaceForwarders(in: o) }
     }
 
     // MARK: Ghosts for objects referred to from outside a fault

@@ -62,6 +62,14 @@ final class ImageSession {
         vm.makePersistent(o)
     }
 
+    /// A small ghost's object was loaded at another address: the OID names the object, and the ghost
+    /// becomes a forwarder to it (VMCore/Forwarders.swift).
+    func forward(_ ghost: Oop, to object: Oop, oid: UInt64) {
+        oids.removeValue(forKey: ghost)
+        vm.forward(ghost, to: object)
+        adopt(object, oid: oid)
+    }
+
     func reserveCapacity(_ count: Int) {
         oids.reserveCapacity(count)
         objects.reserveCapacity(count)

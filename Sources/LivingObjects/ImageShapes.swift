@@ -254,7 +254,7 @@ extension ImageSession {
         for h in affected {
             guard let ghost = objects[h.oid], vm.isGhost(ghost) else { continue }
             let words = shapes.ghostWords(h, current: vm.imageHeader(of: classes[h.classOID]!).hash)
-            guard words != vm.imageSlotCount(ghost),
+            guard !vm.ghostFits(ghost, words: words),
                   let fresh = vm.allocateGhost(oid: h.oid, hash: vm.imageHeader(of: ghost).hash, words: words, classOID: h.classOID)
             else { continue }
             pairs.append((ghost, fresh))

@@ -27,9 +27,12 @@ extension Runtime {
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
         try imageSession?.checkWritable(to: store.path)
         imageSession?.lookUpBlobClass()
-        let specials: ImageSpecials
+        var specials: ImageSpecials
         do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
+        // Loading every object for another store made forwarders of small ghosts among them.
+        specials.roots = specials.roots.map(vm.followed)
+        specials.classTable = specials.classTable.map(vm.followed)
         // Ghosts are never written: they are unchanged (ImageLoader.swift).
         let changes = CommitSet(vm, changed: vm.changedObjects.filter { !vm.isGhost($0) },
                                 roots: specials.roots + specials.classTable)

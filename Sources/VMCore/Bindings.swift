@@ -4,7 +4,7 @@ extension VM {
     public func globalValue(_ name: String) -> Oop? {
         guard let sym = intern(name), root(.smalltalk) != 0,
               let assoc = identityDictionaryLookup(root(.smalltalk), sym) else { return nil }
-        return fetch(assoc, AssocLayout.value)
+        return followed(fetch(assoc, AssocLayout.value))
     }
 
     /// The Association for a variable name seen from a class: class pools up the chain, Smalltalk,
@@ -13,7 +13,9 @@ extension VM {
         guard let sym = intern(name) else { return nil }
         var c = instanceSide(cls)
         var depth = 0
-        while c != nilObj && isPointer(c) && ensureLoaded(c) && depth < 10_000 {
+        while c != nilObj && isPointer(c) && depth < 10_000 {
+            guard let loadedClass = loaded(c) else { break }
+            c = loadedClass
             if numSlotsOf(c) > ClassLayout.classPool {
                 let pool = fetch(c, ClassLayout.classPool)
                 if isPointer(pool) && pool != nilObj, let a = identityDictionaryLookup(pool, sym) { return a }
@@ -68,7 +70,7 @@ extension VM {
 extension VM {
     /// `Foo` or `Foo class`.
     public func className(_ cls: Oop) -> String {
-        guard isPointer(cls), ensureLoaded(cls) else { return "?" }
+        guard isPointer(cls), let cls = loaded(cls) else { return "?" }
         if classOf(cls) == root(.classMetaclass) { return className(fetch(cls, ClassLayout.soleInstance)) + " class" }
         guard numSlotsOf(cls) > ClassLayout.name else { return "?" }
         return stringValue(fetch(cls, ClassLayout.name)) ?? "?"

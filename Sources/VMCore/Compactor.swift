@@ -50,6 +50,7 @@ extension VM {
         }
         clearUnmarkedWeakReferences(weak)
         weak.release()
+        forwardersMayBeReferenced = false
         let newTop = computeForwardingAddresses()
         updatePointers()
         reportMoves()
@@ -77,7 +78,10 @@ extension VM {
     /// Marks what the roots reach, and what the host keeps besides; answers the bytes marked.
     private func markLiveObjects(weak: inout OopStack) -> UInt64 {
         var roots: [Oop] = []
-        forEachRootSlot { roots.append($0.pointee) }
+        forEachRootSlot { slot in
+            slot.pointee = followed(slot.pointee)
+            roots.append(slot.pointee)
+        }
         var live = mark(from: roots, weak: &weak)
         if let retain = retainUnreached {
             let kept = retain { o in headerOf(o) & Header.markedBit != 0 }
@@ -108,7 +112,14 @@ extension VM {
             mark(classTable[classIndexOfHeader(headerOf(o))])
             let n = tracedSlotCount(o, format: format)
             let p = words(o) + 1
-            for i in 0..<n { mark(p[i]) }
+            for i in 0..<n {
+                // A reference to a forwarder becomes one to its object: the forwarder is garbage then.
+                let v = p[i]
+                if isPointer(v) && v >= oldStart && v < oldTop && classIndexOfHeader(headerOf(v)) == VM.forwarderClassIndex {
+                    p[i] = fetch(v, 0)
+                }
+                mark(p[i])
+            }
         }
         return live
     }
@@ -118,6 +129,7 @@ extension VM {
             let o = weak.base[k]
             let p = words(o) + 1
             for i in tracedSlotCount(o, format: Format.weak)..<numSlotsOf(o) {
+                if isForwarder(p[i]) { p[i] = fetch(p[i], 0) }
                 let v = p[i]
                 if isPointer(v) && v >= oldStart && v < oldTop && headerOf(v) & Header.markedBit == 0 { p[i] = nilObj; noteChanged(o) }
             }

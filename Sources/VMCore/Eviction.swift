@@ -37,8 +37,9 @@ extension VM {
             guard h & (Header.markedBit | Header.persistentBit | Header.dirtyBit | Header.immutableBit | Header.pinnedBit)
                     == Header.markedBit | Header.persistentBit else { return }
             let format = Int((h >> Header.formatShift) & 31)
-            guard format >= Format.fixed && format <= Format.fixedIndexable, !readDirectly.contains(classIndexOfHeader(h)),
-                  !isClass(o), refersToAnythingCollectable(o) else { return }
+            let pointers = format >= Format.fixed && format <= Format.fixedIndexable
+            guard pointers || format >= Format.words64, !readDirectly.contains(classIndexOfHeader(h)), !isClass(o),
+                  canShrink(o) || pointers && refersToAnythingCollectable(o) else { return }
             if h & Header.recentBit != 0 && !includingRecent { keptRecent += 1; return }
             if let oid = reloadableOID(o) { victims.append((o, oid)) }
         }
@@ -62,9 +63,29 @@ extension VM {
         return false
     }
 
-    /// Makes a loaded object the ghost it was: its header names the Ghost class and format (size,
-    /// identity hash and persistence stay), its first slot holds its OID and the others nil.
+    /// Whether evicting `o` shrinks it to a small ghost (its other words become garbage): it is bigger
+    /// than a small ghost by two words at least and has no overflow word (which precedes its header).
+    private func canShrink(_ o: Oop) -> Bool {
+        let n = headerOf(o) >> Header.slotsShift
+        return n >= UInt64(VM.smallGhostWords + 2) && n != Header.overflowSlots
+    }
+
+    /// Makes a loaded object the ghost it was: its header names the Ghost class and format (identity
+    /// hash and persistence stay). An object that can shrink becomes a small ghost (OID, then its size)
+    /// followed by a garbage object that the compaction frees; any other keeps its size, its first slot
+    /// holding its OID and the others nil.
     func turnIntoGhost(_ o: Oop, oid: UInt64) {
+        if canShrink(o) {
+            let n = numSlotsOf(o)
+            let kept = headerOf(o) & (Header.hashMask << Header.hashShift | Header.persistentBit)
+            words(o).pointee = kept | UInt64(VM.ghostClassIndex) | UInt64(Format.ghost) << Header.formatShift
+                | UInt64(VM.smallGhostWords) << Header.slotsShift
+            words(o)[1] = oid << 3 | Tag.smallInteger
+            words(o)[2] = (UInt64(min(n, VM.ghostSizeLimit)) << VM.ghostSizeShift) << 3 | Tag.smallInteger
+            // The rest (n - 2 words, at least 2): one object of bytes, unmarked, so garbage.
+            words(o)[3] = Header.make(classIndex: 0, format: Format.bytes, hash: 0, numSlots: n - VM.smallGhostWords - 1)
+            return
+        }
         let kept = headerOf(o) & (Header.hashMask << Header.hashShift | Header.slotsMask | Header.persistentBit)
         words(o).pointee = kept | UInt64(VM.ghostClassIndex) | UInt64(Format.ghost) << Header.formatShift
         words(o)[1] = oid << 3 | Tag.smallInteger

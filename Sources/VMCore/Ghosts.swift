@@ -29,22 +29,56 @@ extension VM {
 
     /// Allocates a ghost in old space for the object `oid` of `words` slots (pointers) or 64-bit words
     /// (bits), identity hash `hash` and class `classOID` (kept if it has room: `ghostClassOID`); nil
-    /// when the heap limit is reached.
+    /// when the heap limit is reached. The ghost of an object of more than `smallGhostWords` words is
+    /// small: two words, the OID and (in one SmallInteger) the class OID and the object's size; loading
+    /// it makes a forwarder of it (Forwarders.swift). Smaller objects get a ghost of their size, filled in
+    /// place.
     public func allocateGhost(oid: UInt64, hash: Int, words count: Int, classOID: UInt64 = 0) -> Oop? {
         let saved = bootstrapping
         bootstrapping = true
         defer { bootstrapping = saved }
-        guard let o = allocate(classIndex: VM.ghostClassIndex, format: Format.ghost, numSlots: count, fill: nilObj, hash: hash)
+        let small = count > VM.smallGhostWords
+        guard let o = allocate(classIndex: VM.ghostClassIndex, format: Format.ghost, numSlots: small ? VM.smallGhostWords : count,
+                               fill: nilObj, hash: hash)
         else { return nil }
         words(o)[1] = oid << 3 | Tag.smallInteger
-        if count >= 2 && classOID != 0 { words(o)[2] = classOID << 3 | Tag.smallInteger }
+        let keptClass = classOID < VM.ghostClassOIDLimit ? classOID : 0
+        if small {
+            words(o)[2] = (keptClass | UInt64(min(count, VM.ghostSizeLimit)) << VM.ghostSizeShift) << 3 | Tag.smallInteger
+        } else if count >= 2 && keptClass != 0 {
+            words(o)[2] = keptClass << 3 | Tag.smallInteger
+        }
         return o
     }
+
+    /// A small ghost's second slot holds the class OID in its low 40 bits and the object's size in words
+    /// (at most `ghostSizeLimit`) above them; a ghost of its object's size holds the class OID alone.
+    static let ghostSizeShift: UInt64 = 40
+    static let ghostClassOIDLimit: UInt64 = 1 << ghostSizeShift
+    public static let ghostSizeLimit = (1 << 20) - 1
 
     /// The OID of a ghost's class, if the ghost has room to keep it (2 slots or more).
     public func ghostClassOID(_ ghost: Oop) -> UInt64? {
         guard numSlotsOf(ghost) >= 2, isSmallInt(words(ghost)[2]) else { return nil }
-        return words(ghost)[2] >> 3
+        let oid = (words(ghost)[2] >> 3) & (VM.ghostClassOIDLimit - 1)
+        return oid == 0 ? nil : oid
+    }
+
+    /// Whether a ghost is smaller than its object (loading it makes a forwarder).
+    public func isSmallGhost(_ ghost: Oop) -> Bool {
+        numSlotsOf(ghost) == VM.smallGhostWords && isSmallInt(words(ghost)[2]) && words(ghost)[2] >> (3 + VM.ghostSizeShift) != 0
+    }
+
+    /// The size in words of the object a ghost stands for (at most `ghostSizeLimit` for a small ghost).
+    public func ghostObjectWords(_ ghost: Oop) -> Int {
+        isSmallGhost(ghost) ? Int(words(ghost)[2] >> (3 + VM.ghostSizeShift)) : numSlotsOf(ghost)
+    }
+
+    /// Whether `ghost` can stand for an object of `count` words (its size, or small for a bigger one).
+    public func ghostFits(_ ghost: Oop, words count: Int) -> Bool {
+        count > VM.smallGhostWords
+            ? isSmallGhost(ghost) && ghostObjectWords(ghost) == min(count, VM.ghostSizeLimit) || numSlotsOf(ghost) == count
+            : numSlotsOf(ghost) == count
     }
 
     /// The ghosts of at most `maxWords` words among the `count` objects that follow `o` in old space,
@@ -55,7 +89,7 @@ extension VM {
         var current = o
         for _ in 0..<count {
             guard let next = objectAfter(current) else { break }
-            if isGhost(next) && numSlotsOf(next) <= maxWords { found.append(next) }
+            if isGhost(next) && ghostObjectWords(next) <= maxWords { found.append(next) }
             current = next
         }
         return found
@@ -69,7 +103,12 @@ extension VM {
     }
 
     /// Old-space bytes `allocateGhost` would take for `count` words (checked before a batch is loaded).
-    public func ghostBytes(words count: Int) -> Int { (max(count, 1) + 1 + (count >= 255 ? 1 : 0)) * 8 }
+    public func ghostBytes(words count: Int) -> Int {
+        count > VM.smallGhostWords ? (VM.smallGhostWords + 1) * 8 : (max(count, 1) + 1) * 8
+    }
+
+    /// Old-space bytes an object of `count` words takes (checked before a batch is loaded).
+    public func loadedObjectBytes(words count: Int) -> Int { (max(count, 1) + 1 + (count >= 255 ? 1 : 0)) * 8 }
 
     /// Whether `bytes` more fit in old space now.
     public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldEnd }
@@ -96,7 +135,23 @@ extension VM {
         (words(ghost) + 1).update(repeating: Format.isPointers(format) ? nilObj : 0, count: max(numSlotsOf(ghost), 1))
     }
 
+    /// The object to fill for a ghost being loaded as an object of `count` words (slots, or 64-bit words
+    /// of bits): the ghost itself made that object when it has its size (`materializeGhost`), else a new
+    /// object in old space with its identity hash, the ghost a forwarder to it. Nil when the heap is full.
+    public func materialize(_ ghost: Oop, classIndex: Int, format: Int, words count: Int) -> Oop? {
+        if !isSmallGhost(ghost) || numSlotsOf(ghost) == count {
+            materializeGhost(ghost, classIndex: classIndex, format: format)
+            return ghost
+        }
+        let pointers = Format.isPointers(format)
+        guard let o = allocateImageObject(classIndex: classIndex, format: format, hash: hashOf(ghost),
+                                          slotCount: pointers ? count : 0, byteCount: pointers ? 0 : count * 8) else { return nil }
+        forward(ghost, to: o)
+        return o
+    }
+
     /// Loads `o` if it is a ghost; false if it is one and loading it failed (`faultError` says why).
+    /// A small ghost becomes a forwarder: read the object through `loaded` instead.
     @discardableResult @inline(__always)
     public func ensureLoaded(_ o: Oop) -> Bool {
         isGhost(o) ? faultIn([o]) : true
@@ -127,6 +182,15 @@ extension VM {
         var any = false
         for i in 0...nargs where isGhost(sp[i - nargs]) { any = true }
         return any ? (0...nargs).map { sp[$0 - nargs] }.filter(isGhost) : []
+    }
+
+    /// Whether a ghost or a forwarder is among a send's receiver and arguments.
+    func unloadedOperands(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> Bool {
+        for i in 0...nargs {
+            let o = sp[i - nargs]
+            if isPointer(o) && o != 0 && UInt(bitPattern: classIndexOfHeader(headerOf(o)) &- VM.forwarderClassIndex) <= 1 { return true }
+        }
+        return false
     }
 
     /// `Ghost`, the class at `ghostClassIndex`: no methods, no superclass, no instance variables, an

@@ -31,9 +31,13 @@ extension VM {
             if twoWay { map[b] = a }
         }
         releaseHandles(to: mark)
+        // References to forwarders become references to their objects first (and are then replaced).
+        let snap = forwardersMayBeReferenced
         @inline(__always) func replace(_ p: UnsafeMutablePointer<Oop>) -> Bool {
-            let v = p.pointee
-            guard isPointer(v), let w = map[v] else { return false }
+            var v = p.pointee
+            guard isPointer(v) else { return false }
+            if snap && isForwarder(v) { v = fetch(v, 0); p.pointee = v }
+            guard let w = map[v] else { return false }
             p.pointee = w
             return true
         }
@@ -96,15 +100,23 @@ extension VM {
     }
 
     /// The first object of the heap (enumeration with `nextObject` covers old space after a tenuring scavenge).
+    /// Forwarders are not objects of the program: the enumeration passes them by.
     public func firstObject() -> Oop? {
         scavenge(tenureAll: true)
-        return oldTop > oldStart ? objectAt(oldStart) : nil
+        guard oldTop > oldStart else { return nil }
+        let first = objectAt(oldStart)
+        return isForwarder(first) ? objectAfter(first) : first
     }
 
     public func objectAfter(_ o: Oop) -> Oop? {
         guard isOld(o) else { return nil }
-        let next = (hasOverflowWord(o) ? o - 8 : o) + UInt64(objectBytes(o))
-        return next < oldTop ? objectAt(next) : nil
+        var current = o
+        while true {
+            let next = (hasOverflowWord(current) ? current - 8 : current) + UInt64(objectBytes(current))
+            guard next < oldTop else { return nil }
+            current = objectAt(next)
+            if !isForwarder(current) { return current }
+        }
     }
 }
 

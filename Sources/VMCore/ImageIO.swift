@@ -65,6 +65,10 @@ extension VM {
             return .bytes(Array(UnsafeBufferPointer(start: bytesOf(o), count: max(0, byteCount))))
         }
         var slots = Array(UnsafeBufferPointer(start: words(o) + 1, count: n))
+        // A reference to a forwarder is one to its object (which has the OID).
+        if forwardersMayBeReferenced {
+            for i in slots.indices where isForwarder(slots[i]) { slots[i] = fetch(slots[i], 0) }
+        }
         switch liveProcessState(o) {
         case nil: break
         case .process?:

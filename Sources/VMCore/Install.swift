@@ -186,7 +186,7 @@ extension VM {
         guard index == classIndex(.classCompiledMethod) || index == classIndex(.classCompiledBlock),
               numSlotsOf(o) > CodeLayout.literals else { return }
         setHeaderBits(o, Header.immutableBit)
-        for part in [fetch(o, CodeLayout.bytecodes), fetch(o, CodeLayout.literals)] where isPointer(part) && !isGhost(part) && part != nilObj {
+        for part in [fetch(o, CodeLayout.bytecodes), fetch(o, CodeLayout.literals)].map(followed) where isPointer(part) && !isGhost(part) && part != nilObj {
             setHeaderBits(part, Header.immutableBit)
         }
     }

@@ -7,26 +7,29 @@ extension VM {
     /// inherited ones first. With `loading` false nothing is loaded: nil when the class, a superclass,
     /// an instance-variable Array or a name in it is a ghost (or the class is malformed).
     public func instanceShape(ofClass cls: Oop, loading: Bool) -> (format: Int, names: [String])? {
-        func usable(_ o: Oop) -> Bool {
-            isPointer(o) && o != 0 && (loading ? ensureLoaded(o) : !isGhost(o)) && Format.isPointers(formatOf(o))
+        func usable(_ o: inout Oop) -> Bool {
+            guard isPointer(o) && o != 0 else { return false }
+            if loading { guard let object = loaded(o) else { return false }; o = object } else { o = followed(o) }
+            return !isGhost(o) && Format.isPointers(formatOf(o))
         }
-        guard usable(cls), numSlotsOf(cls) > ClassLayout.instanceVariables else { return nil }
+        var cls = cls
+        guard usable(&cls), numSlotsOf(cls) > ClassLayout.instanceVariables else { return nil }
         let format = fetch(cls, ClassLayout.format)
         guard isSmallInt(format) else { return nil }
         var chain: [Oop] = []
         var c = cls
         while c != nilObj {
-            guard usable(c), numSlotsOf(c) > ClassLayout.instanceVariables, chain.count < 10_000 else { return nil }
+            guard usable(&c), numSlotsOf(c) > ClassLayout.instanceVariables, chain.count < 10_000 else { return nil }
             chain.append(c)
             c = fetch(c, ClassLayout.superclass)
         }
         var names: [String] = []
         for k in chain.reversed() {
-            let ivars = fetch(k, ClassLayout.instanceVariables)
+            var ivars = fetch(k, ClassLayout.instanceVariables)
             if ivars == nilObj { continue }
-            guard usable(ivars) else { return nil }
+            guard usable(&ivars) else { return nil }
             for i in 0..<numSlotsOf(ivars) {
-                let name = fetch(ivars, i)
+                let name = followed(fetch(ivars, i))
                 guard isPointer(name), loading ? ensureLoaded(name) : !isGhost(name), let text = stringValue(name) else { return nil }
                 names.append(text)
             }

@@ -372,9 +372,12 @@ extension VM {
                     }
                     arithmeticSend = true
                 case .sendIdentical:
-                    pushCondition(sp[-1] == sp.pointee, &sp, &ip, trueO, falseO); continue
+                    // Only unequal oops pay for forwarders (Forwarders.swift).
+                    let a = sp[-1], b = sp.pointee
+                    pushCondition(a == b || identicalThroughForwarders(a, b), &sp, &ip, trueO, falseO); continue
                 case .sendNotIdentical:
-                    pushCondition(sp[-1] != sp.pointee, &sp, &ip, trueO, falseO); continue
+                    let a = sp[-1], b = sp.pointee
+                    pushCondition(a != b && !identicalThroughForwarders(a, b), &sp, &ip, trueO, falseO); continue
                 case .sendIsNil:
                     pushTest(sp.pointee == nilO, &sp, &ip, trueO, falseO); continue
                 case .sendNotNil:
@@ -526,19 +529,20 @@ extension VM {
         isPointer(o) && (UInt64(index) < headerOf(o) >> Header.slotsShift || index < numSlotsOf(o))
     }
 
-    /// After a primitive failed: if ghosts are among its receiver and arguments (`self.sp`), loads them
-    /// and runs it again. Nil when there were none or it failed again (its fallback code runs); else
-    /// what the interpreter does next: go on after its result, or send `objectFault:` when the ghosts
-    /// cannot be loaded.
+    /// After a primitive failed: if ghosts or forwarders are among its receiver and arguments
+    /// (`self.sp`), loads the ghosts, replaces the forwarders by their objects and runs it again. Nil
+    /// when there were none or it failed again (its fallback code runs); else what the interpreter does
+    /// next: go on after its result, or send `objectFault:` when the ghosts cannot be loaded.
     @inline(never)
     func retryPrimitiveWithGhosts(_ n: Int, nargs: Int, method: Oop) -> Next? {
+        guard unloadedOperands(sp, nargs) else { return nil }
         let ghosts = ghostOperands(sp, nargs)
-        if ghosts.isEmpty { return nil }
-        guard faultIn(ghosts) else {
+        guard ghosts.isEmpty || faultIn(ghosts) else {
             guard let selector = replaceByObjectFault(sp, nargs) else { return terminateActiveProcess() }
             sp -= nargs - 1
             return .send(selector: selector, numArgs: 1)
         }
+        _ = followForwarderOperands(sp, nargs)
         switch primitive(n, nargs: nargs, method: method) {
         case .value(let result):
             sp -= nargs

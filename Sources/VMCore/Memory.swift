@@ -134,11 +134,17 @@ extension VM {
         let tag = o & Tag.mask
         return tag != 0 ? Int(tag) : classIndexOfHeader(headerOf(o))
     }
-    /// The class of `o`; a ghost is loaded first (if that fails, the answer is the `Ghost` class).
+    /// The class of `o`; a ghost is loaded first (if that fails, the answer is the `Ghost` class), a
+    /// forwarder followed.
     @inline(__always) public func classOf(_ o: Oop) -> Oop {
         let index = classIndexOf(o)
-        if index == VM.ghostClassIndex { ensureLoaded(o); return classTable[classIndexOf(o)] }
+        // The forwarder and ghost class indices are adjacent: one comparison tests both.
+        if UInt(bitPattern: index &- VM.forwarderClassIndex) <= 1 { return classOfUnloaded(o) }
         return classTable[index]
+    }
+
+    @inline(never) private func classOfUnloaded(_ o: Oop) -> Oop {
+        classTable[classIndexOf(loaded(o) ?? o)]
     }
     @inline(__always) public func classAt(_ index: Int) -> Oop { classTable[index] }
 
@@ -152,6 +158,7 @@ extension VM {
 
     /// The class-table index of a class object (its identity hash), registering it if needed.
     public func indexOfClass(_ cls: Oop) -> Int? {
+        if isForwarder(cls) { return nil }
         let h = hashOf(cls)
         if h < classTableCount && classTable[h] == cls { return h }
         guard let index = newClassIndex() else { return nil }

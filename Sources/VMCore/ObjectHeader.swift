@@ -8,6 +8,8 @@ public enum Format {
     public static let weak = 4
     /// A ghost (Ghosts.swift): no primitive accepts it; the collectors trace its slots as pointers.
     public static let ghost = 6
+    /// A forwarder (Forwarders.swift): no primitive accepts it; the collectors replace references to it.
+    public static let forwarder = 5
     public static let words64 = 9
     public static let words32 = 10      // 10-11: low bit = unused half-slot
     public static let bytes = 16        // 16-23: low 3 bits = unused bytes in the last slot
@@ -17,7 +19,7 @@ public enum Format {
     @inline(__always) public static func isWords32(_ f: Int) -> Bool { f == 10 || f == 11 }
     @inline(__always) public static func isIndexable(_ f: Int) -> Bool { f >= indexable && f != 5 && f != ghost }
     /// Whether the collectors trace the object's slots (then `VM.tracedSlotCount` says how many).
-    @inline(__always) static func isTraced(_ f: Int) -> Bool { f <= weak || f == ghost }
+    @inline(__always) static func isTraced(_ f: Int) -> Bool { f <= forwarder || f == ghost }
 }
 
 enum Header {

@@ -7,7 +7,7 @@ extension VM {
 
     /// `basicNew:` for any class: fixed fields from the class's format plus `indexable` fields.
     public func instantiate(_ cls: Oop, indexable: Int = 0) -> Oop? {
-        guard ensureLoaded(cls) else { return nil }
+        guard let cls = loaded(cls) else { return nil }
         let fmtOop = fetch(cls, ClassLayout.format)
         guard isSmallInt(fmtOop), let index = indexOfClass(cls) else { return nil }
         let fmtValue = intValue(fmtOop)
@@ -35,7 +35,7 @@ extension VM {
 
     /// Indexable size of any object (bytes, 32-bit words, 64-bit words or pointer slots past the fixed ones).
     public func indexableSize(_ o: Oop) -> Int {
-        if isImmediate(o) || !ensureLoaded(o) { return 0 }
+        guard !isImmediate(o), let o = loaded(o) else { return 0 }
         let format = formatOf(o)
         let n = numSlotsOf(o)
         switch format {
@@ -68,6 +68,7 @@ extension VM {
     }
 
     public func byteArrayContents(_ o: Oop) -> [UInt8] {
+        guard let o = loaded(o) else { return [] }
         let n = indexableSize(o)
         return Array(UnsafeBufferPointer(start: bytesOf(o), count: n))
     }
@@ -86,7 +87,7 @@ extension VM {
 
     /// Code points of a ByteString/WideString/Symbol; nil for other objects.
     public func codePoints(_ o: Oop) -> [UInt32]? {
-        guard isPointer(o), ensureLoaded(o) else { return nil }
+        guard isPointer(o), let o = loaded(o) else { return nil }
         let format = formatOf(o)
         let n = indexableSize(o)
         if Format.isBytes(format) { return (0..<n).map { UInt32(bytesOf(o)[$0]) } }
@@ -132,13 +133,12 @@ extension VM {
 
     /// Adds a symbol that is not in the table yet (growing it when three quarters full).
     private func addToSymbolTable(_ sym: Oop) -> Bool {
-        let table = root(.symbolTable)
-        guard ensureLoaded(table), ensureLoaded(fetch(table, 1)) else { return false }
+        guard let table = loaded(root(.symbolTable)), let array0 = loaded(fetch(table, 1)) else { return false }
         let tally = intValue(fetch(table, 0))
-        var array = fetch(table, 1)
+        var array = array0
         if (tally + 1) * 4 > indexableSize(array) * 3 {
             guard let bigger = newArray(indexableSize(array) * 2) else { return false }
-            array = fetch(root(.symbolTable), 1)
+            array = followed(fetch(root(.symbolTable), 1))
             for i in 0..<indexableSize(array) {
                 let s = fetch(array, i)
                 if s != nilObj { insertSymbol(s, into: bigger) }
@@ -152,9 +152,9 @@ extension VM {
 
     /// Every symbol in the table that is loaded (ghosts are symbols of the image, unchanged).
     public func symbols() -> [Oop] {
-        let array = fetch(root(.symbolTable), 1)
+        let array = followed(fetch(root(.symbolTable), 1))
         if isGhost(array) { return [] }
-        return (0..<indexableSize(array)).map { fetch(array, $0) }.filter { $0 != nilObj && !isGhost($0) }
+        return (0..<indexableSize(array)).map { followed(fetch(array, $0)) }.filter { $0 != nilObj && !isGhost($0) }
     }
 
     /// Keeps symbols unique after the symbol table was replaced (an abort): each of `symbols` goes
@@ -181,15 +181,14 @@ extension VM {
 
     public func findSymbol(_ cps: [UInt32]) -> Oop? {
         let table = root(.symbolTable)
-        guard table != 0, ensureLoaded(table) else { return nil }
-        let array = fetch(table, 1)
+        guard table != 0, let table = loaded(table), let array = loaded(fetch(table, 1)) else { return nil }
         let size = indexableSize(array)
         guard size > 0 else { return nil }
         var i = VM.stringHash(cps) % size
         for _ in 0..<size {
             let s = fetch(array, i)
             if s == nilObj { return nil }
-            if codePoints(s) == cps { return s }
+            if codePoints(s) == cps { return followed(s) }
             i = (i + 1) % size
         }
         return nil
@@ -258,17 +257,17 @@ extension VM {
     /// The Association for `key`, or nil. Tolerates tables a program has damaged.
     /// Ghosts among the table and the Associations probed are loaded.
     public func identityDictionaryLookup(_ dict: Oop, _ key: Oop) -> Oop? {
-        guard isPointer(dict), ensureLoaded(dict), Format.isPointers(formatOf(dict)), numSlotsOf(dict) > DictLayout.array else { return nil }
-        let array = fetch(dict, DictLayout.array)
-        guard isPointer(array), ensureLoaded(array), formatOf(array) == Format.indexable else { return nil }
+        guard isPointer(dict), let dict = loaded(dict), Format.isPointers(formatOf(dict)), numSlotsOf(dict) > DictLayout.array else { return nil }
+        guard isPointer(fetch(dict, DictLayout.array)), let array = loaded(fetch(dict, DictLayout.array)),
+              formatOf(array) == Format.indexable else { return nil }
         let size = indexableSize(array)
         guard size > 0 else { return nil }
         var i = identityHashValue(key) % size
         for _ in 0..<size {
             let assoc = fetch(array, i)
             if assoc == nilObj { return nil }
-            if isPointer(assoc) && ensureLoaded(assoc) && Format.isPointers(formatOf(assoc)) && numSlotsOf(assoc) > AssocLayout.value
-                && fetch(assoc, AssocLayout.key) == key { return assoc }
+            if isPointer(assoc), let assoc = loaded(assoc), Format.isPointers(formatOf(assoc)), numSlotsOf(assoc) > AssocLayout.value,
+               identical(fetch(assoc, AssocLayout.key), key) { return assoc }
             i = i + 1 == size ? 0 : i + 1
         }
         return nil
@@ -276,6 +275,8 @@ extension VM {
 
     /// Adds or replaces the association for its key, growing the table as Smalltalk would.
     public func identityDictionaryAdd(_ dict: Oop, _ assoc: Oop) {
+        guard let dict = loaded(dict), let table = loaded(fetch(dict, DictLayout.array)) else { return }
+        if table != fetch(dict, DictLayout.array) { words(dict)[1 + DictLayout.array] = table }
         let key = fetch(assoc, AssocLayout.key)
         if let existing = identityDictionaryLookup(dict, key) {
             store(existing, AssocLayout.value, fetch(assoc, AssocLayout.value))
@@ -326,8 +327,8 @@ extension VM {
 extension VM {
     /// Slot `i` of a heap object (for host code; no bounds check beyond the object's size).
     public func fetchSlot(_ o: Oop, _ i: Int) -> Oop {
-        guard isPointer(o), ensureLoaded(o), i >= 0, i < numSlotsOf(o) else { return nilObj }
-        return fetch(o, i)
+        guard isPointer(o), let o = loaded(o), i >= 0, i < numSlotsOf(o) else { return nilObj }
+        return followed(fetch(o, i))
     }
     public func isPointer(_ o: Oop) -> Bool { VMCore.isPointer(o) }
 }

@@ -27,7 +27,7 @@ extension VM {
         case 74 where nargs == 2: return result(instVarAtPut(rcvr, arg0, arg1))
         case 75 where nargs == 0: return .value(intOop(identityHashValue(rcvr)))
         case 105 where nargs == 4: return result(replace(rcvr, arg0, arg1, sp[3 - nargs], sp[4 - nargs]))
-        case 110 where nargs == 1: return .value(bool(rcvr == arg0))
+        case 110 where nargs == 1: return .value(bool(rcvr == arg0 || identicalThroughForwarders(rcvr, arg0)))
         case 111 where nargs == 0: return .value(classOf(rcvr))
         case 116:
             // The interpreter reloads its copy of the cache epoch.
@@ -40,6 +40,8 @@ extension VM {
         case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
         // These move objects or rewrite references: the interpreter must reload its registers.
         case 126...131, 138, 140, 141:
+            // A forwarder fails: the interpreter replaces it by its object and runs the primitive again.
+            if isForwarder(rcvr) || isForwarder(arg0) { return .fail }
             let failures = faultFailures
             guard let value = heapPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0) else {
                 return faultFailures != failures ? objectFaultInstead(nargs: nargs) : .fail
@@ -49,7 +51,7 @@ extension VM {
             return .next(.resume)
         case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
         case 142 where nargs == 0:
-            guard isPointer(rcvr), indexOfClass(rcvr) != nil else { return .fail }
+            guard isPointer(rcvr), !isForwarder(rcvr), indexOfClass(rcvr) != nil else { return .fail }
             switch storedInstanceCount?(rcvr) ?? .success(0) {
             case let .success(count): return .value(intOop(count))
             case let .failure(problem):
@@ -59,7 +61,7 @@ extension VM {
             }
         case 148 where nargs == 0: return result(shallowCopy(rcvr))
         case 170 where nargs == 1:
-            guard isString(rcvr), !isGhost(arg0) else { return .fail }
+            guard isString(rcvr), !isGhost(arg0), !isForwarder(arg0) else { return .fail }
             guard isString(arg0) else { return .value(falseObj) }
             return .value(bool(stringCompare(rcvr, arg0) == 0))
         case 171 where nargs == 0: return codePoints(rcvr).map { .value(intOop(VM.stringHash($0))) } ?? .fail

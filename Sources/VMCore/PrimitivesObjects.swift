@@ -94,6 +94,8 @@ extension VM {
 
     func shallowCopy(_ o: Oop) -> Oop? {
         guard isPointer(o) else { return o }
+        // A ghost or forwarder fails: the interpreter loads or follows it and runs the primitive again.
+        if isGhost(o) || isForwarder(o) { return nil }
         let n = numSlotsOf(o)
         let h = handle(o)
         defer { releaseHandles(to: h) }
@@ -156,6 +158,10 @@ extension VM {
         // Ghosts are loaded first: the image session moves OIDs along with identities.
         let ghosts = (from + to).filter(isGhost)
         if !ghosts.isEmpty && !faultIn(ghosts) { return false }
+        // Small ghosts loaded are forwarders: their objects change identity (`become` replaces
+        // references to forwarders as it goes).
+        from = from.map(followed)
+        to = to.map(followed)
         if let more = identitiesWillChange?(from, to, twoWay), !more.isEmpty, !twoWay {
             from += more.map(\.0)
             to += more.map(\.1)

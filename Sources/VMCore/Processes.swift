@@ -298,7 +298,7 @@ extension VM {
         frame[FrameSlot.method] = method
         frame[FrameSlot.context] = nilObj
         frame[FrameSlot.closure] = closure
-        frame[FrameSlot.receiver] = closure == nilObj ? receiverSlot.pointee : fetch(closure, ClosureLayout.receiver)
+        frame[FrameSlot.receiver] = followed(closure == nilObj ? receiverSlot.pointee : fetch(closure, ClosureLayout.receiver))
         frame[FrameSlot.resultSlot] = resultSlot
         var p = frame + Frame.headerSize - 1
         if closure != nilObj {
@@ -320,7 +320,7 @@ extension VM {
     /// Sends `selector` to `receiver` with `args` in a new process.
     public func send(_ selector: String, to receiver: Oop, with args: [Oop] = []) throws -> Oop {
         guard let sel = intern(selector) else { throw VMError.outOfMemory }
-        guard ensureLoaded(receiver) else { throw VMError.invalid(faultError ?? "the receiver cannot be loaded") }
+        guard let receiver = loaded(receiver) else { throw VMError.invalid(faultError ?? "the receiver cannot be loaded") }
         guard let method = lookup(classOf(receiver), sel) else {
             throw VMError.invalid("\(selector) is not understood")
         }

@@ -5,7 +5,8 @@ extension VM {
     func forEachRootSlot(_ body: (UnsafeMutablePointer<Oop>) -> Void) {
         for i in 0..<Root.allCases.count { body(roots + i) }
         for i in 0..<handleCount { body(handles + i) }
-        for i in VM.ghostClassIndex..<classTableCount where classTable[i] != 0 { body(classTable + i) }
+        // From 1: the classes of immediates are at their tags (a class loaded from an image may move).
+        for i in 1..<classTableCount where classTable[i] != 0 { body(classTable + i) }
         for (index, stack) in stacks.enumerated() where stack.inUse {
             let top = index == activeStackIndex ? sp : stack.sp
             var p = stack.base
@@ -27,6 +28,7 @@ extension VM {
     /// Number of leading pointer slots the GC traces (weak objects: only the fixed part).
     @inline(__always) func tracedSlotCount(_ o: Oop, format: Int) -> Int {
         if format == Format.weak { return fixedFieldCount(ofClassIndex: classIndexOfHeader(headerOf(o))) }
+        if format == Format.forwarder { return 1 }
         return format <= Format.fixedIndexable || format == Format.ghost ? numSlotsOf(o) : 0
     }
 

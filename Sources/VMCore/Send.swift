@@ -17,6 +17,7 @@ extension VM {
     private func findMethodSlowly(_ classIndex: Int, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         if classIndex == VM.ghostClassIndex { return findMethodForGhost(selector, sp, nargs) }
+        if classIndex == VM.forwarderClassIndex { return findMethodForForwarder(selector, sp, nargs) }
         let failures = faultFailures
         if let m = lookup(classTable[classIndex], selector) {
             let entry = methodCache + (((classIndex &* 31) ^ hashOf(selector)) & (VM.methodCacheEntries - 1)) * 3
@@ -33,7 +34,19 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         let receiver = sp[-nargs]
         guard faultIn([receiver]) else { return objectFault(sp, nargs) }
-        let found = findMethod(classIndexOf(receiver), selector, sp, nargs)
+        // A small ghost is a forwarder now: the method runs with its object as receiver.
+        sp[-nargs] = followed(receiver)
+        let found = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
+        sendNotCacheable = true
+        return found
+    }
+
+    /// A send to a forwarder: its object replaces it as receiver and the message is looked up in its
+    /// class. The send site saw the forwarder's class index, so it must not cache the answer.
+    private func findMethodForForwarder(_ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        sp[-nargs] = fetch(sp[-nargs], 0)
+        let found = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
         sendNotCacheable = true
         return found
     }
@@ -44,7 +57,8 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         sendNotCacheable = false
         let failures = faultFailures
-        if !ensureLoaded(sp[-nargs]) { return objectFault(sp, nargs) }
+        guard let receiver = loaded(sp[-nargs]) else { return objectFault(sp, nargs) }
+        sp[-nargs] = receiver
         if let m = lookup(cls, selector) { return (m, sp, nargs) }
         if faultFailures != failures { return objectFault(sp, nargs) }
         return doesNotUnderstand(cls, selector, sp, nargs)
@@ -56,16 +70,20 @@ extension VM {
     public func lookup(_ start: Oop, _ selector: Oop) -> Oop? {
         var cls = start
         var depth = 0
-        while cls != nilObj && cls != 0 && isPointer(cls) && ensureLoaded(cls) && numSlotsOf(cls) > ClassLayout.methodDict
-                && depth < 10_000 {
+        while cls != nilObj && cls != 0 && isPointer(cls) && depth < 10_000 {
+            guard let loadedClass = loaded(cls), numSlotsOf(loadedClass) > ClassLayout.methodDict else { return nil }
+            cls = loadedClass
             let dict = fetch(cls, ClassLayout.methodDict)
             if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
-                let method = fetch(assoc, AssocLayout.value)
                 // Anything but a CompiledMethod in a method dictionary is not understood.
-                return isPointer(method) && ensureLoaded(method) && classIndexOf(method) == classIndex(.classCompiledMethod)
-                    ? method : nil
+                guard isPointer(fetch(assoc, AssocLayout.value)), let method = loaded(fetch(assoc, AssocLayout.value)),
+                      classIndexOf(method) == classIndex(.classCompiledMethod) else { return nil }
+                if method != fetch(assoc, AssocLayout.value) { words(assoc)[1 + AssocLayout.value] = method }
+                return method
             }
-            cls = fetch(cls, ClassLayout.superclass)
+            let superclass = fetch(cls, ClassLayout.superclass)
+            if isForwarder(superclass) { words(cls)[1 + ClassLayout.superclass] = fetch(superclass, 0) }
+            cls = followed(superclass)
             depth += 1
         }
         return nil

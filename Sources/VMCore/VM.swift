@@ -113,6 +113,10 @@ public final class VM {
     /// Objects of the image turned back into ghosts so far, and the full collections that did so.
     public internal(set) var evictedObjects = 0
     public internal(set) var evictions = 0
+    /// Small ghosts turned into forwarders so far (Forwarders.swift).
+    public internal(set) var forwardersMade = 0
+    /// A forwarder was made since the last full collection (which replaces every reference to one).
+    var forwardersMayBeReferenced = false
 
     // MARK: Interpreter state (live in locals inside `interpret`, saved here around calls out)
     var sp: UnsafeMutablePointer<UInt64>

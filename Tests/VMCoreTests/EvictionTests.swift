@@ -9,8 +9,9 @@ import XCTest
 final class EvictionTests: XCTestCase {
     typealias T = TestSpace
 
-    /// An image host as an image session is, on records kept in memory: ghosts are loaded in place, and
-    /// references to objects memory does not hold become ghosts (with the identity hash of their record).
+    /// An image host as an image session is, on records kept in memory: ghosts are loaded in place (small
+    /// ones into a new object, the ghost a forwarder to it), and references to objects memory does not
+    /// hold become ghosts (with the identity hash of their record).
     private final class Host {
         enum Slot { case value(Oop), ref(UInt64) }
         enum Contents { case slots([Slot]), bytes([UInt8]) }
@@ -65,13 +66,23 @@ final class EvictionTests: XCTestCase {
                     case .ref(let oid): return object(oid)
                     }
                 }
-                vm.materializeGhost(ghost, classIndex: classIndex, format: format)
-                for (i, v) in values.enumerated() { vm.setImageSlot(ghost, i, v) }
+                let o = adopt(vm.materialize(ghost, classIndex: classIndex, format: format, words: values.count)!, for: ghost)
+                for (i, v) in values.enumerated() { vm.setImageSlot(o, i, v) }
             case .bytes(let bytes):
-                vm.materializeGhost(ghost, classIndex: classIndex, format: Format.bytes + (8 - bytes.count % 8) % 8)
-                bytes.withUnsafeBytes { vm.setImageBytes(ghost, $0) }
+                let format = Format.bytes + (8 - bytes.count % 8) % 8
+                let o = adopt(vm.materialize(ghost, classIndex: classIndex, format: format, words: (bytes.count + 7) / 8)!, for: ghost)
+                bytes.withUnsafeBytes { vm.setImageBytes(o, $0) }
             }
             loads += 1
+        }
+
+        /// The object loaded for `ghost` has its OID (a small ghost's is a new object).
+        private func adopt(_ o: Oop, for ghost: Oop) -> Oop {
+            guard o != ghost, let oid = oids.removeValue(forKey: ghost) else { return o }
+            oids[o] = oid
+            objects[oid] = o
+            vm.makePersistent(o)
+            return o
         }
     }
 

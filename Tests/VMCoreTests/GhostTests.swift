@@ -20,8 +20,9 @@ final class GhostTests: XCTestCase {
                 if let failure = self.failure { return failure }
                 for g in ghosts {
                     let slots = self.contents[vm.ghostOID(g)]!
-                    vm.materializeGhost(g, classIndex: vm.indexOfClass(vm.root(.classArray))!, format: Format.indexable)
-                    for (i, v) in slots.enumerated() { vm.setImageSlot(g, i, v) }
+                    let o = vm.materialize(g, classIndex: vm.indexOfClass(vm.root(.classArray))!, format: Format.indexable,
+                                           words: slots.count)!
+                    for (i, v) in slots.enumerated() { vm.setImageSlot(o, i, v) }
                     self.loads += 1
                 }
                 return nil
