@@ -5,6 +5,7 @@ extension VM {
     /// Moves the classes registered at `indices` to new class indices: their instances' headers and
     /// their identity hashes change with them. Answers old index → new index (the heap limit of the
     /// class table may leave some where they are).
+    @discardableResult
     public func moveClasses(from indices: [Int]) -> [Int: Int] {
         scavenge(tenureAll: true)
         var moves: [Int: Int] = [:]
