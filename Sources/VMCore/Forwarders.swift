@@ -79,6 +79,17 @@ extension VM {
         forwardersMayBeReferenced && followedOopsAreIdentical(a, b)
     }
 
+    /// The `==` (or `~~`) bytecode at the saved instruction pointer on unequal oops while forwarders may be
+    /// referenced: its Boolean replaces the two operands, and the interpreter goes on after it.
+    @inline(never)
+    func identityThroughForwarders(_ identical: Bool) -> Next {
+        let same = followedOopsAreIdentical(sp[-1], sp.pointee)
+        sp -= 1
+        sp.pointee = same == identical ? trueObj : falseObj
+        hdr[FrameSlot.savedIP] = ipOop(ipPointer(hdr[FrameSlot.savedIP]) + 1)
+        return .resume
+    }
+
     @inline(never)
     private func followedOopsAreIdentical(_ a: Oop, _ b: Oop) -> Bool {
         guard isPointer(a) && isPointer(b) && a != 0 && b != 0 else { return false }

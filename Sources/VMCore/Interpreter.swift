@@ -371,13 +371,16 @@ extension VM {
                         sp -= 1; sp.pointee = r; ip += 1; continue
                     }
                     arithmeticSend = true
-                case .sendIdentical:
-                    // Only unequal oops pay for forwarders (Forwarders.swift).
+                case .sendIdentical, .sendNotIdentical:
                     let a = sp[-1], b = sp.pointee
-                    pushCondition(a == b || identicalThroughForwarders(a, b), &sp, &ip, trueO, falseO); continue
-                case .sendNotIdentical:
-                    let a = sp[-1], b = sp.pointee
-                    pushCondition(a != b && !identicalThroughForwarders(a, b), &sp, &ip, trueO, falseO); continue
+                    if a == b || !forwardersMayBeReferenced {
+                        pushCondition((a == b) == (op == .sendIdentical), &sp, &ip, trueO, falseO); continue
+                    }
+                    // Unequal oops while forwarders may be referenced: compared out of the loop.
+                    fp[FrameSlot.savedIP] = ipOop(ip)
+                    self.sp = sp; self.hdr = fp
+                    pending = identityThroughForwarders(op == .sendIdentical)
+                    continue
                 case .sendIsNil:
                     pushTest(sp.pointee == nilO, &sp, &ip, trueO, falseO); continue
                 case .sendNotNil:
