@@ -470,7 +470,7 @@ extension VM {
 
             // MARK: Activation tail: run the primitive, or build a frame for the method.
             let prim = fetch(newMethod, CodeLayout.primitive)
-            if prim != intOop(0) && isSmallInt(prim) {
+            if prim != intOop(0), isSmallInt(prim) {
                 if prim >= intOop(QuickMethod.returnSelf) {
                     if answerQuickly(prim, &sp, nargs, trueO, falseO, nilO) { continue }
                 } else {
@@ -511,7 +511,8 @@ extension VM {
             newFp[FrameSlot.receiver] = receiver
             newFp[FrameSlot.resultSlot] = addressOop(receiverSlot)
             sp = newFp + (Frame.headerSize - 1)
-            for _ in 0..<numTemps { sp += 1; sp.pointee = nilO }
+            var temps = numTemps
+            while temps > 0 { sp += 1; sp.pointee = nilO; temps &-= 1 }
             fp = newFp
             lits = words(fetch(newMethod, CodeLayout.literals)) + 1
             rcvr = receiver
