@@ -10,7 +10,7 @@
 // on it and the interpreter follows the forwarders among the operands and runs it again; Swift code that
 // reads an object's contents follows it (`loaded`). `==` answers true for a forwarder and its object:
 // the comparison pays only when the oops differ and a forwarder was made since the last full collection
-// (`identicalThroughForwarders`). The full collection replaces every reference to a forwarder by its
+// (`identical`). The full collection replaces every reference to a forwarder by its
 // object (the forwarder is then garbage), and so does `become:` as it walks the heap; the scavenger
 // does not look for them.
 
@@ -23,6 +23,11 @@ extension VM {
 
     @inline(__always) public func isForwarder(_ o: Oop) -> Bool {
         isPointer(o) && o != 0 && classIndexOfHeader(headerOf(o)) == VM.forwarderClassIndex
+    }
+
+    /// Whether a header's class index is a ghost's or a forwarder's (adjacent: one comparison tests both).
+    @inline(__always) static func isUnloadedClassIndex(_ index: Int) -> Bool {
+        UInt(bitPattern: index &- VM.forwarderClassIndex) <= 1
     }
 
     /// The object a forwarder stands for; anything else is itself.
@@ -72,13 +77,6 @@ extension VM {
         for i in 0..<numSlotsOf(o) where isForwarder(p[i]) { p[i] = fetch(p[i], 0) }
     }
 
-    /// `==` when the oops differ: true if they are a forwarder and its object (or two forwarders to it).
-    /// Only after a forwarder was made since the last full collection is there anything to follow: until
-    /// then this is one test of a flag, with no call (`==` is a hot bytecode).
-    @inline(__always) func identicalThroughForwarders(_ a: Oop, _ b: Oop) -> Bool {
-        forwardersMayBeReferenced && followedOopsAreIdentical(a, b)
-    }
-
     /// The `==` (or `~~`) bytecode at the saved instruction pointer on unequal oops while forwarders may be
     /// referenced: its Boolean replaces the two operands, and the interpreter goes on after it.
     @inline(never)
@@ -97,20 +95,17 @@ extension VM {
         return (x != a || y != b) && x == y
     }
 
-    /// `a == b` as Smalltalk sees it (for Swift code comparing objects it did not load itself).
+    /// `a == b` as Smalltalk sees it: also true for a forwarder and its object (or two forwarders to it).
+    /// Only after a forwarder was made since the last full collection is there anything to follow: until
+    /// then unequal oops cost one test of a flag, with no call.
     @inline(__always) public func identical(_ a: Oop, _ b: Oop) -> Bool {
-        a == b || identicalThroughForwarders(a, b)
+        a == b || forwardersMayBeReferenced && followedOopsAreIdentical(a, b)
     }
 
     /// Replaces the forwarders among a send's receiver and arguments (the top `nargs + 1` stack slots)
-    /// by their objects; answers whether there was one.
-    func followForwarderOperands(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> Bool {
-        var any = false
-        for i in 0...nargs where isForwarder(sp[i - nargs]) {
-            sp[i - nargs] = fetch(sp[i - nargs], 0)
-            any = true
-        }
-        return any
+    /// by their objects.
+    func followForwarderOperands(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) {
+        for i in 0...nargs where isForwarder(sp[i - nargs]) { sp[i - nargs] = fetch(sp[i - nargs], 0) }
     }
 
     /// How many forwarders the objects of old space refer to (a debugging aid: 0 after a full collection).

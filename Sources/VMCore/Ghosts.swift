@@ -188,7 +188,7 @@ extension VM {
     func unloadedOperands(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> Bool {
         for i in 0...nargs {
             let o = sp[i - nargs]
-            if isPointer(o) && o != 0 && UInt(bitPattern: classIndexOfHeader(headerOf(o)) &- VM.forwarderClassIndex) <= 1 { return true }
+            if isPointer(o) && o != 0 && VM.isUnloadedClassIndex(classIndexOfHeader(headerOf(o))) { return true }
         }
         return false
     }

@@ -546,7 +546,7 @@ extension VM {
             sp -= nargs - 1
             return .send(selector: selector, numArgs: 1)
         }
-        _ = followForwarderOperands(sp, nargs)
+        followForwarderOperands(sp, nargs)
         switch primitive(n, nargs: nargs, method: method) {
         case .value(let result):
             sp -= nargs

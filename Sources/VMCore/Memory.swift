@@ -138,8 +138,7 @@ extension VM {
     /// forwarder followed.
     @inline(__always) public func classOf(_ o: Oop) -> Oop {
         let index = classIndexOf(o)
-        // The forwarder and ghost class indices are adjacent: one comparison tests both.
-        if UInt(bitPattern: index &- VM.forwarderClassIndex) <= 1 { return classOfUnloaded(o) }
+        if VM.isUnloadedClassIndex(index) { return classOfUnloaded(o) }
         return classTable[index]
     }
 
