@@ -16,7 +16,8 @@
 // what the roots and host handles refer to, classes and what they refer to, compiled code and its
 // literals, closures, contexts, processes and the scheduler's lists, method dictionaries with their
 // associations, and on every stack frame its receiver (when it has named instance variables or the
-// frame's code reads them) and its temp vectors. Objects loaded since the previous eviction are kept unless keeping them is not enough.
+// frame's code reads them) and its temp vectors. Objects loaded since the previous eviction are kept
+// unless keeping them is not enough.
 
 extension VM {
     /// Live bytes above which a full collection evicts: half of old space.
@@ -78,8 +79,9 @@ extension VM {
     /// the header's count stays the overflow mark, so the heap walk reads the ghost as any object with
     /// an overflow word (4 words: overflow word, header, OID, size) and every walker stays as it is. Such
     /// a ghost, and the forwarder it may become, are the only objects whose overflow word counts fewer
-    /// than 255 slots; nothing reads their slots by the header's count (`hasInstVar` does, for a frame's
-    /// receiver: a receiver whose code reads its instance variables is never evicted, `pinFrames`).
+    /// than 255 slots. The only code that trusts a header's 255 alone is the interpreter's access to the
+    /// instance variables of a frame's receiver (`hasInstVar`), and a receiver whose code reads its
+    /// instance variables is never evicted (`pinWhatTheCodeReads`).
     /// With or without an overflow word, the garbage after the ghost's header and two slots is `n - 2`
     /// words, where `n` is the object's slot count.
     func turnIntoGhost(_ o: Oop, oid: UInt64) {
@@ -209,7 +211,7 @@ extension VM {
             if op == .pushRemoteTemp || op == .storeRemoteTemp || op == .popStoreRemoteTemp, i + 2 < count {
                 let slot = fp + Int(Int8(bitPattern: bytes[i + 2]))
                 if slot <= top { pin(slot.pointee) }
-            } else if op.readsInstanceVariable {
+            } else if op.accessesInstanceVariable {
                 pin(fp[FrameSlot.receiver])
             }
             i += op.length
@@ -220,7 +222,7 @@ extension VM {
 
 extension Opcode {
     /// Whether the instruction reads or stores an instance variable of the receiver.
-    var readsInstanceVariable: Bool {
+    var accessesInstanceVariable: Bool {
         switch self {
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushInstVarTemp, .instVarAtTemp, .incrementInstVar,
              .branchInstVarInt8, .pushInstVarInstVar: return true
