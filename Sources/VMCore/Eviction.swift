@@ -2,20 +2,22 @@
 // in place, so that what only they referred to becomes garbage and is reclaimed; anything evicted is
 // loaded again from its record when it is next used (Docs/VM.md, "Eviction").
 //
-// An evicted object keeps its address, size, identity hash and OID: every reference to it stays right
-// and it is loaded in place again, exactly as a ghost that was never loaded — so `==`, `identityHash`
-// and the fast paths need nothing new. Shrinking the object itself would need forwarders; what is
-// reclaimed instead is everything it alone reached (for a collection, its elements and theirs). An
-// object reclaimed that way has no reference left in memory; the records that refer to it name its OID,
-// and loading one of them makes it a ghost again with the identity hash its record keeps.
+// An evicted object keeps its address, identity hash and OID: every reference to it stays right and
+// it is loaded again as a ghost that was never loaded — so `==`, `identityHash` and the fast paths need
+// nothing new. An object of four words or more shrinks to a small ghost (loaded again through a
+// forwarder), the rest of its words garbage; and everything it alone reached is reclaimed too (for a
+// collection, its elements and theirs). An object reclaimed that way has no reference left in memory;
+// the records that refer to it name its OID, and loading one of them makes it a ghost again with the
+// identity hash its record keeps.
 //
 // Only objects whose record is exactly what memory holds are evicted: persistent, not changed since the
 // last commit (the dirty bit), and reloadable as they are (the host says so: `reloadableOID`). Objects
 // the VM reads without sending to them stay loaded (they are pinned for the duration of the eviction):
 // what the roots and host handles refer to, classes and what they refer to, compiled code and its
 // literals, closures, contexts, processes and the scheduler's lists, method dictionaries with their
-// associations, and on every stack frame its receiver (when it has named instance variables) and its
-// temp vectors. Objects loaded since the previous eviction are kept unless keeping them is not enough.
+// associations, and on every stack frame its receiver (when it has named instance variables or the
+// frame's code reads them) and its temp vectors. Objects loaded since the previous eviction are kept
+// unless keeping them is not enough.
 
 extension VM {
     /// Live bytes above which a full collection evicts: half of old space.
@@ -64,33 +66,57 @@ extension VM {
     }
 
     /// Whether evicting `o` shrinks it to a small ghost (its other words become garbage): it is bigger
-    /// than a small ghost by two words at least and has no overflow word (which precedes its header).
-    private func canShrink(_ o: Oop) -> Bool {
-        let n = headerOf(o) >> Header.slotsShift
-        return n >= UInt64(VM.smallGhostWords + 2) && n != Header.overflowSlots
-    }
+    /// than a small ghost by two words at least.
+    private func canShrink(_ o: Oop) -> Bool { numSlotsOf(o) >= VM.smallGhostWords + 2 }
 
     /// Makes a loaded object the ghost it was: its header names the Ghost class and format (identity
     /// hash and persistence stay). An object that can shrink becomes a small ghost (OID, then its size)
-    /// followed by a garbage object that the compaction frees; any other keeps its size, its first slot
-    /// holding its OID and the others nil.
+    /// followed by garbage that the compaction frees; any other keeps its size, its first slot holding
+    /// its OID and the others nil.
+    ///
+    /// An object of 255 slots or more has an overflow word before its header, and its header must stay
+    /// where it is (it is the object's oop). Its small ghost keeps that word, which now counts 2 slots:
+    /// the header's count stays the overflow mark, so the heap walk reads the ghost as any object with
+    /// an overflow word (4 words: overflow word, header, OID, size) and every walker stays as it is. Such
+    /// a ghost, and the forwarder it may become, are the only objects whose overflow word counts fewer
+    /// than 255 slots. The only code that trusts a header's 255 alone is the interpreter's access to the
+    /// instance variables of a frame's receiver (`hasInstVar`), and a receiver whose code reads its
+    /// instance variables is never evicted (`pinWhatTheCodeReads`).
+    /// With or without an overflow word, the garbage after the ghost's header and two slots is `n - 2`
+    /// words, where `n` is the object's slot count.
     func turnIntoGhost(_ o: Oop, oid: UInt64) {
+        let n = numSlotsOf(o)
         if canShrink(o) {
-            let n = numSlotsOf(o)
+            let overflow = hasOverflowWord(o)
             let kept = headerOf(o) & (Header.hashMask << Header.hashShift | Header.persistentBit)
-            words(o).pointee = kept | UInt64(VM.ghostClassIndex) | UInt64(Format.ghost) << Header.formatShift
-                | UInt64(VM.smallGhostWords) << Header.slotsShift
+            let count = overflow ? Header.overflowSlots : UInt64(VM.smallGhostWords)
+            words(o).pointee = kept | UInt64(VM.ghostClassIndex) | UInt64(Format.ghost) << Header.formatShift | count << Header.slotsShift
+            if overflow { words(o)[-1] = UInt64(VM.smallGhostWords) | Header.overflowSlots << Header.slotsShift }
             words(o)[1] = oid << 3 | Tag.smallInteger
             words(o)[2] = (UInt64(min(n, VM.ghostSizeLimit)) << VM.ghostSizeShift) << 3 | Tag.smallInteger
-            // The rest (n - 2 words, at least 2): one object of bytes, unmarked, so garbage.
-            words(o)[3] = Header.make(classIndex: 0, format: Format.bytes, hash: 0, numSlots: n - VM.smallGhostWords - 1)
+            fillWithGarbage(o + UInt64(VM.smallGhostWords + 1) * 8, words: n - VM.smallGhostWords)
             return
         }
         let kept = headerOf(o) & (Header.hashMask << Header.hashShift | Header.slotsMask | Header.persistentBit)
         words(o).pointee = kept | UInt64(VM.ghostClassIndex) | UInt64(Format.ghost) << Header.formatShift
         words(o)[1] = oid << 3 | Tag.smallInteger
-        let n = numSlotsOf(o)
         if n > 1 { (words(o) + 2).update(repeating: nilObj, count: n - 1) }
+    }
+
+    /// Makes the `count` words (2 or more) at `address` garbage the heap walk reads as objects of bytes,
+    /// unmarked: the compaction frees them. Each has an overflow word only if it has 255 slots or more.
+    private func fillWithGarbage(_ address: UInt64, words count: Int) {
+        let p = UnsafeMutablePointer<UInt64>(bitPattern: UInt(address)).unsafelyUnwrapped
+        if count <= 255 {
+            p.pointee = Header.make(classIndex: 0, format: Format.bytes, hash: 0, numSlots: count - 1)
+        } else if count == 256 {
+            // With an overflow word it would have 254 slots, without one 255: two objects instead.
+            fillWithGarbage(address, words: 2)
+            fillWithGarbage(address + 16, words: 254)
+        } else {
+            p.pointee = UInt64(count - 2) | Header.overflowSlots << Header.slotsShift
+            p[1] = Header.make(classIndex: 0, format: Format.bytes, hash: 0, numSlots: count - 2)
+        }
     }
 
     // MARK: What stays loaded
@@ -158,7 +184,7 @@ extension VM {
             pin(fp[FrameSlot.method])
             pin(fp[FrameSlot.closure])
             pin(fp[FrameSlot.context])
-            guard pinTempVectors(of: fp, top: top) else { return false }
+            guard pinWhatTheCodeReads(of: fp, top: top) else { return false }
             let caller = fp[FrameSlot.caller]
             if caller == FrameSlot.bottomFrame { return true }
             guard isSmallInt(caller) else { return false }
@@ -169,8 +195,11 @@ extension VM {
         return true
     }
 
-    /// Pins the temp vectors the frame's code reads (`pushRemoteTemp` and the stores name their frame slot).
-    private func pinTempVectors(of fp: UnsafeMutablePointer<UInt64>, top: UnsafeMutablePointer<UInt64>) -> Bool {
+    /// Pins the temp vectors the frame's code reads (`pushRemoteTemp` and the stores name their frame
+    /// slot), and its receiver if the code reads or stores the receiver's instance variables: those
+    /// bytecodes trust the header's slot count, so they must never meet a ghost (of an object with an
+    /// overflow word, whose header counts 255 slots for its 2: see `turnIntoGhost`).
+    private func pinWhatTheCodeReads(of fp: UnsafeMutablePointer<UInt64>, top: UnsafeMutablePointer<UInt64>) -> Bool {
         let code = fp[FrameSlot.method]
         guard isPointer(code), code != 0, !isGhost(code), numSlotsOf(code) > CodeLayout.bytecodes else { return false }
         let bytecodes = fetch(code, CodeLayout.bytecodes)
@@ -182,9 +211,22 @@ extension VM {
             if op == .pushRemoteTemp || op == .storeRemoteTemp || op == .popStoreRemoteTemp, i + 2 < count {
                 let slot = fp + Int(Int8(bitPattern: bytes[i + 2]))
                 if slot <= top { pin(slot.pointee) }
+            } else if op.accessesInstanceVariable {
+                pin(fp[FrameSlot.receiver])
             }
             i += op.length
         }
         return true
+    }
+}
+
+extension Opcode {
+    /// Whether the instruction reads or stores an instance variable of the receiver.
+    var accessesInstanceVariable: Bool {
+        switch self {
+        case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushInstVarTemp, .instVarAtTemp, .incrementInstVar,
+             .branchInstVarInt8, .pushInstVarInstVar: return true
+        default: return false
+        }
     }
 }

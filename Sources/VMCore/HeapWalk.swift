@@ -11,6 +11,31 @@ extension VM {
         }
     }
 
+    /// A debugging aid (tests): walks old space object by object and answers the first thing wrong — a
+    /// walk that does not end at the top, an object whose class index names no class, a reference into
+    /// old space that is not to an object the walk found — or nil.
+    func oldSpaceProblem() -> String? {
+        var objects = Set<Oop>()
+        var scan = oldStart
+        while scan < oldTop {
+            let o = objectAt(scan)
+            let ci = classIndexOfHeader(headerOf(o))
+            guard ci < classTableCount && (classTable[ci] != 0 || VM.isUnloadedClassIndex(ci)) else {
+                return "the object at \(o - oldStart) has class index \(ci)"
+            }
+            objects.insert(o)
+            scan += UInt64(objectBytes(o))
+        }
+        guard scan == oldTop else { return "the walk ends \(scan - oldTop) bytes past the top" }
+        for o in objects {
+            let p = words(o) + 1
+            for i in 0..<tracedSlotCount(o, format: formatOf(o)) where isPointer(p[i]) && isOld(p[i]) && !objects.contains(p[i]) {
+                return "slot \(i) of the object at \(o - oldStart) refers to no object (\(p[i] - oldStart))"
+            }
+        }
+        return nil
+    }
+
     /// Replaces references: each `from[i]` by `to[i]`, and (two-way) each `to[i]` by `from[i]`.
     /// Notes as changed every persistent object whose slots changed, and every persistent instance of
     /// a class whose class-table entry changed (its record names its class). Answers the pairs as they
