@@ -42,10 +42,12 @@ private let floatExponentOffset: UInt64 = 896 << 53
 @inline(__always) public func smallFloatOop(_ d: Double) -> Oop? {
     let bits = d.bitPattern
     let rotated = (bits << 1) | (bits >> 63)
+    // The exponent is the top 11 bits of `rotated`: 897...1151 rebias to 1...255, anything else
+    // wraps below 1 << 53 or lands at 256 << 53 or above — one subtraction and one comparison.
+    let rebiased = rotated &- floatExponentOffset
+    if rebiased &- (1 << 53) < 255 << 53 { return (rebiased << 3) | Tag.smallFloat }
     if rotated <= 1 { return (rotated << 3) | Tag.smallFloat }
-    let exponent = (bits >> 52) & 0x7FF
-    guard exponent > 896 && exponent < 1152 else { return nil }
-    return ((rotated - floatExponentOffset) << 3) | Tag.smallFloat
+    return nil
 }
 
 @inline(__always) public func smallFloatValue(_ o: Oop) -> Double {

@@ -42,6 +42,24 @@ final class ValueTests: XCTestCase {
         XCTAssertNil(smallFloatOop(.nan))
     }
 
+    func testSmallFloatRangeEdges() {
+        for exponent: UInt64 in [0, 1, 895, 896, 897, 898, 1023, 1150, 1151, 1152, 1153, 2046, 2047] {
+            for sign: UInt64 in [0, 1] {
+                for mantissa: UInt64 in [0, 1, 0x8_0000_0000_0000, 0xF_FFFF_FFFF_FFFF] {
+                    let d = Double(bitPattern: sign << 63 | exponent << 52 | mantissa)
+                    let isZero = exponent == 0 && mantissa == 0
+                    if (897...1151).contains(exponent) || isZero {
+                        let o = smallFloatOop(d)
+                        XCTAssertNotNil(o, "\(d) is an immediate")
+                        if let o { XCTAssertEqual(smallFloatValue(o).bitPattern, d.bitPattern) }
+                    } else {
+                        XCTAssertNil(smallFloatOop(d), "\(d) is boxed")
+                    }
+                }
+            }
+        }
+    }
+
     func testPharoFloatPrinting() {
         XCTAssertEqual(VM.pharoFloatString(0.1 + 0.2), "0.30000000000000004")
         XCTAssertEqual(VM.pharoFloatString(1.0), "1.0")
