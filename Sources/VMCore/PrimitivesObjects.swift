@@ -111,6 +111,24 @@ extension VM {
         return copy
     }
 
+    /// `atAllPut:` of an Array-like object (indexable pointers, weak ones excepted): every indexed slot
+    /// holds `value`. One loop without a barrier per slot, unless an old object receives a young value.
+    func fillIndexedSlots(_ o: Oop, with value: Oop) -> Oop? {
+        guard isPointer(o), headerOf(o) & Header.immutableBit == 0 else { return nil }
+        let format = formatOf(o)
+        guard format == Format.indexable || format == Format.fixedIndexable else { return nil }
+        let fixed = format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))
+        let count = numSlotsOf(o) - fixed
+        guard count > 0 else { return o }
+        if isOld(o) && isPointer(value) && value >= newStart && value < newEnd {
+            for i in fixed..<fixed + count { store(o, i, value) }
+        } else {
+            (words(o) + 1 + fixed).update(repeating: value, count: count)
+            if isOld(o) { noteChanged(o) }
+        }
+        return o
+    }
+
     /// `replaceFrom:to:with:startingAt:` between objects of the same kind.
     func replace(_ dst: Oop, _ start: Oop, _ stop: Oop, _ src: Oop, _ srcStart: Oop) -> Oop? {
         guard isPointer(dst), isPointer(src), isSmallInt(start), isSmallInt(stop), isSmallInt(srcStart),

@@ -50,6 +50,22 @@ final class CardMarkingTests: XCTestCase {
         XCTAssertFalse((0..<vm.rememberedCount).contains { vm.remembered[$0] == a })
     }
 
+    func testFillingALargeOldArrayWithAYoungObjectKeepsItAliveInEverySlot() {
+        let big = vm.handle(vm.newArray(20_000)!)
+        XCTAssertEqual(vm.fillIndexedSlots(vm.handleValue(big), with: pair(intOop(7), vm.nilObj)), vm.handleValue(big))
+        for _ in 0..<1000 { _ = pair(intOop(-1), intOop(-1)) }
+        vm.scavenge()
+        let a = vm.handleValue(big)
+        let first = fetch(a, 0)
+        XCTAssertTrue(vm.isYoung(first), "copied to the survivor space")
+        XCTAssertEqual(intValue(fetch(first, 0)), 7)
+        XCTAssertTrue((0..<20_000).allSatisfy { fetch(a, $0) == first }, "every slot was updated by the scavenge")
+
+        XCTAssertEqual(vm.fillIndexedSlots(a, with: intOop(3)), a)
+        XCTAssertTrue((0..<20_000).allSatisfy { fetch(a, $0) == intOop(3) })
+        XCTAssertNil(vm.fillIndexedSlots(intOop(3), with: intOop(3)), "not an object: the primitive fails")
+    }
+
     func testALargeObjectTenuredWithYoungReferentsHasTheirCardsMarked() {
         let big = vm.handle(vm.newArray(1000)!)            // 8 KB: young, but scanned by card once old
         XCTAssertTrue(vm.isYoung(vm.handleValue(big)))
