@@ -18,7 +18,7 @@ struct CodeGenerator {
         generator.emitter.emit(method.isDoIt ? .returnTop : .returnSelf)
         return MethodDescription(
             selector: method.selector, numArgs: method.arguments.count, numTemps: method.scope.locals.count,
-            maxStack: generator.emitter.maxDepth, primitive: method.primitive, bytecodes: generator.emitter.bytes,
+            maxStack: generator.emitter.maxDepth, primitive: method.primitive, bytecodes: generator.emitter.code,
             literals: generator.literals.literals, pragmas: method.pragmas, source: source,
             lines: generator.emitter.lines)
     }
@@ -33,7 +33,7 @@ struct CodeGenerator {
         return BlockDescription(
             numArgs: block.arguments.count, numCopied: scope.copiedValues.count,
             numTemps: scope.locals.count - scope.copiedValues.count, maxStack: generator.emitter.maxDepth,
-            needsHomeContext: scope.needsHomeContext, bytecodes: generator.emitter.bytes,
+            needsHomeContext: scope.needsHomeContext, bytecodes: generator.emitter.code,
             literals: generator.literals.literals, lines: generator.emitter.lines)
     }
 

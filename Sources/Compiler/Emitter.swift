@@ -65,6 +65,28 @@ struct Emitter {
         }
     }
 
+    /// The bytecodes, with jump chains threaded: a jump whose target is an unconditional jump goes
+    /// where that one goes (nested `and:`/`or:` and `ifTrue:ifFalse:` values end in such chains). The
+    /// jumps in between stay, so sizes, offsets and lines do not change; each chain costs one dispatch.
+    /// A forward jump is only threaded to a forward target (and a backward one to a backward target).
+    var code: [UInt8] {
+        guard let instructions = Instruction.decode(bytes) else { return bytes }
+        var jumpTargets: [Int: Int] = [:]     // offset of an unconditional jump → its target
+        for i in instructions where i.opcode == .jump { jumpTargets[i.offset] = i.offset + Opcode.jump.length + i.a }
+        var out = bytes
+        for i in instructions where i.opcode == .jump || i.opcode == .jumpIfTrue || i.opcode == .jumpIfFalse {
+            let start = i.offset + Opcode.jump.length + i.a
+            var target = start, hops = 0
+            while let next = jumpTargets[target], next != i.offset, hops < 8 { target = next; hops += 1 }
+            // A jump keeps its direction: backward jumps are where loops check for interrupts.
+            guard target != start, (target > i.offset) == (start > i.offset),
+                  let distance = Int16(exactly: target - (i.offset + Opcode.jump.length)) else { continue }
+            out[i.offset + 1] = UInt8(UInt16(bitPattern: distance) & 0xFF)
+            out[i.offset + 2] = UInt8(UInt16(bitPattern: distance) >> 8)
+        }
+        return out
+    }
+
     private mutating func append(_ opcode: Opcode, _ a: Int, _ b: Int = 0) {
         Instruction(offset: bytes.count, opcode: opcode, a: a, b: b).encode(into: &bytes)
         lines += Array(repeating: line, count: opcode.length)

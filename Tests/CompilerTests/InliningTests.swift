@@ -44,6 +44,20 @@ final class InliningTests: XCTestCase {
                        ["pushInstVar 0", "jumpIfFalse 5", "pushInstVar 1", "jump 1", "pushFalse", "returnTop"])
     }
 
+    func testJumpChainsAreThreaded() {
+        // Nested `and:` values: the inner block's jump to the join goes straight to the outer join.
+        XCTAssertEqual(listing(method("foo: z ^ x and: [y and: [z]]")), [
+            "pushInstVar 0", "jumpIfFalse 14", "pushInstVar 1", "jumpIfFalse 5", "pushTemp -1", "jump 5", "pushFalse",
+            "jump 1", "pushFalse", "returnTop",
+        ])
+        // A forward conditional jump to a loop's backward jump stays forward: loops check for
+        // interrupts on their backward jumps, and compare-and-branch superinstructions jump forward only.
+        XCTAssertEqual(listing(method("foo [x] whileTrue: [y ifTrue: [self bar]]")), [
+            "pushInstVar 0", "jumpIfFalse 14", "pushInstVar 1", "jumpIfFalse 6", "pushSelf", "send #bar 0", "pop",
+            "jump -19", "returnSelf",
+        ])
+    }
+
     func testOr() {
         XCTAssertEqual(listing(method("foo ^ x or: [y]")),
                        ["pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jump 1", "pushTrue", "returnTop"])
