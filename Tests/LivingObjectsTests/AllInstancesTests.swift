@@ -10,16 +10,10 @@ import XCTest
 final class AllInstancesTests: MasterImageTestCase {
     override class var master: MasterImage? { MarkerImage.master }
 
-    private func opened() throws -> CapturingImage {
-        var configuration = VMConfiguration()
-        configuration.heapLimitBytes = MarkerImage.heapLimit
-        let image = try CapturingImage(path: image, configuration: configuration)
-        // What these tests count is what allInstances reads. Prefetching would also load the ghosts
-        // that happen to lie after a loaded one in memory — the chunks and their blobs, if the kernel's
-        // layout puts the ghost of `Lone` before theirs — which is another matter (ImageLoader.swift).
-        image.rt.prefetchCount = 0
-        return image
-    }
+    /// What these tests count is what allInstances reads. Prefetching would also load the ghosts that
+    /// happen to lie after a loaded one in memory — the chunks and their blobs, if the kernel's layout
+    /// puts the ghost of `Lone` before theirs — which is another matter (ImageLoader.swift).
+    private func opened() throws -> CapturingImage { try openedWithoutPrefetching(heapLimit: MarkerImage.heapLimit) }
 
     func testAllInstancesAnswersStoredInstancesWithoutLoadingTheRestOfTheImage() throws {
         let image = try opened()

@@ -12,13 +12,7 @@ final class BigEvictionTests: MasterImageTestCase {
     override class var master: MasterImage? { BigImage.master }
 
     /// The image opened with a heap limit of 3 MB: the big objects loaded make more than half of it.
-    private func opened() throws -> CapturingImage {
-        var configuration = VMConfiguration()
-        configuration.heapLimitBytes = BigImage.heapLimit
-        let image = try CapturingImage(path: image, configuration: configuration)
-        image.rt.prefetchCount = 0
-        return image
-    }
+    private func opened() throws -> CapturingImage { try openedWithoutPrefetching(heapLimit: BigImage.heapLimit) }
 
     /// The value of each big global as memory holds it (a ghost or an object; a forwarder is followed).
     private func bigObjects(_ image: CapturingImage) throws -> [Oop] {

@@ -13,11 +13,7 @@ final class EvictionTests: MasterImageTestCase {
     override class var master: MasterImage? { BlobImage.master }
 
     /// The image opened with a heap limit of 12 MB, for its 26 MB of blobs.
-    private func opened() throws -> CapturingImage {
-        var configuration = VMConfiguration()
-        configuration.heapLimitBytes = BlobImage.heapLimit
-        return try CapturingImage(path: image, configuration: configuration)
-    }
+    private func opened() throws -> CapturingImage { try opened(heapLimit: BlobImage.heapLimit) }
 
     func testTraversingAnImageLargerThanTheHeapTwiceEvictsAndReloadsWithValuesAndIdentityKept() throws {
         let image = try opened()

@@ -12,14 +12,6 @@ import XCTest
 final class ForwarderTests: MasterImageTestCase {
     override class var master: MasterImage? { ForwarderImage.master }
 
-    private func opened(heapLimit: Int? = nil) throws -> CapturingImage {
-        var configuration = VMConfiguration()
-        if let heapLimit { configuration.heapLimitBytes = heapLimit }
-        let image = try CapturingImage(path: image, configuration: configuration)
-        image.rt.prefetchCount = 0
-        return image
-    }
-
     /// Slot `i` of the global `name`'s value as memory holds it (a ghost, a forwarder or an object).
     private func rawElement(_ image: CapturingImage, _ name: String, _ i: Int) throws -> Oop {
         let vm = image.rt.vm
@@ -27,7 +19,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testAnArrayWhoseElementsTogetherExceedTheHeapIsLoadedAndTraversed() throws {
-        let image = try opened(heapLimit: ForwarderImage.heapLimit)
+        let image = try openedWithoutPrefetching(heapLimit: ForwarderImage.heapLimit)
         XCTAssertEqual(try image.print("Big size"), "\(ForwarderImage.count)", image.err)
         XCTAssertTrue(image.rt.vm.isGhost(try rawElement(image, "Big", 0)), "its elements are small ghosts until used")
         XCTAssertEqual(try image.print("Big inject: 0 into: [:sum :b | sum + (b at: 1)]"), "\(ForwarderImage.firstByteSum)", image.err)
@@ -39,7 +31,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testAReferenceTakenBeforeLoadingIsIdenticalToOneTakenAfter() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let vm = image.rt.vm
         XCTAssertTrue(vm.isGhost(try rawElement(image, "Items", 2)))
         XCTAssertEqual(try image.print("""
@@ -56,7 +48,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testIdentityCollectionsFindAnObjectThroughItsForwarderAndWithout() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         // Item 4 is loaded (its slot in Items becomes a forwarder) before the collections are, item 5 after.
         XCTAssertEqual(try image.print("(Items at: 4) size"), "\(ForwarderImage.itemSize)")
         XCTAssertTrue(image.rt.vm.isForwarder(try rawElement(image, "Items", 3)))
@@ -69,7 +61,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testPrimitivesOnObjectsReachedThroughForwarders() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Items at: 7) first"), "$i")
         XCTAssertTrue(image.rt.vm.isForwarder(try rawElement(image, "Items", 6)))
         XCTAssertEqual(try image.print("""
@@ -84,7 +76,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testAChangeThroughAForwarderIsCommittedUnderItsOIDAndAbortPutsItBack() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let vm = image.rt.vm
         XCTAssertEqual(try image.print("(Items at: 8) at: 1 put: $Z. (Items at: 9) at: 1 put: $Q. (Items at: 8) first"), "$Z")
         XCTAssertTrue(vm.isForwarder(try rawElement(image, "Items", 7)))
@@ -94,14 +86,14 @@ final class ForwarderTests: MasterImageTestCase {
         XCTAssertEqual(try image.print("(Items at: 9) at: 1 put: $W. System abort. { (Items at: 8) first. (Items at: 9) first }"),
                        "#($Z $Q)", image.err)
         XCTAssertEqual(try image.print("(Items at: 10) at: 1 put: $X. System abort. (Items at: 10) first"), "$i", image.err)
-        let reopened = try opened()
+        let reopened = try openedWithoutPrefetching()
         XCTAssertEqual(try reopened.print("{ (Items at: 8) first. (Items at: 9) first. (Items at: 10) first. (Items at: 8) identityHash = (ItemHashes at: 8) }"),
                        "#($Z $Q $i true)", reopened.err)
         XCTAssertEqual(reopened.rt.imageOID(of: reopened.rt.vm.followed(try rawElement(reopened, "Items", 7))), oid)
     }
 
     func testAFullCollectionLeavesNoReferenceToAForwarder() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         let vm = image.rt.vm
         _ = try image.rt.evaluate("Smalltalk at: #Kept put: { Items at: 2. Items at: 3 }. (Items at: 2) size + (Items at: 3) size")
         XCTAssertGreaterThan(vm.referencesToForwarders(), 0)
@@ -118,7 +110,7 @@ final class ForwarderTests: MasterImageTestCase {
     }
 
     func testBecomeOfAnObjectReachedThroughAForwarder() throws {
-        let image = try opened()
+        let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("(Items at: 11) size"), "\(ForwarderImage.itemSize)")
         XCTAssertTrue(image.rt.vm.isForwarder(try rawElement(image, "Items", 10)))
         XCTAssertEqual(try image.print("""

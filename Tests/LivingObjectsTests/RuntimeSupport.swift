@@ -115,11 +115,19 @@ class MasterImageTestCase: TemporaryDirectoryTestCase {
         try Self.master?.copy(to: image)
     }
 
-    /// The image opened, loading only what is used (no prefetching, so that counts are exact).
-    func openedWithoutPrefetching() throws -> CapturingImage {
-        let image = try CapturingImage(path: image)
+    /// The image opened, loading only what is used (no prefetching, so that counts are exact), with a
+    /// heap limit in bytes if one is given.
+    func openedWithoutPrefetching(heapLimit: Int? = nil) throws -> CapturingImage {
+        let image = try opened(heapLimit: heapLimit)
         image.rt.prefetchCount = 0
         return image
+    }
+
+    /// The image opened with a heap limit in bytes, if one is given.
+    func opened(heapLimit: Int?) throws -> CapturingImage {
+        var configuration = VMConfiguration()
+        if let heapLimit { configuration.heapLimitBytes = heapLimit }
+        return try CapturingImage(path: image, configuration: configuration)
     }
 
     /// Slot `i` of the global `name`'s value, without loading the object there.
