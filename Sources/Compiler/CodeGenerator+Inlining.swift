@@ -31,6 +31,30 @@ extension CodeGenerator {
         return true
     }
 
+    /// Generates a method's `^` of an inlined conditional: each branch returns its own value. False
+    /// (nothing generated) for the other constructs.
+    mutating func generateInlinedReturned(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) -> Bool {
+        let position = message.position
+        let arguments = message.arguments
+        switch inlining {
+        case .ifTrue, .ifFalse:
+            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
+                            else: Self.returning(.pushNil))
+        case .ifTrueIfFalse, .ifFalseIfTrue:
+            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
+                            else: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[1]) })
+        case .and, .or:
+            try conditional(testing: message.receiver, skipIf: !inlining.isAnd, at: position,
+                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
+                            else: Self.returning(inlining.isAnd ? .pushFalse : .pushTrue))
+        default:
+            return false
+        }
+        return true
+    }
+
     mutating func generateInlined(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) {
         let position = message.position
         let arguments = message.arguments
@@ -100,6 +124,32 @@ extension CodeGenerator {
         let line = emitter.line
         emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
         try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
+        emitter.line = line
+    }
+
+    /// A branch that returns a constant (`push`).
+    private static func returning(_ push: Opcode) -> (inout CodeGenerator) -> Void {
+        { g in g.emitter.emit(push); g.emitter.emit(.returnTop) }
+    }
+
+    /// The statements of an inlined block whose value the method returns: the last one is returned
+    /// (`generateReturned`), the others run for effect; an empty block returns nil.
+    private mutating func generateInlinedBodyReturned(_ node: Node) throws(CompileError) {
+        let block = node as! BlockNode
+        let line = emitter.line
+        emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
+        if block.statements.isEmpty {
+            emitter.line = block.endPosition.line
+            emitter.emit(.pushNil)
+            emitter.emit(.returnTop)
+        }
+        for (i, statement) in block.statements.enumerated() {
+            if statement is ReturnNode || i == block.statements.count - 1 {
+                try statement is ReturnNode ? generate(statement) : generateReturned(statement)
+                break
+            }
+            try generateForEffect(statement)
+        }
         emitter.line = line
     }
 

@@ -75,7 +75,7 @@ struct CodeGenerator {
         }
     }
 
-    private mutating func generateForEffect(_ node: Node) throws(CompileError) {
+    mutating func generateForEffect(_ node: Node) throws(CompileError) {
         if let assignment = node as? AssignmentNode {
             try generate(assignment.value)
             emitter.line = assignment.position.line
@@ -127,8 +127,23 @@ struct CodeGenerator {
     }
 
     private mutating func generateReturn(_ ret: ReturnNode) throws(CompileError) {
-        try generate(ret.value)
-        emitter.emit(scope.kind == .method ? .returnTop : .nonLocalReturnTop)
+        guard scope.kind == .method else {
+            try generate(ret.value)
+            emitter.emit(.nonLocalReturnTop)
+            return
+        }
+        try generateReturned(ret.value)
+    }
+
+    /// `^ value` in a method. An inlined conditional value (`ifTrue:ifFalse:`, `and:`, …) returns from
+    /// each of its branches instead of jumping to one shared return: a dispatch less on that branch.
+    mutating func generateReturned(_ node: Node) throws(CompileError) {
+        if let message = node as? MessageNode, let inlining = message.inlining,
+           try generateInlinedReturned(message, inlining) {
+            return
+        }
+        try generate(node)
+        emitter.emit(.returnTop)
     }
 
     /// Pushes the receiver; answers whether the message is a super send.

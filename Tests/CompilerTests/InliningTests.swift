@@ -5,23 +5,23 @@ import VMCore
 /// Control-flow messages compiled inline, with their exact jump offsets.
 final class InliningTests: XCTestCase {
     func testIfTrue() {
-        XCTAssertEqual(listing(method("foo ^ x ifTrue: [1]")),
-                       ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 1", "pushNil", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x ifTrue: [1]")),
+                       ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 1", "pushNil", "popStoreInstVar 1", "returnSelf"])
     }
 
     func testIfFalse() {
-        XCTAssertEqual(listing(method("foo ^ x ifFalse: [1]")),
-                       ["pushInstVar 0", "jumpIfTrue 5", "pushInt8 1", "jump 1", "pushNil", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x ifFalse: [1]")),
+                       ["pushInstVar 0", "jumpIfTrue 5", "pushInt8 1", "jump 1", "pushNil", "popStoreInstVar 1", "returnSelf"])
     }
 
     func testIfTrueIfFalse() {
-        XCTAssertEqual(listing(method("foo ^ x ifTrue: [1] ifFalse: [2]")),
-                       ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 2", "pushInt8 2", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x ifTrue: [1] ifFalse: [2]")),
+                       ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 2", "pushInt8 2", "popStoreInstVar 1", "returnSelf"])
     }
 
     func testIfFalseIfTrue() {
-        XCTAssertEqual(listing(method("foo ^ x ifFalse: [1] ifTrue: [2]")),
-                       ["pushInstVar 0", "jumpIfTrue 5", "pushInt8 1", "jump 2", "pushInt8 2", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x ifFalse: [1] ifTrue: [2]")),
+                       ["pushInstVar 0", "jumpIfTrue 5", "pushInt8 1", "jump 2", "pushInt8 2", "popStoreInstVar 1", "returnSelf"])
     }
 
     func testIfTrueAsAStatement() {
@@ -40,15 +40,38 @@ final class InliningTests: XCTestCase {
     }
 
     func testAnd() {
-        XCTAssertEqual(listing(method("foo ^ x and: [y]")),
-                       ["pushInstVar 0", "jumpIfFalse 5", "pushInstVar 1", "jump 1", "pushFalse", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x and: [y]")),
+                       ["pushInstVar 0", "jumpIfFalse 5", "pushInstVar 1", "jump 1", "pushFalse", "popStoreInstVar 1", "returnSelf"])
+    }
+
+    func testAReturnedConditionalReturnsFromEachBranch() {
+        XCTAssertEqual(listing(method("foo ^ x ifTrue: [1]")),
+                       ["pushInstVar 0", "jumpIfFalse 3", "pushInt8 1", "returnTop", "pushNil", "returnTop"])
+        XCTAssertEqual(listing(method("foo ^ x ifTrue: [1] ifFalse: [y foo. 2]")), [
+            "pushInstVar 0", "jumpIfFalse 3", "pushInt8 1", "returnTop", "pushInstVar 1", "send #foo 0", "pop",
+            "pushInt8 2", "returnTop",
+        ])
+        XCTAssertEqual(listing(method("foo: z ^ x and: [y or: [z]]")), [
+            "pushInstVar 0", "jumpIfFalse 10", "pushInstVar 1", "jumpIfTrue 3", "pushTemp -1", "returnTop",
+            "pushTrue", "returnTop", "pushFalse", "returnTop",
+        ])
+        // Nested in a branch, and a `^` inside a branch; an empty branch returns nil.
+        XCTAssertEqual(listing(method("foo ^ x ifTrue: [y ifTrue: [^ 1]. 2] ifFalse: []")), [
+            "pushInstVar 0", "jumpIfFalse 11", "pushInstVar 1", "jumpIfFalse 3", "pushInt8 1", "returnTop",
+            "pushInt8 2", "returnTop", "pushNil", "returnTop",
+        ])
+        // In a block, `^` is a non-local return: unchanged.
+        let m = method("foo ^ [^ x ifTrue: [1]] value")
+        guard case .block(let block)? = m.literals.first else { return XCTFail("the block is the first literal") }
+        XCTAssertEqual(listing(block.bytecodes, block.literals),
+                       ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 1", "pushNil", "nonLocalReturnTop"])
     }
 
     func testJumpChainsAreThreaded() {
         // Nested `and:` values: the inner block's jump to the join goes straight to the outer join.
-        XCTAssertEqual(listing(method("foo: z ^ x and: [y and: [z]]")), [
+        XCTAssertEqual(listing(method("foo: z y := x and: [y and: [z]]")), [
             "pushInstVar 0", "jumpIfFalse 14", "pushInstVar 1", "jumpIfFalse 5", "pushTemp -1", "jump 5", "pushFalse",
-            "jump 1", "pushFalse", "returnTop",
+            "jump 1", "pushFalse", "popStoreInstVar 1", "returnSelf",
         ])
         // A forward conditional jump to a loop's backward jump stays forward: loops check for
         // interrupts on their backward jumps, and compare-and-branch superinstructions jump forward only.
@@ -59,8 +82,8 @@ final class InliningTests: XCTestCase {
     }
 
     func testOr() {
-        XCTAssertEqual(listing(method("foo ^ x or: [y]")),
-                       ["pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jump 1", "pushTrue", "returnTop"])
+        XCTAssertEqual(listing(method("foo y := x or: [y]")),
+                       ["pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jump 1", "pushTrue", "popStoreInstVar 1", "returnSelf"])
     }
 
     func testAndOrInAConditionJumpOnEachOperand() {
@@ -73,9 +96,9 @@ final class InliningTests: XCTestCase {
             "pushInstVar 0", "jumpIfTrue 5", "pushInstVar 1", "jumpIfFalse 6", "pushSelf", "send #bar 0", "pop",
             "returnSelf",
         ])
-        XCTAssertEqual(listing(method("foo: z ^ (x and: [y or: [z]]) ifTrue: [1] ifFalse: [2]")), [
+        XCTAssertEqual(listing(method("foo: z y := (x and: [y or: [z]]) ifTrue: [1] ifFalse: [2]")), [
             "pushInstVar 0", "jumpIfFalse 15", "pushInstVar 1", "jumpIfTrue 5", "pushTemp -1", "jumpIfFalse 5",
-            "pushInt8 1", "jump 2", "pushInt8 2", "returnTop",
+            "pushInt8 1", "jump 2", "pushInt8 2", "popStoreInstVar 1", "returnSelf",
         ])
         // A loop whose condition block has several statements: the last one is the condition.
         XCTAssertEqual(listing(method("foo [self bar. x] whileFalse")), [
