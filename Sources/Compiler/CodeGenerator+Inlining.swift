@@ -31,47 +31,38 @@ extension CodeGenerator {
         return true
     }
 
-    /// Generates a method's `^` of an inlined conditional: each branch returns its own value. False
-    /// (nothing generated) for the other constructs.
-    mutating func generateInlinedReturned(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) -> Bool {
-        let position = message.position
-        let arguments = message.arguments
+    /// An inlined `ifTrue:`, `ifFalse:`, `ifTrue:ifFalse:`, `ifFalse:ifTrue:`, `and:` or `or:` leaving its
+    /// value, or — `returned`, for a method's `^` — returning it from each branch. False (nothing
+    /// generated) for the other constructs.
+    mutating func generateValueConditional(_ message: MessageNode, _ inlining: Inlining, returned: Bool) throws(CompileError) -> Bool {
+        let skipIf: Bool, otherwise: Node?, constant: Opcode
         switch inlining {
-        case .ifTrue, .ifFalse:
-            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
-                            else: Self.returning(.pushNil))
-        case .ifTrueIfFalse, .ifFalseIfTrue:
-            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
-                            else: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[1]) })
-        case .and, .or:
-            try conditional(testing: message.receiver, skipIf: !inlining.isAnd, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBodyReturned(arguments[0]) },
-                            else: Self.returning(inlining.isAnd ? .pushFalse : .pushTrue))
-        default:
-            return false
+        case .ifTrue, .ifFalse: (skipIf, otherwise, constant) = (!inlining.isIfTrue, nil, .pushNil)
+        case .ifTrueIfFalse, .ifFalseIfTrue: (skipIf, otherwise, constant) = (!inlining.isIfTrue, message.arguments[1], .pushNil)
+        case .and, .or: (skipIf, otherwise, constant) = (!inlining.isAnd, nil, inlining.isAnd ? .pushFalse : .pushTrue)
+        default: return false
         }
+        // A branch is a block's statements, or the constant the construct answers when it has none.
+        func branch(_ body: Node?) -> (inout CodeGenerator) throws(CompileError) -> Void {
+            { g throws(CompileError) in
+                if let body {
+                    if returned { try g.generateInlinedBodyReturned(body) } else { try g.generateInlinedBody(body) }
+                } else {
+                    g.emitter.emit(constant)
+                    if returned { g.emitter.emit(.returnTop) }
+                }
+            }
+        }
+        try conditional(testing: message.receiver, skipIf: skipIf, at: message.position,
+                        then: branch(message.arguments[0]), else: branch(otherwise))
         return true
     }
 
     mutating func generateInlined(_ message: MessageNode, _ inlining: Inlining) throws(CompileError) {
         let position = message.position
-        let arguments = message.arguments
         switch inlining {
-        case .ifTrue, .ifFalse:
-            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
-                            else: { g in g.emitter.emit(.pushNil) })
-        case .ifTrueIfFalse, .ifFalseIfTrue:
-            try conditional(testing: message.receiver, skipIf: !inlining.isIfTrue, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
-                            else: { g throws(CompileError) in try g.generateInlinedBody(arguments[1]) })
-        case .and, .or:
-            let isAnd = inlining.isAnd
-            try conditional(testing: message.receiver, skipIf: !isAnd, at: position,
-                            then: { g throws(CompileError) in try g.generateInlinedBody(arguments[0]) },
-                            else: { g in g.emitter.emit(isAnd ? .pushFalse : .pushTrue) })
+        case .ifTrue, .ifFalse, .ifTrueIfFalse, .ifFalseIfTrue, .and, .or:
+            _ = try generateValueConditional(message, inlining, returned: false)
         case .whileTrue(let hasBody), .whileFalse(let hasBody):
             try generateWhile(message, exitOn: inlining.isWhileTrue ? .jumpIfFalse : .jumpIfTrue, hasBody: hasBody)
         case .repeatForever:
@@ -125,11 +116,6 @@ extension CodeGenerator {
         emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
         try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
         emitter.line = line
-    }
-
-    /// A branch that returns a constant (`push`).
-    private static func returning(_ push: Opcode) -> (inout CodeGenerator) -> Void {
-        { g in g.emitter.emit(push); g.emitter.emit(.returnTop) }
     }
 
     /// The statements of an inlined block whose value the method returns: the last one is returned

@@ -139,7 +139,7 @@ struct CodeGenerator {
     /// each of its branches instead of jumping to one shared return: a dispatch less on that branch.
     mutating func generateReturned(_ node: Node) throws(CompileError) {
         if let message = node as? MessageNode, let inlining = message.inlining,
-           try generateInlinedReturned(message, inlining) {
+           try generateValueConditional(message, inlining, returned: true) {
             return
         }
         try generate(node)
