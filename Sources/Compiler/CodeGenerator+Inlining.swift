@@ -46,7 +46,7 @@ extension CodeGenerator {
         func branch(_ body: Node?) -> (inout CodeGenerator) throws(CompileError) -> Void {
             { g throws(CompileError) in
                 if let body {
-                    if returned { try g.generateInlinedBodyReturned(body) } else { try g.generateInlinedBody(body) }
+                    try g.generateInlinedBody(body, returned: returned)
                 } else {
                     g.emitter.emit(constant)
                     if returned { g.emitter.emit(.returnTop) }
@@ -108,33 +108,16 @@ extension CodeGenerator {
         try emitter.bind(end, at: position)
     }
 
-    /// The statements of an inlined block, leaving the value of the last one (nil if none)
-    /// unless the body of a loop is generated for effect.
-    private mutating func generateInlinedBody(_ node: Node, forEffect: Bool = false) throws(CompileError) {
+    /// The statements of an inlined block, leaving the value of the last one (nil if none) unless the
+    /// body of a loop is generated for effect, or returning it (`returned`, a method's `^`).
+    private mutating func generateInlinedBody(_ node: Node, forEffect: Bool = false, returned: Bool = false) throws(CompileError) {
         let block = node as! BlockNode
         let line = emitter.line
         emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
-        try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
-        emitter.line = line
-    }
-
-    /// The statements of an inlined block whose value the method returns: the last one is returned
-    /// (`generateReturned`), the others run for effect; an empty block returns nil.
-    private mutating func generateInlinedBodyReturned(_ node: Node) throws(CompileError) {
-        let block = node as! BlockNode
-        let line = emitter.line
-        emitEntry(of: block.scope, at: block.position, assignedFirst: Self.assignedBeforeRead(block.statements))
-        if block.statements.isEmpty {
-            emitter.line = block.endPosition.line
-            emitter.emit(.pushNil)
-            emitter.emit(.returnTop)
-        }
-        for (i, statement) in block.statements.enumerated() {
-            if statement is ReturnNode || i == block.statements.count - 1 {
-                try statement is ReturnNode ? generate(statement) : generateReturned(statement)
-                break
-            }
-            try generateForEffect(statement)
+        if returned {
+            try generateStatementsReturned(block.statements, end: block.endPosition)
+        } else {
+            try generateStatements(block.statements, valueAt: forEffect ? nil : block.endPosition)
         }
         emitter.line = line
     }

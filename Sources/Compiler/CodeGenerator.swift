@@ -57,6 +57,19 @@ struct CodeGenerator {
         }
     }
 
+    /// Statements whose value a method returns: the last one is returned (`generateReturned`), the
+    /// others run for effect; nothing follows a `^` statement, and no statements return nil.
+    mutating func generateStatementsReturned(_ statements: [Node], end: SourcePosition) throws(CompileError) {
+        for (i, statement) in statements.enumerated() {
+            if statement is ReturnNode { return try generate(statement) }
+            if i == statements.count - 1 { return try generateReturned(statement) }
+            try generateForEffect(statement)
+        }
+        emitter.line = end.line
+        emitter.emit(.pushNil)
+        emitter.emit(.returnTop)
+    }
+
     /// A scope's entry: an inlined block's temporaries are reset to nil (so each loop iteration
     /// starts fresh) unless `assignedFirst` says the body assigns them before anything can read
     /// them, and a scope with captured-and-assigned temporaries makes its temp vector.
@@ -75,7 +88,7 @@ struct CodeGenerator {
         }
     }
 
-    mutating func generateForEffect(_ node: Node) throws(CompileError) {
+    private mutating func generateForEffect(_ node: Node) throws(CompileError) {
         if let assignment = node as? AssignmentNode {
             try generate(assignment.value)
             emitter.line = assignment.position.line

@@ -120,7 +120,7 @@ extension VM {
         let fixed = format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))
         let count = numSlotsOf(o) - fixed
         guard count > 0 else { return o }
-        if isOld(o) && isPointer(value) && value >= newStart && value < newEnd {
+        if isOld(o) && isPointer(value) && isYoung(value) {
             for i in fixed..<fixed + count { store(o, i, value) }
         } else {
             (words(o) + 1 + fixed).update(repeating: value, count: count)
