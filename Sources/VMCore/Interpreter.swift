@@ -8,8 +8,14 @@ enum FrameSlot {
     static let context = 3      // married Context or nil
     static let closure = 4      // BlockClosure for block activations, else nil
     static let receiver = 5
-    static let resultSlot = 6   // where the return value goes (tagged address; tag 3 = discard it)
+    static let resultSlot = 6   // where the return value goes (tagged address; flags below)
     static let bottomFrame: Oop = 1
+
+    /// Flags in the result slot's low bits (the address is 8-aligned and bit 0 makes it a SmallInteger
+    /// to the GC): the answer is dropped; the return must take the slow path (a married context to
+    /// widow, or the process's bottom frame). Returns test both with one instruction.
+    static let discardResult: Oop = 2
+    static let slowReturn: Oop = 4
 }
 
 /// What a helper outside the loop asks the loop to do next (registers are reloaded from `self`).
@@ -145,8 +151,13 @@ extension VM {
                     // `a + b`, and `c := a + b` when a store follows: one dispatch instead of three or four.
                     let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
                     if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
-                        if ip[5] == Opcode.popStoreTemp.rawValue { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7 }
-                        else { sp += 1; sp.pointee = r; ip += 5 }
+                        if ip[5] == Opcode.popStoreTemp.rawValue { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7; continue }
+                        if ip[5] == Opcode.popStoreTempJump.rawValue {
+                            fp[Int(Int8(bitPattern: ip[6]))] = r
+                            if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
+                            continue
+                        }
+                        sp += 1; sp.pointee = r; ip += 5
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
@@ -170,7 +181,12 @@ extension VM {
                     sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .incrementTemp:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if let r = smallIntegerPlus(a, ip[3], negated: false) { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7; continue }
+                    if let r = smallIntegerPlus(a, ip[3], negated: false) {
+                        fp[Int(Int8(bitPattern: ip[6]))] = r
+                        if ip[5] != Opcode.popStoreTempJump.rawValue { ip += 7; continue }
+                        if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
+                        continue
+                    }
                     sp += 1; sp.pointee = a; ip += 2; continue
                 case .branchSelfInt8:
                     if rcvr & 1 != 0 { branch(rcvr, intOop(Int(Int8(bitPattern: ip[2]))), comparisonAt: 3, &ip); continue }
@@ -181,6 +197,12 @@ extension VM {
                     if a & b & 1 != 0 { branch(a, b, comparisonAt: 4, &ip); continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
 
+                case .branchTempNil:
+                    // `x isNil ifTrue: …` and the like: a nil test never sends, so this always applies.
+                    let isNil = fp[Int(Int8(bitPattern: ip[1]))] == nilO
+                    let taken = (isNil == (ip[2] == Opcode.sendIsNil.rawValue)) == (ip[3] == Opcode.jumpIfTrue.rawValue)
+                    ip += taken ? 6 + Int(Int16(bitPattern: UInt16(ip[4]) | UInt16(ip[5]) << 8)) : 6
+                    continue
                 case .pushTempIsNil, .pushTempNotNil:
                     let v = fp[Int(Int8(bitPattern: ip[1]))]
                     sp += 1; sp.pointee = v; ip += 2
@@ -213,19 +235,20 @@ extension VM {
 
                 case .returnTop, .returnSelf, .blockReturnTop:
                     let value = op == .returnSelf ? rcvr : sp.pointee
-                    let ctx = fp[FrameSlot.context]
-                    if ctx != nilO { widow(ctx) }
-                    let caller = fp[FrameSlot.caller]
-                    if caller == FrameSlot.bottomFrame {
-                        self.sp = sp; self.hdr = fp
-                        pending = processFinished(value)
-                        continue
-                    }
                     let rs = fp[FrameSlot.resultSlot]
+                    if rs & (FrameSlot.slowReturn | FrameSlot.discardResult) != 0 {
+                        let ctx = fp[FrameSlot.context]
+                        if ctx != nilO { widow(ctx) }
+                        if fp[FrameSlot.caller] == FrameSlot.bottomFrame {
+                            self.sp = sp; self.hdr = fp
+                            pending = processFinished(value)
+                            continue
+                        }
+                    }
                     let slot = oopAddress(rs)
-                    if rs & 2 == 0 { slot.pointee = value }
+                    if rs & FrameSlot.discardResult == 0 { slot.pointee = value }
                     sp = slot
-                    fp = oopAddress(caller)
+                    fp = oopAddress(fp[FrameSlot.caller])
                     lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                     rcvr = fp[FrameSlot.receiver]
                     ip = ipPointer(fp[FrameSlot.savedIP])
@@ -256,14 +279,10 @@ extension VM {
                     let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
                     ip += 3 + offset
                     // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
-                    if offset < 0 {
-                        countdown &-= 1
-                        if countdown <= 0 || gcPending {
-                            countdown = 1024
-                            fp[FrameSlot.savedIP] = ipOop(ip)
-                            self.sp = sp; self.hdr = fp
-                            pending = safepoint()
-                        }
+                    if offset < 0 && safepointDue(&countdown) {
+                        fp[FrameSlot.savedIP] = ipOop(ip)
+                        self.sp = sp; self.hdr = fp
+                        pending = safepoint()
                     }
                     continue
 
@@ -469,8 +488,10 @@ extension VM {
             }
 
             // MARK: Activation tail: run the primitive, or build a frame for the method.
+            // Most methods have no primitive: one comparison (a method's slots are trusted, see
+            // `freezeCode`, but a non-SmallInteger still never reaches the primitive table).
             let prim = fetch(newMethod, CodeLayout.primitive)
-            if prim != intOop(0), isSmallInt(prim) {
+            if _slowPath(prim != intOop(0)) && isSmallInt(prim) {
                 if prim >= intOop(QuickMethod.returnSelf) {
                     if answerQuickly(prim, &sp, nargs, trueO, falseO, nilO) { continue }
                 } else {
@@ -571,6 +592,24 @@ extension VM {
             }
         }
         sp -= 1; sp.pointee = condition ? trueO : falseO; ip += 1
+    }
+
+    /// Counts a backward jump; true when this one must stop at a safepoint (every 1024th, or a
+    /// scavenge is pending).
+    @_transparent func safepointDue(_ countdown: inout Int) -> Bool {
+        countdown &-= 1
+        guard countdown <= 0 || gcPending else { return false }
+        countdown = 1024
+        return true
+    }
+
+    /// A fused store whose `popStoreTemp` was itself fused with the `jump` after it (`popStoreTempJump`,
+    /// 5 bytes in): takes that jump (a loop's closing jump, usually) without dispatching it. True when a
+    /// safepoint is due.
+    @_transparent func jumpAfterStore(_ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
+        let offset = Int(Int16(bitPattern: UInt16(ip[8]) | UInt16(ip[9]) << 8))
+        ip += 10 + offset
+        return offset < 0 && safepointDue(&countdown)
     }
 
     /// `pushCondition` for a test of one value (`isNil`, `notNil`): it replaces the value.

@@ -111,7 +111,7 @@ extension VM {
         onStack(index) {
             let top = sp
             sp += 1; sp.pointee = block
-            _ = pushFrame(method: code, closure: block, receiverSlot: sp, nargs: 0, resultSlot: addressOop(top) | 2)
+            _ = pushFrame(method: code, closure: block, receiverSlot: sp, nargs: 0, resultSlot: addressOop(top) | FrameSlot.discardResult)
         }
         return .value(process)
     }
@@ -165,7 +165,9 @@ extension VM {
             guard f == target, isOnActiveStack(me) else { return .fail }
             if above != me {
                 discardFrames(from: callerOf(me)!, to: target)
-                me[FrameSlot.resultSlot] = above[FrameSlot.resultSlot]
+                // `me` takes over the answer's destination; its own married context stays its own.
+                let married = me[FrameSlot.resultSlot] & FrameSlot.slowReturn
+                me[FrameSlot.resultSlot] = above[FrameSlot.resultSlot] & ~FrameSlot.slowReturn | married
                 me[FrameSlot.caller] = addressOop(target)
             }
             return .value(rcvr)

@@ -47,6 +47,7 @@ extension VM {
             _ = pushFrame(method: handleValue(cH), closure: handleValue(clH), receiverSlot: sp - argHs.count,
                           nargs: argHs.count, resultSlot: addressOop(stacks[index].base))
             hdr[FrameSlot.caller] = FrameSlot.bottomFrame
+            hdr[FrameSlot.resultSlot] |= FrameSlot.slowReturn
         }
         return process
     }
@@ -287,7 +288,7 @@ extension VM {
         let interruptedTop = sp
         sp += 1; sp.pointee = receiver
         return pushFrame(method: method, closure: nilObj, receiverSlot: sp, nargs: 0,
-                         resultSlot: addressOop(interruptedTop) | 2)
+                         resultSlot: addressOop(interruptedTop) | FrameSlot.discardResult)
     }
 
     /// Builds a frame on the active stack for `method` (a CompiledMethod, or a CompiledBlock with its closure).

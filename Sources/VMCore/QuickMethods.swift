@@ -43,6 +43,13 @@ extension VM {
                        _ trueO: Oop, _ falseO: Oop, _ nilO: Oop) -> Bool {
         let receiverSlot = sp - nargs
         let r = receiverSlot.pointee
+        // Getters, the commonest, first: one subtraction and one comparison pick them out.
+        let getterIndex = (prim &- intOop(QuickMethod.returnInstVar)) >> 3
+        if getterIndex < UInt64(QuickMethod.setInstVar - QuickMethod.returnInstVar) {
+            guard hasInstVar(r, Int(getterIndex)) else { return false }
+            sp.pointee = fetch(r, Int(getterIndex))
+            return true
+        }
         if prim < intOop(QuickMethod.returnInstVar) {
             sp = receiverSlot
             sp.pointee = prim == intOop(QuickMethod.returnSelf) ? r
@@ -52,10 +59,10 @@ extension VM {
                 : intOop(intValue(prim) &- (QuickMethod.returnMinusOne &+ 1))
             return true
         }
-        let isSetter = prim >= intOop(QuickMethod.setInstVar)
-        let index = intValue(prim) &- (isSetter ? QuickMethod.setInstVar : QuickMethod.returnInstVar)
+        let index = intValue(prim) &- QuickMethod.setInstVar
         guard hasInstVar(r, index) else { return false }
-        if isSetter { store(r, index, sp.pointee); sp = receiverSlot } else { sp.pointee = fetch(r, index) }
+        store(r, index, sp.pointee)
+        sp = receiverSlot
         return true
     }
 

@@ -216,6 +216,7 @@ extension VM {
         store(ctx, ContextLayout.receiver, frame[FrameSlot.receiver])
         store(ctx, ContextLayout.frame, addressOop(frame))
         frame[FrameSlot.context] = ctx
+        frame[FrameSlot.resultSlot] |= FrameSlot.slowReturn
         return ctx
     }
 
@@ -271,7 +272,7 @@ extension VM {
         }
         let rs = frame[FrameSlot.resultSlot]
         let slot = oopAddress(rs)
-        if rs & 2 == 0 { slot.pointee = value }
+        if rs & FrameSlot.discardResult == 0 { slot.pointee = value }
         sp = slot
         hdr = caller
         return .resume

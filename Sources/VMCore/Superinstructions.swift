@@ -52,8 +52,8 @@ enum Superinstructions {
                 return nil
             case .send?: return .pushTempSend
             case .sendAtPut? where op(2) == .pop: return .pushTempAtPutPop
-            case .sendIsNil?: return .pushTempIsNil
-            case .sendNotNil?: return .pushTempNotNil
+            case .sendIsNil?: return isForwardConditionalJump(2) ? .branchTempNil : .pushTempIsNil
+            case .sendNotNil?: return isForwardConditionalJump(2) ? .branchTempNil : .pushTempNotNil
             case .sendAdd?: return .addTemp
             case .sendSub?: return .subTemp
             case .sendMul?: return .mulTemp

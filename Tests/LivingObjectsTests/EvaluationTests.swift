@@ -30,6 +30,17 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("[:x | x > 1 ifTrue: ['big'] ifFalse: ['small']] value: 5"), "'big'")
     }
 
+    func testNilTestsOfTemporariesBranchEitherWay() throws {
+        // `t isNil ifTrue:` and its variants are one fused compare-and-branch (`branchTempNil`).
+        for (value, isNil) in [("nil", true), ("3", false), ("Object new", false)] {
+            for (test, holds) in [("isNil", isNil), ("notNil", !isNil)] {
+                XCTAssertEqual(try c.print("| t | t := \(value). t \(test) ifTrue: [1] ifFalse: [2]"), holds ? "1" : "2")
+                XCTAssertEqual(try c.print("| t | t := \(value). t \(test) ifFalse: [1] ifTrue: [2]"), holds ? "2" : "1")
+                XCTAssertEqual(try c.print("| t n | t := \(value). n := 0. t \(test) ifTrue: [n := 5]. n"), holds ? "5" : "0")
+            }
+        }
+    }
+
     func testAndOrAsConditionsFollowTheirTruthTables() throws {
         // Compiled as jumps on each operand (InliningTests); every combination, in loops and ifs.
         let values = ["true", "false"]

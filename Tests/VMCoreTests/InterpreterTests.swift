@@ -120,6 +120,13 @@ final class InterpreterTests: XCTestCase {
                         .returnTop, .tempOpTemp, .mulTemp, .sendMul, .popStoreTemp,
                         .pushTempAtPutPop, .atPutPop, .pop, .pushFalseAtPutPop, .atPutPop, .pop],
                        "an increment stores into the variable it read")
+        // A nil test that a forward conditional jump follows branches at once.
+        var nilTests: [UInt8] = []
+        for i in [T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.jumpIfFalse, 2), T.op(.pushTemp, t), T.op(.sendNotNil),
+                  T.op(.jumpIfTrue, 0), T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.returnTop)] { i.encode(into: &nilTests) }
+        XCTAssertEqual(Instruction.decode(Superinstructions.fuse(nilTests))!.map(\.opcode),
+                       [.branchTempNil, .sendIsNil, .jumpIfFalse, .branchTempNil, .sendNotNil, .jumpIfTrue,
+                        .pushTempIsNil, .sendIsNil, .returnTop])
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }
