@@ -3,6 +3,7 @@
 // probe… Each rate is divided by the mean of the probes on either side of it.
 //
 //   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
+//   store-bench commit-count [commits]      (a fixed number of commits, for callgrind/strace; TMPDIR=/dev/shm: no disk)
 
 import Foundation
 import Store
@@ -119,4 +120,22 @@ func commitFigures(rounds: Int, duration: Double) throws {
         print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
               + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))")
     }
+}
+
+/// `store-bench commit-count N`: a fresh store, then N one-object commits in one session and nothing
+/// else: for counting instructions (`valgrind --tool=callgrind`) and syscalls (`strace -c`) per commit,
+/// by the difference between two values of N.
+func commitCount(_ count: Int) throws {
+    let path = directory + "/commit-count.lo"
+    let store = try SQLiteStore.open(path: path, create: true)
+    let oids = try store.allocateOIDs(count: 2)
+    var base = try store.commit(base: try store.headCommit(),
+                                writes: [StoredObject(oid: oids.lowerBound, classOID: oids.lowerBound, format: 0, slots: [])],
+                                author: "bench", message: "class")
+    for value in 0..<count {
+        base = try store.commit(base: base, writes: [StoredObject(oid: oids.lowerBound + 1, classOID: oids.lowerBound, format: 1,
+                                                                   slots: [smallInteger(value)])],
+                                author: "bench", message: "one")
+    }
+    print("\(count) commits, head \(base)")
 }
