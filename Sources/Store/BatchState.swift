@@ -6,12 +6,13 @@ struct BatchState {
     /// Writes of the commits after the oldest base in the batch; nil when there are too many to hold.
     var recentWrites: RecentWrites?
 
-    init(_ requests: [CommitRequest], _ connection: Connection) throws {
-        head = try SQLiteStore.head(connection)
-        let oldestBase = requests.map(\.base).min()!
-        if oldestBase < head, requests.count > 1 {
+    /// For the commits on these bases (at least one), in a `BEGIN IMMEDIATE` transaction.
+    init(bases: some Collection<CommitID>, _ connection: Connection) throws {
+        head = try connection.commitCache.head(connection)
+        let oldestBase = bases.min()!
+        if oldestBase < head, bases.count > 1 {
             recentWrites = try RecentWrites(since: oldestBase, connection)
-        } else if oldestBase >= head, requests.count > 1 {
+        } else if oldestBase >= head, bases.count > 1 {
             // What the first requests write, for the conflict checks of those after them.
             recentWrites = RecentWrites(since: head)
         }
