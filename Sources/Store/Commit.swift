@@ -68,7 +68,7 @@ extension SQLiteStore {
                             return .failure(conflict)
                         }
                     }
-                    return (results, batch.head)
+                    return (results, batch)
                 }
             } catch {}
         }
@@ -76,18 +76,18 @@ extension SQLiteStore {
             Result {
                 try transaction(connection) {
                     var batch = try BatchState(bases: CollectionOfOne(ticket.request.base), connection)
-                    return (try apply(ticket.request, &batch, connection), batch.head)
+                    return (try apply(ticket.request, &batch, connection), batch)
                 }
             }
         }
     }
 
     /// A commit transaction (its WAL not synced yet), which leaves the connection's `CommitCache` with
-    /// the head it made, or empty if it failed.
-    private func transaction<T>(_ connection: Connection, _ body: () throws -> (T, head: CommitID)) throws -> T {
+    /// what the batch knows at its end, or empty if it failed.
+    private func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
         do {
-            let (result, head) = try connection.transaction(immediate: true, deferringSync: true, body)
-            connection.commitCache.committed(head: head, connection)
+            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, body)
+            connection.commitCache.committed(batch, connection)
             return result
         } catch {
             connection.commitCache.forget()
@@ -114,8 +114,7 @@ extension SQLiteStore {
         if !request.roots.isEmpty { try insertRoots(request.roots, commit: id, connection) }
         if !request.methods.isEmpty { try insertMethods(request.methods, commit: id, connection) }
         try Self.insert(request.shapes, commit: id, connection)
-        batch.head = id
-        batch.recentWrites?.record(request, as: id)
+        batch.record(request, as: id)
         return id
     }
 

@@ -1,10 +1,11 @@
-// What the writer connection knows from its own commits: the head, and which (class, block) bits of
-// the instances index are set. Valid only while nobody else wrote: SQLite's data version of the file
+// What the writer connection knows from its own commits: the head, what they wrote (for the conflict
+// checks of later commits), and which (class, block) bits of the instances index are set. Valid only
+// while nobody else wrote: SQLite's data version of the file
 // (`SQLITE_FCNTL_DATA_VERSION`) changes with every transaction committed on this connection and
 // whenever a transaction begins after another connection (of this process or another) committed
 // (that is when SQLite drops its page cache). So a commit that finds the version it left after its
-// own last commit reads neither `max(id)` nor, for objects rewritten with the class they had, the
-// instances index. Any other write on this connection (vacuum, rollback, OID allocation…) changes the
+// own last commit reads neither `max(id)`, nor the changed lists of the commits after its base, nor,
+// for objects rewritten with the class they had, the instances index. Any other write on this connection (vacuum, rollback, OID allocation…) changes the
 // version too, and any failed transaction forgets everything.
 
 import CSQLite
@@ -16,6 +17,9 @@ struct CommitCache {
 
     /// The head and data version after this connection's last commit; nil when unknown.
     private var known: (head: CommitID, version: UInt32)?
+    /// What the commits after some commit wrote, through `known.head`.
+    private var recentWrites: RecentWrites?
+    private static let recentLimit = 10_000
     /// Bits the instances index has (a subset: those this connection's commits noted since `known`).
     private var notedInstances: [Block: UInt64] = [:]
     private static let notedLimit = 4096
@@ -25,6 +29,13 @@ struct CommitCache {
         if let known, known.version == connection.dataVersion { return known.head }
         forget()
         return try SQLiteStore.head(connection)
+    }
+
+    /// What the commits after some commit wrote, through the head (after `head`); the batch that
+    /// takes it gives it back to `committed`.
+    mutating func takeRecentWrites() -> RecentWrites? {
+        defer { recentWrites = nil }
+        return recentWrites
     }
 
     /// Whether the instances index is known to have these bits already.
@@ -39,13 +50,19 @@ struct CommitCache {
         notedInstances[Block(classOID: classOID, block: block), default: 0] |= bits
     }
 
-    /// After this connection committed with `head` as the newest commit.
-    mutating func committed(head: CommitID, _ connection: Connection) {
-        known = (head, connection.dataVersion)
+    /// After this connection committed `batch`, whose last commit is the newest.
+    mutating func committed(_ batch: BatchState, _ connection: Connection) {
+        known = (batch.head, connection.dataVersion)
+        if let recent = batch.recentWrites, recent.count <= Self.recentLimit {
+            recentWrites = recent
+        } else {
+            recentWrites = RecentWrites(since: batch.head)
+        }
     }
 
     mutating func forget() {
         known = nil
+        recentWrites = nil
         if !notedInstances.isEmpty { notedInstances.removeAll(keepingCapacity: true) }
     }
 }

@@ -5,7 +5,7 @@
 //   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
 //   .build/release/store-bench image [commits] [seconds]
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
-//   .build/release/store-bench commit-count [commits]                   (CommitRates.swift)
+//   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
 
 import Foundation
 import Store
@@ -74,7 +74,7 @@ func peakMemoryMB() -> Double {
 }
 
 if commitCountMode {
-    try commitCount(numbers.count > 0 ? objectCount : 1000)
+    try commitCount(numbers.count > 0 ? objectCount : 1000, sessions: numbers.count > 1 ? largeMegabytes : 1)
     try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }
