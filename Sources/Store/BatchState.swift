@@ -1,19 +1,35 @@
 // What the writer knows while it writes one batch of commits: the head, and what recent commits wrote,
-// so that each commit's conflict check is a few hash lookups instead of queries.
+// so that each commit's conflict check is a few hash lookups instead of queries. What this
+// connection's own commits wrote is kept from one batch to the next (CommitCache.swift).
 
 struct BatchState {
     var head: CommitID
     /// Writes of the commits after the oldest base in the batch; nil when there are too many to hold.
     var recentWrites: RecentWrites?
 
-    init(_ requests: [CommitRequest], _ connection: Connection) throws {
-        head = try SQLiteStore.head(connection)
-        let oldestBase = requests.map(\.base).min()!
-        if oldestBase < head, requests.count > 1 {
-            recentWrites = try RecentWrites(since: oldestBase, connection)
-        } else if oldestBase >= head, requests.count > 1 {
+    /// For the commits on these bases (at least one), in a `BEGIN IMMEDIATE` transaction.
+    init(bases: some Collection<CommitID>, _ connection: Connection) throws {
+        head = try connection.commitCache.head(connection)
+        let oldestBase = bases.min()!
+        if let kept = connection.commitCache.takeRecentWrites(), kept.since <= oldestBase {
+            recentWrites = kept
+        } else if oldestBase < head {
+            // Read only for a batch: a lone commit checks its own writes with a query or two.
+            if bases.count > 1 { recentWrites = try RecentWrites(since: oldestBase, connection) }
+        } else {
             // What the first requests write, for the conflict checks of those after them.
             recentWrites = RecentWrites(since: head)
+        }
+    }
+
+    /// After `request` was written as commit `id`.
+    mutating func record(_ request: CommitRequest, as id: CommitID) {
+        head = id
+        guard let recent = recentWrites else { return }
+        if recent.count + request.writes.count > RecentWrites.limit {
+            recentWrites = nil  // the commits after this one check theirs with queries
+        } else {
+            recentWrites!.record(request, as: id)
         }
     }
 }
@@ -23,7 +39,10 @@ struct RecentWrites {
     let since: CommitID
     private var objects: [UInt64: CommitID] = [:]
     private var roots: [String: CommitID] = [:]
-    private static let limit = 100_000
+    static let limit = 100_000
+
+    /// Objects noted.
+    var count: Int { objects.count }
 
     init(since: CommitID) { self.since = since }
 

@@ -24,28 +24,30 @@ struct InstanceBlocks {
     }
 
     /// Writes them into the index, keeping what is there: one upsert per class and block, which
-    /// writes nothing when the bits are set already.
-    func write(_ connection: Connection) throws {
-        let upsert = try connection.statement("""
-            INSERT INTO instances VALUES (?, ?, ?) ON CONFLICT (class_oid, block)
-            DO UPDATE SET bits = bits | excluded.bits WHERE bits | excluded.bits != bits
-            """)
-        let sorted = entries.sorted { ($0.classOID, $0.block) < ($1.classOID, $1.block) }
+    /// writes nothing when the bits are set already. A commit skips the bits the connection's commits
+    /// are known to have set (`CommitCache`).
+    func write(_ connection: Connection, usingCommitCache: Bool = false) throws {
+        if entries.isEmpty { return }
+        let sorted = entries.count == 1 ? entries : entries.sorted { ($0.classOID, $0.block) < ($1.classOID, $1.block) }
+        var upsert: Statement?
         var i = 0
         while i < sorted.count {
+            let classOID = sorted[i].classOID, block = sorted[i].block
             var bits = sorted[i].bits, end = i + 1
-            while end < sorted.count && sorted[end].classOID == sorted[i].classOID && sorted[end].block == sorted[i].block {
+            while end < sorted.count && sorted[end].classOID == classOID && sorted[end].block == block {
                 bits |= sorted[end].bits
                 end += 1
             }
-            upsert.reset()
-            upsert.bind(1, sorted[i].classOID)
-            upsert.bind(2, sorted[i].block)
-            upsert.bind(3, bits)
-            try upsert.run()
             i = end
+            if usingCommitCache && connection.commitCache.hasNoted(classOID: classOID, block: block, bits: bits) { continue }
+            if upsert == nil { upsert = try connection.statement(.noteInstances) } else { upsert!.reset() }
+            upsert!.bind(1, classOID)
+            upsert!.bind(2, block)
+            upsert!.bind(3, bits)
+            try upsert!.run()
+            if usingCommitCache { connection.commitCache.noted(classOID: classOID, block: block, bits: bits) }
         }
-        upsert.reset()
+        upsert?.reset()
     }
 }
 
@@ -86,7 +88,7 @@ extension SQLiteStore {
                 }
             }
         }
-        try blocks.write(connection)
+        try blocks.write(connection, usingCommitCache: true)
     }
 
     /// Whether the index notes `oid` under `classOID` (for check()).

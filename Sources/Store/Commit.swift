@@ -32,7 +32,7 @@ extension SQLiteStore {
         for round in 1... {
             let batch = commitQueue.takeBatch()
             var results = writer.withLock { connection in
-                runBatch(batch.map(\.request), connection)
+                runBatch(batch, connection)
             }
             if results.contains(where: { if case .success = $0 { true } else { false } }) {
                 do {
@@ -56,28 +56,42 @@ extension SQLiteStore {
     /// One transaction for the batch; a request that conflicts is left out of it. If the transaction
     /// itself fails (disk full, I/O), each request is retried alone so the error goes to its owner.
     /// The WAL is not synced yet: the caller does that.
-    private func runBatch(_ requests: [CommitRequest], _ connection: Connection) -> [Result<CommitID, any Error>] {
-        if requests.count > 1 {
+    private func runBatch(_ tickets: [CommitTicket], _ connection: Connection) -> [Result<CommitID, any Error>] {
+        if tickets.count > 1 {
             do {
-                return try connection.transaction(immediate: true, deferringSync: true) {
-                    var batch = try BatchState(requests, connection)
-                    return try requests.map { request in
+                return try transaction(connection) {
+                    var batch = try BatchState(bases: tickets.lazy.map(\.request.base), connection)
+                    let results = try tickets.map { ticket -> Result<CommitID, any Error> in
                         do {
-                            return .success(try apply(request, &batch, connection))
+                            return .success(try apply(ticket.request, &batch, connection))
                         } catch let conflict as CommitConflict {
                             return .failure(conflict)
                         }
                     }
+                    return (results, batch)
                 }
             } catch {}
         }
-        return requests.map { request in
+        return tickets.map { ticket in
             Result {
-                try connection.transaction(immediate: true, deferringSync: true) {
-                    var batch = try BatchState([request], connection)
-                    return try apply(request, &batch, connection)
+                try transaction(connection) {
+                    var batch = try BatchState(bases: CollectionOfOne(ticket.request.base), connection)
+                    return (try apply(ticket.request, &batch, connection), batch)
                 }
             }
+        }
+    }
+
+    /// A commit transaction (its WAL not synced yet), which leaves the connection's `CommitCache` with
+    /// what the batch knows at its end, or empty if it failed.
+    private func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
+        do {
+            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, body)
+            connection.commitCache.committed(batch, connection)
+            return result
+        } catch {
+            connection.commitCache.forget()
+            throw error
         }
     }
 
@@ -94,28 +108,50 @@ extension SQLiteStore {
         }
         for large in request.largeBytes { try checkComplete(large, connection) }
         let id = CommitID(head.rawValue + 1)
-        let insertCommit = try connection.statement("INSERT INTO commits VALUES (?, ?, ?, ?, ?, ?)")
-        insertCommit.bind(1, id.rawValue)
-        insertCommit.bind(2, Date().timeIntervalSince1970)
-        insertCommit.bind(3, request.author)
-        insertCommit.bind(4, request.message)
-        insertCommit.bind(5, Int64(request.writes.count))
-        insertCommit.bind(6, OIDList.encode(sorted: request.writes.map(\.oid)))
-        try insertCommit.run()
-
+        try insertCommitRow(request, id: id, connection)
         try insertObjects(request, commit: id, connection)
         try Self.noteInstances(request, connection)
-        let insertRoot = try connection.statement("INSERT INTO roots VALUES (?, ?, ?)")
-        for (name, oid) in request.roots {
+        if !request.roots.isEmpty { try insertRoots(request.roots, commit: id, connection) }
+        if !request.methods.isEmpty { try insertMethods(request.methods, commit: id, connection) }
+        try Self.insert(request.shapes, commit: id, connection)
+        batch.record(request, as: id)
+        return id
+    }
+
+    /// The commit's row; its texts and changed-object list are bound without a copy, for the run only.
+    private func insertCommitRow(_ request: CommitRequest, id: CommitID, _ connection: Connection) throws {
+        let insert = try connection.statement(.insertCommit)
+        defer { insert.reset() }
+        insert.bind(1, id.rawValue)
+        insert.bind(2, Date().timeIntervalSince1970)
+        insert.bind(5, Int64(request.writes.count))
+        try request.author.withCString { author in
+            try request.message.withCString { message in
+                try request.changed.withUnsafeBytes { changed in
+                    insert.bindWithoutCopy(3, text: author)
+                    insert.bindWithoutCopy(4, text: message)
+                    insert.bindWithoutCopy(6, changed)
+                    try insert.run()
+                }
+            }
+        }
+    }
+
+    private func insertRoots(_ roots: [(name: String, oid: UInt64?)], commit id: CommitID, _ connection: Connection) throws {
+        let insertRoot = try connection.statement(.insertRoot)
+        for (name, oid) in roots {
             insertRoot.reset()
             insertRoot.bind(1, name)
             insertRoot.bind(2, id.rawValue)
             if let oid { insertRoot.bind(3, oid) } else { insertRoot.bindNull(3) }
             try insertRoot.run()
         }
+    }
+
+    private func insertMethods(_ methods: [MethodChange], commit id: CommitID, _ connection: Connection) throws {
         let insertMethod = try connection.statement(
             "INSERT INTO methods (class_name, selector, class_oid, category, source, commit_id) VALUES (?, ?, ?, ?, ?, ?)")
-        for method in request.methods {
+        for method in methods {
             insertMethod.reset()
             insertMethod.bind(1, method.className)
             insertMethod.bind(2, method.selector)
@@ -125,10 +161,6 @@ extension SQLiteStore {
             insertMethod.bind(6, id.rawValue)
             try insertMethod.run()
         }
-        try Self.insert(request.shapes, commit: id, connection)
-        batch.head = id
-        batch.recentWrites?.record(request, as: id)
-        return id
     }
 
     /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.

@@ -56,25 +56,40 @@ final class CommitQueue: Sendable {
 }
 
 /// One commit waiting for its batch; its thread sleeps until it gets a result or is told to lead.
+/// (A commit that finds nobody leading leads at once and never sleeps: its ticket makes no semaphore.)
 final class CommitTicket: Sendable {
     enum Outcome: Sendable {
         case finished(Result<CommitID, any Error>)
         case lead
     }
 
+    private struct State {
+        var outcome: Outcome?
+        /// Made by a waiter that came before the outcome.
+        var signal: DispatchSemaphore?
+    }
+
     let request: CommitRequest
-    private let signal = DispatchSemaphore(value: 0)
-    private let outcome = Mutex<Outcome?>(nil)
+    private let state = Mutex(State())
 
     init(_ request: CommitRequest) { self.request = request }
 
+    /// Delivered once.
     func deliver(_ result: Outcome) {
-        outcome.withLock { $0 = result }
-        signal.signal()
+        let signal = state.withLock { state in
+            state.outcome = result
+            return state.signal
+        }
+        signal?.signal()
     }
 
     func wait() -> Outcome {
-        signal.wait()
-        return outcome.withLock { $0! }
+        let signal = state.withLock { state -> DispatchSemaphore? in
+            if state.outcome != nil { return nil }
+            state.signal = DispatchSemaphore(value: 0)
+            return state.signal
+        }
+        signal?.wait()
+        return state.withLock { $0.outcome! }
     }
 }

@@ -15,6 +15,8 @@ struct CommitRequest: Sendable {
     let writes: [Write]
     /// The encoded records of the writes, one after another.
     let records: [UInt8]
+    /// The written OIDs as the commit's changed-object list (`OIDList`).
+    let changed: [UInt8]
     let roots: [(name: String, oid: UInt64?)]
     let methods: [MethodChange]
     /// Class shapes to record (kept if already recorded).
@@ -26,7 +28,7 @@ struct CommitRequest: Sendable {
 
     init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
          methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String) throws {
-        let sorted = objects.sorted { $0.oid < $1.oid }
+        let sorted = zip(objects, objects.dropFirst()).allSatisfy({ $0.oid < $1.oid }) ? objects : objects.sorted { $0.oid < $1.oid }
         var writes: [Write] = [], records: [UInt8] = []
         writes.reserveCapacity(sorted.count)
         records.reserveCapacity(24 * sorted.count)
@@ -57,12 +59,17 @@ struct CommitRequest: Sendable {
                 writes.append(encoded(object))
             }
         }
-        let removed = Set(removingRoots)
-        guard removed.isDisjoint(with: roots.keys) else { throw StoreError.invalidRequest("a root both set and removed") }
         self.base = base
         self.writes = writes
         self.records = records
-        self.roots = roots.map { ($0.key, Optional($0.value)) } + removed.map { ($0, nil) }
+        changed = OIDList.encode(sorted: writes.lazy.map(\.oid))
+        if removingRoots.isEmpty {
+            self.roots = roots.isEmpty ? [] : roots.map { ($0.key, Optional($0.value)) }
+        } else {
+            let removed = Set(removingRoots)
+            guard removed.isDisjoint(with: roots.keys) else { throw StoreError.invalidRequest("a root both set and removed") }
+            self.roots = roots.map { ($0.key, Optional($0.value)) } + removed.map { ($0, nil) }
+        }
         self.methods = methods
         self.shapes = shapes
         self.author = author

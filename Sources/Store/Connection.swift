@@ -9,10 +9,13 @@ final class Connection: @unchecked Sendable {
     let path: String
     private let handle: OpaquePointer
     private var statements: [String: Statement] = [:]
+    private var frequent = [Statement?](repeating: nil, count: FrequentSQL.count)
     /// The cached statements handed out since the last `resetStatements`.
     private var used: [Statement] = []
     /// For the writer (`synchronous = NORMAL`): syncs the WAL after each transaction (WALSync.swift).
     var walSync: WALSync?
+    /// For the writer: what its own commits left (CommitCache.swift).
+    var commitCache = CommitCache()
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
@@ -30,6 +33,7 @@ final class Connection: @unchecked Sendable {
 
     deinit {
         statements.removeAll()
+        frequent.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -47,17 +51,34 @@ final class Connection: @unchecked Sendable {
 
     /// A cached prepared statement, reset and ready to bind.
     func statement(_ sql: String) throws(StoreError) -> Statement {
-        let statement: Statement
-        if let cached = statements[sql] {
-            cached.reset()
-            statement = cached
-        } else {
-            var stmt: OpaquePointer?
-            let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
-            guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
-            statement = Statement(stmt, connection: self)
-            statements[sql] = statement
-        }
+        if let cached = statements[sql] { return handOut(cached) }
+        let statement = try prepare(sql)
+        statements[sql] = statement
+        return handOut(statement)
+    }
+
+    /// One of the statements every commit runs, reset and ready to bind.
+    func statement(_ sql: FrequentSQL) throws(StoreError) -> Statement {
+        handOut(try prepared(sql))
+    }
+
+    private func prepared(_ sql: FrequentSQL) throws(StoreError) -> Statement {
+        if let cached = frequent[sql.number] { return cached }
+        let statement = try prepare(sql.text)
+        frequent[sql.number] = statement
+        return statement
+    }
+
+    private func prepare(_ sql: String) throws(StoreError) -> Statement {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, String(cString: sqlite3_errmsg(handle))) }
+        return Statement(stmt, connection: self)
+    }
+
+    /// Lists the statement for `resetStatements`, reset first if it was used.
+    private func handOut(_ statement: Statement) -> Statement {
+        statement.reset()
         if !statement.listed {
             statement.listed = true
             used.append(statement)
@@ -72,11 +93,27 @@ final class Connection: @unchecked Sendable {
         statement.reset()
     }
 
+    /// Runs BEGIN, COMMIT or ROLLBACK (reset at once: not listed for `resetStatements`).
+    func run(_ sql: FrequentSQL) throws(StoreError) {
+        let statement = try prepared(sql)
+        statement.reset()
+        defer { statement.reset() }
+        try statement.run()
+    }
+
     /// The first column of the first row as an integer (nil for no row or NULL).
     func integer(_ sql: String, _ arguments: Int64...) throws(StoreError) -> Int64? {
         let stmt = try statement(sql)
         for (index, argument) in arguments.enumerated() { stmt.bind(index + 1, argument) }
         defer { stmt.reset() }  // an unfinished statement would keep a read transaction open
+        guard try stmt.step(), !stmt.isNull(0) else { return nil }
+        return stmt.int64(0)
+    }
+
+    /// The first column of the first row of a frequent query without arguments, as an integer.
+    func integer(_ sql: FrequentSQL) throws(StoreError) -> Int64? {
+        let stmt = try statement(sql)
+        defer { stmt.reset() }
         guard try stmt.step(), !stmt.isNull(0) else { return nil }
         return stmt.int64(0)
     }
@@ -99,17 +136,17 @@ final class Connection: @unchecked Sendable {
     /// Rolls back whatever transaction is open; used on error paths, so it never throws.
     func rollbackQuietly() {
         resetStatements()
-        if isInTransaction { try? run("ROLLBACK") }
+        if isInTransaction { try? run(.rollback) }
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once). After the
     /// COMMIT, the WAL is synced before returning, unless `deferringSync` (then the caller syncs it).
     func transaction<T>(immediate: Bool, deferringSync: Bool = false, _ body: () throws -> T) throws -> T {
-        try run(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        try run(immediate ? .beginImmediate : .begin)
         do {
             let result = try body()
             resetStatements()
-            try run("COMMIT")
+            try run(.commit)
             if !deferringSync { try walSync?.sync() }
             return result
         } catch {
@@ -129,6 +166,9 @@ final class Statement {
     private unowned let connection: Connection
     /// In the connection's list of statements to reset.
     fileprivate var listed = false
+    /// Stepped or bound since the last reset. (Resetting a statement that was not used, and clearing
+    /// bindings of the 128 parameters of a 32-row insert, cost more than the statements of a commit.)
+    private var needsReset = false
 
     init(_ stmt: OpaquePointer, connection: Connection) {
         self.stmt = stmt
@@ -137,18 +177,34 @@ final class Statement {
 
     deinit { sqlite3_finalize(stmt) }
 
+    /// Rewinds the statement and clears its bindings (so that no bound buffer is referred to any more).
     func reset() {
+        guard needsReset else { return }
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
+        needsReset = false
     }
 
-    func bind(_ index: Int, _ value: Int64) { sqlite3_bind_int64(stmt, Int32(index), value) }
-    func bind(_ index: Int, _ value: UInt64) { sqlite3_bind_int64(stmt, Int32(index), Int64(bitPattern: value)) }
-    func bind(_ index: Int, _ value: Double) { sqlite3_bind_double(stmt, Int32(index), value) }
-    func bindNull(_ index: Int) { sqlite3_bind_null(stmt, Int32(index)) }
+    func bind(_ index: Int, _ value: Int64) {
+        needsReset = true
+        sqlite3_bind_int64(stmt, Int32(index), value)
+    }
+
+    func bind(_ index: Int, _ value: UInt64) { bind(index, Int64(bitPattern: value)) }
+
+    func bind(_ index: Int, _ value: Double) {
+        needsReset = true
+        sqlite3_bind_double(stmt, Int32(index), value)
+    }
+
+    func bindNull(_ index: Int) {
+        needsReset = true
+        sqlite3_bind_null(stmt, Int32(index))
+    }
 
     func bind(_ index: Int, _ value: String) {
-        sqlite3_bind_text(stmt, Int32(index), value, -1, sqliteTransient)
+        needsReset = true
+        _ = value.withCString { sqlite3_bind_text(stmt, Int32(index), $0, -1, sqliteTransient) }  // a short string: no copy to the heap
     }
 
     func bind(_ index: Int, _ value: String?) {
@@ -162,6 +218,7 @@ final class Statement {
     /// Binds bytes that SQLite does not copy: the buffer must stay valid until the statement has run
     /// and its bindings are cleared (`reset`).
     func bindWithoutCopy(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        needsReset = true
         if bytes.isEmpty {
             sqlite3_bind_zeroblob(stmt, Int32(index), 0)
         } else {
@@ -169,8 +226,15 @@ final class Statement {
         }
     }
 
+    /// Binds a NUL-terminated text that SQLite does not copy (as `bindWithoutCopy(_:_:)`).
+    func bindWithoutCopy(_ index: Int, text: UnsafePointer<CChar>) {
+        needsReset = true
+        sqlite3_bind_text(stmt, Int32(index), text, -1, nil)
+    }
+
     /// Binds bytes that SQLite copies (the buffer need not outlive the call).
     func bind(_ index: Int, _ bytes: UnsafeRawBufferPointer) {
+        needsReset = true
         if bytes.isEmpty {
             sqlite3_bind_zeroblob(stmt, Int32(index), 0)
         } else {
@@ -181,6 +245,7 @@ final class Statement {
     /// Advances; true while there is a row.
     @discardableResult
     func step() throws(StoreError) -> Bool {
+        needsReset = true
         let rc = sqlite3_step(stmt)
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }

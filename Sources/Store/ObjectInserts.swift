@@ -4,19 +4,18 @@
 extension SQLiteStore {
     /// Rows per statement: beyond a few dozen the gain is gone.
     static let rowsPerInsert = 32
-    private static let manyRowsInsert = "INSERT INTO objects VALUES "
-        + Array(repeating: "(?, ?, ?, ?)", count: rowsPerInsert).joined(separator: ", ")
 
     /// Inserts the versions `request` writes as commit `id` (in the caller's transaction). Records
     /// with long contents, and bytes stored out of line, go in one at a time.
     func insertObjects(_ request: CommitRequest, commit id: CommitID, _ connection: Connection) throws {
-        let one = try connection.statement("INSERT INTO objects VALUES (?, ?, ?, ?)")
-        let many = try connection.statement(Self.manyRowsInsert)
+        func isShort(_ w: CommitRequest.Write) -> Bool {
+            w.outOfLine == nil && w.record.count - w.headerLength <= Self.inlineContentsLimit
+        }
+        let one = try connection.statement(.insertObject)
+        // No more records than a statement's rows (one, most often): all one at a time.
+        let many = request.writes.count > Self.rowsPerInsert ? try connection.statement(.insertObjects) : nil
         try request.records.withUnsafeBytes { records in
-            defer { many.reset() }
-            func isShort(_ w: CommitRequest.Write) -> Bool {
-                w.outOfLine == nil && w.record.count - w.headerLength <= Self.inlineContentsLimit
-            }
+            defer { many?.reset() }
             func header(_ w: CommitRequest.Write) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(rebasing: records[w.record.lowerBound..<w.record.lowerBound + w.headerLength])
             }
@@ -30,11 +29,11 @@ extension SQLiteStore {
                     one.bind(1, write.oid)
                     one.bind(2, id.rawValue)
                     try Self.run(one, binding: record, at: 3, connection)
-                } else if !isShort(write) {
+                } else if many == nil || !isShort(write) {
                     one.bind(1, write.oid)
                     one.bind(2, id.rawValue)
                     try Self.run(one, header: header(write), contents: contents(write), at: 3, connection)
-                } else {
+                } else if let many {  // short
                     let first = 4 * bound + 1
                     many.bind(first, write.oid)
                     many.bind(first + 1, id.rawValue)

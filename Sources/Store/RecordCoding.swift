@@ -237,7 +237,7 @@ enum Varint {
 
 /// A sorted list of OIDs as delta varints (a commit's changed objects).
 enum OIDList {
-    static func encode(sorted oids: [UInt64]) -> [UInt8] {
+    static func encode(sorted oids: some Collection<UInt64>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(oids.count * 2)
         var previous: UInt64 = 0

@@ -67,7 +67,7 @@ public final class SQLiteStore: Sendable {
     func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idleReaders.withLock { $0.popLast() } ?? openReader()
         defer { idleReaders.withLock { if $0.count < 16 { $0.append(connection) } } }
-        try connection.run("BEGIN")
+        try connection.run(.begin)
         defer { connection.rollbackQuietly() }
         return try body(connection)
     }
@@ -107,7 +107,7 @@ public final class SQLiteStore: Sendable {
     }
 
     static func head(_ connection: Connection) throws -> CommitID {
-        CommitID(try connection.integer("SELECT max(id) FROM commits") ?? 0)
+        CommitID(try connection.integer(.head) ?? 0)
     }
 
     // MARK: Reading objects

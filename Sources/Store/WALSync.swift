@@ -56,6 +56,9 @@ final class WALSync: Sendable {
             guard fdatasync(descriptor) == 0 else {
                 throw .ioError(path: path, detail: "fdatasync failed (errno \(errno)); the last commits may not be durable")
             }
+            // Still linked: still the live file (SQLite never links a WAL elsewhere), and no path lookup.
+            var synced = stat()
+            if fstat(descriptor, &synced) == 0 && synced.st_nlink > 0 { return }
             var live = stat()
             if stat(path, &live) != 0 && errno == ENOENT { return }
             if UInt64(live.st_dev) == device && UInt64(live.st_ino) == inode { return }

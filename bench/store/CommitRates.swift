@@ -3,6 +3,7 @@
 // probe… Each rate is divided by the mean of the probes on either side of it.
 //
 //   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
+//   store-bench commit-count [commits] [sessions]  (a fixed number of commits, for callgrind/strace; TMPDIR=/dev/shm: no disk)
 
 import Foundation
 import Store
@@ -119,4 +120,27 @@ func commitFigures(rounds: Int, duration: Double) throws {
         print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
               + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))")
     }
+}
+
+/// `store-bench commit-count N [T]`: a fresh store, then N one-object commits in one session (or in
+/// T sessions on threads of their own, N/T each) and nothing else: for counting instructions
+/// (`valgrind --tool=callgrind`) and syscalls (`strace -c -f`) per commit, by the difference between
+/// two values of N.
+func commitCount(_ count: Int, sessions: Int) throws {
+    let path = directory + "/commit-count.lo"
+    let store = try SQLiteStore.open(path: path, create: true)
+    let oids = try store.allocateOIDs(count: sessions + 1)
+    let classOID = oids.lowerBound
+    _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
+                         author: "bench", message: "class")
+    runThreads(sessions) { session in
+        var base = try! store.headCommit()
+        for value in 0..<count / sessions {
+            base = try! store.commit(base: base, writes: [StoredObject(oid: classOID + 1 + UInt64(session), classOID: classOID, format: 1,
+                                                                       slots: [smallInteger(value)])],
+                                     author: "bench", message: "one")
+        }
+    }
+    let statistics = store.groupCommitStatistics
+    print("\(count / sessions * sessions) commits in \(sessions) sessions, \(statistics.batches - 1) transactions")
 }

@@ -5,6 +5,7 @@
 //   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
 //   .build/release/store-bench image [commits] [seconds]
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
+//   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
 
 import Foundation
 import Store
@@ -15,6 +16,7 @@ if mode == "commit-worker" {
     exit(0)
 }
 let imageMode = mode == "image"
+let commitCountMode = mode == "commit-count"
 let commitsMode = mode == "commits"
 let numbers = CommandLine.arguments.dropFirst(mode == nil ? 1 : 2)
 let objectCount = numbers.count > 0 ? Int(numbers[numbers.startIndex])! : 1_000_000
@@ -71,6 +73,11 @@ func peakMemoryMB() -> Double {
     return Double(line.split(separator: " ").dropFirst().first ?? "0")! / 1024
 }
 
+if commitCountMode {
+    try commitCount(numbers.count > 0 ? objectCount : 1000, sessions: numbers.count > 1 ? largeMegabytes : 1)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
+}
 if commitsMode {
     try commitFigures(rounds: numbers.count > 0 ? objectCount : 3, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
     try? FileManager.default.removeItem(atPath: directory)
