@@ -91,17 +91,18 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case incrementInstVar    // pushInstVar; pushInt8; sendAdd; popStoreInstVar (the same variable)
     case branchInstVarInt8   // pushInstVar; pushInt8; compare; forward jumpIfTrue/jumpIfFalse
     case pushInstVarInstVar  // pushInstVar; pushInstVar
-    case tempOpTemp          // pushTemp; pushTemp; sendAdd|sendSub|sendMul (; popStoreTemp: stored directly)
+    case tempOpTemp          // pushTemp; pushTemp; sendAdd|sendSub|sendMul
     case pushTempAtPutPop    // pushTemp; sendAtPut; pop
     case pushFalseAtPutPop   // pushFalse; sendAtPut; pop
     case branchTempNil       // pushTemp; sendIsNil|sendNotNil; forward jumpIfTrue/jumpIfFalse
+    case tempOpTempStore     // pushTemp; pushTemp; sendAdd|sendSub|sendMul; popStoreTemp
 
     public var operands: OperandLayout {
         switch self {
         case .pushInt8, .pushTemp, .storeTemp, .popStoreTemp: return .i8
         case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8,
              .popStoreTempJump, .pushTempSend, .pushTempIsNil, .pushTempNotNil, .addInt8, .subInt8,
-             .addTemp, .subTemp, .mulTemp, .tempOpTemp, .pushTempAtPutPop, .branchTempNil: return .i8
+             .addTemp, .subTemp, .mulTemp, .tempOpTemp, .pushTempAtPutPop, .branchTempNil, .tempOpTempStore: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
         case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar, .branchInstVarInt8, .pushInstVarInstVar: return .u8
         case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16

@@ -148,16 +148,19 @@ extension VM {
                     sp[1] = fp[Int(Int8(bitPattern: ip[1]))]; sp[2] = fp[Int(Int8(bitPattern: ip[3]))]
                     sp += 2; ip += 4; continue
                 case .tempOpTemp:
-                    // `a + b`, and `c := a + b` when a store follows: one dispatch instead of three or four.
+                    // `a + b`: one dispatch instead of three.
                     let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
                     if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
-                        if ip[5] == Opcode.popStoreTemp.rawValue { fp[Int(Int8(bitPattern: ip[6]))] = r; ip += 7; continue }
-                        if ip[5] == Opcode.popStoreTempJump.rawValue {
-                            fp[Int(Int8(bitPattern: ip[6]))] = r
-                            if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
-                            continue
-                        }
-                        sp += 1; sp.pointee = r; ip += 5
+                        sp += 1; sp.pointee = r; ip += 5; continue
+                    }
+                    sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
+                case .tempOpTempStore:
+                    // `c := a + b`: one dispatch instead of four (five with a loop's closing jump after it).
+                    let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
+                    if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
+                        fp[Int(Int8(bitPattern: ip[6]))] = r
+                        if ip[5] == Opcode.popStoreTemp.rawValue { ip += 7; continue }
+                        if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue

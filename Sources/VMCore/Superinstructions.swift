@@ -43,7 +43,9 @@ enum Superinstructions {
             switch op(1) {
             case .pushTemp?:
                 if let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchTempTemp }
-                if op(2) == .sendAdd || op(2) == .sendSub || op(2) == .sendMul { return .tempOpTemp }
+                if op(2) == .sendAdd || op(2) == .sendSub || op(2) == .sendMul {
+                    return op(3) == .popStoreTemp ? .tempOpTempStore : .tempOpTemp
+                }
                 return .pushTempTemp
             case .pushInt8?:
                 if let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchTempInt8 }

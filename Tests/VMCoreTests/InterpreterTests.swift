@@ -117,16 +117,18 @@ final class InterpreterTests: XCTestCase {
                         .subInt8, .sendSub, .incrementInstVar, .addInt8, .sendAdd, .popStoreInstVar,
                         .pushInstVar, .addInt8, .sendAdd, .popStoreInstVar,
                         .branchInstVarInt8, .pushInt8, .sendLess, .jumpIfFalse, .pushInstVarInstVar, .pushInstVar, .sendAdd,
-                        .returnTop, .tempOpTemp, .mulTemp, .sendMul, .popStoreTemp,
+                        .returnTop, .tempOpTempStore, .mulTemp, .sendMul, .popStoreTemp,
                         .pushTempAtPutPop, .atPutPop, .pop, .pushFalseAtPutPop, .atPutPop, .pop],
                        "an increment stores into the variable it read")
         // A nil test that a forward conditional jump follows branches at once.
         var nilTests: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.jumpIfFalse, 2), T.op(.pushTemp, t), T.op(.sendNotNil),
-                  T.op(.jumpIfTrue, 0), T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.returnTop)] { i.encode(into: &nilTests) }
+                  T.op(.jumpIfTrue, 0), T.op(.pushTemp, t), T.op(.sendIsNil), T.op(.pop),
+                  T.op(.pushTemp, t), T.op(.pushTemp, t), T.op(.sendAdd), T.op(.returnTop)] { i.encode(into: &nilTests) }
         XCTAssertEqual(Instruction.decode(Superinstructions.fuse(nilTests))!.map(\.opcode),
                        [.branchTempNil, .sendIsNil, .jumpIfFalse, .branchTempNil, .sendNotNil, .jumpIfTrue,
-                        .pushTempIsNil, .sendIsNil, .returnTop])
+                        .pushTempIsNil, .sendIsNil, .pop, .tempOpTemp, .addTemp, .sendAdd, .returnTop],
+                       "a nil test branches when a forward jump follows; a sum is stored only when a store follows")
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }
