@@ -32,7 +32,7 @@ extension CodeGenerator {
     }
 
     /// An inlined `ifTrue:`, `ifFalse:`, `ifTrue:ifFalse:`, `ifFalse:ifTrue:`, `and:` or `or:` leaving its
-    /// value, or — `returned`, for a method's `^` — returning it from each branch. False (nothing
+    /// value, or — `returned`, for a method's `^` or a block's last value — returning it from each branch. False (nothing
     /// generated) for the other constructs.
     mutating func generateValueConditional(_ message: MessageNode, _ inlining: Inlining, returned: Bool) throws(CompileError) -> Bool {
         let skipIf: Bool, otherwise: Node?, constant: Opcode
@@ -49,7 +49,7 @@ extension CodeGenerator {
                     try g.generateInlinedBody(body, returned: returned)
                 } else {
                     g.emitter.emit(constant)
-                    if returned { g.emitter.emit(.returnTop) }
+                    if returned { g.emitter.emit(g.localReturn) }
                 }
             }
         }
@@ -266,6 +266,16 @@ extension CodeGenerator {
             try conditional(skipOn: .jumpIfFalse, at: position, then: nilBranch, else: notNilBranch)
         default:
             try conditional(skipOn: .jumpIfTrue, at: position, then: notNilBranch, else: nilBranch)
+        }
+    }
+}
+
+extension Inlining {
+    /// The constructs `generateValueConditional` compiles: their value can be returned from each branch.
+    var isValueConditional: Bool {
+        switch self {
+        case .ifTrue, .ifFalse, .ifTrueIfFalse, .ifFalseIfTrue, .and, .or: return true
+        default: return false
         }
     }
 }

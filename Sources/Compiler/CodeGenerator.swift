@@ -27,9 +27,14 @@ struct CodeGenerator {
         let scope = block.scope!
         var generator = CodeGenerator(scope: scope)
         generator.emitEntry(of: scope, at: block.position)
-        try generator.generateStatements(block.statements, valueAt: block.endPosition)
-        generator.emitter.line = block.endPosition.line
-        generator.emitter.emit(.blockReturnTop)
+        if let last = block.statements.last as? MessageNode, let inlining = last.inlining, inlining.isValueConditional {
+            // `[:x | x > 0 ifTrue: [a] ifFalse: [b]]` answers from each branch, as a method's `^` does.
+            try generator.generateStatementsReturned(block.statements, end: block.endPosition)
+        } else {
+            try generator.generateStatements(block.statements, valueAt: block.endPosition)
+            generator.emitter.line = block.endPosition.line
+            generator.emitter.emit(.blockReturnTop)
+        }
         return BlockDescription(
             numArgs: block.arguments.count, numCopied: scope.copiedValues.count,
             numTemps: scope.locals.count - scope.copiedValues.count, maxStack: generator.emitter.maxDepth,
@@ -57,8 +62,9 @@ struct CodeGenerator {
         }
     }
 
-    /// Statements whose value a method returns: the last one is returned (`generateReturned`), the
-    /// others run for effect; nothing follows a `^` statement, and no statements return nil.
+    /// Statements whose value a method (or a block) returns: the last one is returned
+    /// (`generateReturned`), the others run for effect; nothing follows a `^` statement, and no
+    /// statements return nil.
     mutating func generateStatementsReturned(_ statements: [Node], end: SourcePosition) throws(CompileError) {
         for (i, statement) in statements.enumerated() {
             if statement is ReturnNode { return try generate(statement) }
@@ -67,8 +73,12 @@ struct CodeGenerator {
         }
         emitter.line = end.line
         emitter.emit(.pushNil)
-        emitter.emit(.returnTop)
+        emitter.emit(localReturn)
     }
+
+    /// The instruction that answers a value from the code being generated: a method's `^`, or a
+    /// block's answer (`^` inside a block is a non-local return, `generateReturn`).
+    var localReturn: Opcode { scope.kind == .method ? .returnTop : .blockReturnTop }
 
     /// A scope's entry: an inlined block's temporaries are reset to nil (so each loop iteration
     /// starts fresh) unless `assignedFirst` says the body assigns them before anything can read
@@ -148,15 +158,16 @@ struct CodeGenerator {
         try generateReturned(ret.value)
     }
 
-    /// `^ value` in a method. An inlined conditional value (`ifTrue:ifFalse:`, `and:`, …) returns from
-    /// each of its branches instead of jumping to one shared return: a dispatch less on that branch.
+    /// `^ value` in a method, or a block's last value. An inlined conditional value (`ifTrue:ifFalse:`,
+    /// `and:`, …) returns from each of its branches instead of jumping to one shared return: a
+    /// dispatch less on that branch.
     mutating func generateReturned(_ node: Node) throws(CompileError) {
         if let message = node as? MessageNode, let inlining = message.inlining,
            try generateValueConditional(message, inlining, returned: true) {
             return
         }
         try generate(node)
-        emitter.emit(.returnTop)
+        emitter.emit(localReturn)
     }
 
     /// Pushes the receiver; answers whether the message is a super send.

@@ -67,6 +67,17 @@ final class InliningTests: XCTestCase {
                        ["pushInstVar 0", "jumpIfFalse 5", "pushInt8 1", "jump 1", "pushNil", "nonLocalReturnTop"])
     }
 
+    func testABlocksLastConditionalAnswersFromEachBranch() {
+        let m = method("foo ^ { [:a | a ifTrue: [1] ifFalse: [2]]. [:a | a ifTrue: [1]]. [:a | a and: [x]]. [:a | a ifTrue: [1]. 3] }")
+        XCTAssertEqual(blocks(m.literals).map(listing), [
+            ["pushTemp -1", "jumpIfFalse 3", "pushInt8 1", "blockReturnTop", "pushInt8 2", "blockReturnTop"],
+            ["pushTemp -1", "jumpIfFalse 3", "pushInt8 1", "blockReturnTop", "pushNil", "blockReturnTop"],
+            ["pushTemp -1", "jumpIfFalse 3", "pushInstVar 0", "blockReturnTop", "pushFalse", "blockReturnTop"],
+            // Only a last statement that is a conditional: this one's value is dropped as before.
+            ["pushTemp -1", "jumpIfFalse 3", "pushInt8 1", "pop", "pushInt8 3", "blockReturnTop"],
+        ])
+    }
+
     func testJumpChainsAreThreaded() {
         // Nested `and:` values: the inner block's jump to the join goes straight to the outer join.
         XCTAssertEqual(listing(method("foo: z y := x and: [y and: [z]]")), [

@@ -28,6 +28,9 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("| blocks | blocks := (1 to: 3) collect: [:i | [i * 10]]. (blocks collect: [:b | b value]) asArray"), "#(10 20 30)")
         XCTAssertEqual(try c.print("#(1 2 3 4) detect: [:x | x > 2] ifNone: [nil]"), "3")
         XCTAssertEqual(try c.print("[:x | x > 1 ifTrue: ['big'] ifFalse: ['small']] value: 5"), "'big'")
+        XCTAssertEqual(try c.print("#(3 0 -2) collect: [:x | x > 0 ifTrue: ['+'] ifFalse: [x = 0 ifTrue: ['0']]]"), "#('+' '0' nil)")
+        XCTAssertEqual(try c.print("#(1 2 3 4) select: [:x | x > 1 and: [x odd]]"), "#(3)")
+        XCTAssertEqual(try c.print("[:x | x ifTrue: [^ 7] ifFalse: [8]] value: false"), "8")
     }
 
     func testNilTestsOfTemporariesBranchEitherWay() throws {
