@@ -6,7 +6,13 @@ struct Lexer {
     var line = 1
     var column = 1
 
-    init(_ source: String) { chars = Array(source.unicodeScalars) }
+    init(_ source: String) {
+        var source = source
+        // ASCII source (nearly all) from its UTF-8 bytes: the scalar view is decoded one at a time.
+        chars = source.withUTF8 { utf8 in
+            utf8.allSatisfy { $0 < 0x80 } ? utf8.map { Unicode.Scalar($0) } : nil
+        } ?? Array(source.unicodeScalars)
+    }
 
     static func tokenize(_ source: String) -> [Token] {
         var lexer = Lexer(source)
@@ -52,7 +58,7 @@ struct Lexer {
 
     private mutating func skipWhitespaceAndComments() throws(CompileError) {
         while let c = peek() {
-            if c.properties.isWhitespace {
+            if Lexer.isWhitespace(c) {
                 advance()
             } else if c == "\"" {
                 let start = position
@@ -104,11 +110,23 @@ struct Lexer {
     }
 
     private mutating func scanIdentifierCharacters() -> String {
-        var name = String.UnicodeScalarView()
-        while let c = peek(), Lexer.isLetter(c) || Lexer.isDigit(c) || c == "_" {
-            name.append(c); advance()
+        let start = index
+        while let c = peek(), Lexer.isLetter(c) || Lexer.isDigit(c) || c == "_" { advance() }
+        return text(start..<index)
+    }
+
+    /// The source text in `range`; ASCII (nearly every name) without building it scalar by scalar.
+    func text(_ range: Range<Int>) -> String {
+        let scalars = chars[range]
+        guard scalars.allSatisfy(\.isASCII) else {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars)
+            return String(view)
         }
-        return String(name)
+        return String(unsafeUninitializedCapacity: scalars.count) { buffer in
+            for (i, c) in scalars.enumerated() { buffer[i] = UInt8(truncatingIfNeeded: c.value) }
+            return scalars.count
+        }
     }
 
     /// `|` is always a selector of its own (so `||` reads as two bars); a `-` that starts a
@@ -167,6 +185,11 @@ struct Lexer {
     }
 
     static func isDigit(_ c: Unicode.Scalar) -> Bool { c >= "0" && c <= "9" }
+
+    /// Unicode's White_Space; ASCII (nearly all source) without a property lookup.
+    static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII ? c == " " || (c.value >= 9 && c.value <= 13) : c.properties.isWhitespace
+    }
 
     static func isBinaryCharacter(_ c: Unicode.Scalar) -> Bool { "+-*/\\<>=~@%|&?,".unicodeScalars.contains(c) }
 

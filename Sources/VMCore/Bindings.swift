@@ -92,7 +92,7 @@ extension VM {
 extension VM {
     /// Whether the class's own method dictionary has this selector.
     public func includesSelector(_ cls: Oop, _ selector: String) -> Bool {
-        guard let sel = findSymbol(selector.unicodeScalars.map { $0.value }) else { return false }
+        guard let sel = findSymbol(VM.codePoints(of: selector)) else { return false }
         let dict = fetchSlot(cls, ClassLayout.methodDict)
         return isPointer(dict) && dict != nilObj && identityDictionaryLookup(dict, sel) != nil
     }

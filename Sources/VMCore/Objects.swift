@@ -75,7 +75,11 @@ extension VM {
 
     // MARK: Strings and symbols
 
-    public func newString(_ s: String) -> Oop? { newString(codePoints: s.unicodeScalars.map { $0.value }) }
+    public func newString(_ s: String) -> Oop? {
+        var s = s
+        if let ascii = s.withUTF8({ $0.allSatisfy { $0 < 0x80 } ? Array($0) : nil }) { return newBytes(ascii, root: .classByteString) }
+        return newString(codePoints: s.unicodeScalars.map(\.value))
+    }
 
     func newString(codePoints: [UInt32], byteRoot: Root = .classByteString, wideRoot: Root = .classWideString) -> Oop? {
         if codePoints.allSatisfy({ $0 < 256 }) { return newBytes(codePoints.map { UInt8($0) }, root: byteRoot) }
@@ -93,6 +97,24 @@ extension VM {
         if Format.isBytes(format) { return (0..<n).map { UInt32(bytesOf(o)[$0]) } }
         if Format.isWords32(format) { return (0..<n).map { words32Of(o)[$0] } }
         return nil
+    }
+
+    /// Whether the string or symbol `o` has exactly these code points (`codePoints(o) == cps`
+    /// without making an array).
+    func hasCodePoints(_ o: Oop, _ cps: [UInt32]) -> Bool {
+        guard isPointer(o), let o = loaded(o), indexableSize(o) == cps.count else { return false }
+        let format = formatOf(o)
+        if Format.isBytes(format) {
+            let bytes = bytesOf(o)
+            for i in cps.indices where UInt32(bytes[i]) != cps[i] { return false }
+            return true
+        }
+        if Format.isWords32(format) {
+            let words = words32Of(o)
+            for i in cps.indices where words[i] != cps[i] { return false }
+            return true
+        }
+        return false
     }
 
     public func stringValue(_ o: Oop) -> String? {
@@ -121,7 +143,21 @@ extension VM {
     }
 
     /// The unique Symbol with these characters.
-    public func intern(_ s: String) -> Oop? { intern(codePoints: s.unicodeScalars.map { $0.value }) }
+    public func intern(_ s: String) -> Oop? { intern(codePoints: VM.codePoints(of: s)) }
+
+    /// A string's code points; ASCII text (nearly every name) straight from its UTF-8 bytes.
+    static func codePoints(of s: String) -> [UInt32] {
+        var s = s
+        if let ascii = s.withUTF8({ utf8 in
+            utf8.allSatisfy { $0 < 0x80 } ? Array(unsafeUninitializedCapacity: utf8.count) { buffer, count in
+                for (i, byte) in utf8.enumerated() { buffer[i] = UInt32(byte) }
+                count = utf8.count
+            } : nil
+        }) {
+            return ascii
+        }
+        return s.unicodeScalars.map(\.value)
+    }
 
     public func intern(codePoints cps: [UInt32]) -> Oop? {
         if let existing = findSymbol(cps) { return existing }
@@ -188,7 +224,7 @@ extension VM {
         for _ in 0..<size {
             let s = fetch(array, i)
             if s == nilObj { return nil }
-            if codePoints(s) == cps { return followed(s) }
+            if hasCodePoints(s, cps) { return followed(s) }
             i = (i + 1) % size
         }
         return nil
