@@ -126,8 +126,8 @@ final class ImageSession {
         return true
     }
 
-    /// Who commits: $USER, or "lo".
-    static var author: String { ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo" }
+    /// Who commits: $USER, or "lo". Read once: reading the environment costs more than a commit.
+    static let author: String = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo"
 }
 
 /// A method compiled since the last commit.
