@@ -39,6 +39,13 @@ final class ImageSession {
     var headerCounters: (hashState: Int, cacheEpoch: Int)?
     /// OID → fingerprint of the record the store holds at `base`.
     let fingerprints = WordMap()
+    /// The VM-state words (`VM.imageSpecialsWords`) whose records the store holds at `base`, and the
+    /// `oidChanges` then: while both are the same, the roots and class table are saved as they are
+    /// and need not be encoded again (a commit sets this, an abort clears it).
+    var savedSpecials: (words: [Oop], oidChanges: Int)?
+    /// How often an object's OID was taken away or moved to another object (`forget`, `forward`,
+    /// `objectsMoved`): a record referring to such an object may read differently since.
+    private(set) var oidChanges = 0
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
@@ -57,6 +64,7 @@ final class ImageSession {
 
     /// `o` (an old object, a ghost or one loaded) is saved under `oid` from now on: it is persistent.
     func adopt(_ o: Oop, oid: UInt64) {
+        assert(oids[o] == nil || oids[o] == oid, "an object's OID is changed by forgetting it first")
         oids[o] = oid
         objects[oid] = o
         vm.makePersistent(o)
@@ -66,6 +74,7 @@ final class ImageSession {
     /// becomes a forwarder to it (VMCore/Forwarders.swift).
     func forward(_ ghost: Oop, to object: Oop, oid: UInt64) {
         oids.removeValue(forKey: ghost)
+        oidChanges += 1
         vm.forward(ghost, to: object)
         adopt(object, oid: oid)
     }
@@ -78,6 +87,7 @@ final class ImageSession {
     /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
     func forget(_ o: Oop) {
         if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
+        oidChanges += 1
         vm.makeTransient(o)
     }
 
@@ -86,7 +96,14 @@ final class ImageSession {
         for (o, _) in oids { vm.makeTransient(o) }
         oids.removeAll()
         objects.removeAll()
+        oidChanges += 1
         vm.clearChangedObjects()
+    }
+
+    /// Whether the roots and class table are still saved as the store holds them at `base` (`savedSpecials`).
+    func specialsAreSaved() -> Bool {
+        guard let saved = savedSpecials, saved.oidChanges == oidChanges, !specialsOIDs.isEmpty else { return false }
+        return vm.imageSpecialsAre(saved.words)
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -102,6 +119,7 @@ final class ImageSession {
     /// again reads its fingerprint again.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
         oids.updateKeys(newAddress)
+        oidChanges += 1
         let freed = objects.updateValues { _, o in newAddress(o) }
         fingerprints.removeValues(forKeys: freed)
     }

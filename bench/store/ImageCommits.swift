@@ -75,16 +75,17 @@ func makeKernelImage(path: String) throws {
     try made.commitImage(toPath: path, message: "kernel")
 }
 
-/// `store-bench image-commit-count N PATH`: opens a copy of the image at `path` (made by `image-make`)
-/// and makes `N` one-object commits from Smalltalk, `BenchCounter := i. System commit`, nothing else.
-/// For instruction counts: the difference of two values of `N` is the cost of `System commit`.
-func imageCommitCount(_ count: Int, imagePath: String, directory: String) throws {
+/// `store-bench image-commit-count N PATH [STATEMENT]`: opens a copy of the image at `path` (made by
+/// `image-make`) and makes `N` commits from Smalltalk, `STATEMENT. System commit` (by default
+/// `BenchCounter := i`: one changed object), nothing else. For instruction counts: the difference of two
+/// values of `N` is the cost of `System commit` (and of the statement).
+func imageCommitCount(_ count: Int, imagePath: String, statement: String = "BenchCounter := i", directory: String) throws {
     let path = directory + "/image.lo"
     try FileManager.default.copyItem(atPath: imagePath, toPath: path)
     let rt = try Runtime(image: path)
     let first = try rt.imageStore!.headCommit()
-    _ = try rt.evaluate("1 to: \(count) do: [:i | BenchCounter := i. System commit]")
+    _ = try rt.evaluate("1 to: \(count) do: [:i | \(statement). System commit]")
     let last = try rt.imageStore!.headCommit()
     precondition(last.rawValue - first.rawValue == count, "\(last.rawValue - first.rawValue) commits made, not \(count)")
-    print("\(count) one-object commits from Smalltalk")
+    print("\(count) commits from Smalltalk of \(statement)")
 }
