@@ -46,6 +46,20 @@ final class ImageSession {
     /// How often an object's OID was taken away or moved to another object (`forget`, `forward`,
     /// `objectsMoved`): a record referring to such an object may read differently since.
     private(set) var oidChanges = 0
+    /// OIDs the store handed out to this session and no object has yet. The store allocates OIDs in a
+    /// transaction of their own, synced like a commit: taking them in blocks spares most commits of new
+    /// objects that second sync. OIDs left over when the session ends are never used.
+    private var spareOIDs: Range<UInt64> = 0..<0
+    static let oidBlock = 1024
+
+    /// The first of `count` fresh consecutive OIDs.
+    func takeOIDs(_ count: Int) throws -> UInt64 {
+        if spareOIDs.count < count { spareOIDs = try store.allocateOIDs(count: count + Self.oidBlock) }
+        let first = spareOIDs.lowerBound
+        spareOIDs = first + UInt64(count)..<spareOIDs.upperBound
+        return first
+    }
+
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.

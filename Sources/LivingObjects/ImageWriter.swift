@@ -155,7 +155,7 @@ extension Runtime {
         let specialsNeeded = session.specialsOIDs.isEmpty ? ImageSpecialsRecord.recordCount : 0
         guard fresh.count + specialsNeeded > 0 else { return ([], 0, false) }
         var next: UInt64
-        do { next = try session.store.allocateOIDs(count: fresh.count + specialsNeeded).lowerBound } catch {
+        do { next = try session.takeOIDs(fresh.count + specialsNeeded) } catch {
             throw RuntimeError.image("cannot allocate OIDs in \(session.store.path): \(error)")
         }
         let first = next
