@@ -43,8 +43,9 @@ final class ImageSession {
     /// `oidChanges` then: while both are the same, the roots and class table are saved as they are
     /// and need not be encoded again (a commit sets this, an abort clears it).
     var savedSpecials: (words: [Oop], oidChanges: Int)?
-    /// How often an object's OID was taken away or moved to another object (`forget`, `forward`,
-    /// `objectsMoved`): a record referring to such an object may read differently since.
+    /// How often an object's OID was taken away or moved to another object (`forget`, `objectsMoved`):
+    /// a record referring to such an object may read differently since. (A ghost forwarded to its
+    /// object is not counted: a reference to the forwarder is saved as one to the object, same OID.)
     private(set) var oidChanges = 0
     /// OIDs the store handed out to this session and no object has yet. The store allocates OIDs in a
     /// transaction of their own, synced like a commit: taking them in blocks spares most commits of new
@@ -88,7 +89,6 @@ final class ImageSession {
     /// becomes a forwarder to it (VMCore/Forwarders.swift).
     func forward(_ ghost: Oop, to object: Oop, oid: UInt64) {
         oids.removeValue(forKey: ghost)
-        oidChanges += 1
         vm.forward(ghost, to: object)
         adopt(object, oid: oid)
     }
