@@ -29,7 +29,9 @@ extension Runtime {
         imageSession?.lookUpBlobClass()
         let session = try session(for: store)
         // Only old objects get OIDs: when the changes reach young ones, every object is made old
-        // (they move) and the changes are collected again. Otherwise nothing need move.
+        // (they move) and the changes are collected again. Otherwise nothing need move. The first
+        // commit to a store writes every object: they are made old first.
+        if session.specialsOIDs.isEmpty { vm.scavenge(tenureAll: true) }
         var (changes, specials) = collectChanges(session)
         if changes.reachesYoung {
             vm.scavenge(tenureAll: true)
