@@ -16,6 +16,7 @@ extension Runtime {
     public func abortImage() throws {
         guard let session = imageSession else { throw RuntimeError.image("no image is open") }
         session.lookUpBlobClass()
+        session.savedSpecials = nil     // the records of the roots and class table are read again
         do { _ = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         // Every object is old now, and nothing below collects: addresses stay put.
         var restore = ImageRestore(vm: vm, session: session)

@@ -39,6 +39,28 @@ final class ImageSession {
     var headerCounters: (hashState: Int, cacheEpoch: Int)?
     /// OID → fingerprint of the record the store holds at `base`.
     let fingerprints = WordMap()
+    /// The VM-state words (`VM.imageSpecialsWords`) whose records the store holds at `base`, and the
+    /// `oidChanges` then: while both are the same, the roots and class table are saved as they are
+    /// and need not be encoded again (a commit sets this, an abort clears it).
+    var savedSpecials: (words: [Oop], oidChanges: Int)?
+    /// How often an object's OID was taken away or moved to another object (`forget`, `objectsMoved`):
+    /// a record referring to such an object may read differently since. (A ghost forwarded to its
+    /// object is not counted: a reference to the forwarder is saved as one to the object, same OID.)
+    private(set) var oidChanges = 0
+    /// OIDs the store handed out to this session and no object has yet. The store allocates OIDs in a
+    /// transaction of their own, synced like a commit: taking them in blocks spares most commits of new
+    /// objects that second sync. OIDs left over when the session ends are never used.
+    private var spareOIDs: Range<UInt64> = 0..<0
+    static let oidBlock = 1024
+
+    /// The first of `count` fresh consecutive OIDs.
+    func takeOIDs(_ count: Int) throws -> UInt64 {
+        if spareOIDs.count < count { spareOIDs = try store.allocateOIDs(count: count + Self.oidBlock) }
+        let first = spareOIDs.lowerBound
+        spareOIDs = first + UInt64(count)..<spareOIDs.upperBound
+        return first
+    }
+
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
@@ -57,6 +79,7 @@ final class ImageSession {
 
     /// `o` (an old object, a ghost or one loaded) is saved under `oid` from now on: it is persistent.
     func adopt(_ o: Oop, oid: UInt64) {
+        assert(oids[o] == nil || oids[o] == oid, "an object's OID is changed by forgetting it first")
         oids[o] = oid
         objects[oid] = o
         vm.makePersistent(o)
@@ -78,6 +101,7 @@ final class ImageSession {
     /// `o` is no longer saved under an OID: a commit that gave it one failed, or an abort replaced it.
     func forget(_ o: Oop) {
         if let oid = oids.removeValue(forKey: o), objects[oid] == o { objects[oid] = nil }
+        oidChanges += 1
         vm.makeTransient(o)
     }
 
@@ -86,7 +110,14 @@ final class ImageSession {
         for (o, _) in oids { vm.makeTransient(o) }
         oids.removeAll()
         objects.removeAll()
+        oidChanges += 1
         vm.clearChangedObjects()
+    }
+
+    /// Whether the roots and class table are still saved as the store holds them at `base` (`savedSpecials`).
+    func specialsAreSaved() -> Bool {
+        guard let saved = savedSpecials, saved.oidChanges == oidChanges, !specialsOIDs.isEmpty else { return false }
+        return vm.imageSpecialsAre(saved.words)
     }
 
     /// Throws if committing to `path` would write from a read-only view of that image's history.
@@ -102,6 +133,7 @@ final class ImageSession {
     /// again reads its fingerprint again.
     func objectsMoved(_ newAddress: (Oop) -> Oop?) {
         oids.updateKeys(newAddress)
+        oidChanges += 1
         let freed = objects.updateValues { _, o in newAddress(o) }
         fingerprints.removeValues(forKeys: freed)
     }
@@ -126,8 +158,8 @@ final class ImageSession {
         return true
     }
 
-    /// Who commits: $USER, or "lo".
-    static var author: String { ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo" }
+    /// Who commits: $USER, or "lo". Read once: reading the environment costs more than a commit.
+    static let author: String = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo"
 }
 
 /// A method compiled since the last commit.

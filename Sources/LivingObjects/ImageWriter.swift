@@ -27,18 +27,20 @@ extension Runtime {
     public func commitImage(to store: SQLiteStore, message: String) throws -> CommitID {
         try imageSession?.checkWritable(to: store.path)
         imageSession?.lookUpBlobClass()
-        var specials: ImageSpecials
-        do { specials = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         let session = try session(for: store)
-        // Loading every object for another store made forwarders of small ghosts among them.
-        specials.roots = specials.roots.map(vm.followed)
-        specials.classTable = specials.classTable.map(vm.followed)
-        // Ghosts are never written: they are unchanged (ImageLoader.swift).
-        let changes = CommitSet(vm, changed: vm.changedObjects.filter { !vm.isGhost($0) },
-                                roots: specials.roots + specials.classTable)
+        // Only old objects get OIDs: when the changes reach young ones, every object is made old
+        // (they move) and the changes are collected again. Otherwise nothing need move. The first
+        // commit to a store writes every object: they are made old first.
+        if session.specialsOIDs.isEmpty { vm.scavenge(tenureAll: true) }
+        var (changes, specials) = collectChanges(session)
+        if changes.reachesYoung {
+            vm.scavenge(tenureAll: true)
+            (changes, specials) = collectChanges(session)
+        }
         let assigned = try assignOIDs(changes.new, session)
         if session.headerCounters == nil {
-            session.headerCounters = (Int(specials.hashState >> 4), Int(specials.cacheEpoch >> 26))
+            let state = specials?.saved ?? vm.imageSpecials()
+            session.headerCounters = (Int(state.hashState >> 4), Int(state.cacheEpoch >> 26))
         }
 
         // A new object's OID is the next of the range assigned, and it has no fingerprint yet.
@@ -65,11 +67,12 @@ extension Runtime {
             write(record, isNew: isNew)
             if vm.isClass(o) { classes.append(o) }
         }
-        for record in specialsRecords(specials, session) { write(record, isNew: false) }
+        if let specials { for record in specialsRecords(specials.saved, session) { write(record, isNew: false) } }
         let methodChanges = session.pendingMethodVersions.map(\.change)
         // Nothing changed: no commit (history records only changes).
         if writes.isEmpty && methodChanges.isEmpty && !assigned.specials {
             vm.clearChangedObjects()
+            if let specials { session.savedSpecials = (specials.words, specials.oidChanges) }
             return session.base
         }
         let previousBase = session.base
@@ -105,9 +108,29 @@ extension Runtime {
             }
         }
         vm.clearChangedObjects()
+        if let specials { session.savedSpecials = (specials.words, specials.oidChanges) }
         session.pendingMethodVersions.removeFirst(methodChanges.count)
         session.shapes.recorded(first: shapes.count)
         return session.base
+    }
+
+    /// What a commit writes: the changed objects and the new objects they reach, and the roots and
+    /// class table (with the words they were read from, `VM.imageSpecialsWords`) unless they are
+    /// saved as they are (`ImageSession.specialsAreSaved`). Unchanged roots and class-table entries
+    /// all have OIDs: no new object is reached through them.
+    private func collectChanges(_ session: ImageSession) -> (CommitSet, (saved: ImageSpecials, words: [Oop], oidChanges: Int)?) {
+        var specials: (saved: ImageSpecials, words: [Oop], oidChanges: Int)?
+        if !session.specialsAreSaved() {
+            var saved = vm.imageSpecials()
+            // Loading every object for another store made forwarders of small ghosts among them.
+            saved.roots = saved.roots.map(vm.followed)
+            saved.classTable = saved.classTable.map(vm.followed)
+            specials = (saved, vm.imageSpecialsWords(), session.oidChanges)
+        }
+        // Ghosts are never written: they are unchanged (ImageLoader.swift).
+        let changes = CommitSet(vm, changed: vm.changedObjects.filter { !vm.isGhost($0) },
+                                roots: specials.map { $0.saved.roots + $0.saved.classTable } ?? [])
+        return (changes, specials)
     }
 
     /// The session of `store`; committing to another store than the session's starts a new session,
@@ -134,7 +157,7 @@ extension Runtime {
         let specialsNeeded = session.specialsOIDs.isEmpty ? ImageSpecialsRecord.recordCount : 0
         guard fresh.count + specialsNeeded > 0 else { return ([], 0, false) }
         var next: UInt64
-        do { next = try session.store.allocateOIDs(count: fresh.count + specialsNeeded).lowerBound } catch {
+        do { next = try session.takeOIDs(fresh.count + specialsNeeded) } catch {
             throw RuntimeError.image("cannot allocate OIDs in \(session.store.path): \(error)")
         }
         let first = next
@@ -187,25 +210,32 @@ extension Runtime {
 /// without an OID that they or some roots reach (through classes and pointer slots), breadth first, so
 /// that on the first commit to a store, when no object has an OID, the first roots (nil, true, false)
 /// come first. With the contents to save (inline caches left out, so that what they cache is not
-/// reached through them). Ghosts have an OID: they are neither written nor traversed.
+/// reached through them). Ghosts have an OID: they are neither written nor traversed. A young object
+/// reached stops the traversal (`reachesYoung`): it must be made old before it gets an OID.
 struct CommitSet {
     private(set) var objects: [Oop] = []
     private(set) var contents: [ImageContents] = []
     /// The objects that have no OID yet (the tail of `objects`, from `changedCount` on).
     var new: [Oop] { Array(objects[changedCount...]) }
     let changedCount: Int
+    /// A young object is reached: the set is incomplete and cannot be written.
+    private(set) var reachesYoung = false
 
     init(_ vm: VM, changed: [Oop], roots: [Oop]) {
         let seen = WordMap()
         var objects = changed, contents: [ImageContents] = []
         var saved = SavedContents(vm)
+        var young = false
         for o in changed { saved.noteLiterals(of: o) }      // changed code: its literal frame may be changed too
         func visit(_ o: Oop) {
-            if o != 0 && isPointer(o) && !vm.isPersistent(o) && seen.insert(o, 1) { objects.append(o) }
+            if o != 0 && isPointer(o) && !vm.isPersistent(o) && seen.insert(o, 1) {
+                objects.append(o)
+                if vm.isYoungObject(o) { young = true }
+            }
         }
         for r in roots { visit(r) }
         var i = 0
-        while i < objects.count {
+        while i < objects.count && !young {
             let o = objects[i]
             visit(vm.classAt(vm.imageHeader(of: o).classIndex))
             saved.noteLiterals(of: o)          // a method comes before its literal frame
@@ -217,6 +247,7 @@ struct CommitSet {
         self.objects = objects
         self.contents = contents
         changedCount = changed.count
+        reachesYoung = young
     }
 }
 

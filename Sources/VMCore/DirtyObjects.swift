@@ -30,7 +30,10 @@ extension VM {
 
     /// The persistent objects changed since the list was last cleared, each once.
     public var changedObjects: [Oop] {
-        (0..<dirty.count).map { dirty.base[$0] }.filter { headerOf($0) & Header.persistentBit != 0 }
+        var changed: [Oop] = []
+        changed.reserveCapacity(dirty.count)
+        for i in 0..<dirty.count where headerOf(dirty.base[i]) & Header.persistentBit != 0 { changed.append(dirty.base[i]) }
+        return changed
     }
 
     /// After a commit wrote the changes, or an abort undid them: nothing is dirty.

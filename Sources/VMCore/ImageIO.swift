@@ -1,6 +1,8 @@
 // Saving and opening an object space: what the image writer reads from the VM and how the image
 // reader rebuilds one. The store itself lives outside VMCore (LivingObjects/ImagePersistence.swift).
 
+import Foundation
+
 /// An object's contents as the image keeps them.
 public enum ImageContents {
     /// Pointer objects: VM values (references are oops).
@@ -33,6 +35,12 @@ extension VM {
     /// the interpreter must then reload its registers.
     public func prepareImageSave() throws -> ImageSpecials {
         scavenge(tenureAll: true)
+        return imageSpecials()
+    }
+
+    /// The roots and class table to save, as they are now (`prepareImageSave` without making every
+    /// object old first: only objects that are to get an OID must be old).
+    public func imageSpecials() -> ImageSpecials {
         var saved = (0..<Root.allCases.count).map { roots[$0] == 0 ? nilObj : roots[$0] }
         saved[Root.evalProcess.rawValue] = nilObj
         saved[Root.evalResult.rawValue] = nilObj
@@ -45,6 +53,40 @@ extension VM {
         }
         return ImageSpecials(roots: saved, classTable: table, hashState: hashState, cacheEpoch: cacheEpochBits)
     }
+
+    /// The words `imageSpecials` reads, as they are now: the roots (but those of the running
+    /// evaluation, which are not saved), the size of the class table, its entries. While these words
+    /// stay the same, so does what `imageSpecials` answers as long as no object in it changes its
+    /// record's identity (a collection moving one changes the words that refer to it; a class changing
+    /// index changes its entries), so a commit can tell cheaply that the roots and class table are as
+    /// it last saved them (`imageSpecialsAre`).
+    public func imageSpecialsWords() -> [Oop] {
+        let count = Root.allCases.count
+        var result = [Oop](repeating: 0, count: count + 1 + classTableCount)
+        result.withUnsafeMutableBufferPointer { w in
+            for i in 0..<count { w[i] = roots[i] }
+            w[Root.evalProcess.rawValue] = 0
+            w[Root.evalResult.rawValue] = 0
+            w[count] = UInt64(classTableCount)
+            (w.baseAddress! + count + 1).update(from: classTable, count: classTableCount)
+        }
+        return result
+    }
+
+    /// Whether `imageSpecialsWords` would answer `words` now.
+    public func imageSpecialsAre(_ words: [Oop]) -> Bool {
+        let count = Root.allCases.count
+        guard words.count == count + 1 + classTableCount, words[count] == UInt64(classTableCount) else { return false }
+        return words.withUnsafeBufferPointer { w in
+            for i in 0..<count where w[i] != roots[i] && i != Root.evalProcess.rawValue && i != Root.evalResult.rawValue {
+                return false
+            }
+            return memcmp(w.baseAddress! + count + 1, classTable, classTableCount * 8) == 0
+        }
+    }
+
+    /// Whether `o` is in the young space: it must be made old (`prepareImageSave`) before it gets an OID.
+    public func isYoungObject(_ o: Oop) -> Bool { isPointer(o) && isYoung(o) }
 
     /// Full collections so far: addresses of old objects are stable while this does not change.
     public var fullCollections: Int { fullGCCount }

@@ -118,6 +118,11 @@ extension VM {
     }
 
     public func stringValue(_ o: Oop) -> String? {
+        // Bytes that are all ASCII (most strings) are their own UTF-8.
+        if isPointer(o), let o = loaded(o), Format.isBytes(formatOf(o)) {
+            let bytes = UnsafeBufferPointer(start: bytesOf(o), count: indexableSize(o))
+            if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        }
         guard let cps = codePoints(o) else { return nil }
         var s = String.UnicodeScalarView()
         for c in cps { s.append(Unicode.Scalar(c) ?? "\u{FFFD}") }

@@ -66,3 +66,26 @@ func imageFigures(commits: Int, duration: Double) throws {
     report("System commit of one object, in a loop", String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit",
                                                             Double(count) / time, Double(count) / time / fsyncRate, cpuPerCommit))
 }
+
+/// `store-bench image-make PATH`: the bare kernel's image (plus the global `BenchCounter`) at `path`.
+func makeKernelImage(path: String) throws {
+    guard let kernel = Runtime.locateKernel() else { fatalError("cannot find the kernel sources: set LO_KERNEL") }
+    let made = try Runtime(kernelDirectory: kernel)
+    _ = try made.evaluate("Smalltalk at: #BenchCounter put: 0")
+    try made.commitImage(toPath: path, message: "kernel")
+}
+
+/// `store-bench image-commit-count N PATH [STATEMENT]`: opens a copy of the image at `path` (made by
+/// `image-make`) and makes `N` commits from Smalltalk, `STATEMENT. System commit` (by default
+/// `BenchCounter := i`: one changed object), nothing else. For instruction counts: the difference of two
+/// values of `N` is the cost of `System commit` (and of the statement).
+func imageCommitCount(_ count: Int, imagePath: String, statement: String = "BenchCounter := i", directory: String) throws {
+    let path = directory + "/image.lo"
+    try FileManager.default.copyItem(atPath: imagePath, toPath: path)
+    let rt = try Runtime(image: path)
+    let first = try rt.imageStore!.headCommit()
+    _ = try rt.evaluate("1 to: \(count) do: [:i | \(statement). System commit]")
+    let last = try rt.imageStore!.headCommit()
+    precondition(last.rawValue - first.rawValue == count, "\(last.rawValue - first.rawValue) commits made, not \(count)")
+    print("\(count) commits from Smalltalk of \(statement)")
+}

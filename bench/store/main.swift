@@ -6,6 +6,7 @@
 //   .build/release/store-bench image [commits] [seconds]
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
 //   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
+//   .build/release/store-bench image-make PATH; store-bench image-commit-count N PATH [STATEMENT]   (ImageCommits.swift)
 
 import Foundation
 import Store
@@ -13,6 +14,16 @@ import Store
 let mode = CommandLine.arguments.count > 1 && Int(CommandLine.arguments[1]) == nil ? CommandLine.arguments[1] : nil
 if mode == "commit-worker" {
     try commitWorker(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+if mode == "image-make" || mode == "image-commit-count" {
+    let arguments = Array(CommandLine.arguments.dropFirst(2))
+    let directory = NSTemporaryDirectory() + "store-bench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    if mode == "image-make" { try makeKernelImage(path: arguments[0]) }
+    else if arguments.count > 2 { try imageCommitCount(Int(arguments[0])!, imagePath: arguments[1], statement: arguments[2], directory: directory) }
+    else { try imageCommitCount(Int(arguments[0])!, imagePath: arguments[1], directory: directory) }
+    try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }
 let imageMode = mode == "image"
