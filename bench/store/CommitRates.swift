@@ -31,9 +31,9 @@ func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, dur
     let counts = Mutex<Int>(0)
     let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
     let cpuBefore = cpuMicroseconds()
-    let time = seconds {
-        runThreads(sessions) { session in
-            let count = try! commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
+    let time = try seconds {
+        try runThreads(sessions) { session in
+            let count = try commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
             counts.withLock { $0 += count }
         }
     }
@@ -133,10 +133,10 @@ func commitCount(_ count: Int, sessions: Int) throws {
     let classOID = oids.lowerBound
     _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
                          author: "bench", message: "class")
-    runThreads(sessions) { session in
-        var base = try! store.headCommit()
+    try runThreads(sessions) { session in
+        var base = try store.headCommit()
         for value in 0..<count / sessions {
-            base = try! store.commit(base: base, writes: [StoredObject(oid: classOID + 1 + UInt64(session), classOID: classOID, format: 1,
+            base = try store.commit(base: base, writes: [StoredObject(oid: classOID + 1 + UInt64(session), classOID: classOID, format: 1,
                                                                        slots: [smallInteger(value)])],
                                      author: "bench", message: "one")
         }

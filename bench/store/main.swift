@@ -9,6 +9,7 @@
 //   .build/release/store-bench image-make PATH; store-bench image-commit-count N PATH [STATEMENT]   (ImageCommits.swift)
 
 import Foundation
+import Synchronization
 import Store
 
 let mode = CommandLine.arguments.count > 1 && Int(CommandLine.arguments[1]) == nil ? CommandLine.arguments[1] : nil
@@ -66,15 +67,23 @@ func measureFsyncRate(duration: Double = 2) -> Double {
 }
 
 /// Runs `body` on `count` threads of their own at once (GCD would run only as many as there are cores).
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
     let done = DispatchSemaphore(value: 0)
+    let failure = Mutex<String?>(nil)
     for index in 0..<count {
         Thread {
-            body(index)
+            do { try body(index) } catch { failure.withLock { $0 = $0 ?? "thread \(index): \(error)" } }
             done.signal()
         }.start()
     }
     for _ in 0..<count { done.wait() }
+    if let message = failure.withLock({ $0 }) { throw ThreadFailure(message: message) }
+}
+
+/// The first error a thread of `runThreads` met (the others ran to their end).
+struct ThreadFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 
 /// The process's peak resident memory so far, in MB (VmHWM).
