@@ -7,7 +7,7 @@ extension VM {
 
     /// `basicNew:` for any class: fixed fields from the class's format plus `indexable` fields.
     public func instantiate(_ cls: Oop, indexable: Int = 0) -> Oop? {
-        guard let cls = loaded(cls) else { return nil }
+        guard let cls = loaded(cls), Format.isPointers(formatOf(cls)), numSlotsOf(cls) > ClassLayout.format else { return nil }
         let fmtOop = fetch(cls, ClassLayout.format)
         guard isSmallInt(fmtOop), let index = indexOfClass(cls) else { return nil }
         let fmtValue = intValue(fmtOop)

@@ -15,7 +15,7 @@ extension VM {
             guard isSymbol(arg0), isPointer(arg1), classIndexOf(arg1) == arrayClassIndex,
                   selectorArity(arg0) == indexableSize(arg1) else { return .fail }
             let lookupClass = n == 100 ? sp.pointee : 0
-            if n == 100 && !isPointer(lookupClass) { return .fail }
+            if n == 100 && !inherits(classOf(rcvr), from: lookupClass) { return .fail }
             let args = arg1
             let count = indexableSize(args)
             if sp - nargs + 1 + count >= stacks[activeStackIndex].limit { return .fail }
@@ -96,6 +96,18 @@ extension VM {
         default:
             return systemPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0, arg1: arg1)
         }
+    }
+
+    /// Whether `cls` is `ancestor` or one of its subclasses (a super send starts its lookup there).
+    private func inherits(_ cls: Oop, from ancestor: Oop) -> Bool {
+        var c = cls
+        for _ in 0..<10_000 {
+            if c == ancestor { return true }
+            guard isPointer(c), c != nilObj, let loadedClass = loaded(c), Format.isPointers(formatOf(loadedClass)),
+                  numSlotsOf(loadedClass) > ClassLayout.superclass else { return false }
+            c = followed(fetch(loadedClass, ClassLayout.superclass))
+        }
+        return false
     }
 
     func isSemaphore(_ o: Oop) -> Bool { isPointer(o) && classIndexOf(o) == classIndex(.classSemaphore) }
