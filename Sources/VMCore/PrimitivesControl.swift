@@ -29,8 +29,9 @@ extension VM {
         case 206 where nargs == 1:
             guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure),
                   isPointer(arg0), classIndexOf(arg0) == arrayClassIndex,
-                  intValue(fetch(rcvr, ClosureLayout.numArgs)) == indexableSize(arg0) else { return .fail }
+                  fetch(rcvr, ClosureLayout.numArgs) == intOop(indexableSize(arg0)) else { return .fail }
             let count = indexableSize(arg0)
+            if sp + count >= stacks[activeStackIndex].limit { return .fail }
             sp -= 1
             for i in 0..<count { sp += 1; sp.pointee = fetch(arg0, i) }
             return activateBlock(rcvr, nargs: count)
@@ -72,7 +73,7 @@ extension VM {
             return .next(terminateActiveProcess())
         case 189 where nargs == 0:
             guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure),
-                  intValue(fetch(rcvr, ClosureLayout.numArgs)) == 0 else { return .fail }
+                  fetch(rcvr, ClosureLayout.numArgs) == intOop(0) else { return .fail }
             let block = fetch(rcvr, ClosureLayout.compiledBlock)
             return newProcess(receiver: rcvr, args: [], code: block, closure: rcvr, priority: priorityOf(activeProcess))
                 .map { .value($0) } ?? .fail
@@ -117,7 +118,7 @@ extension VM {
     private func interruptProcess(_ process: Oop, with block: Oop) -> PrimitiveOutcome {
         guard isProcess(process), let index = stackIndex(ofProcess: process),
               isPointer(block), classIndexOf(block) == classIndex(.classBlockClosure),
-              intValue(fetch(block, ClosureLayout.numArgs)) == 0 else { return .fail }
+              fetch(block, ClosureLayout.numArgs) == intOop(0) else { return .fail }
         if process == activeProcess { return .fail }
         let code = fetch(block, ClosureLayout.compiledBlock)
         onStack(index) {

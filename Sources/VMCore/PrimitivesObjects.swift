@@ -74,7 +74,11 @@ extension VM {
         let i = intValue(index)
         let format = formatOf(o)
         let fixed = Format.isPointers(format) ? (format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))) : 0
-        if i >= 1 && i <= fixed { store(o, i - 1, value); return value }
+        if i >= 1 && i <= fixed {
+            guard fixedFieldMayHold(o, i - 1, value) else { return nil }
+            store(o, i - 1, value)
+            return value
+        }
         return indexedAtPut(o, intOop(i - fixed), value)
     }
 
@@ -180,6 +184,7 @@ extension VM {
         // references to forwarders as it goes).
         from = from.map(followed)
         to = to.map(followed)
+        for (a, b) in zip(from, to) where !mayReplace(a, by: b) || (twoWay && !mayReplace(b, by: a)) { return false }
         if let more = identitiesWillChange?(from, to, twoWay), !more.isEmpty, !twoWay {
             from += more.map(\.0)
             to += more.map(\.1)

@@ -173,7 +173,7 @@ extension VM {
 
     /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`).
     func activateBlock(_ closure: Oop, nargs: Int) -> PrimitiveOutcome {
-        guard intValue(fetch(closure, ClosureLayout.numArgs)) == nargs else { return .fail }
+        guard fetch(closure, ClosureLayout.numArgs) == intOop(nargs) else { return .fail }
         guard let (newFp, newSP) = pushBlockFrame(closure, nargs: nargs, sp: sp, fp: hdr,
                                                   limit: stacks[activeStackIndex].limit) else {
             return .next(stackOverflow(nargs: nargs))

@@ -32,4 +32,46 @@ final class HostileProgramTests: XCTestCase {
             """), "#MessageNotUnderstood")
         XCTAssertEqual(try c.print("3 + 4"), "7")
     }
+
+    func testAClosureKeepsAnInstalledBlockThatFitsIt() throws {
+        let c = try CapturingRuntime()
+        for p in ["[:x | x] instVarAt: 2 put: 3; value: 4", "[3] instVarAt: 2 put: CompiledBlock new; value",
+                  "[3] instVarAt: 2 put: [:x | x] compiledBlock; value", "[:a :b :c :d | a] instVarAt: 3 put: 0; value",
+                  "[:x | x] instVarAt: 3 put: $ ; value", "(BlockClosure basicNew: 0) instVarAt: 3 put: 0; value"] {
+            XCTAssertEqual(try errorText(c, p), "#Error", p)
+        }
+        // A closure built field by field with a block that fits it runs.
+        XCTAssertEqual(try c.print("(BlockClosure basicNew: 0) instVarAt: 2 put: [4] compiledBlock; instVarAt: 3 put: 0; value"), "4")
+        XCTAssertEqual(try c.print("[3] copy value"), "3")
+    }
+
+    func testValueWithArgumentsThatDoNotFitTheStackFails() throws {
+        let c = try CapturingRuntime()
+        // A method of BlockClosure itself can still set numArgs (the interpreter trusts it; see the report).
+        _ = try c.rt.evaluate("BlockClosure compile: 'hostileNumArgs: n numArgs := n'")
+        XCTAssertEqual(try errorText(c, "[:a | a] hostileNumArgs: 2000000; valueWithArguments: (Array new: 2000000)"),
+                       "#ArgumentsCountMismatch")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
+    func testBecomeKeepsWhatTheVMReadsDirectly() throws {
+        let c = try CapturingRuntime()
+        _ = try c.rt.evaluate("Smalltalk at: #Zork put: 1")
+        for p in ["(Smalltalk associationAt: #Zork) become: Object new", "Processor become: Object new",
+                  "BlockClosure become: Object", "Point become: Object new", "[thisContext become: Object new] value",
+                  "[3] become: Object new", "Processor activeProcess become: Object new", "Semaphore new becomeForward: 'abc'"] {
+            XCTAssertEqual(try errorText(c, p), "#Error", p)
+        }
+        XCTAssertEqual(try c.print("Zork"), "1")
+        // A binding may become another object with a value slot, a class another class.
+        XCTAssertEqual(try c.print("(Smalltalk associationAt: #Zork) become: 3 @ 4. Zork := 5. Zork"), "5")
+        XCTAssertEqual(try c.print("| a b | a := Array with: 1. b := Array with: 2. a become: b. a first"), "2")
+    }
+
+    func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try errorText(c, "[3] newProcess instVarAt: 6 put: 0"), "#Error")
+        XCTAssertEqual(try errorText(c, "Processor instVarAt: 2 put: 3"), "#Error")
+        XCTAssertEqual(try c.print("[3] newProcess instVarAt: 6 put: nil; isTerminated"), "true")
+    }
 }
