@@ -40,7 +40,7 @@ extension VM {
         let n = numSlotsOf(o)
         switch format {
         case Format.indexable: return n
-        case Format.fixedIndexable, Format.weak: return n - fixedFieldCount(ofClassIndex: classIndexOf(o))
+        case Format.fixedIndexable, Format.weak: return n - fixedFieldCount(of: o)
         case Format.words64: return n
         case 10, 11: return n * 2 - (format & 1)
         case 16...23: return n * 8 - (format & 7)

@@ -68,6 +68,13 @@ final class HostileProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("| a b | a := Array with: 1. b := Array with: 2. a become: b. a first"), "2")
     }
 
+    func testAChangedClassFormatNeverStretchesExistingInstances() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try c.print("""
+            | w | w := WeakArray new: 2. WeakArray instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
+            """), "0")
+    }
+
     func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
         let c = try CapturingRuntime()
         XCTAssertEqual(try errorText(c, "[3] newProcess instVarAt: 6 put: 0"), "#Error")
