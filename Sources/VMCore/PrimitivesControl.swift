@@ -111,8 +111,13 @@ extension VM {
         return false
     }
 
-    func isSemaphore(_ o: Oop) -> Bool { isPointer(o) && classIndexOf(o) == classIndex(.classSemaphore) }
-    func isProcess(_ o: Oop) -> Bool { isPointer(o) && classIndexOf(o) == classIndex(.classProcess) }
+    // With all their slots: a program may have changed the class's format since they were made.
+    func isSemaphore(_ o: Oop) -> Bool {
+        isPointer(o) && classIndexOf(o) == classIndex(.classSemaphore) && numSlotsOf(o) > ListLayout.excessSignals
+    }
+    func isProcess(_ o: Oop) -> Bool {
+        isPointer(o) && classIndexOf(o) == classIndex(.classProcess) && numSlotsOf(o) >= ProcessLayout.size
+    }
 
     /// `aProcess interruptWith: aBlock`: the process runs the block on top of its stack, then continues.
     private func interruptProcess(_ process: Oop, with block: Oop) -> PrimitiveOutcome {

@@ -81,4 +81,24 @@ final class HostileProgramTests: XCTestCase {
         XCTAssertEqual(try errorText(c, "Processor instVarAt: 2 put: 3"), "#Error")
         XCTAssertEqual(try c.print("[3] newProcess instVarAt: 6 put: nil; isTerminated"), "true")
     }
+
+    func testDamagedProcessListsNeitherCrashNorHang() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try c.print("| s | s := Semaphore new. s instVarAt: 1 put: 3. s signal. 4"), "4")
+        XCTAssertEqual(try c.print("| s | s := Semaphore new. s addLast: Object new. s signal. 4"), "4")
+        // A waiting process that lost its stack is passed over: the signal goes to the next waiter.
+        XCTAssertEqual(try c.print("""
+            | p s r | s := Semaphore new. r := 0. p := [s wait. r := r + 1] fork. [s wait. r := r + 10] fork.
+            Processor yield. p instVarAt: 6 put: nil. s signal. Processor yield. r
+            """), "10")
+        // Links that go round in a cycle.
+        XCTAssertEqual(try c.print("""
+            | s p q | s := Semaphore new. p := [s wait] fork. q := [s wait] fork. Processor yield.
+            q instVarAt: 1 put: p. p instVarAt: 1 put: q. [s wait] fork. Processor yield. (q suspend; yourself) == q
+            """), "true")
+        for lists in ["#(1 2 3)", "'abcdefghijklmnopqrstuvwxyz'", "nil"] {
+            let c = try CapturingRuntime()
+            XCTAssertEqual(try c.print("Processor instVarAt: 1 put: \(lists). [3] fork. Processor yield. 4"), "4", lists)
+        }
+    }
 }
