@@ -7,7 +7,7 @@ extension VM {
 
     /// `basicNew:` for any class: fixed fields from the class's format plus `indexable` fields.
     public func instantiate(_ cls: Oop, indexable: Int = 0) -> Oop? {
-        guard let cls = loaded(cls) else { return nil }
+        guard let cls = loaded(cls), Format.isPointers(formatOf(cls)), numSlotsOf(cls) > ClassLayout.format else { return nil }
         let fmtOop = fetch(cls, ClassLayout.format)
         guard isSmallInt(fmtOop), let index = indexOfClass(cls) else { return nil }
         let fmtValue = intValue(fmtOop)
@@ -40,7 +40,7 @@ extension VM {
         let n = numSlotsOf(o)
         switch format {
         case Format.indexable: return n
-        case Format.fixedIndexable, Format.weak: return n - fixedFieldCount(ofClassIndex: classIndexOf(o))
+        case Format.fixedIndexable, Format.weak: return n - fixedFieldCount(of: o)
         case Format.words64: return n
         case 10, 11: return n * 2 - (format & 1)
         case 16...23: return n * 8 - (format & 7)

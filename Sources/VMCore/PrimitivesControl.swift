@@ -15,7 +15,7 @@ extension VM {
             guard isSymbol(arg0), isPointer(arg1), classIndexOf(arg1) == arrayClassIndex,
                   selectorArity(arg0) == indexableSize(arg1) else { return .fail }
             let lookupClass = n == 100 ? sp.pointee : 0
-            if n == 100 && !isPointer(lookupClass) { return .fail }
+            if n == 100 && !inherits(classOf(rcvr), from: lookupClass) { return .fail }
             let args = arg1
             let count = indexableSize(args)
             if sp - nargs + 1 + count >= stacks[activeStackIndex].limit { return .fail }
@@ -29,8 +29,9 @@ extension VM {
         case 206 where nargs == 1:
             guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure),
                   isPointer(arg0), classIndexOf(arg0) == arrayClassIndex,
-                  intValue(fetch(rcvr, ClosureLayout.numArgs)) == indexableSize(arg0) else { return .fail }
+                  fetch(rcvr, ClosureLayout.numArgs) == intOop(indexableSize(arg0)) else { return .fail }
             let count = indexableSize(arg0)
+            if sp + count >= stacks[activeStackIndex].limit { return .fail }
             sp -= 1
             for i in 0..<count { sp += 1; sp.pointee = fetch(arg0, i) }
             return activateBlock(rcvr, nargs: count)
@@ -72,7 +73,7 @@ extension VM {
             return .next(terminateActiveProcess())
         case 189 where nargs == 0:
             guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure),
-                  intValue(fetch(rcvr, ClosureLayout.numArgs)) == 0 else { return .fail }
+                  fetch(rcvr, ClosureLayout.numArgs) == intOop(0) else { return .fail }
             let block = fetch(rcvr, ClosureLayout.compiledBlock)
             return newProcess(receiver: rcvr, args: [], code: block, closure: rcvr, priority: priorityOf(activeProcess))
                 .map { .value($0) } ?? .fail
@@ -98,14 +99,31 @@ extension VM {
         }
     }
 
-    func isSemaphore(_ o: Oop) -> Bool { isPointer(o) && classIndexOf(o) == classIndex(.classSemaphore) }
-    func isProcess(_ o: Oop) -> Bool { isPointer(o) && classIndexOf(o) == classIndex(.classProcess) }
+    /// Whether `cls` is `ancestor` or one of its subclasses (a super send starts its lookup there).
+    private func inherits(_ cls: Oop, from ancestor: Oop) -> Bool {
+        var c = cls
+        for _ in 0..<10_000 {
+            if c == ancestor { return true }
+            guard isPointer(c), c != nilObj, let loadedClass = loaded(c), Format.isPointers(formatOf(loadedClass)),
+                  numSlotsOf(loadedClass) > ClassLayout.superclass else { return false }
+            c = followed(fetch(loadedClass, ClassLayout.superclass))
+        }
+        return false
+    }
+
+    // With all their slots: a program may have changed the class's format since they were made.
+    func isSemaphore(_ o: Oop) -> Bool {
+        isPointer(o) && classIndexOf(o) == classIndex(.classSemaphore) && numSlotsOf(o) > ListLayout.excessSignals
+    }
+    func isProcess(_ o: Oop) -> Bool {
+        isPointer(o) && classIndexOf(o) == classIndex(.classProcess) && numSlotsOf(o) >= ProcessLayout.size
+    }
 
     /// `aProcess interruptWith: aBlock`: the process runs the block on top of its stack, then continues.
     private func interruptProcess(_ process: Oop, with block: Oop) -> PrimitiveOutcome {
         guard isProcess(process), let index = stackIndex(ofProcess: process),
               isPointer(block), classIndexOf(block) == classIndex(.classBlockClosure),
-              intValue(fetch(block, ClosureLayout.numArgs)) == 0 else { return .fail }
+              fetch(block, ClosureLayout.numArgs) == intOop(0) else { return .fail }
         if process == activeProcess { return .fail }
         let code = fetch(block, ClosureLayout.compiledBlock)
         onStack(index) {

@@ -10,7 +10,7 @@ extension VM {
         switch format {
         case Format.indexable: return asCharacter ? nil : fetch(o, i)
         case Format.fixedIndexable, Format.weak:
-            return asCharacter ? nil : fetch(o, fixedFieldCount(ofClassIndex: classIndexOf(o)) + i)
+            return asCharacter ? nil : fetch(o, fixedFieldCount(of: o) + i)
         case Format.words64: return asCharacter ? nil : newInteger(BigInt(words(o)[1 + i]))
         case 10, 11:
             let v = words32Of(o)[i]
@@ -29,7 +29,7 @@ extension VM {
         let format = formatOf(o)
         if Format.isPointers(format) {
             if asCharacter { return nil }
-            let fixed = format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))
+            let fixed = format == Format.indexable ? 0 : fixedFieldCount(of: o)
             store(o, fixed + i, value)
             return value
         }
@@ -64,7 +64,7 @@ extension VM {
         guard isPointer(o), isSmallInt(index) else { return nil }
         let i = intValue(index)
         let format = formatOf(o)
-        let fixed = Format.isPointers(format) ? (format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))) : 0
+        let fixed = Format.isPointers(format) ? (format == Format.indexable ? 0 : fixedFieldCount(of: o)) : 0
         if i >= 1 && i <= fixed { return fetch(o, i - 1) }
         return indexedAt(o, intOop(i - fixed))
     }
@@ -73,8 +73,12 @@ extension VM {
         guard isPointer(o), isSmallInt(index), headerOf(o) & Header.immutableBit == 0 else { return nil }
         let i = intValue(index)
         let format = formatOf(o)
-        let fixed = Format.isPointers(format) ? (format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))) : 0
-        if i >= 1 && i <= fixed { store(o, i - 1, value); return value }
+        let fixed = Format.isPointers(format) ? (format == Format.indexable ? 0 : fixedFieldCount(of: o)) : 0
+        if i >= 1 && i <= fixed {
+            guard fixedFieldMayHold(o, i - 1, value) else { return nil }
+            store(o, i - 1, value)
+            return value
+        }
         return indexedAtPut(o, intOop(i - fixed), value)
     }
 
@@ -117,7 +121,7 @@ extension VM {
         guard isPointer(o), headerOf(o) & Header.immutableBit == 0 else { return nil }
         let format = formatOf(o)
         guard format == Format.indexable || format == Format.fixedIndexable else { return nil }
-        let fixed = format == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(o))
+        let fixed = format == Format.indexable ? 0 : fixedFieldCount(of: o)
         let count = numSlotsOf(o) - fixed
         guard count > 0 else { return o }
         if isOld(o) && isPointer(value) && isYoung(value) {
@@ -139,8 +143,8 @@ extension VM {
         guard count > 0, a >= 1, s >= 1, b <= indexableSize(dst), s + count - 1 <= indexableSize(src) else { return nil }
         let df = formatOf(dst), sf = formatOf(src)
         if Format.isPointers(df) && Format.isPointers(sf) {
-            let dFixed = df == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(dst))
-            let sFixed = sf == Format.indexable ? 0 : fixedFieldCount(ofClassIndex: classIndexOf(src))
+            let dFixed = df == Format.indexable ? 0 : fixedFieldCount(of: dst)
+            let sFixed = sf == Format.indexable ? 0 : fixedFieldCount(of: src)
             let forward = dst != src || a <= s
             for k in 0..<count {
                 let j = forward ? k : count - 1 - k
@@ -180,6 +184,7 @@ extension VM {
         // references to forwarders as it goes).
         from = from.map(followed)
         to = to.map(followed)
+        for (a, b) in zip(from, to) where !mayReplace(a, by: b) || (twoWay && !mayReplace(b, by: a)) { return false }
         if let more = identitiesWillChange?(from, to, twoWay), !more.isEmpty, !twoWay {
             from += more.map(\.0)
             to += more.map(\.1)

@@ -74,25 +74,38 @@ extension VM {
         return isSmallInt(v) ? intValue(v) : 40
     }
 
-    func listIsEmpty(_ list: Oop) -> Bool { fetch(list, ListLayout.firstLink) == nilObj }
+    // Smalltalk code links processes through these lists too, so a program may leave anything in them:
+    // the VM follows a link only while it is a Process, and a list whose last link is not one starts
+    // again with the process added (what was linked before is left waiting).
+
+    /// A list the VM may link processes through: a pointer object with the first and last link slots.
+    func isProcessList(_ o: Oop) -> Bool {
+        isPointer(o) && Format.isPointers(formatOf(o)) && numSlotsOf(o) > ListLayout.lastLink
+    }
+
+    func listIsEmpty(_ list: Oop) -> Bool { !isProcess(fetch(list, ListLayout.firstLink)) }
 
     func addLast(_ list: Oop, _ p: Oop) {
-        if listIsEmpty(list) { store(list, ListLayout.firstLink, p) } else { store(fetch(list, ListLayout.lastLink), ProcessLayout.nextLink, p) }
+        let last = fetch(list, ListLayout.lastLink)
+        if listIsEmpty(list) || !isProcess(last) { store(list, ListLayout.firstLink, p) } else { store(last, ProcessLayout.nextLink, p) }
         store(list, ListLayout.lastLink, p)
         store(p, ProcessLayout.nextLink, nilObj)
         store(p, ProcessLayout.myList, list)
     }
 
     func addFirst(_ list: Oop, _ p: Oop) {
-        if listIsEmpty(list) { store(list, ListLayout.lastLink, p) }
-        store(p, ProcessLayout.nextLink, fetch(list, ListLayout.firstLink))
+        let intact = !listIsEmpty(list) && isProcess(fetch(list, ListLayout.lastLink))
+        store(p, ProcessLayout.nextLink, intact ? fetch(list, ListLayout.firstLink) : nilObj)
+        if !intact { store(list, ListLayout.lastLink, p) }
         store(list, ListLayout.firstLink, p)
         store(p, ProcessLayout.myList, list)
     }
 
+    /// The first process of a list that is not empty.
     func removeFirst(_ list: Oop) -> Oop {
         let first = fetch(list, ListLayout.firstLink)
-        let next = fetch(first, ProcessLayout.nextLink)
+        let link = fetch(first, ProcessLayout.nextLink)
+        let next = isProcess(link) ? link : nilObj
         store(list, ListLayout.firstLink, next)
         if next == nilObj { store(list, ListLayout.lastLink, nilObj) }
         store(first, ProcessLayout.nextLink, nilObj)
@@ -101,9 +114,17 @@ extension VM {
     }
 
     func remove(_ p: Oop, from list: Oop) {
+        guard isProcessList(list) else { return }
         var prev = nilObj
         var cur = fetch(list, ListLayout.firstLink)
-        while cur != nilObj && cur != p { prev = cur; cur = fetch(cur, ProcessLayout.nextLink) }
+        // `slow` follows at half speed: meeting it means the links go round in a cycle.
+        var slow = cur, steps = 0
+        while isProcess(cur) && cur != p {
+            prev = cur; cur = fetch(cur, ProcessLayout.nextLink)
+            steps += 1
+            if steps & 1 == 0 { slow = fetch(slow, ProcessLayout.nextLink) }
+            if cur == slow { return }
+        }
         guard cur == p else { return }
         let next = fetch(p, ProcessLayout.nextLink)
         if prev == nilObj { store(list, ListLayout.firstLink, next) } else { store(prev, ProcessLayout.nextLink, next) }
@@ -112,11 +133,17 @@ extension VM {
         store(p, ProcessLayout.myList, nilObj)
     }
 
-    func runList(priority: Int) -> Oop? {
+    /// The scheduler's run queues: an Array of lists (else none).
+    var processLists: Oop? {
         let lists = fetch(scheduler, SchedulerLayout.processLists)
-        let n = indexableSize(lists)
-        guard n > 0 else { return nil }
-        return fetch(lists, max(1, min(priority, n)) - 1)
+        return isPointer(lists) && formatOf(lists) == Format.indexable && numSlotsOf(lists) > 0 ? lists : nil
+    }
+
+    func runList(priority: Int) -> Oop? {
+        guard let lists = processLists else { return nil }
+        let n = numSlotsOf(lists)
+        let list = fetch(lists, max(1, min(priority, n)) - 1)
+        return isProcessList(list) ? list : nil
     }
 
     /// Puts a process in its priority's run queue.
@@ -125,12 +152,17 @@ extension VM {
         if first { addFirst(list, p) } else { addLast(list, p) }
     }
 
+    /// The first process of the highest non-empty run queue that has a stack to run on.
     func highestRunnable() -> Oop? {
-        let lists = fetch(scheduler, SchedulerLayout.processLists)
-        var i = indexableSize(lists) - 1
+        guard let lists = processLists else { return nil }
+        var i = numSlotsOf(lists) - 1
         while i >= 0 {
             let list = fetch(lists, i)
-            if !listIsEmpty(list) { return removeFirst(list) }
+            if isProcessList(list) && !listIsEmpty(list) {
+                let p = removeFirst(list)
+                if stackIndex(ofProcess: p) != nil { return p }
+                continue    // a process whose stack a program took away cannot run: it is dropped
+            }
             i -= 1
         }
         return nil
@@ -242,12 +274,17 @@ extension VM {
     /// Signals a semaphore; answers the process to switch to if it preempts the active one.
     @discardableResult
     func signalSemaphore(_ sem: Oop, preempt: Bool) -> Bool {
-        if listIsEmpty(sem) {
+        var p = nilObj
+        while !listIsEmpty(sem) {
+            let first = removeFirst(sem)
+            // A waiting process whose stack a program took away cannot run: the signal goes to the next one.
+            if stackIndex(ofProcess: first) != nil { p = first; break }
+        }
+        if p == nilObj {
             let excess = fetch(sem, ListLayout.excessSignals)
             store(sem, ListLayout.excessSignals, intOop((isSmallInt(excess) ? intValue(excess) : 0) + 1))
             return false
         }
-        let p = removeFirst(sem)
         if preempt && activeStackIndex >= 0 && priorityOf(p) > priorityOf(activeProcess) {
             makeRunnable(activeProcess, first: true)
             transfer(to: p)

@@ -27,9 +27,15 @@ extension VM {
 
     /// Number of leading pointer slots the GC traces (weak objects: only the fixed part).
     @inline(__always) func tracedSlotCount(_ o: Oop, format: Int) -> Int {
-        if format == Format.weak { return fixedFieldCount(ofClassIndex: classIndexOfHeader(headerOf(o))) }
+        if format == Format.weak { return fixedFieldCount(of: o) }
         if format == Format.forwarder { return 1 }
         return format <= Format.fixedIndexable || format == Format.ghost ? numSlotsOf(o) : 0
+    }
+
+    /// The fixed fields of `o`: its class's instance size, but never more than the slots `o` has (a
+    /// program may have changed its class's `format` field since `o` was made).
+    @inline(__always) func fixedFieldCount(of o: Oop) -> Int {
+        min(fixedFieldCount(ofClassIndex: classIndexOfHeader(headerOf(o))), numSlotsOf(o))
     }
 
     /// The instance size recorded in a class's `format` field.

@@ -71,13 +71,16 @@ extension VM {
         var cls = start
         var depth = 0
         while cls != nilObj && cls != 0 && isPointer(cls) && depth < 10_000 {
-            guard let loadedClass = loaded(cls), numSlotsOf(loadedClass) > ClassLayout.methodDict else { return nil }
+            guard let loadedClass = loaded(cls), Format.isPointers(formatOf(loadedClass)),
+                  numSlotsOf(loadedClass) > ClassLayout.methodDict else { return nil }
             cls = loadedClass
             let dict = fetch(cls, ClassLayout.methodDict)
             if isPointer(dict) && dict != nilObj, let assoc = identityDictionaryLookup(dict, selector) {
-                // Anything but a CompiledMethod in a method dictionary is not understood.
+                // Anything but an installed CompiledMethod in a method dictionary is not understood: only
+                // the installer's validated code is frozen (a `CompiledMethod new` or a copy is not).
                 guard isPointer(fetch(assoc, AssocLayout.value)), let method = loaded(fetch(assoc, AssocLayout.value)),
-                      classIndexOf(method) == classIndex(.classCompiledMethod) else { return nil }
+                      classIndexOf(method) == classIndex(.classCompiledMethod),
+                      headerOf(method) & Header.immutableBit != 0 else { return nil }
                 if method != fetch(assoc, AssocLayout.value) { words(assoc)[1 + AssocLayout.value] = method }
                 return method
             }
@@ -170,7 +173,7 @@ extension VM {
 
     /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`).
     func activateBlock(_ closure: Oop, nargs: Int) -> PrimitiveOutcome {
-        guard intValue(fetch(closure, ClosureLayout.numArgs)) == nargs else { return .fail }
+        guard fetch(closure, ClosureLayout.numArgs) == intOop(nargs) else { return .fail }
         guard let (newFp, newSP) = pushBlockFrame(closure, nargs: nargs, sp: sp, fp: hdr,
                                                   limit: stacks[activeStackIndex].limit) else {
             return .next(stackOverflow(nargs: nargs))

@@ -1,0 +1,104 @@
+import XCTest
+@testable import LivingObjects
+import VMCore
+
+/// Programs that tamper with what the VM reads without checking (method dictionaries, closures,
+/// classes, bindings, the scheduler's lists) get an error or a defined answer, never a crash.
+/// Each of these crashed the VM (or wrote outside an object) before its fix.
+final class HostileProgramTests: XCTestCase {
+    /// `program` fails with an Error whose text is answered.
+    private func errorText(_ c: CapturingRuntime, _ program: String) throws -> String {
+        try c.print("[\(program). #noError] on: Error do: [:e | e class name]")
+    }
+
+    func testOnlyInstalledMethodsRun() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try errorText(c, "Object methodDict at: #zork put: CompiledMethod new. Object flushCache. Object new zork"),
+                       "#MessageNotUnderstood")
+        XCTAssertEqual(try errorText(c, """
+            | m | m := (Object >> #printString) shallowCopy. m instVarAt: 1 put: #[255 255 255].
+            Object methodDict at: #zork put: m. Object flushCache. Object new zork
+            """), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("Object new printString"), "'an Object'")
+    }
+
+    func testObjectsOfBytesAreNeitherLookedUpInNorInstantiatedAsClasses() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try errorText(c, "3 perform: #foo withArguments: #() inSuperclass: 'abcdefgh@@@@@@@@'"), "#MessageNotUnderstood")
+        XCTAssertEqual(try errorText(c, "3 perform: #x withArguments: #() inSuperclass: Point"), "#Error")
+        XCTAssertEqual(try errorText(c, """
+            Object methodDict at: #evilNew put: (Behavior >> #basicNew). Object flushCache.
+            #[0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] evilNew
+            """), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
+    func testAClosureKeepsAnInstalledBlockThatFitsIt() throws {
+        let c = try CapturingRuntime()
+        for p in ["[:x | x] instVarAt: 2 put: 3; value: 4", "[3] instVarAt: 2 put: CompiledBlock new; value",
+                  "[3] instVarAt: 2 put: [:x | x] compiledBlock; value", "[:a :b :c :d | a] instVarAt: 3 put: 0; value",
+                  "[:x | x] instVarAt: 3 put: $ ; value", "(BlockClosure basicNew: 0) instVarAt: 3 put: 0; value"] {
+            XCTAssertEqual(try errorText(c, p), "#Error", p)
+        }
+        // A closure built field by field with a block that fits it runs.
+        XCTAssertEqual(try c.print("(BlockClosure basicNew: 0) instVarAt: 2 put: [4] compiledBlock; instVarAt: 3 put: 0; value"), "4")
+        XCTAssertEqual(try c.print("[3] copy value"), "3")
+    }
+
+    func testValueWithArgumentsThatDoNotFitTheStackFails() throws {
+        let c = try CapturingRuntime()
+        // A method of BlockClosure itself can still set numArgs (the interpreter trusts it; see the report).
+        _ = try c.rt.evaluate("BlockClosure compile: 'hostileNumArgs: n numArgs := n'")
+        XCTAssertEqual(try errorText(c, "[:a | a] hostileNumArgs: 2000000; valueWithArguments: (Array new: 2000000)"),
+                       "#ArgumentsCountMismatch")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
+    func testBecomeKeepsWhatTheVMReadsDirectly() throws {
+        let c = try CapturingRuntime()
+        _ = try c.rt.evaluate("Smalltalk at: #Zork put: 1")
+        for p in ["(Smalltalk associationAt: #Zork) become: Object new", "Processor become: Object new",
+                  "BlockClosure become: Object", "Point become: Object new", "[thisContext become: Object new] value",
+                  "[3] become: Object new", "Processor activeProcess become: Object new", "Semaphore new becomeForward: 'abc'"] {
+            XCTAssertEqual(try errorText(c, p), "#Error", p)
+        }
+        XCTAssertEqual(try c.print("Zork"), "1")
+        // A binding may become another object with a value slot, a class another class.
+        XCTAssertEqual(try c.print("(Smalltalk associationAt: #Zork) become: 3 @ 4. Zork := 5. Zork"), "5")
+        XCTAssertEqual(try c.print("| a b | a := Array with: 1. b := Array with: 2. a become: b. a first"), "2")
+    }
+
+    func testAChangedClassFormatNeverStretchesExistingInstances() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try c.print("""
+            | w | w := WeakArray new: 2. WeakArray instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
+            """), "0")
+    }
+
+    func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try errorText(c, "[3] newProcess instVarAt: 6 put: 0"), "#Error")
+        XCTAssertEqual(try errorText(c, "Processor instVarAt: 2 put: 3"), "#Error")
+        XCTAssertEqual(try c.print("[3] newProcess instVarAt: 6 put: nil; isTerminated"), "true")
+    }
+
+    func testDamagedProcessListsNeitherCrashNorHang() throws {
+        let c = try CapturingRuntime()
+        XCTAssertEqual(try c.print("| s | s := Semaphore new. s instVarAt: 1 put: 3. s signal. 4"), "4")
+        XCTAssertEqual(try c.print("| s | s := Semaphore new. s addLast: Object new. s signal. 4"), "4")
+        // A waiting process that lost its stack is passed over: the signal goes to the next waiter.
+        XCTAssertEqual(try c.print("""
+            | p s r | s := Semaphore new. r := 0. p := [s wait. r := r + 1] fork. [s wait. r := r + 10] fork.
+            Processor yield. p instVarAt: 6 put: nil. s signal. Processor yield. r
+            """), "10")
+        // Links that go round in a cycle.
+        XCTAssertEqual(try c.print("""
+            | s p q | s := Semaphore new. p := [s wait] fork. q := [s wait] fork. Processor yield.
+            q instVarAt: 1 put: p. p instVarAt: 1 put: q. [s wait] fork. Processor yield. (q suspend; yourself) == q
+            """), "true")
+        for lists in ["#(1 2 3)", "'abcdefghijklmnopqrstuvwxyz'", "nil"] {
+            let c = try CapturingRuntime()
+            XCTAssertEqual(try c.print("Processor instVarAt: 1 put: \(lists). [3] fork. Processor yield. 4"), "4", lists)
+        }
+    }
+}
