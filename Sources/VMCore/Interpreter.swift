@@ -48,7 +48,9 @@ extension VM {
         var ip = ipPointer(fp[FrameSlot.savedIP])
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
-        let closureIndex = classIndex(.classBlockClosure)
+        // Kernel classes keep their class indices (only classes made since the last commit move).
+        let closureIndex = classIndex(.classBlockClosure), arrayIndex = arrayClassIndex
+        let byteStringIndex = classIndex(.classByteString)
         var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
@@ -150,17 +152,17 @@ extension VM {
                 case .tempOpTemp:
                     // `a + b`: one dispatch instead of three.
                     let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
-                    if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
+                    if let r = smallNumberArithmetic(a, b, operation: ip[4]) {
                         sp += 1; sp.pointee = r; ip += 5; continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
                 case .tempOpTempStore:
                     // `c := a + b`: one dispatch instead of four (five with a loop's closing jump after it).
                     let a = fp[Int(Int8(bitPattern: ip[1]))], b = fp[Int(Int8(bitPattern: ip[3]))]
-                    if let r = smallNumberArithmetic(a, b, unsafeBitCast(ip[4], to: Opcode.self)) {
+                    if let r = smallNumberArithmetic(a, b, operation: ip[4]) {
                         fp[Int(Int8(bitPattern: ip[6]))] = r
                         if ip[5] == Opcode.popStoreTemp.rawValue { ip += 7; continue }
-                        if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
+                        if jumpAfterStore(&ip, &countdown) { pending = safepoint(fp, ip, sp) }
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
@@ -170,7 +172,7 @@ extension VM {
                         pending = badInstanceVariable(fp, ip, sp); continue
                     }
                     let r = fetch(rcvr, index), i = fp[Int(Int8(bitPattern: ip[3]))]
-                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
+                    if op == .instVarAtTemp && isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex {
                         let k = intValue(i)
                         if k >= 1 && k <= numSlotsOf(r) { sp += 1; sp.pointee = fetch(r, k - 1); ip += 5; continue }
                     }
@@ -187,7 +189,7 @@ extension VM {
                     if let r = smallIntegerPlus(a, ip[3], negated: false) {
                         fp[Int(Int8(bitPattern: ip[6]))] = r
                         if ip[5] != Opcode.popStoreTempJump.rawValue { ip += 7; continue }
-                        if jumpAfterStore(&ip, &countdown) { fp[FrameSlot.savedIP] = ipOop(ip); self.sp = sp; self.hdr = fp; pending = safepoint() }
+                        if jumpAfterStore(&ip, &countdown) { pending = safepoint(fp, ip, sp) }
                         continue
                     }
                     sp += 1; sp.pointee = a; ip += 2; continue
@@ -213,12 +215,13 @@ extension VM {
                 case .addInt8, .subInt8:
                     if let r = smallIntegerPlus(sp.pointee, ip[1], negated: op == .subInt8) { sp.pointee = r; ip += 3; continue }
                     sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
-                case .addTemp, .subTemp, .mulTemp:
-                    let a = sp.pointee, b = fp[Int(Int8(bitPattern: ip[1]))]
-                    if let r = smallNumberArithmetic(a, b, op == .addTemp ? .sendAdd : op == .subTemp ? .sendSub : .sendMul) {
-                        sp.pointee = r; ip += 3; continue
-                    }
-                    sp += 1; sp.pointee = b; ip += 2; continue
+                // One case per operation, so that each is compiled with its operation known.
+                case .addTemp:
+                    operateWithTemp(.sendAdd, &sp, &ip, fp); continue
+                case .subTemp:
+                    operateWithTemp(.sendSub, &sp, &ip, fp); continue
+                case .mulTemp:
+                    operateWithTemp(.sendMul, &sp, &ip, fp); continue
                 case .branchInstVarInt8, .pushInstVarInstVar:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else { pending = badInstanceVariable(fp, ip, sp); continue }
@@ -263,31 +266,27 @@ extension VM {
                     pending = nonLocalReturn(sp.pointee)
                     continue
 
+                // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
                 case .popStoreTempJump:
                     fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2
-                    fallthrough
-                case .jump, .jumpIfTrue, .jumpIfFalse:
-                    if op == .jumpIfTrue || op == .jumpIfFalse {
-                        let v = sp.pointee
-                        guard v == trueO || v == falseO else {
-                            // Ask the object; its answer replaces it and the jump is tried again.
-                            selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
-                            fp[FrameSlot.savedIP] = ipOop(ip)
-                            (newMethod, sp, nargs) = findMethod(classIndexOf(v), selector, sp, nargs)
-                            break
-                        }
-                        sp -= 1
-                        if (v == trueO) != (op == .jumpIfTrue) { ip += 3; continue }
-                    }
-                    let offset = Int(Int16(bitPattern: UInt16(ip[1]) | UInt16(ip[2]) << 8))
-                    ip += 3 + offset
-                    // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
-                    if offset < 0 && safepointDue(&countdown) {
-                        fp[FrameSlot.savedIP] = ipOop(ip)
-                        self.sp = sp; self.hdr = fp
-                        pending = safepoint()
-                    }
+                    if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
                     continue
+                case .jump:
+                    if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                    continue
+                case .jumpIfTrue, .jumpIfFalse:
+                    let v = sp.pointee
+                    // One comparison decides for the Boolean that jumps; the other skips.
+                    if v == (op == .jumpIfTrue ? trueO : falseO) {
+                        sp -= 1
+                        if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                        continue
+                    }
+                    if v == (op == .jumpIfTrue ? falseO : trueO) { sp -= 1; ip += 3; continue }
+                    // Not a Boolean: ask the object; its answer replaces it and the jump is tried again.
+                    selector = roots[Root.selMustBeBoolean.rawValue]; nargs = 0
+                    fp[FrameSlot.savedIP] = ipOop(ip)
+                    (newMethod, sp, nargs) = findMethod(classIndexOf(v), selector, sp, nargs)
 
                 case .pushTempSend:
                     sp += 1; sp.pointee = fp[Int(Int8(bitPattern: ip[1]))]; ip += 2
@@ -418,23 +417,31 @@ extension VM {
                     (newMethod, sp, nargs) = findMethod(VM.ghostClassIndex, selector, sp, nargs)
                 case .sendAt:
                     let r = sp[-1], i = sp.pointee
-                    if isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex {
-                        let index = intValue(i)
-                        if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
+                    if isSmallInt(i) && isPointer(r) {
+                        let index = intValue(i), receiverClass = classIndexOfHeader(headerOf(r))
+                        if receiverClass == arrayIndex {
+                            if index >= 1 && index <= numSlotsOf(r) { sp -= 1; sp.pointee = fetch(r, index - 1); ip += 1; continue }
+                        } else if receiverClass == byteStringIndex {
+                            if index >= 1 && index <= byteCountOf(r) {
+                                sp -= 1; sp.pointee = charOop(UInt32(bytesOf(r)[index - 1])); ip += 1; continue
+                            }
+                        }
                     }
                     ip += 1
                     fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 1; selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(r), selector, sp, nargs)
-                case .pushTempAtPutPop, .pushFalseAtPutPop:
-                    // The value is not pushed when the store into an Array succeeds.
-                    let v = op == .pushFalseAtPutPop ? falseO : fp[Int(Int8(bitPattern: ip[1]))]
-                    let pushLength = op == .pushFalseAtPutPop ? 1 : 2
-                    if storeIntoArray(sp[-1], at: sp.pointee, v) { sp -= 2; ip += pushLength + 2; continue }
-                    sp += 1; sp.pointee = v; ip += pushLength; continue
+                // The value is not pushed when the store into an Array succeeds.
+                case .pushTempAtPutPop:
+                    let v = fp[Int(Int8(bitPattern: ip[1]))]
+                    if storeIntoArray(sp[-1], at: sp.pointee, v, arrayIndex) { sp -= 2; ip += 4; continue }
+                    sp += 1; sp.pointee = v; ip += 2; continue
+                case .pushFalseAtPutPop:
+                    if storeIntoArray(sp[-1], at: sp.pointee, falseO, arrayIndex) { sp -= 2; ip += 3; continue }
+                    sp += 1; sp.pointee = falseO; ip += 1; continue
                 case .sendAtPut, .atPutPop:
                     let r = sp[-2]
-                    if storeIntoArray(r, at: sp[-1], sp.pointee) {
+                    if storeIntoArray(r, at: sp[-1], sp.pointee, arrayIndex) {
                         if op == .atPutPop { sp -= 3; ip += 2 } else { sp[-2] = sp.pointee; sp -= 2; ip += 1 }
                         continue
                     }
@@ -469,6 +476,12 @@ extension VM {
                     selector = specialSelector(op)
                     (newMethod, sp, nargs) = findMethod(classIndexOf(closure), selector, sp, nargs)
                 case .sendSize:
+                    let r = sp.pointee
+                    if isPointer(r) {
+                        let receiverClass = classIndexOfHeader(headerOf(r))
+                        if receiverClass == arrayIndex { sp.pointee = intOop(numSlotsOf(r)); ip += 1; continue }
+                        if receiverClass == byteStringIndex { sp.pointee = intOop(byteCountOf(r)); ip += 1; continue }
+                    }
                     ip += 1
                     fp[FrameSlot.savedIP] = ipOop(ip)
                     nargs = 0
@@ -606,13 +619,26 @@ extension VM {
         return true
     }
 
-    /// A fused store whose `popStoreTemp` was itself fused with the `jump` after it (`popStoreTempJump`,
-    /// 5 bytes in): takes that jump (a loop's closing jump, usually) without dispatching it. True when a
-    /// safepoint is due.
-    @_transparent func jumpAfterStore(_ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
-        let offset = Int(Int16(bitPattern: UInt16(ip[8]) | UInt16(ip[9]) << 8))
-        ip += 10 + offset
+    /// Saves the registers and runs the safepoint; what the loop does next.
+    @inline(never) func safepoint(_ fp: UnsafeMutablePointer<Oop>, _ ip: UnsafeMutablePointer<UInt8>,
+                                  _ sp: UnsafeMutablePointer<Oop>) -> Next {
+        fp[FrameSlot.savedIP] = ipOop(ip)
+        self.sp = sp; self.hdr = fp
+        return safepoint()
+    }
+
+    /// Takes the jump instruction `k` bytes after `ip` (its offset counts from its end). True when it
+    /// went backward and a safepoint is due.
+    @_transparent func jump(at k: Int, _ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
+        let offset = Int(Int16(bitPattern: UInt16(ip[k + 1]) | UInt16(ip[k + 2]) << 8))
+        ip += k + 3 + offset
         return offset < 0 && safepointDue(&countdown)
+    }
+
+    /// A fused store whose `popStoreTemp` was itself fused with the `jump` after it (`popStoreTempJump`,
+    /// 5 bytes in): takes that jump (a loop's closing jump, usually) without dispatching it.
+    @_transparent func jumpAfterStore(_ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
+        jump(at: 7, &ip, &countdown)
     }
 
     /// `pushCondition` for a test of one value (`isNil`, `notNil`): it replaces the value.
@@ -626,104 +652,5 @@ extension VM {
 
     @inline(__always) func specialSelector(_ op: Opcode) -> Oop {
         fetch(roots[Root.specialSelectors.rawValue], Int(op.rawValue - Opcode.sendAdd.rawValue))
-    }
-
-    /// SmallInteger fast paths; nil when the result is not a SmallInteger (or the op needs the full send).
-    @_transparent func smallIntegerArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
-        let x = Int64(bitPattern: a), y = Int64(bitPattern: b)
-        switch op {
-        case .sendAdd, .sendSub, .sendMul: return smallNumberArithmetic(a, b, op)
-        case .sendLess: return bool(x < y)
-        case .sendGreater: return bool(x > y)
-        case .sendLessEq: return bool(x <= y)
-        case .sendGreaterEq: return bool(x >= y)
-        case .sendEq: return bool(x == y)
-        case .sendNotEq: return bool(x != y)
-        case .sendDivide:
-            let (n, d) = (x >> 3, y >> 3)
-            if d == 0 || n % d != 0 { return nil }
-            return fitsSmallInt(Int(n / d)) ? intOop(Int(n / d)) : nil
-        case .sendIntDiv:
-            let (n, d) = (x >> 3, y >> 3)
-            if d == 0 { return nil }
-            var q = n / d
-            if (n % d != 0) && ((n < 0) != (d < 0)) { q -= 1 }
-            return fitsSmallInt(Int(q)) ? intOop(Int(q)) : nil
-        case .sendMod:
-            let (n, d) = (x >> 3, y >> 3)
-            if d == 0 { return nil }
-            var m = n % d
-            if m != 0 && ((m < 0) != (d < 0)) { m += d }
-            return intOop(Int(m))
-        case .sendBitAnd: return a & b
-        case .sendBitOr: return a | b
-        case .sendBitXor: return (a ^ b) | 1
-        case .sendBitShift:
-            let n = x >> 3, s = y >> 3
-            if s >= 0 {
-                if s > 60 { return n == 0 ? intOop(0) : nil }
-                let r = n << s
-                return (r >> s) == n && fitsSmallInt(Int(r)) ? intOop(Int(r)) : nil
-            }
-            return intOop(Int(n >> min(-s, 63)))
-        default: return nil
-        }
-    }
-
-    /// Float fast paths when either operand is a SmallFloat64 and the other a float or SmallInteger.
-    @inline(__always) func floatArithmetic(_ op: Opcode, _ a: Oop, _ b: Oop) -> Oop? {
-        guard let x = floatOperand(a), let y = floatOperand(b) else { return nil }
-        switch op {
-        case .sendAdd: return newFloat(x + y)
-        case .sendSub: return newFloat(x - y)
-        case .sendMul: return newFloat(x * y)
-        case .sendDivide: return y == 0 ? nil : newFloat(x / y)
-        case .sendLess: return bool(x < y)
-        case .sendGreater: return bool(x > y)
-        case .sendLessEq: return bool(x <= y)
-        case .sendGreaterEq: return bool(x >= y)
-        case .sendEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x == y)
-        case .sendNotEq: return isSmallInt(a) || isSmallInt(b) ? nil : bool(x != y)
-        default: return nil
-        }
-    }
-
-    /// `r at: i put: v` when `r` is a mutable Array and `i` a SmallInteger in its bounds; false (nothing
-    /// stored) otherwise.
-    @_transparent func storeIntoArray(_ r: Oop, at i: Oop, _ v: Oop) -> Bool {
-        guard isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayClassIndex
-                && headerOf(r) & Header.immutableBit == 0 else { return false }
-        let index = intValue(i)
-        guard index >= 1 && index <= numSlotsOf(r) else { return false }
-        store(r, index - 1, v)
-        return true
-    }
-
-    /// `a + b`, `a - b` or `a * b` (`op`) when both are SmallIntegers and the result is one, or both
-    /// are SmallFloat64s and the result is one; else nil.
-    @_transparent func smallNumberArithmetic(_ a: Oop, _ b: Oop, _ op: Opcode) -> Oop? {
-        if a & b & 1 != 0 {
-            let x = Int64(bitPattern: a), y = Int64(bitPattern: b) &- 1
-            let (r, overflow) = op == .sendAdd ? x.addingReportingOverflow(y)
-                : op == .sendSub ? x.subtractingReportingOverflow(y)
-                : (x >> 3).multipliedReportingOverflow(by: y)
-            if overflow { return nil }
-            return op == .sendMul ? UInt64(bitPattern: r | 1) : UInt64(bitPattern: r)
-        }
-        return smallFloats(a, b, op)
-    }
-
-    /// When both operands are SmallFloat64s: the result, if it is a SmallFloat64 too.
-    /// (The operation is an opcode, not a closure: a closure argument was called out of line.)
-    @_transparent func smallFloats(_ a: Oop, _ b: Oop, _ op: Opcode) -> Oop? {
-        guard isSmallFloat(a) && isSmallFloat(b) else { return nil }
-        let x = smallFloatValue(a), y = smallFloatValue(b)
-        return smallFloatOop(op == .sendAdd ? x + y : op == .sendSub ? x - y : x * y)
-    }
-
-    @inline(__always) func floatOperand(_ o: Oop) -> Double? {
-        if isSmallFloat(o) { return smallFloatValue(o) }
-        if isSmallInt(o) { return Double(intValue(o)) }
-        return floatValue(o)
     }
 }

@@ -69,6 +69,8 @@ enum Header {
 @inline(__always) func bytesOf(_ o: Oop) -> UnsafeMutablePointer<UInt8> {
     UnsafeMutableRawPointer(words(o) + 1).assumingMemoryBound(to: UInt8.self)
 }
+/// The number of bytes of a byte-format object (format 16–23: the low bits count unused bytes).
+@inline(__always) func byteCountOf(_ o: Oop) -> Int { numSlotsOf(o) * 8 - (formatOf(o) & 7) }
 @inline(__always) func words32Of(_ o: Oop) -> UnsafeMutablePointer<UInt32> {
     UnsafeMutableRawPointer(words(o) + 1).assumingMemoryBound(to: UInt32.self)
 }
