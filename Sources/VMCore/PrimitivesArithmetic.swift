@@ -54,7 +54,15 @@ extension VM {
         case 35: return newInteger(a | b)
         case 36: return newInteger(a ^ b)
         case 37:
-            guard let s = Int(exactly: b), abs(s) < 1 << 24 else { return nil }
+            // A right shift past the last bit answers 0 (or -1) however far it goes; a left shift by
+            // 2^24 bits or more fails (the fallback signals OutOfMemory: the answer would not fit).
+            let negative = a.sign == .minus && !a.isZero
+            guard let s = Int(exactly: b) else {
+                if b.sign == .minus { return intOop(negative ? -1 : 0) }
+                return a.isZero ? intOop(0) : nil
+            }
+            if s < 0 && s.magnitude >= UInt(a.magnitude.bitWidth) { return intOop(negative ? -1 : 0) }
+            guard s < 1 << 24 || a.isZero else { return nil }
             if s >= 0 { return newInteger(a << s) }
             // Shifting right floors, also for negative numbers (BigInt's >> truncates toward zero).
             return newInteger(a.sign == .minus ? -(((-a) - 1) >> (-s)) - 1 : a >> (-s))
@@ -150,8 +158,11 @@ extension VM {
     }
 
     func floatTimesTwoPower(_ rcvr: Oop, _ arg: Oop) -> Oop? {
-        guard let x = floatValue(rcvr), isSmallInt(arg) else { return nil }
-        return newFloat(scalbn(x, Int32(clamping: intValue(arg))))
+        guard let x = floatValue(rcvr) else { return nil }
+        if isSmallInt(arg) { return newFloat(scalbn(x, Int32(clamping: intValue(arg)))) }
+        // A LargeInteger power: the answer is infinite or zero (or the receiver, if that is).
+        guard let n = bigIntValue(arg) else { return nil }
+        return newFloat(scalbn(x, Int32(clamping: n)))
     }
 
     func readFloat(_ arg: Oop) -> Oop? {
