@@ -12,6 +12,11 @@ extension VM {
         }
         guard validate(bytecodes: d.bytecodes, literals: d.literals, numArgs: d.numArgs,
                        locals: d.numTemps, isBlock: false) else { return nil }
+        let owned = vmOwnedFields(of: methodClass)
+        if !owned.isEmpty, let field = assignedVMOwnedField(d.bytecodes, d.literals, owned) {
+            lastInstallError = "'\(field)' is assigned by the virtual machine only"
+            return nil
+        }
         let primitive = d.primitive != 0 ? d.primitive
             : QuickMethod.number(for: d.bytecodes, numArgs: d.numArgs, numTemps: d.numTemps)
         let mark = handleMark

@@ -100,7 +100,7 @@ extension VM {
     }
 
     /// Whether `cls` is `ancestor` or one of its subclasses (a super send starts its lookup there).
-    private func inherits(_ cls: Oop, from ancestor: Oop) -> Bool {
+    func inherits(_ cls: Oop, from ancestor: Oop) -> Bool {
         var c = cls
         for _ in 0..<10_000 {
             if c == ancestor { return true }

@@ -54,8 +54,32 @@ extension VM {
         if index == classIndex(.classAssociation) {
             return Format.isPointers(formatOf(new)) && numSlotsOf(new) > AssocLayout.value
         }
-        let exact: [Root] = [.classBlockClosure, .classContext, .classProcess, .classSemaphore]
-        if exact.contains(where: { classIndex($0) == index }) { return classIndexOf(new) == index }
-        return true
+        let keepsItsClass = index == classIndex(.classBlockClosure) || index == classIndex(.classContext)
+            || index == classIndex(.classProcess) || index == classIndex(.classSemaphore)
+        return !keepsItsClass || classIndexOf(new) == index
+    }
+
+    /// The instance variables of `cls`'s instances that only the VM assigns (0-based): a closure's block
+    /// and argument count, a process's stack, the scheduler's active process. A method compiled for
+    /// such a class may not assign them, as `instVarAt:put:` may not.
+    func vmOwnedFields(of cls: Oop) -> [(index: Int, name: String)] {
+        if inherits(cls, from: root(.classBlockClosure)) {
+            return [(ClosureLayout.compiledBlock, "compiledBlock"), (ClosureLayout.numArgs, "numArgs")]
+        }
+        if inherits(cls, from: root(.classProcess)) { return [(ProcessLayout.stackId, "stackId")] }
+        if inherits(cls, from: root(.classProcessorScheduler)) { return [(SchedulerLayout.activeProcess, "activeProcess")] }
+        return []
+    }
+
+    /// The VM-owned field (`vmOwnedFields`) that code assigns, in the method or a block inside it.
+    func assignedVMOwnedField(_ bytecodes: [UInt8], _ literals: [Literal],
+                              _ owned: [(index: Int, name: String)]) -> String? {
+        for ins in Instruction.decode(bytecodes) ?? [] where ins.opcode == .storeInstVar || ins.opcode == .popStoreInstVar {
+            if let field = owned.first(where: { $0.index == ins.a }) { return field.name }
+        }
+        for case .block(let b) in literals {
+            if let name = assignedVMOwnedField(b.bytecodes, b.literals, owned) { return name }
+        }
+        return nil
     }
 }

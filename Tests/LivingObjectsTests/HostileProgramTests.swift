@@ -45,12 +45,24 @@ final class HostileProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("[3] copy value"), "3")
     }
 
-    func testValueWithArgumentsThatDoNotFitTheStackFails() throws {
+    func testTheVMsOwnFieldsCannotBeAssignedByCompiledMethodsEither() throws {
         let c = try CapturingRuntime()
-        // A method of BlockClosure itself can still set numArgs (the interpreter trusts it; see the report).
-        _ = try c.rt.evaluate("BlockClosure compile: 'hostileNumArgs: n numArgs := n'")
-        XCTAssertEqual(try errorText(c, "[:a | a] hostileNumArgs: 2000000; valueWithArguments: (Array new: 2000000)"),
-                       "#ArgumentsCountMismatch")
+        // The interpreter trusts a closure's numArgs and block, a process's stack and the active process:
+        // methods of those classes (and their subclasses) may not assign them, in blocks neither.
+        for (cls, source) in [("BlockClosure", "hostileNumArgs: n numArgs := n"),
+                              ("BlockClosure", "hostileBlock: b [compiledBlock := b] value"),
+                              ("Process", "hostileStack: n stackId := n"),
+                              ("ProcessorScheduler", "hostileActive: p activeProcess := p")] {
+            let answer = try c.print("[\(cls) compile: '\(source)'. #compiled] on: SyntaxError do: [:e | e messageText]")
+            XCTAssertTrue(answer.contains("is assigned by the virtual machine only"), "\(source): \(answer)")
+            XCTAssertEqual(try c.print("\(cls) includesSelector: #\(source.split(separator: " ")[0])"), "false")
+        }
+        // Reading them, and assigning the other variables, still compiles.
+        _ = try c.rt.evaluate("BlockClosure compile: 'hostileArity ^ numArgs'")
+        XCTAssertEqual(try c.print("[:a :b | a] hostileArity"), "2")
+        // So a closure cannot claim more arguments than its block takes, and valueWithArguments: with
+        // two million of them fails cleanly (primitive 206 also checks the stack before pushing them).
+        XCTAssertEqual(try errorText(c, "[:a | a] valueWithArguments: (Array new: 2000000)"), "#ArgumentsCountMismatch")
         XCTAssertEqual(try c.print("3 + 4"), "7")
     }
 
