@@ -64,7 +64,7 @@ extension VM {
 
     /// `r at: i put: v` when `r` is a mutable Array and `i` a SmallInteger in its bounds; false (nothing
     /// stored) otherwise.
-    @_transparent func storeIntoArray(_ r: Oop, at i: Oop, _ v: Oop, _ arrayIndex: Int) -> Bool {
+    @_transparent func storeIntoArray(_ r: Oop, at i: Oop, _ v: Oop) -> Bool {
         guard isSmallInt(i) && isPointer(r) && classIndexOfHeader(headerOf(r)) == arrayIndex
                 && headerOf(r) & Header.immutableBit == 0 else { return false }
         let index = intValue(i)

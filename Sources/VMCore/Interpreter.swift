@@ -49,8 +49,9 @@ extension VM {
         var stackLimit = stacks[activeStackIndex].limit
         var epochBits = cacheEpochBits
         // Kernel classes keep their class indices (only classes made since the last commit move).
-        let closureIndex = classIndex(.classBlockClosure), arrayIndex = arrayClassIndex
-        let byteStringIndex = classIndex(.classByteString)
+        let closureIndex = classIndex(.classBlockClosure)
+        arrayIndex = arrayClassIndex
+        byteStringIndex = classIndex(.classByteString)
         var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
@@ -434,14 +435,14 @@ extension VM {
                 // The value is not pushed when the store into an Array succeeds.
                 case .pushTempAtPutPop:
                     let v = fp[Int(Int8(bitPattern: ip[1]))]
-                    if storeIntoArray(sp[-1], at: sp.pointee, v, arrayIndex) { sp -= 2; ip += 4; continue }
+                    if storeIntoArray(sp[-1], at: sp.pointee, v) { sp -= 2; ip += 4; continue }
                     sp += 1; sp.pointee = v; ip += 2; continue
                 case .pushFalseAtPutPop:
-                    if storeIntoArray(sp[-1], at: sp.pointee, falseO, arrayIndex) { sp -= 2; ip += 3; continue }
+                    if storeIntoArray(sp[-1], at: sp.pointee, falseO) { sp -= 2; ip += 3; continue }
                     sp += 1; sp.pointee = falseO; ip += 1; continue
                 case .sendAtPut, .atPutPop:
                     let r = sp[-2]
-                    if storeIntoArray(r, at: sp[-1], sp.pointee, arrayIndex) {
+                    if storeIntoArray(r, at: sp[-1], sp.pointee) {
                         if op == .atPutPop { sp -= 3; ip += 2 } else { sp[-2] = sp.pointee; sp -= 2; ip += 1 }
                         continue
                     }

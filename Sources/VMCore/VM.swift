@@ -128,6 +128,9 @@ public final class VM {
     var methodCache: UnsafeMutablePointer<UInt64>
     /// Inline caches hold `classIndex | cacheEpochBits`; bumping the epoch invalidates them all.
     var cacheEpochBits: UInt64 = 0
+    /// The class indices of Array and ByteString, whose `at:`/`size` the loop answers itself; set when
+    /// `interpret` starts (kernel classes keep their indices). Read from here, not kept in registers.
+    var arrayIndex = 0, byteStringIndex = 0
     /// Set by a lookup whose answer the send site must not keep in its inline cache: a
     /// `doesNotUnderstand:` handler, or the method of a ghost just loaded (the site saw its class index).
     var sendNotCacheable = false
