@@ -83,8 +83,41 @@ final class HostileProgramTests: XCTestCase {
     func testAChangedClassFormatNeverStretchesExistingInstances() throws {
         let c = try CapturingRuntime()
         XCTAssertEqual(try c.print("""
-            | w | w := WeakArray new: 2. WeakArray instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
+            | c w | c := Object weakSubclass: #HostileWeak instanceVariableNames: '' classVariableNames: '' package: 'Hostile'.
+            w := c basicNew: 2. c instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
             """), "0")
+    }
+
+    func testTheClassesTheVMInstantiatesKeepTheirFormat() throws {
+        let c = try CapturingRuntime()
+        // The VM makes a Message for every doesNotUnderstand:, a Process for every fork, a CompiledMethod
+        // for every compile, an Association for every new binding, and reads them by its own layout.
+        for cls in ["Message", "Process", "Semaphore", "Association", "CompiledMethod", "CompiledBlock",
+                    "BlockClosure", "Context", "ProcessorScheduler", "LinkedList", "Array", "Metaclass"] {
+            XCTAssertEqual(try errorText(c, "\(cls) setFormat: 0"), "#Error", cls)
+            XCTAssertEqual(try errorText(c, "\(cls) instVarAt: 3 put: 0"), "#Error", cls)
+            XCTAssertEqual(try errorText(c, "\(cls) setFormat: \(cls) format"), "#noError", cls)
+        }
+        XCTAssertEqual(try errorText(c, "3 foo"), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("[3 + 4] fork. Smalltalk at: #HostileGlobal put: 5. HostileGlobal"), "5")
+        // No method may assign a class's format directly either.
+        let answer = try c.print("[Behavior compile: 'hostileFormat: n format := n'. #compiled] on: SyntaxError do: [:e | e messageText]")
+        XCTAssertTrue(answer.contains("is assigned by the virtual machine only"), answer)
+        // The classes a program makes change their format as before.
+        XCTAssertEqual(try c.print("""
+            | k | k := Object subclass: #HostileShape instanceVariableNames: 'a b' classVariableNames: '' package: 'Hostile'.
+            k setFormat: 5 + (1 << 16). k basicNew class instSize
+            """), "5")
+    }
+
+    func testScaledDecimalLiteralsFitTheirClassesAsTheyAreNow() throws {
+        // The compiler fills in a ScaledDecimal literal (and its Fraction) by the classes' variable names.
+        for (cls, literal) in [("Fraction", "1.5s2"), ("ScaledDecimal", "3s2")] {
+            let c = try CapturingRuntime()
+            _ = try c.print("[\(cls) setFormat: 0. Object compile: 'hostileScaled ^ \(literal)'] on: Error do: [:e | e]")
+            XCTAssertEqual(try c.print("Object includesSelector: #hostileScaled"), "false", cls)
+            XCTAssertEqual(try c.print("3 + 4"), "7")
+        }
     }
 
     func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
