@@ -120,12 +120,18 @@ extension VM {
     }
 
     /// `aProcess interruptWith: aBlock`: the process runs the block on top of its stack, then continues.
+    /// Fails if the block's frame does not fit below the stack's limit (interrupts pile up until the
+    /// process runs).
     private func interruptProcess(_ process: Oop, with block: Oop) -> PrimitiveOutcome {
         guard isProcess(process), let index = stackIndex(ofProcess: process),
               isPointer(block), classIndexOf(block) == classIndex(.classBlockClosure),
               fetch(block, ClosureLayout.numArgs) == intOop(0) else { return .fail }
         if process == activeProcess { return .fail }
         let code = fetch(block, ClosureLayout.compiledBlock)
+        let frame = stacks[index].sp + 2
+        let frameEnd = frame + Frame.headerSize + intValue(fetch(code, CodeLayout.frameSize))
+            + intValue(fetch(code, CodeLayout.numCopied))
+        if frameEnd >= stacks[index].limit { return .fail }
         onStack(index) {
             let top = sp
             sp += 1; sp.pointee = block

@@ -120,6 +120,17 @@ final class HostileProgramTests: XCTestCase {
         }
     }
 
+    func testInterruptsThatOverfillAProcesssStackFail() throws {
+        let c = try CapturingRuntime()
+        // Each interrupt puts a frame on the waiting process's stack; those that would not fit fail.
+        XCTAssertEqual(try c.print("""
+            | p s n r | s := Semaphore new. p := [s wait] fork. Processor yield. n := 0.
+            r := [1 to: 1000000 do: [:i | p interruptWith: [n := n + 1]]. #noError] on: Error do: [:e | e messageText].
+            s signal. Processor yield. Array with: r with: n > 1000 with: n < 1000000 with: p isTerminated
+            """), "#('cannot interrupt a Process at priority 40: its stack is full' true true true)")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
     func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
         let c = try CapturingRuntime()
         XCTAssertEqual(try errorText(c, "[3] newProcess instVarAt: 6 put: 0"), "#Error")
