@@ -15,7 +15,8 @@ extension VM {
             guard isSymbol(arg0), isPointer(arg1), classIndexOf(arg1) == arrayClassIndex,
                   selectorArity(arg0) == indexableSize(arg1) else { return .fail }
             let lookupClass = n == 100 ? sp.pointee : 0
-            if n == 100 && !inherits(classOf(rcvr), from: lookupClass) { return .fail }
+            // nil ends every superclass chain, but is no class to look a method up in.
+            if n == 100 && (lookupClass == nilObj || !inherits(classOf(rcvr), from: lookupClass)) { return .fail }
             let args = arg1
             let count = indexableSize(args)
             if sp - nargs + 1 + count >= stacks[activeStackIndex].limit { return .fail }

@@ -26,6 +26,9 @@ final class HostileProgramTests: XCTestCase {
         let c = try CapturingRuntime()
         XCTAssertEqual(try errorText(c, "3 perform: #foo withArguments: #() inSuperclass: 'abcdefgh@@@@@@@@'"), "#MessageNotUnderstood")
         XCTAssertEqual(try errorText(c, "3 perform: #x withArguments: #() inSuperclass: Point"), "#Error")
+        // nil ends the receiver's superclass chain but is no class: the lookup found no handler and
+        // ended the whole evaluation.
+        XCTAssertEqual(try errorText(c, "3 perform: #+ withArguments: #(4) inSuperclass: nil"), "#MessageNotUnderstood")
         XCTAssertEqual(try errorText(c, """
             Object methodDict at: #evilNew put: (Behavior >> #basicNew). Object flushCache.
             #[0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] evilNew
