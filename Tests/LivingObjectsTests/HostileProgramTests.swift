@@ -29,6 +29,11 @@ final class HostileProgramTests: XCTestCase {
         // nil ends the receiver's superclass chain but is no class: the lookup found no handler and
         // ended the whole evaluation.
         XCTAssertEqual(try errorText(c, "3 perform: #+ withArguments: #(4) inSuperclass: nil"), "#MessageNotUnderstood")
+        // Likewise a super send in Object, whose superclass is nil: doesNotUnderstand: is found from the
+        // receiver's class.
+        _ = try c.rt.evaluate("Object compile: 'hostileSuper ^ super hostileFoo'")
+        XCTAssertEqual(try errorText(c, "3 hostileSuper"), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("[3 hostileSuper] on: MessageNotUnderstood do: [:e | e message selector]"), "#hostileFoo")
         XCTAssertEqual(try errorText(c, """
             Object methodDict at: #evilNew put: (Behavior >> #basicNew). Object flushCache.
             #[0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] evilNew
