@@ -118,6 +118,18 @@ final class HostileProgramTests: XCTestCase {
             """), "5")
     }
 
+    func testAClassHasAtMost65535InstanceVariables() throws {
+        let c = try CapturingRuntime()
+        // The instance size is 16 bits of the format: one variable more than 65535 made an indexable class.
+        XCTAssertEqual(try c.print("""
+            | k | k := Object subclass: #HostileWide instanceVariableNames: '' classVariableNames: '' package: 'Hostile'.
+            k setFormat: 16rFFFF + (1 << 16).
+            [k subclass: #HostileHuge instanceVariableNames: 'x' classVariableNames: '' package: 'Hostile'.
+             HostileHuge isVariable] on: Error do: [:e | e messageText]
+            """), "'HostileHuge would have more than 65535 instance variables'")
+        XCTAssertEqual(try c.print("Smalltalk includesKey: #HostileHuge"), "false")
+    }
+
     func testScaledDecimalLiteralsFitTheirClassesAsTheyAreNow() throws {
         // The compiler fills in a ScaledDecimal literal (and its Fraction) by the classes' variable names.
         for (cls, literal) in [("Fraction", "1.5s2"), ("ScaledDecimal", "3s2")] {
