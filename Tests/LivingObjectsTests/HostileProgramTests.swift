@@ -118,6 +118,25 @@ final class HostileProgramTests: XCTestCase {
             """), "5")
     }
 
+    func testRedefiningAClassTheVMReliesOnChangesNothing() throws {
+        let c = try CapturingRuntime()
+        // The new class could not replace Message (become: refuses), after the global and the methods
+        // had moved to it.
+        XCTAssertEqual(try c.print("""
+            [Object subclass: #Message instanceVariableNames: '' classVariableNames: '' package: 'Kernel-Methods'. #changed]
+                on: Error do: [:e | e messageText]
+            """), "'Message cannot change its shape: the virtual machine relies on its layout. Nothing was changed'")
+        XCTAssertEqual(try errorText(c, "Message class instanceVariableNames: 'hostile'"), "#Error")
+        XCTAssertEqual(try c.print("[3 foo] on: MessageNotUnderstood do: [:e | e message class == Message and: [e message selector == #foo]]"), "true")
+        XCTAssertEqual(try c.print("Message includesSelector: #selector"), "true")
+        // Other classes change shape as before.
+        XCTAssertEqual(try c.print("""
+            Object subclass: #HostileShape instanceVariableNames: 'a' classVariableNames: '' package: 'Hostile'.
+            Object subclass: #HostileShape instanceVariableNames: 'a b' classVariableNames: '' package: 'Hostile'.
+            HostileShape instSize
+            """), "2")
+    }
+
     func testAClassHasAtMost65535InstanceVariables() throws {
         let c = try CapturingRuntime()
         // The instance size is 16 bits of the format: one variable more than 65535 made an indexable class.
