@@ -94,8 +94,8 @@ extension VM {
         return []
     }
 
-    /// Behavior, the class of which every class is an instance: the first class under Object above
-    /// Metaclass (which the VM names).
+    /// Behavior, whose instances (through their metaclasses, every class) are classes: the class just
+    /// under Object above Metaclass, which the VM names.
     private func behaviorClass() -> Oop {
         var c = root(.classMetaclass)
         for _ in 0..<100 {
