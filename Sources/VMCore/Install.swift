@@ -141,13 +141,17 @@ extension VM {
         let names = allInstVarNames(sdClass)
         let mark = handleMark
         defer { releaseHandles(to: mark) }
-        guard let sd = instantiate(sdClass) else { return nil }
+        // The names come from the class's instance variables and the size from its format: a program
+        // may have changed either (`setInstVarNames:`, `setFormat:`).
+        guard let sd = instantiate(sdClass),
+              names.count <= numSlotsOf(sd), Format.isPointers(formatOf(sd)) else { return nil }
         let sdH = handle(sd)
         if let fi = names.firstIndex(of: "fraction") {
             var value: Oop
             if rd == 1 { guard let v = newInteger(rn) else { return nil }; value = v }
             else {
-                guard let fracClass = globalValue("Fraction"), let f = instantiate(fracClass) else { return nil }
+                guard let fracClass = globalValue("Fraction"), let f = instantiate(fracClass),
+                      Format.isPointers(formatOf(f)), numSlotsOf(f) >= 2 else { return nil }
                 let fH = handle(f)
                 guard let nO = newInteger(rn) else { return nil }
                 store(handleValue(fH), 0, nO)

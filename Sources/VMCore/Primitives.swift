@@ -27,6 +27,8 @@ extension VM {
         case 74 where nargs == 2: return result(instVarAtPut(rcvr, arg0, arg1))
         case 75 where nargs == 0: return .value(intOop(identityHashValue(rcvr)))
         case 105 where nargs == 4: return result(replace(rcvr, arg0, arg1, sp[3 - nargs], sp[4 - nargs]))
+        case 147 where nargs == 0: return .value(bool(isClassTheVMKnows(rcvr)))
+        case 149 where nargs == 1: return result(setClassFormat(rcvr, arg0))
         case 145 where nargs == 1: return result(fillIndexedSlots(rcvr, with: arg0))
         case 110 where nargs == 1: return .value(bool(identical(rcvr, arg0)))
         case 111 where nargs == 0: return .value(classOf(rcvr))

@@ -15,7 +15,8 @@ extension VM {
             guard isSymbol(arg0), isPointer(arg1), classIndexOf(arg1) == arrayClassIndex,
                   selectorArity(arg0) == indexableSize(arg1) else { return .fail }
             let lookupClass = n == 100 ? sp.pointee : 0
-            if n == 100 && !inherits(classOf(rcvr), from: lookupClass) { return .fail }
+            // nil ends every superclass chain, but is no class to look a method up in.
+            if n == 100 && (lookupClass == nilObj || !inherits(classOf(rcvr), from: lookupClass)) { return .fail }
             let args = arg1
             let count = indexableSize(args)
             if sp - nargs + 1 + count >= stacks[activeStackIndex].limit { return .fail }
@@ -120,12 +121,18 @@ extension VM {
     }
 
     /// `aProcess interruptWith: aBlock`: the process runs the block on top of its stack, then continues.
+    /// Fails if the block's frame does not fit below the stack's limit (interrupts pile up until the
+    /// process runs).
     private func interruptProcess(_ process: Oop, with block: Oop) -> PrimitiveOutcome {
         guard isProcess(process), let index = stackIndex(ofProcess: process),
               isPointer(block), classIndexOf(block) == classIndex(.classBlockClosure),
               fetch(block, ClosureLayout.numArgs) == intOop(0) else { return .fail }
         if process == activeProcess { return .fail }
         let code = fetch(block, ClosureLayout.compiledBlock)
+        let frame = stacks[index].sp + 2
+        let frameEnd = frame + Frame.headerSize + intValue(fetch(code, CodeLayout.frameSize))
+            + intValue(fetch(code, CodeLayout.numCopied))
+        if frameEnd >= stacks[index].limit { return .fail }
         onStack(index) {
             let top = sp
             sp += 1; sp.pointee = block

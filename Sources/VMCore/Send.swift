@@ -115,11 +115,13 @@ extension VM {
         return selector
     }
 
-    /// Replaces the arguments on the stack by a Message and answers `doesNotUnderstand:`.
+    /// Replaces the arguments on the stack by a Message and answers `doesNotUnderstand:`, looked up
+    /// from `cls`, else (a super send from a class at the top of its chain, whose superclass is nil)
+    /// from the receiver's class.
     private func doesNotUnderstand(_ cls: Oop, _ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         let dnu = root(.selDoesNotUnderstand)
-        guard let handler = lookup(cls, dnu), selector != dnu else {
+        guard let handler = lookup(cls, dnu) ?? lookup(classOf(sp[-nargs]), dnu), selector != dnu else {
             writeErr("VM: \(stringValue(selector) ?? "?") not understood and no doesNotUnderstand: handler\n")
             evalFailed = true; evalDone = true
             return (0, sp, nargs)

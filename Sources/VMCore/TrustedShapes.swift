@@ -1,11 +1,13 @@
 // Objects the VM reads where it finds them without checking them again: a closure's block (every
 // `value`), the scheduler's active process, a process's stack, the bindings of literal frames, the
-// classes of the class table. The primitives that could change them (`instVarAt:put:`, `become:`)
-// keep them what the VM expects, and fail otherwise.
+// classes of the class table, the format of the classes it makes instances of. The primitives that
+// could change them (`instVarAt:put:`, `become:`, `setFormat:`) keep them what the VM expects, and
+// fail otherwise.
 
 extension VM {
     /// Whether `instVarAt:put:` may store `value` into fixed field `field` (0-based) of `o`.
     func fixedFieldMayHold(_ o: Oop, _ field: Int, _ value: Oop) -> Bool {
+        if field == ClassLayout.format && isClassTheVMKnows(o) { return value == fetch(o, field) }
         let index = classIndexOf(o)
         if index == classIndex(.classBlockClosure) { return closureFieldMayHold(o, field, value) }
         // Only the VM makes a process's stack or the active process; a program choosing them could
@@ -13,6 +15,25 @@ extension VM {
         if index == classIndex(.classProcess) { return field != ProcessLayout.stackId || value == nilObj }
         if index == classIndex(.classProcessorScheduler) { return field != SchedulerLayout.activeProcess }
         return true
+    }
+
+    /// The classes the VM names (Message, Process, CompiledMethod, Context, Association, Array, ...): it
+    /// makes their instances and reads their fields by a layout of its own, so their `format` keeps its
+    /// value. A `Message` of no slots would have the doesNotUnderstand: machinery store past its end.
+    func isClassTheVMKnows(_ cls: Oop) -> Bool {
+        for r in Root.allCases where r.rawValue >= Root.classObject.rawValue && r.rawValue <= Root.classWeakArray.rawValue
+            && roots[r.rawValue] == cls { return true }
+        return false
+    }
+
+    /// `setFormat:`: the shape `basicNew` gives the class's instances (Docs/VM.md), but not for a class
+    /// the VM knows (`isClassTheVMKnows`).
+    func setClassFormat(_ cls: Oop, _ format: Oop) -> Oop? {
+        guard isPointer(cls), Format.isPointers(formatOf(cls)), numSlotsOf(cls) > ClassLayout.format,
+              headerOf(cls) & Header.immutableBit == 0, isSmallInt(format),
+              fixedFieldMayHold(cls, ClassLayout.format, format) else { return nil }
+        store(cls, ClassLayout.format, format)
+        return cls
     }
 
     /// A closure whose `numArgs` is a SmallInteger has an installed CompiledBlock taking that many
@@ -60,15 +81,29 @@ extension VM {
     }
 
     /// The instance variables of `cls`'s instances that only the VM assigns (0-based): a closure's block
-    /// and argument count, a process's stack, the scheduler's active process. A method compiled for
-    /// such a class may not assign them, as `instVarAt:put:` may not.
+    /// and argument count, a process's stack, the scheduler's active process, a class's format (which
+    /// `setFormat:` checks). A method compiled for such a class may not assign them, as
+    /// `instVarAt:put:` may not.
     func vmOwnedFields(of cls: Oop) -> [(index: Int, name: String)] {
+        if inherits(cls, from: behaviorClass()) { return [(ClassLayout.format, "format")] }
         if inherits(cls, from: root(.classBlockClosure)) {
             return [(ClosureLayout.compiledBlock, "compiledBlock"), (ClosureLayout.numArgs, "numArgs")]
         }
         if inherits(cls, from: root(.classProcess)) { return [(ProcessLayout.stackId, "stackId")] }
         if inherits(cls, from: root(.classProcessorScheduler)) { return [(SchedulerLayout.activeProcess, "activeProcess")] }
         return []
+    }
+
+    /// Behavior, whose instances (through their metaclasses, every class) are classes: the class just
+    /// under Object above Metaclass, which the VM names.
+    private func behaviorClass() -> Oop {
+        var c = root(.classMetaclass)
+        for _ in 0..<100 {
+            let s = fetchSlot(c, ClassLayout.superclass)
+            if s == root(.classObject) || s == nilObj { return c }
+            c = s
+        }
+        return c
     }
 
     /// The VM-owned field (`vmOwnedFields`) that code assigns, in the method or a block inside it.

@@ -26,6 +26,14 @@ final class HostileProgramTests: XCTestCase {
         let c = try CapturingRuntime()
         XCTAssertEqual(try errorText(c, "3 perform: #foo withArguments: #() inSuperclass: 'abcdefgh@@@@@@@@'"), "#MessageNotUnderstood")
         XCTAssertEqual(try errorText(c, "3 perform: #x withArguments: #() inSuperclass: Point"), "#Error")
+        // nil ends the receiver's superclass chain but is no class: the lookup found no handler and
+        // ended the whole evaluation.
+        XCTAssertEqual(try errorText(c, "3 perform: #+ withArguments: #(4) inSuperclass: nil"), "#MessageNotUnderstood")
+        // Likewise a super send in Object, whose superclass is nil: doesNotUnderstand: is found from the
+        // receiver's class.
+        _ = try c.rt.evaluate("Object compile: 'hostileSuper ^ super hostileFoo'")
+        XCTAssertEqual(try errorText(c, "3 hostileSuper"), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("[3 hostileSuper] on: MessageNotUnderstood do: [:e | e message selector]"), "#hostileFoo")
         XCTAssertEqual(try errorText(c, """
             Object methodDict at: #evilNew put: (Behavior >> #basicNew). Object flushCache.
             #[0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0] evilNew
@@ -83,8 +91,83 @@ final class HostileProgramTests: XCTestCase {
     func testAChangedClassFormatNeverStretchesExistingInstances() throws {
         let c = try CapturingRuntime()
         XCTAssertEqual(try c.print("""
-            | w | w := WeakArray new: 2. WeakArray instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
+            | c w | c := Object weakSubclass: #HostileWeak instanceVariableNames: '' classVariableNames: '' package: 'Hostile'.
+            w := c basicNew: 2. c instVarAt: 3 put: (4 << 16) + 5000. Smalltalk garbageCollect. w basicSize
             """), "0")
+    }
+
+    func testTheClassesTheVMInstantiatesKeepTheirFormat() throws {
+        let c = try CapturingRuntime()
+        // The VM makes a Message for every doesNotUnderstand:, a Process for every fork, a CompiledMethod
+        // for every compile, an Association for every new binding, and reads them by its own layout.
+        for cls in ["Message", "Process", "Semaphore", "Association", "CompiledMethod", "CompiledBlock",
+                    "BlockClosure", "Context", "ProcessorScheduler", "LinkedList", "Array", "Metaclass"] {
+            XCTAssertEqual(try errorText(c, "\(cls) setFormat: 0"), "#Error", cls)
+            XCTAssertEqual(try errorText(c, "\(cls) instVarAt: 3 put: 0"), "#Error", cls)
+            XCTAssertEqual(try errorText(c, "\(cls) setFormat: \(cls) format"), "#noError", cls)
+        }
+        XCTAssertEqual(try errorText(c, "3 foo"), "#MessageNotUnderstood")
+        XCTAssertEqual(try c.print("[3 + 4] fork. Smalltalk at: #HostileGlobal put: 5. HostileGlobal"), "5")
+        // No method may assign a class's format directly either.
+        let answer = try c.print("[Behavior compile: 'hostileFormat: n format := n'. #compiled] on: SyntaxError do: [:e | e messageText]")
+        XCTAssertTrue(answer.contains("is assigned by the virtual machine only"), answer)
+        // The classes a program makes change their format as before.
+        XCTAssertEqual(try c.print("""
+            | k | k := Object subclass: #HostileShape instanceVariableNames: 'a b' classVariableNames: '' package: 'Hostile'.
+            k setFormat: 5 + (1 << 16). k basicNew class instSize
+            """), "5")
+    }
+
+    func testRedefiningAClassTheVMReliesOnChangesNothing() throws {
+        let c = try CapturingRuntime()
+        // The new class could not replace Message (become: refuses), after the global and the methods
+        // had moved to it.
+        XCTAssertEqual(try c.print("""
+            [Object subclass: #Message instanceVariableNames: '' classVariableNames: '' package: 'Kernel-Methods'. #changed]
+                on: Error do: [:e | e messageText]
+            """), "'Message cannot change its shape: the virtual machine relies on its layout. Nothing was changed'")
+        XCTAssertEqual(try errorText(c, "Message class instanceVariableNames: 'hostile'"), "#Error")
+        XCTAssertEqual(try c.print("[3 foo] on: MessageNotUnderstood do: [:e | e message class == Message and: [e message selector == #foo]]"), "true")
+        XCTAssertEqual(try c.print("Message includesSelector: #selector"), "true")
+        // Other classes change shape as before.
+        XCTAssertEqual(try c.print("""
+            Object subclass: #HostileShape instanceVariableNames: 'a' classVariableNames: '' package: 'Hostile'.
+            Object subclass: #HostileShape instanceVariableNames: 'a b' classVariableNames: '' package: 'Hostile'.
+            HostileShape instSize
+            """), "2")
+    }
+
+    func testAClassHasAtMost65535InstanceVariables() throws {
+        let c = try CapturingRuntime()
+        // The instance size is 16 bits of the format: one variable more than 65535 made an indexable class.
+        XCTAssertEqual(try c.print("""
+            | k | k := Object subclass: #HostileWide instanceVariableNames: '' classVariableNames: '' package: 'Hostile'.
+            k setFormat: 16rFFFF + (1 << 16).
+            [k subclass: #HostileHuge instanceVariableNames: 'x' classVariableNames: '' package: 'Hostile'.
+             HostileHuge isVariable] on: Error do: [:e | e messageText]
+            """), "'HostileHuge would have more than 65535 instance variables'")
+        XCTAssertEqual(try c.print("Smalltalk includesKey: #HostileHuge"), "false")
+    }
+
+    func testScaledDecimalLiteralsFitTheirClassesAsTheyAreNow() throws {
+        // The compiler fills in a ScaledDecimal literal (and its Fraction) by the classes' variable names.
+        for (cls, literal) in [("Fraction", "1.5s2"), ("ScaledDecimal", "3s2")] {
+            let c = try CapturingRuntime()
+            _ = try c.print("[\(cls) setFormat: 0. Object compile: 'hostileScaled ^ \(literal)'] on: Error do: [:e | e]")
+            XCTAssertEqual(try c.print("Object includesSelector: #hostileScaled"), "false", cls)
+            XCTAssertEqual(try c.print("3 + 4"), "7")
+        }
+    }
+
+    func testInterruptsThatOverfillAProcesssStackFail() throws {
+        let c = try CapturingRuntime()
+        // Each interrupt puts a frame on the waiting process's stack; those that would not fit fail.
+        XCTAssertEqual(try c.print("""
+            | p s n r | s := Semaphore new. p := [s wait] fork. Processor yield. n := 0.
+            r := [1 to: 1000000 do: [:i | p interruptWith: [n := n + 1]]. #noError] on: Error do: [:e | e messageText].
+            s signal. Processor yield. Array with: r with: n > 1000 with: n < 1000000 with: p isTerminated
+            """), "#('cannot interrupt a Process at priority 40: its stack is full' true true true)")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
     }
 
     func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
