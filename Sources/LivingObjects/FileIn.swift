@@ -1,13 +1,18 @@
 // Loading source into a running image: Tonel packages and files, chunk file-ins, plain scripts.
-// Every bad method is reported and the rest keeps loading.
+// Every bad method is reported and the rest keeps loading; the report says that the load failed.
 
 import Foundation
 import SourceFormats
 import VMCore
 
 public struct FileInReport {
+    /// Every problem, in the order found, with its file and line (and column, from the compiler).
     public var diagnostics: [Diagnostic] = []
-    /// A script or do-it ended with an unhandled error (its stack was printed), or the file was unreadable.
+    /// The methods that did not compile, each with its diagnostic (also in `diagnostics`).
+    public var methodsNotCompiled: [(method: MethodDefinition, diagnostic: Diagnostic)] = []
+    /// Something did not load: a method did not compile, a class definition, script or do-it ended
+    /// with an error (an unhandled one printed its stack), or the file could not be read or parsed.
+    /// What did load is in the image, uncommitted: a caller should not commit it.
     public var failed = false
 }
 
@@ -78,10 +83,13 @@ extension Runtime {
     private func compileReporting(_ m: MethodDefinition, _ report: inout FileInReport) {
         do {
             try compile(m.source, inClass: m.className, classSide: m.isClassSide, category: m.category, location: m.location)
-        } catch let RuntimeError.compile(d) {
-            report.diagnostics.append(d)
         } catch {
-            report.diagnostics.append(Diagnostic(location: m.location.description, message: "\(error)"))
+            let d: Diagnostic
+            if case RuntimeError.compile(let compileDiagnostic) = error { d = compileDiagnostic }
+            else { d = Diagnostic(location: m.location.description, message: "\(error)") }
+            report.diagnostics.append(d)
+            report.methodsNotCompiled.append((m, d))
+            report.failed = true
         }
     }
 

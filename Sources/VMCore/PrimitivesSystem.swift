@@ -67,6 +67,10 @@ extension VM {
             case .failure(let e): lastCompileError = e.description; return .fail
             case .success(let m):
                 let base = sp - nargs
+                // The do-it's frame replaces this send: like any other frame, it must fit below the limit.
+                if base + 1 + Frame.headerSize + intValue(fetch(m, CodeLayout.frameSize)) >= stacks[activeStackIndex].limit {
+                    return .next(stackOverflow(nargs: nargs))
+                }
                 base.pointee = arg1
                 sp = base
                 return .next(pushFrame(method: m, closure: nilObj, receiverSlot: base, nargs: 0, resultSlot: addressOop(base)))

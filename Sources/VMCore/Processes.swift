@@ -307,25 +307,16 @@ extension VM {
         }
         fireTimerIfDue(preempt: true)
         if interruptFlag.pointee != 0 {
-            interruptFlag.pointee = 0
-            return inject(selector: root(.selUserInterrupt), receiver: scheduler)
+            let (next, delivered) = deliverSignal(root(.selUserInterrupt))
+            if delivered { interruptFlag.pointee = 0 }
+            return next
         }
         if lowSpacePending && !lowSpaceSignalled {
-            lowSpacePending = false
-            lowSpaceSignalled = true
-            return inject(selector: root(.selLowSpace), receiver: scheduler)
+            let (next, delivered) = deliverSignal(root(.selLowSpace))
+            if delivered { lowSpacePending = false; lowSpaceSignalled = true }
+            return next
         }
         return .resume
-    }
-
-    /// Pushes a send of `selector` to `receiver` on the active process; its answer is discarded.
-    func inject(selector: Oop, receiver: Oop) -> Next {
-        let cls = classOf(receiver)
-        guard let method = lookup(cls, selector) else { return .resume }
-        let interruptedTop = sp
-        sp += 1; sp.pointee = receiver
-        return pushFrame(method: method, closure: nilObj, receiverSlot: sp, nargs: 0,
-                         resultSlot: addressOop(interruptedTop) | FrameSlot.discardResult)
     }
 
     /// Builds a frame on the active stack for `method` (a CompiledMethod, or a CompiledBlock with its closure).

@@ -119,8 +119,11 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "File in chunk or Tonel sources, or run plain statement scripts.",
         discussion: """
-            Arguments after the files (following --) are available as `Smalltalk arguments`. When every \
-            file ran without an unhandled error, the result is committed to the image.
+            Arguments after the files (following --) are available as `Smalltalk arguments`. Each problem \
+            is reported on stderr as FILE:LINE[:COLUMN]: MESSAGE. When every file loaded and ran without an \
+            error, the result is committed to the image; when a method did not compile, a definition or \
+            a statement failed, the files after that one are not run, nothing is committed and the \
+            exit status is 1.
             """)
     @OptionGroup var options: KernelOptions
     @OptionGroup var commits: CommitOptions
@@ -140,20 +143,25 @@ struct Run: ParsableCommand {
         let rt = try options.makeRuntime(image: options.imagePath)
         rt.vm.arguments = scriptArguments
         var failed = false
+        let committing = !commits.noCommit && !rt.isImageReadOnly
         for file in files {
             let report = rt.fileIn(path: file)
             for d in report.diagnostics { Log.info("\(d)") }
+            let notCompiled = report.methodsNotCompiled.count
+            if notCompiled > 0 { Log.info("error: \(notCompiled) method\(notCompiled == 1 ? "" : "s") of \(file) did not compile") }
             if report.failed { failed = true; break }
             if rt.exitCode != nil { break }
         }
         Output.flush(rt)
-        if !failed && !commits.noCommit && !rt.isImageReadOnly {
+        if failed && committing { Log.info("nothing was committed to \(options.imagePath)") }
+        if !failed && committing {
             do { try rt.commitIfSucceeded(message: "run: \(files.joined(separator: " "))") } catch let e as RuntimeError {
                 Output.report(e, rt)
                 throw ExitCode(1)
             }
         }
-        if let code = rt.exitCode { throw ExitCode(Int32(code)) }
+        // `Smalltalk quit: 0` after a failure does not hide it.
+        if let code = rt.exitCode, code != 0 || !failed { throw ExitCode(Int32(code)) }
         if failed { throw ExitCode(1) }
     }
 }

@@ -86,9 +86,43 @@ final class FileInOutTests: XCTestCase {
             """
         let report = c.rt.fileIn(path: write("broken.st", source))
         XCTAssertEqual(report.diagnostics.count, 2, "\(report.diagnostics)")
-        XCTAssertTrue(report.diagnostics[0].location.hasSuffix("broken.st:7:9") || report.diagnostics[0].location.contains("broken.st:"), report.diagnostics[0].description)
+        XCTAssertTrue(report.diagnostics[0].location.hasSuffix("broken.st:7:10"), report.diagnostics[0].description)
         XCTAssertTrue(report.diagnostics[1].message.contains("undeclared variable 'undefinedThing'"), report.diagnostics[1].description)
+        XCTAssertTrue(report.failed, "a method that did not compile fails the load")
+        XCTAssertEqual(report.methodsNotCompiled.map { "\($0.method.className)>>\($0.method.selector ?? "?")" }, ["Broken>>bad", "Broken>>worse"])
+        XCTAssertEqual(report.methodsNotCompiled.map(\.diagnostic.description), report.diagnostics.map(\.description))
         XCTAssertEqual(try c.print("Broken new good + Broken new alsoGood"), "3")
+    }
+
+    func testATonelPackageWithMethodsThatDoNotCompileFails() throws {
+        let c = try CapturingRuntime()
+        let package = dir + "/Demo"
+        try FileManager.default.createDirectory(atPath: package, withIntermediateDirectories: true)
+        _ = write("Demo/package.st", "Package { #name : #Demo }\n")
+        _ = write("Demo/Gauge.class.st", """
+            Class {
+            \t#name : #Gauge,
+            \t#superclass : #Object,
+            \t#category : #Demo
+            }
+
+            { #category : #accessing }
+            Gauge >> level [
+            \t^ 3
+            ]
+
+            { #category : #accessing }
+            Gauge class >> broken [
+            \t^ self new level: 
+            ]
+            """)
+        let report = c.rt.fileIn(path: package)
+        XCTAssertTrue(report.failed)
+        XCTAssertEqual(report.methodsNotCompiled.count, 1, "\(report.diagnostics)")
+        XCTAssertEqual(report.methodsNotCompiled.first?.method.isClassSide, true)
+        XCTAssertEqual(report.diagnostics.map(\.description), [package + "/Gauge.class.st:14:19: missing argument after keyword 'level:'"])
+        XCTAssertEqual(try c.print("Gauge new level"), "3", "the rest of the package loaded")
+        XCTAssertFalse(c.rt.fileIn(path: write("fine.st", "Gauge new level")).failed)
     }
 
     func testScriptsSeeTheirArgumentsAndUnhandledErrorsFailTheRun() throws {

@@ -170,6 +170,28 @@ final class HostileProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("3 + 4"), "7")
     }
 
+    func testADoItsFrameMustFitBelowTheStacksLimit() throws {
+        let c = try CapturingRuntime()
+        let temps = (1...100).map { "t\($0)" }.joined(separator: " ")
+        // Primitive 181 replaces its send by the do-it's frame; at the deepest call that fits, a do-it
+        // with 100 temporaries does not fit either.
+        _ = try c.rt.evaluate("""
+            Object compile: 'hostileEvaluate: source for: receiver <primitive: 181> ^ #failed'.
+            Object subclass: #HostileDeep instanceVariableNames: '' classVariableNames: 'Deepest Target' package: 'Hostile'.
+            HostileDeep compile: 'down: n
+                Deepest := n.
+                n = Target ifTrue: [^ self hostileEvaluate: ''| \(temps) | t100 := 3. t100'' for: nil].
+                ^ self down: n + 1'.
+            HostileDeep class compile: 'run ^ [self new down: 1] on: StackOverflow do: [:e | e return: #overflowed]'.
+            HostileDeep class compile: 'target: n Target := n'.
+            HostileDeep class compile: 'deepest ^ Deepest'
+            """)
+        XCTAssertEqual(try c.print("HostileDeep run"), "#overflowed")
+        _ = try c.rt.evaluate("HostileDeep target: HostileDeep deepest")
+        XCTAssertEqual(try c.print("HostileDeep run"), "#overflowed", "a StackOverflow, as for a send that does not fit")
+        XCTAssertEqual(try c.print("HostileDeep target: 10; run"), "3")
+    }
+
     func testTheVMsProcessFieldsAreNotWrittenByInstVarAtPut() throws {
         let c = try CapturingRuntime()
         XCTAssertEqual(try errorText(c, "[3] newProcess instVarAt: 6 put: 0"), "#Error")

@@ -54,6 +54,84 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
                        "#(7 false false false)\n")
     }
 
+    func testRunReportsEveryMethodThatDoesNotCompileAndCommitsNothing() throws {
+        let image = try anImage()
+        let head = try SQLiteStore.open(path: image).headCommit()
+        let library = try script("library.st", """
+            Smalltalk at: #Loaded put: 1!
+            Object subclass: #Gadget instanceVariableNames: 'size' classVariableNames: '' package: 'Demo'!
+            !Gadget methodsFor: 'x'!
+            size
+                ^ size ifNil: [0]
+            !
+            grow
+                size := size +
+            !
+            shrink
+                ^ missing - 1
+            ! !
+            """)
+        let main = try script("main.st", "Smalltalk at: #MainRan put: true")
+        let run = try lo(["--image", image, "run", library, main], exitCode: 1)
+        XCTAssertEqual(run.err.split(separator: "\n"), [
+            "library.st:8:19: missing argument after binary selector '+'",
+            "library.st:11:7: undeclared variable 'missing'",
+            "error: 2 methods of library.st did not compile",
+            "nothing was committed to \(image)",
+        ])
+        XCTAssertEqual(try SQLiteStore.open(path: image).headCommit(), head, "nothing was committed")
+        XCTAssertEqual(try lo(["--image", image, "eval", "#(#Loaded #Gadget #MainRan) collect: [:k | Smalltalk includesKey: k]"]).out,
+                       "#(false false false)\n")
+
+        // A Tonel package fails the same way; `Smalltalk quit: 0` after the failure does not hide it.
+        let package = path("Demo")
+        try FileManager.default.createDirectory(atPath: package, withIntermediateDirectories: true)
+        try "Package { #name : #Demo }\n".write(toFile: package + "/package.st", atomically: true, encoding: .utf8)
+        try "Class { #name : #Widget, #superclass : #Object, #category : #Demo }\n\n{ #category : #x }\nWidget >> bad [\n\t^ nowhere\n]\n"
+            .write(toFile: package + "/Widget.class.st", atomically: true, encoding: .utf8)
+        let quit = try script("quit.st", "Smalltalk quit: 0")
+        let tonel = try lo(["--image", image, "run", "--no-commit", "Demo", quit], exitCode: 1)
+        XCTAssertEqual(tonel.err.split(separator: "\n"), [
+            "Demo/Widget.class.st:5:4: undeclared variable 'nowhere'",
+            "error: 1 method of Demo did not compile",
+        ])
+        try lo(["--image", image, "run", try script("fine.st", "Smalltalk at: #Fine put: 1"), quit])
+        XCTAssertNotEqual(try SQLiteStore.open(path: image).headCommit(), head, "a run without errors commits")
+    }
+
+    func testBenchRefusesASuiteWithMethodsThatDoNotCompile() throws {
+        let suite = path("Suite")
+        try FileManager.default.createDirectory(atPath: suite, withIntermediateDirectories: true)
+        try "Package { #name : #Suite }\n".write(toFile: suite + "/package.st", atomically: true, encoding: .utf8)
+        let awfy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("bench/AWFY")
+        try FileManager.default.copyItem(atPath: awfy.appendingPathComponent("Benchmark.class.st").path, toPath: suite + "/Benchmark.class.st")
+        let tiny = """
+            Class { #name : #Tiny, #superclass : #Benchmark, #category : #Suite }
+
+            { #category : #running }
+            Tiny >> benchmark [
+            \t^ 3
+            ]
+
+            { #category : #running }
+            Tiny >> verifyResult: result [
+            \t^ result = 3
+            ]
+
+            { #category : #running }
+            Tiny >> helper [
+            \t^ 3 +
+            ]
+            """
+        try tiny.write(toFile: suite + "/Tiny.class.st", atomically: true, encoding: .utf8)
+        let bench = try lo(["bench", "--suite", suite, "--verify"], exitCode: 1)
+        XCTAssertTrue(bench.err.contains("Tiny.class.st:15:7: missing argument after binary selector '+'"), bench.err)
+        XCTAssertEqual(bench.out, "", "no benchmark ran")
+        try tiny.replacingOccurrences(of: "3 +", with: "3 + 4").write(toFile: suite + "/Tiny.class.st", atomically: true, encoding: .utf8)
+        XCTAssertTrue(try lo(["bench", "--suite", suite, "--verify"]).out.hasSuffix("1 passed, 0 failed\n"))
+    }
+
     func testOpenAsOfACheckpointShowsThatStateReadOnly() throws {
         let image = try anImage()
         try lo(["--image", image, "eval", "Smalltalk at: #Version put: 1"])
