@@ -46,13 +46,11 @@ extension VM {
         var lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
         var rcvr = fp[FrameSlot.receiver]
         var ip = ipPointer(fp[FrameSlot.savedIP])
-        var stackLimit = stacks[activeStackIndex].limit
-        var epochBits = cacheEpochBits
+        loopStackLimit = stacks[activeStackIndex].limit
         // Kernel classes keep their class indices (only classes made since the last commit move).
-        let closureIndex = classIndex(.classBlockClosure)
+        blockClosureIndex = classIndex(.classBlockClosure)
         arrayIndex = arrayClassIndex
         byteStringIndex = classIndex(.classByteString)
-        var countdown = 1024
 
         // Work requested by a helper, performed at the top of the next iteration.
         var pending: Next? = nil
@@ -70,8 +68,7 @@ extension VM {
                 lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                 rcvr = fp[FrameSlot.receiver]
                 ip = ipPointer(fp[FrameSlot.savedIP])
-                stackLimit = stacks[activeStackIndex].limit
-                epochBits = cacheEpochBits
+                loopStackLimit = stacks[activeStackIndex].limit
                 switch work {
                 case .resume, .stop: continue
                 case .send(let s, let n):
@@ -163,7 +160,7 @@ extension VM {
                     if let r = smallNumberArithmetic(a, b, operation: ip[4]) {
                         fp[Int(Int8(bitPattern: ip[6]))] = r
                         if ip[5] == Opcode.popStoreTemp.rawValue { ip += 7; continue }
-                        if jumpAfterStore(&ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                        if jumpAfterStore(&ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
@@ -190,7 +187,7 @@ extension VM {
                     if let r = smallIntegerPlus(a, ip[3], negated: false) {
                         fp[Int(Int8(bitPattern: ip[6]))] = r
                         if ip[5] != Opcode.popStoreTempJump.rawValue { ip += 7; continue }
-                        if jumpAfterStore(&ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                        if jumpAfterStore(&ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
                         continue
                     }
                     sp += 1; sp.pointee = a; ip += 2; continue
@@ -270,17 +267,17 @@ extension VM {
                 // Every backward jump (loops, `[cond] whileTrue` too) is a safepoint.
                 case .popStoreTempJump:
                     fp[Int(Int8(bitPattern: ip[1]))] = sp.pointee; sp -= 1; ip += 2
-                    if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                    if jump(at: 0, &ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
                     continue
                 case .jump:
-                    if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                    if jump(at: 0, &ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
                     continue
                 case .jumpIfTrue, .jumpIfFalse:
                     let v = sp.pointee
                     // One comparison decides for the Boolean that jumps; the other skips.
                     if v == (op == .jumpIfTrue ? trueO : falseO) {
                         sp -= 1
-                        if jump(at: 0, &ip, &countdown) { pending = safepoint(fp, ip, sp) }
+                        if jump(at: 0, &ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
                         continue
                     }
                     if v == (op == .jumpIfTrue ? falseO : trueO) { sp -= 1; ip += 3; continue }
@@ -297,7 +294,7 @@ extension VM {
                     nargs = Int(ip[3])
                     ip += 4
                     let ci = classIndexOf(sp[-nargs])
-                    let key = intOop(ci) | epochBits
+                    let key = intOop(ci) | cacheEpochBits
                     newMethod = lits[lit + 1] == key ? lits[lit + 2] : 0
                     // A quick method is cached as its primitive number (`inlineCacheEntry`).
                     if isSmallInt(newMethod) {
@@ -319,7 +316,7 @@ extension VM {
                     nargs = Int(ip[3])
                     ip += 4
                     fp[FrameSlot.savedIP] = ipOop(ip)
-                    if lits[lit + 1] == epochBits | 1 {
+                    if lits[lit + 1] == cacheEpochBits | 1 {
                         newMethod = lits[lit + 2]
                     } else {
                         selector = lits[lit]
@@ -328,7 +325,7 @@ extension VM {
                         if newMethod == 0 { self.sp = sp; pending = .stop; continue }
                         if !sendNotCacheable {
                             let litArray = fetch(fp[FrameSlot.method], CodeLayout.literals)
-                            fillInlineCache(litArray, lit + 1, epochBits | 1, newMethod)
+                            fillInlineCache(litArray, lit + 1, cacheEpochBits | 1, newMethod)
                         }
                     }
 
@@ -454,18 +451,18 @@ extension VM {
                     // Closures are activated right here: no lookup, no primitive dispatch.
                     let n = op == .sendValue1 ? 1 : 0
                     let closure = sp[-n]
-                    if isPointer(closure) && classIndexOfHeader(headerOf(closure)) == closureIndex
+                    if isPointer(closure) && classIndexOfHeader(headerOf(closure)) == blockClosureIndex
                         && fetch(closure, ClosureLayout.numArgs) == intOop(n),
-                       let (newFp, newSP) = pushBlockFrame(closure, nargs: n, sp: sp, fp: fp, limit: stackLimit) {
+                       let (newFp, newSP) = pushBlockFrame(closure, nargs: n, sp: sp, fp: fp, limit: loopStackLimit) {
                         fp[FrameSlot.savedIP] = ipOop(ip + 1)
                         fp = newFp
                         sp = newSP
                         lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
                         rcvr = fp[FrameSlot.receiver]
                         ip = ipPointer(fp[FrameSlot.savedIP])
-                        countdown &-= 1
-                        if countdown <= 0 || gcPending {
-                            countdown = 1024
+                        safepointCountdown &-= 1
+                        if safepointCountdown <= 0 || gcPending {
+                            safepointCountdown = 1024
                             self.sp = sp; self.hdr = fp
                             pending = safepoint()
                         }
@@ -532,7 +529,7 @@ extension VM {
             let frameSize = intValue(fetch(newMethod, CodeLayout.frameSize))
             let newFp = sp + 1
             // Compared as addresses: in this large function the generic pointer `>=` may be left out of line.
-            if UInt(bitPattern: newFp + Frame.headerSize + frameSize) >= UInt(bitPattern: stackLimit) {
+            if UInt(bitPattern: newFp + Frame.headerSize + frameSize) >= UInt(bitPattern: loopStackLimit) {
                 self.sp = sp; self.hdr = fp
                 pending = stackOverflow(nargs: nargs)
                 continue
@@ -556,9 +553,9 @@ extension VM {
             rcvr = receiver
             // A pending scavenge waits for the next backward jump or the 1024th activation: eden's
             // reserve (and old space past it) absorbs what is allocated meanwhile.
-            countdown &-= 1
-            if countdown <= 0 {
-                countdown = 1024
+            safepointCountdown &-= 1
+            if safepointCountdown <= 0 {
+                safepointCountdown = 1024
                 self.sp = sp; self.hdr = fp
                 pending = safepoint()
             }

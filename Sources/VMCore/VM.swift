@@ -131,6 +131,11 @@ public final class VM {
     /// The class indices of Array and ByteString, whose `at:`/`size` the loop answers itself; set when
     /// `interpret` starts (kernel classes keep their indices). Read from here, not kept in registers.
     var arrayIndex = 0, byteStringIndex = 0
+    /// BlockClosure's class index, for `value`/`value:` in the loop (set when the loop starts).
+    var blockClosureIndex = 0
+    /// The active stack's limit as the interpreter loop last read it (when it starts, and after each
+    /// piece of work that may switch stacks): checked by every activation in the loop.
+    var loopStackLimit = UnsafeMutablePointer<UInt64>(bitPattern: 8).unsafelyUnwrapped
     /// Set by a lookup whose answer the send site must not keep in its inline cache: a
     /// `doesNotUnderstand:` handler, or the method of a ghost just loaded (the site saw its class index).
     var sendNotCacheable = false
@@ -141,7 +146,9 @@ public final class VM {
     /// Set from any thread (signal handler) to interrupt the running evaluation.
     public let interruptFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     var timerDeadline: UInt64 = 0        // monotonic ms; 0 = none
-    var safepointCountdown = 1000
+    /// Activations and backward jumps left before the loop stops at a safepoint (a field rather than a
+    /// local of the loop, so that it holds no register there).
+    var safepointCountdown = 1024
     var evalProcess: Oop { get { roots[Root.evalProcess.rawValue] } set { roots[Root.evalProcess.rawValue] = newValue } }
     var evalResult: Oop { get { roots[Root.evalResult.rawValue] } set { roots[Root.evalResult.rawValue] = newValue } }
     var evalDone = false

@@ -44,6 +44,26 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    func testComparisonsBranchEitherWayInEveryFusedForm() throws {
+        // Each comparison and each jump sense of the four compare-and-branch superinstructions: a
+        // temporary against a temporary or a constant, the receiver or an instance variable against a
+        // constant. Floats take the sends the fused instructions replace.
+        let relations: [(String, (Double, Double) -> Bool)] = [("<", (<)), (">", (>)), ("<=", (<=)), (">=", (>=)),
+                                                              ("=", (==)), ("~=", (!=))]
+        func table(_ x: String, _ y: String) -> String {
+            "{ " + relations.map { r, _ in
+                "\(x) \(r) \(y) ifTrue: [1] ifFalse: [0]. \(x) \(r) \(y) ifFalse: [0] ifTrue: [1]" }.joined(separator: ". ") + " }"
+        }
+        _ = try c.print("Number compile: 'jumpTable ^ \(table("self", "2"))'. Association compile: 'jumpTable ^ \(table("key", "2"))'")
+        for value in ["1", "2", "3", "-5", "1.5", "2.0", "2.5"] {
+            let expected = "#(" + relations.map { _, holds in holds(Double(value)!, 2) ? "1 1" : "0 0" }.joined(separator: " ") + ")"
+            XCTAssertEqual(try c.print("| t u | t := \(value). u := 2. \(table("t", "u"))"), expected, "temp, temp: \(value)")
+            XCTAssertEqual(try c.print("| t | t := \(value). \(table("t", "2"))"), expected, "temp, constant: \(value)")
+            XCTAssertEqual(try c.print("\(value) jumpTable"), expected, "self, constant: \(value)")
+            XCTAssertEqual(try c.print("(\(value) -> nil) jumpTable"), expected, "instance variable, constant: \(value)")
+        }
+    }
+
     func testAndOrAsConditionsFollowTheirTruthTables() throws {
         // Compiled as jumps on each operand (InliningTests); every combination, in loops and ifs.
         let values = ["true", "false"]
