@@ -18,8 +18,8 @@
 // - before any other use of its connection (other transactions, statements run outside one);
 // - when a commit has brought the WAL to the checkpoint size: it then checkpoints, as SQLite's
 //   autocheckpoint does (the wal hook below replaces it), and holds nothing until the WAL has restarted;
-// - when no commit came for a few milliseconds (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle
-//   store never holds up the checkpoints of another process.
+// - when no commit came for 50 ms (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle store does
+//   not hold up the checkpoints of another process for long.
 
 import CSQLite
 import Dispatch
@@ -35,9 +35,10 @@ struct HeldSnapshot {
 
     /// SQLite's autocheckpoint size, in frames.
     static let checkpointFrames: Int32 = 1000
-    /// How long a snapshot is held after the last commit.
-    static let idleRelease: DispatchTimeInterval = .milliseconds(5)
-    fileprivate static let idleNanoseconds: UInt64 = 5_000_000
+    /// How long a snapshot is held after the last commit (and how often, while commits keep coming,
+    /// a timer looks whether they have stopped).
+    static let idleRelease: DispatchTimeInterval = .milliseconds(50)
+    fileprivate static let idleNanoseconds: UInt64 = 50_000_000
 }
 
 extension Connection {
