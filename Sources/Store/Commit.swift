@@ -31,9 +31,12 @@ extension SQLiteStore {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
             let batch = commitQueue.takeBatch()
+            var holdsSnapshot = false
             var results = writer.withLock { connection in
-                runBatch(batch, connection)
+                defer { holdsSnapshot = connection.holdsSnapshot }
+                return runBatch(batch, connection)
             }
+            if holdsSnapshot { releaseSnapshotWhenIdle() }
             if results.contains(where: { if case .success = $0 { true } else { false } }) {
                 do {
                     try walSync.sync()
@@ -51,6 +54,18 @@ extension SQLiteStore {
             }
         }
         return try ownResult!.get()
+    }
+
+    /// Once commits stop coming, the writer lets go of the read transaction its commits keep open
+    /// (HeldSnapshot.swift): one timer at a time, checking again while commits keep coming.
+    private func releaseSnapshotWhenIdle() {
+        guard !snapshotReleaseScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + HeldSnapshot.idleRelease) { [weak self] in
+            guard let self else { return }
+            snapshotReleaseScheduled.store(false, ordering: .releasing)
+            // A commit holding the lock is not idle: look again later rather than wait for it.
+            if writer.withLockIfAvailable({ $0.releaseSnapshotIfIdle() }) ?? true { releaseSnapshotWhenIdle() }
+        }
     }
 
     /// One transaction for the batch; a request that conflicts is left out of it. If the transaction
@@ -86,7 +101,7 @@ extension SQLiteStore {
     /// what the batch knows at its end, or empty if it failed.
     private func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
         do {
-            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, body)
+            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, holdingSnapshot: true, body)
             connection.commitCache.committed(batch, connection)
             return result
         } catch {

@@ -16,10 +16,12 @@ final class Connection: @unchecked Sendable {
     var walSync: WALSync?
     /// For the writer: what its own commits left (CommitCache.swift).
     var commitCache = CommitCache()
+    /// For the writer: its read transaction kept open from one commit to the next (HeldSnapshot.swift).
+    var heldSnapshot = HeldSnapshot()
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, WALWriteVFS.name)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close_v2(db)
@@ -32,6 +34,8 @@ final class Connection: @unchecked Sendable {
     }
 
     deinit {
+        releaseSnapshot()
+        heldSnapshot = HeldSnapshot()
         statements.removeAll()
         frequent.removeAll()
         sqlite3_close_v2(handle)
@@ -40,6 +44,7 @@ final class Connection: @unchecked Sendable {
     var raw: OpaquePointer { handle }
 
     func execute(_ sql: String) throws(StoreError) {
+        releaseSnapshot()
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         if rc != SQLITE_OK {
@@ -68,6 +73,9 @@ final class Connection: @unchecked Sendable {
         frequent[sql.number] = statement
         return statement
     }
+
+    /// A statement of the caller's own, not cached and not reset by `resetStatements`.
+    func unlistedStatement(_ sql: String) throws(StoreError) -> Statement { try prepare(sql) }
 
     private func prepare(_ sql: String) throws(StoreError) -> Statement {
         var stmt: OpaquePointer?
@@ -135,18 +143,25 @@ final class Connection: @unchecked Sendable {
 
     /// Rolls back whatever transaction is open; used on error paths, so it never throws.
     func rollbackQuietly() {
+        releaseSnapshot()
         resetStatements()
         if isInTransaction { try? run(.rollback) }
     }
 
     /// Runs `body` in one transaction (`BEGIN IMMEDIATE` takes the write lock at once). After the
     /// COMMIT, the WAL is synced before returning, unless `deferringSync` (then the caller syncs it).
-    func transaction<T>(immediate: Bool, deferringSync: Bool = false, _ body: () throws -> T) throws -> T {
-        try run(immediate ? .beginImmediate : .begin)
+    /// With `holdingSnapshot` (the writer's commits), the read transaction stays open after the COMMIT,
+    /// for the next such transaction (HeldSnapshot.swift); any other transaction lets it go first.
+    func transaction<T>(immediate: Bool, deferringSync: Bool = false, holdingSnapshot: Bool = false,
+                        _ body: () throws -> T) throws -> T {
+        if !holdingSnapshot { releaseSnapshot() }
+        if immediate { try beginImmediate() } else { try run(.begin) }
         do {
             let result = try body()
             resetStatements()
+            if holdingSnapshot { try holdSnapshot() }
             try run(.commit)
+            if holdingSnapshot { checkpointIfDue() }
             if !deferringSync { try walSync?.sync() }
             return result
         } catch {

@@ -23,6 +23,8 @@ public final class SQLiteStore: Sendable {
     let walSync: WALSync
     private let idleReaders = Mutex<[Connection]>([])
     let commitQueue = CommitQueue()
+    /// Whether a check to let go of the writer's held snapshot is scheduled (Commit.swift).
+    let snapshotReleaseScheduled = Atomic<Bool>(false)
 
     private init(path: String, writer: Connection, walSync: WALSync) {
         self.path = path
@@ -50,6 +52,7 @@ public final class SQLiteStore: Sendable {
         let store = SQLiteStore(path: path, writer: writer, walSync: walSync)
         try store.validateSchema(writer)
         try writer.execute("PRAGMA synchronous = NORMAL")  // in WAL mode only: see WALSync
+        writer.installCheckpointHook()
         return store
     }
 

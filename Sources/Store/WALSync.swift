@@ -57,8 +57,7 @@ final class WALSync: Sendable {
                 throw .ioError(path: path, detail: "fdatasync failed (errno \(errno)); the last commits may not be durable")
             }
             // Still linked: still the live file (SQLite never links a WAL elsewhere), and no path lookup.
-            var synced = stat()
-            if fstat(descriptor, &synced) == 0 && synced.st_nlink > 0 { return }
+            if let links = linkCount(descriptor), links > 0 { return }
             var live = stat()
             if stat(path, &live) != 0 && errno == ENOENT { return }
             if UInt64(live.st_dev) == device && UInt64(live.st_ino) == inode { return }
@@ -98,3 +97,24 @@ final class WALSync: Sendable {
         return try opened.get()
     }
 }
+
+/// The link count of an open file, read without its timestamps. Since Linux 6.13 a stat that reads a
+/// file's ctime (fstat does) makes the next write give the file a fine-grained ctime, which dirties its
+/// inode, so the fdatasync after it commits the inode too: one more journal write per sync, 50–90 µs on
+/// this machine's disk (bench/RESULTS.md, tenth session). statx asking for the link count alone does not.
+/// Glibc's `statx` is not visible to Swift; nil if it is missing or fails (then `fstat`).
+func linkCount(_ descriptor: Int32) -> UInt64? {
+    if let statx = statxFunction {
+        return withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { buffer -> UInt64? in
+            let emptyPath: Int32 = 0x1000, nlink: UInt32 = 0x4  // AT_EMPTY_PATH, STATX_NLINK
+            guard statx(descriptor, "", emptyPath, nlink, buffer.baseAddress!) == 0,
+                  buffer.load(as: UInt32.self) & nlink != 0 else { return nil }
+            return UInt64(buffer.load(fromByteOffset: 16, as: UInt32.self))  // struct statx: stx_mask, …, stx_nlink at 16
+        }
+    }
+    var status = stat()
+    return fstat(descriptor, &status) == 0 ? UInt64(status.st_nlink) : nil
+}
+
+private typealias Statx = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UInt32, UnsafeMutableRawPointer) -> Int32
+private let statxFunction: Statx? = dlsym(nil, "statx").map { unsafeBitCast($0, to: Statx.self) }

@@ -113,6 +113,20 @@ final class DurabilityTests: XCTestCase {
         XCTAssertEqual(sync.completed.load(ordering: .relaxed), 4)
     }
 
+    /// The sync's check that the WAL is still linked reads the link count without the timestamps (statx).
+    func testTheLinkCountOfAnOpenFile() throws {
+        let path = directory.file("links")
+        FileManager.default.createFile(atPath: path, contents: Data("x".utf8))
+        let descriptor = open(path, O_RDONLY)
+        defer { close(descriptor) }
+        XCTAssertEqual(linkCount(descriptor), 1)
+        XCTAssertEqual(link(path, path + "-2"), 0)
+        XCTAssertEqual(linkCount(descriptor), 2)
+        XCTAssertEqual(unlink(path), 0)
+        XCTAssertEqual(unlink(path + "-2"), 0)
+        XCTAssertEqual(linkCount(descriptor), 0)
+    }
+
     private func inode(_ path: String) throws -> UInt64 {
         (try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as! NSNumber).uint64Value
     }

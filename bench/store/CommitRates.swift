@@ -32,7 +32,8 @@ func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, dur
     let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
     let cpuBefore = cpuMicroseconds()
     let time = try seconds {
-        try runThreads(sessions) { session in
+        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuMicroseconds()
+    try runThreads(sessions) { session in
             let count = try commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
             counts.withLock { $0 += count }
         }
@@ -133,6 +134,7 @@ func commitCount(_ count: Int, sessions: Int) throws {
     let classOID = oids.lowerBound
     _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
                          author: "bench", message: "class")
+    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuMicroseconds()
     try runThreads(sessions) { session in
         var base = try store.headCommit()
         for value in 0..<count / sessions {
@@ -141,6 +143,9 @@ func commitCount(_ count: Int, sessions: Int) throws {
                                      author: "bench", message: "one")
         }
     }
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3, cpu = Double(cpuMicroseconds() - cpuStart)
     let statistics = store.groupCommitStatistics
-    print("\(count / sessions * sessions) commits in \(sessions) sessions, \(statistics.batches - 1) transactions")
+    let made = count / sessions * sessions
+    print("\(made) commits in \(sessions) sessions, \(statistics.batches - 1) transactions"
+          + String(format: "; per commit %.1f µs wall, %.1f µs CPU", wall / Double(made), cpu / Double(made)))
 }
