@@ -37,8 +37,9 @@ struct HeldSnapshot {
     static let checkpointFrames: Int32 = 1000
     /// How long a snapshot is held after the last commit (and how often, while commits keep coming,
     /// a timer looks whether they have stopped).
-    static let idleRelease: DispatchTimeInterval = .milliseconds(50)
-    fileprivate static let idleNanoseconds: UInt64 = 50_000_000
+    fileprivate static let idleMilliseconds = 50
+    static let idleRelease: DispatchTimeInterval = .milliseconds(idleMilliseconds)
+    fileprivate static let idleNanoseconds = UInt64(idleMilliseconds) * 1_000_000
 }
 
 extension Connection {
