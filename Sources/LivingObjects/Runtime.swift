@@ -136,8 +136,10 @@ public final class Runtime {
         if parts.count == 2, parts[0].hasPrefix("line ") {
             let coords = parts[0].dropFirst(5).split(separator: ",")
             if let line = Int(coords[0].trimmingCharacters(in: .whitespaces)) {
-                let col = coords.count > 1 ? coords[1].replacingOccurrences(of: "column", with: "").trimmingCharacters(in: .whitespaces) : ""
-                let where_ = "\(location.file):\(location.line + line - 1)" + (col.isEmpty ? "" : ":\(col)")
+                let column = coords.count > 1 ? Int(coords[1].replacingOccurrences(of: "column", with: "")
+                                                           .trimmingCharacters(in: .whitespaces)) : nil
+                let where_ = "\(location.file):\(location.line + line - 1)"
+                    + (column.map { ":\(location.fileColumn($0, onSourceLine: line))" } ?? "")
                 return Diagnostic(location: where_, message: parts[1].trimmingCharacters(in: .whitespaces))
             }
         }

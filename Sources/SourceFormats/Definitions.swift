@@ -4,13 +4,43 @@
 public struct SourceLocation: Equatable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
+    /// Where the source's first line lies in the file's line, if not from column 1 on.
+    public var firstLine: FirstLineColumns?
 
-    public init(file: String, line: Int) {
+    public init(file: String, line: Int, firstLine: FirstLineColumns? = nil) {
         self.file = file
         self.line = line
+        self.firstLine = firstLine
     }
 
     public var description: String { line > 0 ? "\(file):\(line)" : file }
+
+    /// A place is its file and line; `firstLine` only refines the columns reported on that line.
+    public static func == (a: SourceLocation, b: SourceLocation) -> Bool { a.file == b.file && a.line == b.line }
+
+    /// The file's column (1-based, in Unicode code points) of a column on the source's line `line`.
+    public func fileColumn(_ column: Int, onSourceLine line: Int) -> Int {
+        guard line == 1, let firstLine else { return column }
+        return column <= firstLine.bodyStart ? firstLine.patternColumn + column - 1
+                                             : firstLine.bodyColumn + column - 1 - firstLine.bodyStart
+    }
+}
+
+/// A Tonel method's source is its pattern followed by its body: on the first line the two are apart
+/// in the file (`Foo >> bar [ ^ 3 ]` gives `bar ^ 3 `), so columns there map in two pieces.
+public struct FirstLineColumns: Equatable, Sendable {
+    /// The file column of the source's first character.
+    public var patternColumn: Int
+    /// How many characters of the source's first line come before the body (the pattern's).
+    public var bodyStart: Int
+    /// The file column of the body's first character (just after `[`).
+    public var bodyColumn: Int
+
+    public init(patternColumn: Int, bodyStart: Int, bodyColumn: Int) {
+        self.patternColumn = patternColumn
+        self.bodyStart = bodyStart
+        self.bodyColumn = bodyColumn
+    }
 }
 
 /// A malformed or unreadable source file, with where the problem is.

@@ -72,6 +72,13 @@ struct SourceCursor {
         return false
     }
 
+    /// The 1-based column, in Unicode code points, of the byte at `offset` on its line.
+    func column(at offset: Int) -> Int {
+        var lineStart = offset
+        while lineStart > 0, bytes[lineStart - 1] != .lf { lineStart -= 1 }
+        return text(lineStart ..< offset).unicodeScalars.count + 1
+    }
+
     func text(_ range: Range<Int>) -> String {
         String(decoding: bytes[range], as: UTF8.self)
     }

@@ -119,11 +119,14 @@ struct TonelParser {
             throw cursor.error("'\(shown)' is not a method pattern (like 'x', '+ other' or 'at: index put: value')", line: patternLine)
         }
         cursor.advance()
+        let columns = FirstLineColumns(patternColumn: cursor.column(at: patternStart),
+                                       bodyStart: pattern.unicodeScalars.count,
+                                       bodyColumn: cursor.column(at: cursor.offset))
         let body = try readBody(method: "\(className) >> \(parsed.selector)", line: line)
         return MethodDefinition(
             className: className, isClassSide: isClassSide, category: category,
             source: (pattern + body).trimmingTrailingWhitespace,
-            location: SourceLocation(file: cursor.file, line: patternLine))
+            location: SourceLocation(file: cursor.file, line: patternLine, firstLine: columns))
     }
 
     /// The text up to the `]` matching the method's `[`, skipping brackets inside strings,

@@ -125,6 +125,29 @@ final class FileInOutTests: XCTestCase {
         XCTAssertFalse(c.rt.fileIn(path: write("fine.st", "Gauge new level")).failed)
     }
 
+    /// A one-line method's source is its pattern and body joined: errors on it still point into the file.
+    func testErrorsInOneLineTonelMethodsHaveTheFilesColumns() throws {
+        let c = try CapturingRuntime()
+        let file = write("Meter.class.st", """
+            Class { #name : #Meter, #superclass : #Object, #category : #Demo }
+
+            { #category : #accessing }
+            Meter >> reading [ ^ nowhere ]
+
+            { #category : #accessing }
+            Meter class >>   at: place [   ^ place + ]
+
+            { #category : #accessing }
+            Meter >> fine [ ^ 'é' , 'x' ]
+            """)
+        let report = c.rt.fileIn(path: file)
+        XCTAssertEqual(report.diagnostics.map(\.description), [
+            file + ":4:22: undeclared variable 'nowhere'",
+            file + ":7:41: missing argument after binary selector '+'",
+        ])
+        XCTAssertEqual(try c.print("Meter new fine"), "'éx'")
+    }
+
     func testScriptsSeeTheirArgumentsAndUnhandledErrorsFailTheRun() throws {
         let c = try CapturingRuntime()
         c.rt.vm.arguments = ["alpha", "beta"]
