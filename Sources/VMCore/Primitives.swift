@@ -81,7 +81,7 @@ extension VM {
     /// A primitive that could not read the image (`faultError` says why): `Processor objectFault: why`
     /// is sent instead of running the fallback code.
     private func objectFaultInstead(nargs: Int) -> PrimitiveOutcome {
-        guard let selector = replaceByObjectFault(sp, nargs) else { return .fail }
+        guard let selector = replaceByObjectFault(sp, nargs) else { return .next(terminateActiveProcess()) }
         sp -= nargs - 1
         return .next(.send(selector: selector, numArgs: 1))
     }

@@ -96,8 +96,9 @@ extension VM {
     /// kernel signals ObjectFault, an Error).
     private func objectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         self.sp = sp
-        guard let selector = replaceByObjectFault(sp, nargs), let handler = lookup(classOf(root(.processor)), selector) else {
-            writeErr("VM: \(faultError ?? "an object of the image cannot be loaded")\n")
+        let selector = replaceByObjectFault(sp, nargs)
+        guard let selector, let handler = lookup(classOf(root(.processor)), selector) else {
+            if selector != nil { writeErr("VM: \(faultError ?? "an object of the image cannot be loaded")\n") }
             evalFailed = true; evalDone = true
             return (0, sp, nargs)
         }
@@ -106,10 +107,20 @@ extension VM {
     }
 
     /// Replaces a send's receiver and arguments on the stack by `Processor` and a String saying why a
-    /// ghost could not be loaded; answers the selector `objectFault:` (nil when out of memory).
+    /// ghost could not be loaded; answers the selector `objectFault:`. Nil, after saying why on stderr,
+    /// when out of memory or when handling this fault would nest too deep (ObjectFaultNesting.swift):
+    /// the caller stops the process.
     func replaceByObjectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> Oop? {
-        guard let selector = intern("objectFault:"),
-              let text = newString(faultError ?? "an object of the image cannot be loaded") else { return nil }
+        let why = faultError ?? "an object of the image cannot be loaded"
+        guard let selector = intern("objectFault:"), let text = newString(why) else {
+            writeErr("VM: \(why)\nVM: out of memory while reporting it\n")
+            return nil
+        }
+        guard admitObjectFault(receiverSlot: sp - nargs, selector: selector) else {
+            writeErr("VM: \(why)\nVM: the code that handles this error cannot be loaded either "
+                     + "(\(VM.objectFaultNestingLimit) object faults nested): the process is stopped\n")
+            return nil
+        }
         sp[-nargs] = root(.processor)
         sp[1 - nargs] = text
         return selector

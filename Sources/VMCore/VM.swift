@@ -198,6 +198,8 @@ public final class VM {
     /// Why the last fault failed, and how many have failed.
     public internal(set) var faultError: String? = nil
     public internal(set) var faultFailures = 0
+    /// The frames of `Processor objectFault:` activations the VM started (ObjectFaultNesting.swift).
+    var objectFaultFrames: [(stack: Int, frame: UnsafeMutablePointer<UInt64>)] = []
     var lastCompileError = ""
     var lastInstallError: String? = nil
     /// While true every object is allocated in old space (genesis and bootstrap).

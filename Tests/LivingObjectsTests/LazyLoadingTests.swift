@@ -210,6 +210,25 @@ final class LazyLoadingTests: MasterImageTestCase {
         XCTAssertEqual(try image.print("(Data at: 27) value"), "27", "the rest of the image is fine")
         XCTAssertEqual(try image.print("[(Data at: 2) , (Data at: 25)] on: ObjectFault do: [:e | #caught]"), "#caught")
     }
+
+    /// When what signals the error is what cannot be loaded, each ObjectFault would fault again one level
+    /// deeper, rereading the record, until the stack overflowed: the VM stops the process instead.
+    func testAFaultInTheCodeThatSignalsFaultsStopsTheProcessWithAReport() throws {
+        let probe = try openedWithoutPrefetching()
+        let method = try probe.rt.evaluate("Exception >> #signal:")
+        let damaged = try XCTUnwrap(probe.rt.imageSession?.oids[method])
+        try SQLiteStore.open(path: image).write { connection in
+            try connection.execute("UPDATE objects SET contents = x'ffffffff' WHERE oid = \(damaged)")
+        }
+        let image = try openedWithoutPrefetching()
+        XCTAssertThrowsError(try image.rt.evaluate("Error new signal: 'first'"))
+        XCTAssertTrue(image.err.contains("cannot load object \(damaged)"), image.err)
+        XCTAssertTrue(image.err.contains("(\(VM.objectFaultNestingLimit) object faults nested): the process is stopped"), image.err)
+        XCTAssertThrowsError(try image.rt.evaluate("[Error new signal: 'again'] on: ObjectFault do: [:e | e return: 1]"))
+        XCTAssertEqual(image.err.components(separatedBy: "the process is stopped").count, 3, "stopped the same way again")
+        XCTAssertEqual(try image.print("(Data at: 4) value + 3"), "7", "the rest of the image is fine")
+        XCTAssertEqual(try image.print("[(Data at: 4) foo] on: MessageNotUnderstood do: [:e | e return: 5]"), "5")
+    }
 }
 
 /// An image with data of every kind behind the global Data, saved once and copied for each test.
