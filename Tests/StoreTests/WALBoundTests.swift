@@ -17,13 +17,15 @@ final class WALBoundTests: XCTestCase {
     /// until the next one. Without RESTART checkpoints these loads grow it past 70 MB.
     private let bound = 32 + 3 * Int(HeldSnapshot.checkpointFrames) * (4096 + 24)
 
+    /// Four stores, each with two threads committing (group commit), and a reader.
     func testSeveralStoresCommittingWithoutAPauseKeepTheWALBounded() throws {
         let path = directory.file("stores.lo")
         let stores = try [SQLiteStore.open(path: path, create: true)] + (1..<4).map { _ in try SQLiteStore.open(path: path) }
         let reader = try SQLiteStore.open(path: path)
-        let pairs = try stores[0].allocateOIDs(count: 2 * stores.count)
+        let sessions = 2 * stores.count
+        let pairs = try stores[0].allocateOIDs(count: 2 * sessions)
         let start = try stores[0].headCommit()
-        let commitsPerStore = 1500  // 2–3 WAL frames each
+        let commitsPerSession = 750  // 6,000 commits, about 2 WAL frames each
         let watcher = WALWatcher(path + "-wal")
         let failures = Mutex<[String]>([])
         let done = Atomic<Bool>(false)
@@ -35,17 +37,17 @@ final class WALBoundTests: XCTestCase {
         let readerStopped = DispatchSemaphore(value: 0)
         Thread {
             defer { readerStopped.signal() }
-            var seen = [Int](repeating: 0, count: stores.count)
+            var seen = [Int](repeating: 0, count: sessions)
             do {
                 while !done.load(ordering: .relaxed) {
                     let head = try reader.headCommit()
                     let objects = try reader.records(of: Array(pairs), asOf: head)
-                    for session in 0..<stores.count {
+                    for session in 0..<sessions {
                         let values = objects.filter { ($0.oid - pairs.lowerBound) / 2 == UInt64(session) }
                             .map { Int(Int64(bitPattern: $0.slots![0]) >> 3) }
                         if values.isEmpty { continue }
                         guard values.count == 2, values[0] == values[1], values[0] >= seen[session] else {
-                            failures.withLock { $0.append("store \(session)'s pair as of \(head): \(values), after \(seen[session])") }
+                            failures.withLock { $0.append("session \(session)'s pair as of \(head): \(values), after \(seen[session])") }
                             return
                         }
                         seen[session] = values[0]
@@ -55,19 +57,19 @@ final class WALBoundTests: XCTestCase {
                 }
             } catch { failures.withLock { $0.append("reader: \(error)") } }
         }.start()
-        // Each store commits its own pair of objects, both with the same value, on top of its last commit.
-        runThreads(stores.count) { index in
-            let store = stores[index]
-            let first = pairs.lowerBound + 2 * UInt64(index)
+        // Each session commits its own pair of objects, both with the same value, on top of its last commit.
+        runThreads(sessions) { session in
+            let store = stores[session % stores.count]
+            let first = pairs.lowerBound + 2 * UInt64(session)
             do {
                 var base = try store.headCommit()
-                for value in 1...commitsPerStore {
+                for value in 1...commitsPerSession {
                     base = try store.commit(base: base, writes: [
                         StoredObject(oid: first, classOID: first, format: 1, slots: [smallInteger(value)]),
                         StoredObject(oid: first + 1, classOID: first, format: 1, slots: [smallInteger(value)]),
-                    ], author: "t", message: "store \(index)")
+                    ], author: "t", message: "session \(session)")
                 }
-            } catch { failures.withLock { $0.append("store \(index): \(error)") } }
+            } catch { failures.withLock { $0.append("session \(session): \(error)") } }
         }
         done.store(true, ordering: .relaxed)
         readerStopped.wait()
@@ -77,9 +79,9 @@ final class WALBoundTests: XCTestCase {
         XCTAssertGreaterThan(reads.load(ordering: .relaxed), 0)
         XCTAssertLessThanOrEqual(largest, bound, "the WAL reached \(largest) bytes")
         let head = try reader.headCommit()
-        XCTAssertEqual(head.rawValue, start.rawValue + Int64(stores.count * commitsPerStore), "commits missing")
+        XCTAssertEqual(head.rawValue, start.rawValue + Int64(sessions * commitsPerSession), "commits missing")
         let objects = try reader.records(of: Array(pairs), asOf: head)
-        XCTAssertEqual(objects.map { $0.slots! }, [[UInt64]](repeating: [smallInteger(commitsPerStore)], count: pairs.count))
+        XCTAssertEqual(objects.map { $0.slots! }, [[UInt64]](repeating: [smallInteger(commitsPerSession)], count: pairs.count))
         XCTAssertEqual(try reader.check(), [])
     }
 
