@@ -29,8 +29,8 @@
 //   store's held snapshot, let go when that store next tries to commit (it finds the write lock taken)
 //   — near the checkpoint size commits hold none (HeldSnapshot.swift), so that the RESTART does not
 //   wait for a WAL sync of theirs.
-// SQLite never waits for the checkpoint lock: if another connection is checkpointing, both checkpoints
-// give up at once, and the next commit tries again.
+// SQLite never waits for the checkpoint lock: while another connection checkpoints, this one's
+// checkpoints give up at once, and its next commit tries again.
 
 import CSQLite
 import Dispatch
