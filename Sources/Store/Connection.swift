@@ -18,6 +18,8 @@ final class Connection: @unchecked Sendable {
     var commitCache = CommitCache()
     /// For the writer: its read transaction kept open from one commit to the next (HeldSnapshot.swift).
     var heldSnapshot = HeldSnapshot()
+    /// For the writer: when its checkpoints wait for the WAL to start again (WALRestart.swift).
+    var walRestart = WALRestart()
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
@@ -294,7 +296,7 @@ final class Statement {
 /// Waits for another connection's lock in short sleeps growing from 20 µs to 1 ms, then 1 ms each, up
 /// to about 30 s in all. (SQLite's own handler sleeps a millisecond or more at once: longer than a
 /// whole commit when fsync is fast.)
-private let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, count in
+let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, count in
     guard count < 30_000 else { return 0 }
     usleep(count < 6 ? 20 << UInt32(count) : 1_000)
     return 1

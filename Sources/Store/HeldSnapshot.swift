@@ -16,8 +16,11 @@
 // A held read transaction pins its read mark: checkpoints copy no frame past it, and the WAL cannot
 // restart from its beginning. So the writer lets go
 // - before any other use of its connection (other transactions, statements run outside one);
-// - when a commit has brought the WAL to the checkpoint size: it then checkpoints, as SQLite's
-//   autocheckpoint does (the wal hook below replaces it), and holds nothing until the WAL has restarted;
+// - when a commit has brought the WAL to the checkpoint size: it then checkpoints (WALRestart.swift;
+//   the wal hook below replaces SQLite's autocheckpoint);
+// - from nine tenths of the checkpoint size on, until the WAL has restarted: a commit then holds
+//   nothing, so that the checkpoint another process runs at the checkpoint size, which waits for every
+//   reader, does not wait for this one's next commit (for its WAL sync first);
 // - when no commit came for 50 ms (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle store does
 //   not hold up the checkpoints of another process for long.
 
@@ -35,6 +38,8 @@ struct HeldSnapshot {
 
     /// SQLite's autocheckpoint size, in frames.
     static let checkpointFrames: Int32 = 1000
+    /// From this size of the WAL on, in frames, commits hold no snapshot.
+    static let holdFrames: Int32 = checkpointFrames - checkpointFrames / 10
     /// How long a snapshot is held after the last commit (and how often, while commits keep coming,
     /// a timer looks whether they have stopped).
     fileprivate static let idleMilliseconds = 50
@@ -45,14 +50,14 @@ struct HeldSnapshot {
 extension Connection {
     var holdsSnapshot: Bool { heldSnapshot.isHeld }
 
-    /// Replaces SQLite's autocheckpoint with a hook that does the same (a passive checkpoint once a commit
-    /// has brought the WAL to 1000 frames) unless the snapshot is held; `checkpointIfDue` then does it.
+    /// Replaces SQLite's autocheckpoint with a hook that checkpoints once a commit has brought the WAL to
+    /// 1000 frames (WALRestart.swift), unless the snapshot is held; `checkpointIfDue` then does it.
     func installCheckpointHook() {
-        sqlite3_wal_hook(raw, { context, db, name, frames in
+        sqlite3_wal_hook(raw, { context, _, _, frames in
             let connection = Unmanaged<Connection>.fromOpaque(context!).takeUnretainedValue()
             connection.heldSnapshot.walFrames = frames
             if frames >= HeldSnapshot.checkpointFrames && !connection.heldSnapshot.isHeld {
-                sqlite3_wal_checkpoint(db, name)
+                connection.checkpointWAL()
             }
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
@@ -74,9 +79,9 @@ extension Connection {
     }
 
     /// In a commit's transaction, just before COMMIT: makes the COMMIT keep a read transaction open.
-    /// Not while the WAL is due for a checkpoint (until it has restarted).
+    /// Not once the WAL is near the checkpoint size (until it has restarted).
     func holdSnapshot() throws(StoreError) {
-        guard !heldSnapshot.isHeld, heldSnapshot.walFrames < HeldSnapshot.checkpointFrames else { return }
+        guard !heldSnapshot.isHeld, heldSnapshot.walFrames < HeldSnapshot.holdFrames else { return }
         if heldSnapshot.statement == nil { heldSnapshot.statement = try unlistedStatement("SELECT 1 FROM meta") }
         let statement = heldSnapshot.statement!
         guard try statement.step() else {
@@ -86,12 +91,12 @@ extension Connection {
         heldSnapshot.isHeld = true
     }
 
-    /// After a COMMIT that kept the snapshot: the checkpoint SQLite's autocheckpoint would have made, if due.
+    /// After a COMMIT that kept the snapshot: the checkpoint, if due.
     func checkpointIfDue() {
         guard heldSnapshot.isHeld else { return }
         if heldSnapshot.walFrames >= HeldSnapshot.checkpointFrames {
             releaseSnapshot()
-            sqlite3_wal_checkpoint(raw, "main")
+            checkpointWAL()
         } else {
             heldSnapshot.lastCommit = DispatchTime.now().uptimeNanoseconds
         }

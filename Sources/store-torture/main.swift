@@ -1,18 +1,20 @@
 // The child of the store's crash test: commits to the store at argv[1] in a loop, forever, and prints
 // "<commit id> <counter>" after each commit returns (acknowledged). The test kills it with SIGKILL.
 //
-// Each commit bumps a counter object (root "counter": [counter, newest node]) and adds a node
-// [counter, previous node]; every 25th node also carries 100 KB of bytes stored out of line.
+// Each commit bumps a counter object (root "counter", or argv[2]: [counter, newest node]) and adds a
+// node [counter, previous node]; every 25th node also carries 100 KB of bytes stored out of line.
+// Children counting under roots of their own commit to one store side by side without conflicts.
 
 import Foundation
 import Store
 
 let store = try SQLiteStore.open(path: CommandLine.arguments[1], create: true)
+let rootName = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "counter"
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
 
 var head = try store.headCommit()
 var counterOID: UInt64, nilOID: UInt64, counter = 0, previousNode: UInt64
-if let oid = try store.root(named: "counter", asOf: head), let object = try store.load(oid: oid, asOf: head),
+if let oid = try store.root(named: rootName, asOf: head), let object = try store.load(oid: oid, asOf: head),
    let slots = object.slots {
     counterOID = oid
     nilOID = object.classOID
@@ -25,7 +27,7 @@ if let oid = try store.root(named: "counter", asOf: head), let object = try stor
     head = try store.commit(base: head, writes: [
         StoredObject(oid: nilOID, classOID: nilOID, format: 0, slots: []),
         StoredObject(oid: counterOID, classOID: nilOID, format: 1, slots: [smallInteger(0), StoredObject.reference(nilOID)]),
-    ], roots: ["counter": counterOID], author: "torture", message: "start")
+    ], roots: [rootName: counterOID], author: "torture", message: "start")
 }
 
 var fresh = try store.allocateOIDs(count: 1000)

@@ -107,20 +107,28 @@ func commitFigures(rounds: Int, duration: Double) throws {
     if ProcessInfo.processInfo.environment["STORE_BENCH_COLD_WAL"] == nil {
         print("WAL warm-up: \(try warmUpWAL(store, path: path, classOID: classOID)) commits")
     }
-    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)  8 processes")
+    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)  8 processes"
+          + "  [largest WAL: 1 session, 8 threads, 8 processes]")
+    var processTraces: [String] = []
     for round in 1...rounds {
         let probe0 = measureFsyncRate(duration: 1)
-        let one = try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration)
+        let (one, oneWAL) = try watchingWAL(path) { try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration) }
         let probe1 = measureFsyncRate(duration: 1)
-        let eight = try threadCommitRate(store, sessions: 8, classOID: classOID, duration: duration)
+        let (eight, eightWAL) = try watchingWAL(path) { try threadCommitRate(store, sessions: 8, classOID: classOID, duration: duration) }
         let probe2 = measureFsyncRate(duration: 1)
-        let processes = try processCommitRate(path: path, processes: 8, classOID: classOID, duration: duration)
+        let (processes, processWAL) = try watchingWAL(path) {
+            try processCommitRate(path: path, processes: 8, classOID: classOID, duration: duration)
+        }
         let probe3 = measureFsyncRate(duration: 1)
         func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
         let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
         print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
-              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))")
+              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))"
+              + "  [\(oneWAL.summary), \(eightWAL.summary), \(processWAL.summary)]")
+        processTraces.append("\(round)  \(processWAL.traceInMB)")
     }
+    print("WAL size (MB) every 0.25 s while 8 processes commit (from the workers' launch):")
+    for trace in processTraces { print(trace) }
 }
 
 /// `store-bench commit-count N [T]`: a fresh store, then N one-object commits in one session (or in
