@@ -8,22 +8,8 @@ import XCTest
 final class CrashTests: XCTestCase {
     private let directory = TemporaryDirectory()
 
-    /// `store-torture`, built beside the test bundle.
-    private func tortureExecutable() throws -> URL {
-        let candidates = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), Bundle.main.bundleURL, Bundle(for: Self.self).bundleURL]
-        for candidate in candidates {
-            var folder = candidate.deletingLastPathComponent()
-            for _ in 0..<3 {
-                let executable = folder.appendingPathComponent("store-torture")
-                if FileManager.default.isExecutableFile(atPath: executable.path) { return executable }
-                folder = folder.deletingLastPathComponent()
-            }
-        }
-        throw XCTSkip("store-torture is not built beside the tests (swift build --product store-torture)")
-    }
-
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
-        let executable = try tortureExecutable()
+        let executable = try storeTortureExecutable()
         let path = directory.file("torture.lo")
         let kills = Int(ProcessInfo.processInfo.environment["STORE_TORTURE_KILLS"] ?? "") ?? 100
         var acknowledged = 0, maximum = 0

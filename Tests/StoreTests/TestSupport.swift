@@ -1,6 +1,7 @@
 // Temporary store files for the tests.
 
 import Foundation
+import XCTest
 @testable import Store
 
 /// A fresh directory for one test's files, removed when the test ends.
@@ -44,4 +45,19 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         }.start()
     }
     for _ in 0..<count { done.wait() }
+}
+
+/// `store-torture`, built beside the test bundle (the crash test's child, and a holder of the sync mutex).
+func storeTortureExecutable() throws -> URL {
+    let candidates = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), Bundle.main.bundleURL,
+                      Bundle(for: TemporaryDirectory.self).bundleURL]
+    for candidate in candidates {
+        var folder = candidate.deletingLastPathComponent()
+        for _ in 0..<3 {
+            let executable = folder.appendingPathComponent("store-torture")
+            if FileManager.default.isExecutableFile(atPath: executable.path) { return executable }
+            folder = folder.deletingLastPathComponent()
+        }
+    }
+    throw XCTSkip("store-torture is not built beside the tests (swift build --product store-torture)")
 }
