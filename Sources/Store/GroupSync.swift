@@ -190,3 +190,11 @@ final class GroupSync: @unchecked Sendable {
         return locked == EBUSY
     }
 }
+
+extension SQLiteStore {
+    /// Since the store was opened: how many WAL syncs it made, and how many of its writes were made
+    /// durable by another writer's sync (another store's, often another process's) instead.
+    public var syncStatistics: (syncs: Int, covered: Int) {
+        (walSync.completed.load(ordering: .relaxed), walSync.group?.covered.load(ordering: .relaxed) ?? 0)
+    }
+}
