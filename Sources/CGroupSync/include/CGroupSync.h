@@ -26,7 +26,8 @@ typedef struct {
     uint64_t durable;
     /// Bumped after every sync attempt; waiters sleep on it (a futex).
     uint32_t generation;
-    /// How many are asleep on `generation`.
+    /// How many are asleep on `generation`. (One killed asleep stays counted: each sync then makes a
+    /// needless wake call, until the file is rebuilt.)
     uint32_t waiters;
     /// CLOCK_MONOTONIC nanoseconds when the syncer took the mutex.
     uint64_t locked_at;
