@@ -20,9 +20,17 @@
 //   autocheckpoint does (the wal hook below replaces it), and holds nothing until the WAL has restarted;
 // - when no commit came for 50 ms (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle store does
 //   not hold up the checkpoints of another process for long.
+//
+// Unlike SQLite's autocheckpoint, a connection does not checkpoint after every commit while the WAL
+// stays past the checkpoint size, but a few times each time it has grown by that size. A WAL stays that
+// long when readers keep it from restarting, as the writers of other processes always do while they
+// commit, and a passive checkpoint that finds frames to copy first syncs the WAL: with SQLite's rule,
+// eight processes committing made almost one such sync per commit besides their commits' own
+// (bench/RESULTS.md, group-sync session).
 
 import CSQLite
 import Dispatch
+import Synchronization
 
 struct HeldSnapshot {
     /// Kept unfinished while the snapshot is held (prepared on first use).
@@ -32,9 +40,38 @@ struct HeldSnapshot {
     fileprivate var walFrames: Int32 = 0
     /// When the last commit that left the snapshot held finished (uptime nanoseconds).
     fileprivate var lastCommit: UInt64 = 0
+    /// The WAL's size in frames when this connection began its current round of checkpoints, and how
+    /// many it has begun since.
+    fileprivate var roundStart: Int32 = 0
+    fileprivate var roundCheckpoints = 0
+
+    /// After a commit: the WAL's size. Below the checkpoint size (it restarted), a new round begins.
+    fileprivate mutating func noteWALFrames(_ frames: Int32) {
+        walFrames = frames
+        if frames < Self.checkpointFrames { roundCheckpoints = 0 }
+    }
+
+    /// Whether to checkpoint now: the WAL is at the checkpoint size, and this round (begun when it got
+    /// there, or grew by that size again) has had fewer than `checkpointsPerRound` checkpoints. More than
+    /// one: a checkpoint that copied every frame lets the next write restart the WAL only if no reader is
+    /// busy with it at that moment.
+    fileprivate mutating func checkpointDue() -> Bool {
+        guard walFrames >= Self.checkpointFrames else { return false }
+        if roundCheckpoints == 0 || walFrames < roundStart || walFrames - roundStart >= Self.checkpointFrames {
+            roundStart = walFrames
+            roundCheckpoints = 0
+        }
+        guard roundCheckpoints < Self.checkpointsPerRound else { return false }
+        roundCheckpoints += 1
+        Self.checkpointsStarted.add(1, ordering: .relaxed)
+        return true
+    }
 
     /// SQLite's autocheckpoint size, in frames.
     static let checkpointFrames: Int32 = 1000
+    static let checkpointsPerRound = 3
+    /// Checkpoints started by commits, in every store (tests count them).
+    static let checkpointsStarted = Atomic<Int>(0)
     /// How long a snapshot is held after the last commit (and how often, while commits keep coming,
     /// a timer looks whether they have stopped).
     fileprivate static let idleMilliseconds = 50
@@ -50,8 +87,8 @@ extension Connection {
     func installCheckpointHook() {
         sqlite3_wal_hook(raw, { context, db, name, frames in
             let connection = Unmanaged<Connection>.fromOpaque(context!).takeUnretainedValue()
-            connection.heldSnapshot.walFrames = frames
-            if frames >= HeldSnapshot.checkpointFrames && !connection.heldSnapshot.isHeld {
+            connection.heldSnapshot.noteWALFrames(frames)
+            if !connection.heldSnapshot.isHeld && connection.heldSnapshot.checkpointDue() {
                 sqlite3_wal_checkpoint(db, name)
             }
             return SQLITE_OK
@@ -91,7 +128,7 @@ extension Connection {
         guard heldSnapshot.isHeld else { return }
         if heldSnapshot.walFrames >= HeldSnapshot.checkpointFrames {
             releaseSnapshot()
-            sqlite3_wal_checkpoint(raw, "main")
+            if heldSnapshot.checkpointDue() { sqlite3_wal_checkpoint(raw, "main") }
         } else {
             heldSnapshot.lastCommit = DispatchTime.now().uptimeNanoseconds
         }

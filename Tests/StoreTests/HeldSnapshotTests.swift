@@ -63,6 +63,41 @@ final class HeldSnapshotTests: XCTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    /// While a reader keeps the WAL from restarting, commits past the checkpoint size checkpoint a few
+    /// times each time the WAL has grown by that size, not after every commit (each passive checkpoint
+    /// with frames to copy syncs the WAL); once the reader is gone, the WAL restarts as before.
+    func testAPinnedWALIsNotCheckpointedAfterEveryCommit() throws {
+        let path = directory.file("pinned.lo")
+        let store = try SQLiteStore.open(path: path, create: true)
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        var head = try store.headCommit()
+        let reader = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
+        try reader.execute("BEGIN")
+        XCTAssertNotNil(try reader.integer("SELECT max(id) FROM commits"), "a read transaction on an early snapshot")
+        let pageSize = try XCTUnwrap(store.writer.withLock { try $0.integer("PRAGMA page_size") })
+        let checkpointBytes = Int(HeldSnapshot.checkpointFrames) * (Int(pageSize) + 24)
+        var value = 0
+        func commit() throws {
+            value += 1
+            head = try store.commit(base: head, writes: [object(oid, value)], author: "t", message: "pinned")
+        }
+        while walSize(path) < checkpointBytes { try commit() }
+        let started = HeldSnapshot.checkpointsStarted.load(ordering: .relaxed)
+        for _ in 0..<1000 { try commit() }  // two frames each: twice the checkpoint size
+        let pinned = walSize(path)
+        XCTAssertGreaterThan(pinned, 2 * checkpointBytes, "the reader kept the WAL from restarting")
+        let checkpoints = HeldSnapshot.checkpointsStarted.load(ordering: .relaxed) - started
+        XCTAssertGreaterThanOrEqual(checkpoints, 1)
+        XCTAssertLessThanOrEqual(checkpoints, 3 * HeldSnapshot.checkpointsPerRound, "a few per checkpoint size of growth, not one per commit")
+
+        try reader.execute("COMMIT")
+        for _ in 0..<1500 { try commit() }
+        XCTAssertLessThanOrEqual(walSize(path), pinned + checkpointBytes + 20 * (Int(pageSize) + 24),
+                                 "checkpointed and restarted once the reader was gone")
+        XCTAssertEqual(try store.load(oid: oid, asOf: head)?.slots, [smallInteger(value)])
+        XCTAssertEqual(try store.check(), [])
+    }
+
     /// Another store on the file commits between this one's commits: this one's held snapshot is stale,
     /// so it begins afresh and sees the other's commit (its head, and the conflict).
     func testCommitsOfAnotherStoreInBetweenAreSeen() throws {
