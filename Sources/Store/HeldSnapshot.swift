@@ -24,9 +24,9 @@
 // Unlike SQLite's autocheckpoint, a connection does not checkpoint after every commit while the WAL
 // stays past the checkpoint size, but a few times each time it has grown by that size. A WAL stays that
 // long when readers keep it from restarting, as the writers of other processes always do while they
-// commit, and a passive checkpoint that finds frames to copy first syncs the WAL: with SQLite's rule,
-// eight processes committing made almost one such sync per commit besides their commits' own
-// (bench/RESULTS.md, group-sync session).
+// commit. Each checkpoint takes locks and copies frames, and if it finds frames to copy it first syncs
+// the WAL: with SQLite's rule, eight processes committing ran one after nearly every commit, and a third
+// of their WAL syncs were the checkpoints' (bench/RESULTS.md, group-sync session).
 
 import CSQLite
 import Dispatch
