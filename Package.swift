@@ -42,9 +42,12 @@ let package = Package(
         .systemLibrary(name: "CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
         // The image store: versioned objects, commits, history on SQLite (Debian: libsqlite3-dev).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "Store", dependencies: ["CSQLite"], swiftSettings: imageSettings),
-        // A child process for the store's crash test: commits in a loop until killed.
-        .executableTarget(name: "store-torture", dependencies: ["Store"]),
+        // The page shared by a store's writers for group commit across processes: atomics, a robust mutex, a futex.
+        .target(name: "CGroupSync"),
+        .target(name: "Store", dependencies: ["CSQLite", "CGroupSync"], swiftSettings: imageSettings),
+        // A child process for the store's crash test: commits in a loop until killed (and holds the
+        // shared sync mutex until killed, for the group-sync tests).
+        .executableTarget(name: "store-torture", dependencies: ["Store", "CGroupSync"]),
         // Store figures: bulk create, cold traversal, bytes per object, commit rates; image commits (bench/RESULTS.md).
         .executableTarget(name: "store-bench", dependencies: ["Store", "LivingObjects", "VMCore"], path: "bench/store"),
         // Lazy images: opening an image of millions of objects, loading them through the VM (bench/RESULTS.md).

@@ -7,8 +7,9 @@
 // (`fdatasync`) after its COMMIT and before it returns. A sync covers every frame written before it
 // started — this transaction's and all earlier ones — so an acknowledged commit is as durable as with
 // `synchronous = FULL`. The difference is that the sync happens after SQLite's write lock is released:
-// the next transaction (of this process or another) is written while this one syncs, and concurrent
-// syncs share the disk's flushes.
+// the next transaction (of this process or another) is written while this one syncs, and writers
+// that finish their COMMITs while a sync runs share the next one: one of them syncs for all, whatever
+// process each is in (GroupSync.swift).
 
 import Foundation
 import Synchronization
@@ -23,6 +24,9 @@ final class WALSync: Sendable {
         /// Descriptors of a WAL file that was replaced, closed only with the store: another thread may
         /// still be syncing one, and a closed number could be reused.
         var retired: [Int32] = []
+        /// The page shared with the store's other writers, opened at the first sync (nil: sync alone).
+        var group: GroupSync?
+        var groupOpened = false
     }
 
     private let file = Mutex(File())
@@ -31,7 +35,12 @@ final class WALSync: Sendable {
     /// Runs just before each sync (tests hold a sync there).
     let beforeSync = Mutex<(@Sendable () -> Void)?>(nil)
 
-    init(databasePath: String) { path = databasePath + "-wal" }
+    private let databasePath: String
+
+    init(databasePath: String) {
+        self.databasePath = databasePath
+        path = databasePath + "-wal"
+    }
 
     /// The inode of the WAL file the last sync found live (0 if none).
     var syncedInode: UInt64 { file.withLock { $0.descriptor >= 0 ? $0.inode : 0 } }
@@ -42,12 +51,29 @@ final class WALSync: Sendable {
         }
     }
 
-    /// Makes every WAL frame written so far durable. No WAL file means a checkpoint moved every frame
-    /// into the database file, and synced it, before the file was removed.
+    /// Makes every WAL frame written so far durable: syncs, or finds that a sync of another writer,
+    /// begun since, did. Called after a COMMIT has returned. No WAL file means a checkpoint moved every
+    /// frame into the database file, and synced it, before the file was removed.
     func sync() throws(StoreError) {
         beforeSync.withLock { $0 }?()
-        try syncLiveFile()
+        if let group = group {
+            if try group.sync({ () throws(StoreError) in try syncLiveFile() }) == .covered { return }
+        } else {
+            try syncLiveFile()
+        }
         completed.add(1, ordering: .relaxed)
+    }
+
+    /// The page shared with the other writers of the store, opened on first use (so that a store that
+    /// never writes leaves no file), or nil if it cannot be used.
+    var group: GroupSync? {
+        file.withLock { file in
+            if !file.groupOpened {
+                file.groupOpened = true
+                file.group = GroupSync.open(databasePath: databasePath)
+            }
+            return file.group
+        }
     }
 
     private func syncLiveFile() throws(StoreError) {

@@ -8,6 +8,7 @@
 import Foundation
 import Store
 
+if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "hold-sync-lock" { holdSyncLock(store: CommandLine.arguments[2]) }
 let store = try SQLiteStore.open(path: CommandLine.arguments[1], create: true)
 let rootName = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "counter"
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }

@@ -9,7 +9,7 @@ final class CrashTests: XCTestCase {
     private let directory = TemporaryDirectory()
 
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
-        let executable = try tortureExecutable()
+        let executable = try storeTortureExecutable()
         let path = directory.file("torture.lo")
         let kills = Int(ProcessInfo.processInfo.environment["STORE_TORTURE_KILLS"] ?? "") ?? 100
         var acknowledged = 0, maximum = 0

@@ -47,8 +47,8 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     for _ in 0..<count { done.wait() }
 }
 
-/// `store-torture` (the child of the crash tests), built beside the test bundle.
-func tortureExecutable() throws -> URL {
+/// `store-torture`, built beside the test bundle (the crash test's child, and a holder of the sync mutex).
+func storeTortureExecutable() throws -> URL {
     let candidates = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), Bundle.main.bundleURL,
                       Bundle(for: TemporaryDirectory.self).bundleURL]
     for candidate in candidates {

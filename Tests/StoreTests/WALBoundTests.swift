@@ -88,7 +88,7 @@ final class WALBoundTests: XCTestCase {
     /// Four processes (the crash tests' child, each counting under a root of its own) commit without a
     /// pause until they have made 3,000 commits between them, then are killed.
     func testSeveralProcessesCommittingWithoutAPauseKeepTheWALBoundedAndLoseNothing() throws {
-        let executable = try tortureExecutable()
+        let executable = try storeTortureExecutable()
         let path = directory.file("processes.lo")
         _ = try SQLiteStore.open(path: path, create: true)  // before the children, which would race to make it
         let lanes = (0..<4).map { "counter-\($0)" }

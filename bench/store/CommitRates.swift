@@ -44,8 +44,10 @@ func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, dur
     return (commits / time, Double(after.commits - before.commits) / Double(after.batches - before.batches), cpu / commits)
 }
 
-/// Commits per second of `count` processes, each with its own `SQLiteStore` on the file at `path`.
-func processCommitRate(path: String, processes count: Int, classOID: UInt64, duration: Double) throws -> Double {
+/// Commits per second of `count` processes, each with its own `SQLiteStore` on the file at `path`, and
+/// the CPU time (user + system) of their commit loops per commit, in microseconds, and WAL syncs per commit.
+func processCommitRate(path: String, processes count: Int, classOID: UInt64, duration: Double) throws
+    -> (rate: Double, cpu: Double, syncs: Double) {
     let store = try SQLiteStore.open(path: path)
     let oids = try store.allocateOIDs(count: count)
     let start = Date().timeIntervalSince1970 + 0.3  // every worker opens the store, then they start together
@@ -58,27 +60,32 @@ func processCommitRate(path: String, processes count: Int, classOID: UInt64, dur
         try worker.run()
         return (worker, output)
     }
-    var total = 0
+    var total = 0, cpu = 0, syncs = 0
     for (worker, output) in workers {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         worker.waitUntilExit()
-        guard worker.terminationStatus == 0, let made = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            fatalError("a commit worker failed: \(text)")
-        }
-        total += made
+        let fields = text.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard worker.terminationStatus == 0, fields.count == 3 else { fatalError("a commit worker failed: \(text)") }
+        total += fields[0]
+        cpu += fields[1]
+        syncs += fields[2]
     }
-    return Double(total) / duration
+    let commits = Double(max(total, 1))
+    return (Double(total) / duration, Double(cpu) / commits, Double(syncs) / commits)
 }
 
 /// `store-bench commit-worker PATH OID CLASS START DURATION`: waits until START (Unix time), commits
-/// until DURATION later, prints how many commits it made.
+/// until DURATION later, prints how many commits it made, the CPU time that took (µs) and how many
+/// WAL syncs it made meanwhile.
 func commitWorker(_ arguments: [String]) throws {
     let store = try SQLiteStore.open(path: arguments[0])
     let start = Double(arguments[3])!, duration = Double(arguments[4])!
     let wait = start - Date().timeIntervalSince1970
     if wait > 0 { usleep(UInt32(wait * 1e6)) }
     let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
-    print(try commitLoop(store, oid: UInt64(arguments[1])!, classOID: UInt64(arguments[2])!, until: end))
+    let cpuStart = cpuMicroseconds(), syncsBefore = store.syncStatistics.syncs
+    let made = try commitLoop(store, oid: UInt64(arguments[1])!, classOID: UInt64(arguments[2])!, until: end)
+    print(made, cpuMicroseconds() - cpuStart, store.syncStatistics.syncs - syncsBefore)
 }
 
 /// Commits until the WAL has reached its full size (SQLite restarts it from the beginning after a
@@ -107,8 +114,8 @@ func commitFigures(rounds: Int, duration: Double) throws {
     if ProcessInfo.processInfo.environment["STORE_BENCH_COLD_WAL"] == nil {
         print("WAL warm-up: \(try warmUpWAL(store, path: path, classOID: classOID)) commits")
     }
-    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)  8 processes"
-          + "  [largest WAL: 1 session, 8 threads, 8 processes]")
+    print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)"
+          + "  8 processes (CPU per commit, syncs per commit)  [largest WAL: 1 session, 8 threads, 8 processes]")
     var processTraces: [String] = []
     for round in 1...rounds {
         let probe0 = measureFsyncRate(duration: 1)
@@ -123,7 +130,8 @@ func commitFigures(rounds: Int, duration: Double) throws {
         func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
         let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
         print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
-              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes, probe2, probe3))"
+              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes.rate, probe2, probe3))"
+              + String(format: " (%3.0f µs, %.2f)", processes.cpu, processes.syncs)
               + "  [\(oneWAL.summary), \(eightWAL.summary), \(processWAL.summary)]")
         processTraces.append("\(round)  \(processWAL.traceInMB)")
     }

@@ -1,0 +1,200 @@
+// Group commit of the WAL sync across processes (and across stores open in one process).
+//
+// Every writer syncs the WAL after its COMMIT (WALSync.swift). One sync covers every frame written
+// before it began, whoever wrote it, so writers of different processes can share one: a page mapped
+// from `<store>-sync` holds two counters and a mutex (CGroupSync.h). After its COMMIT has returned,
+// a writer takes a ticket (`written` + 1). If `durable` has reached its ticket, a sync that began after
+// its COMMIT has completed: done, no sync of its own. Otherwise it takes the mutex — or, while another
+// holds it, sleeps until that one's sync ends and looks again — reads `written` (W), syncs, raises
+// `durable` to W and wakes the sleepers. Every ticket up to W was taken after its writer's COMMIT had
+// returned, so before this sync began: its frames are covered. Alone, a writer pays no system call
+// for this: the counters are atomics and an uncontended mutex is one.
+//
+// The mutex is robust: if its holder dies, the next writer to try it takes it over. A holder that
+// lives but does not finish (a process stopped in its sync) is waited for at most `stuckAfter`; then
+// the others sync without it, each on its own. Correctness rests only on `durable` being raised to a
+// value read before a sync that completed, never on the mutex.
+//
+// The file: made (or rebuilt from whatever it holds) by a writer that finds no other process using it,
+// which it knows from `flock`: every user holds a shared lock for as long as it has the page mapped,
+// and whoever gets an exclusive one is alone. The last user to close removes it. A file in use that is
+// not a valid page (another build's layout) is left alone, and the store syncs on its own. The file
+// holds nothing that must survive: after a crash the next user rebuilds it. Like SQLite's `-shm`, it
+// must not be truncated or written by anything else while stores have it open.
+
+import CGroupSync
+import Glibc
+import Synchronization
+
+final class GroupSync: @unchecked Sendable {
+    enum Outcome: Equatable {
+        /// This writer synced (and its sync may have covered others).
+        case synced
+        /// A sync of another writer covered this one's frames.
+        case covered
+        /// Synced without the mutex: its holder had not finished for too long, or it was unusable.
+        case syncedAlone
+    }
+
+    /// Where a syncer is, for tests' hooks: holding the mutex, before and after reading `written`.
+    enum Stage { case locked, readWritten }
+
+    let path: String
+    private let descriptor: Int32
+    private let area: UnsafeMutablePointer<lo_group_sync>
+
+    /// Syncs that found their mutex left by a holder that died.
+    let recoveredLocks = Atomic<Int>(0)
+    /// Writers covered by another's sync.
+    let covered = Atomic<Int>(0)
+    let syncedAlone = Atomic<Int>(0)
+    /// Runs while this syncer holds the mutex (tests hold a sync there).
+    let whileLocked = Mutex<(@Sendable (Stage) -> Void)?>(nil)
+
+    /// A holder that keeps the mutex longer than this (nanoseconds) is taken to be stuck.
+    let stuckAfter = Atomic<UInt64>(100_000_000)
+    /// Sleepers wake at least this often to try the mutex: a holder that died wakes nobody.
+    static let pollInterval: UInt64 = 5_000_000
+
+    private init(path: String, descriptor: Int32, area: UnsafeMutablePointer<lo_group_sync>) {
+        self.path = path
+        self.descriptor = descriptor
+        self.area = area
+    }
+
+    deinit {
+        munmap(area, Int(LO_GROUP_SYNC_FILE_SIZE))
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 && Self.names(path, descriptor) { unlink(path) }
+        close(descriptor)
+    }
+
+    /// The shared page of the store at `databasePath`, made if need be; nil if it cannot be used (no
+    /// permission, a file in use with another layout…): then the caller syncs on its own.
+    static func open(databasePath: String) -> GroupSync? {
+        let path = databasePath + "-sync"
+        var database = stat()
+        let mode = stat(databasePath, &database) == 0 ? mode_t(database.st_mode) & 0o666 : 0o644
+        for _ in 0..<3 {
+            let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode)
+            guard descriptor >= 0 else { return nil }
+            let alone = flock(descriptor, LOCK_EX | LOCK_NB) == 0
+            if !alone {
+                var locked: Int32
+                repeat { locked = flock(descriptor, LOCK_SH) } while locked != 0 && errno == EINTR
+                guard locked == 0 else { close(descriptor); return nil }
+            }
+            // The last user removed the file after we opened it: open the one at the path now.
+            guard names(path, descriptor) else {
+                close(descriptor)
+                continue
+            }
+            if let group = map(path, descriptor, initialize: alone) { return group }
+            close(descriptor)
+            return nil
+        }
+        return nil
+    }
+
+    /// Maps the page: rebuilt if `initialize` (the caller is alone), else only if it is valid.
+    private static func map(_ path: String, _ descriptor: Int32, initialize: Bool) -> GroupSync? {
+        let size = Int(LO_GROUP_SYNC_FILE_SIZE)
+        if initialize {
+            guard ftruncate(descriptor, off_t(size)) == 0 else { return nil }
+        } else {
+            var status = stat()
+            guard fstat(descriptor, &status) == 0, status.st_size == size else { return nil }  // a shorter one would fault
+        }
+        guard let memory = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0),
+              memory != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
+        let area = memory.bindMemory(to: lo_group_sync.self, capacity: 1)
+        let usable = initialize ? lo_group_sync_initialize(area) == 0 && flock(descriptor, LOCK_SH) == 0
+                                : lo_group_sync_is_valid(area) != 0
+        guard usable else {
+            munmap(memory, size)
+            return nil
+        }
+        return GroupSync(path: path, descriptor: descriptor, area: area)
+    }
+
+    /// Whether `path` still names the open file.
+    private static func names(_ path: String, _ descriptor: Int32) -> Bool {
+        var open = stat(), named = stat()
+        return fstat(descriptor, &open) == 0 && open.st_nlink > 0 && stat(path, &named) == 0
+            && named.st_dev == open.st_dev && named.st_ino == open.st_ino
+    }
+
+    /// Called after the writer's COMMIT has returned: makes its frames durable, by `syncWAL` or by
+    /// another writer's sync.
+    func sync(_ syncWAL: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
+        let ticket = lo_group_sync_take_ticket(area)
+        while true {
+            let seen = lo_group_sync_generation(area)
+            if lo_group_sync_durable(area) >= ticket { return coveredOutcome() }
+            let locked = lo_group_sync_try_lock(area)
+            if locked == 0 || locked == 1 {
+                if locked == 1 { recoveredLocks.add(1, ordering: .relaxed) }
+                return try syncHoldingLock(ticket, syncWAL)
+            }
+            if locked == EBUSY && lo_group_sync_now() &- lo_group_sync_locked_at(area) < stuckAfter.load(ordering: .relaxed) {
+                lo_group_sync_wait(area, seen, Self.pollInterval)
+                continue
+            }
+            let reached = lo_group_sync_written(area)
+            try syncWAL()
+            lo_group_sync_publish(area, reached)
+            syncedAlone.add(1, ordering: .relaxed)
+            return .syncedAlone
+        }
+    }
+
+    private func syncHoldingLock(_ ticket: UInt64, _ syncWAL: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
+        let hook = whileLocked.withLock { $0 }
+        hook?(.locked)
+        // A sync that ended while we waited for the mutex may have covered us.
+        if lo_group_sync_durable(area) >= ticket {
+            lo_group_sync_unlock(area)
+            return coveredOutcome()
+        }
+        let reached = lo_group_sync_written(area)
+        hook?(.readWritten)
+        do {
+            try syncWAL()
+        } catch {
+            lo_group_sync_unlock(area)
+            lo_group_sync_publish(area, 0)  // the sleepers try for themselves
+            throw error
+        }
+        lo_group_sync_unlock(area)
+        lo_group_sync_publish(area, reached)
+        return .synced
+    }
+
+    private func coveredOutcome() -> Outcome {
+        covered.add(1, ordering: .relaxed)
+        return .covered
+    }
+
+    /// The counters, read `durable` first (tests: durable never passes written).
+    var counters: (durable: UInt64, written: UInt64) {
+        let durable = lo_group_sync_durable(area)
+        return (durable, lo_group_sync_written(area))
+    }
+
+    /// How many writers sleep until the current sync ends.
+    var sleepers: UInt32 { lo_group_sync_waiters(area) }
+
+    /// Tests: whether another holds the mutex now (takes and lets go of it if free).
+    var isLockedElsewhere: Bool {
+        let locked = lo_group_sync_try_lock(area)
+        if locked == 0 || locked == 1 { lo_group_sync_unlock(area) }
+        return locked == EBUSY
+    }
+}
+
+extension SQLiteStore {
+    /// Since the store was opened: how many WAL syncs it made, and how many of its writes were made
+    /// durable by another writer's sync (another store's, often another process's) instead.
+    public var syncStatistics: (syncs: Int, covered: Int) {
+        (walSync.completed.load(ordering: .relaxed), walSync.group?.covered.load(ordering: .relaxed) ?? 0)
+    }
+}
