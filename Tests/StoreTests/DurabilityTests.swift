@@ -6,10 +6,6 @@ import Synchronization
 import XCTest
 @testable import Store
 
-private func object(_ oid: UInt64, _ value: Int) -> StoredObject {
-    StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)])
-}
-
 final class DurabilityTests: XCTestCase {
     private let directory = TemporaryDirectory()
 

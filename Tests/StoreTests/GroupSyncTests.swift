@@ -8,10 +8,6 @@ import Synchronization
 import XCTest
 @testable import Store
 
-private func object(_ oid: UInt64, _ value: Int) -> StoredObject {
-    StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)])
-}
-
 final class GroupSyncTests: XCTestCase {
     private let directory = TemporaryDirectory()
 

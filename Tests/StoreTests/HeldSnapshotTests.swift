@@ -9,10 +9,6 @@ import XCTest
 final class HeldSnapshotTests: XCTestCase {
     private let directory = TemporaryDirectory()
 
-    private func object(_ oid: UInt64, _ value: Int) -> StoredObject {
-        StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)])
-    }
-
     private func walSize(_ path: String) -> Int {
         (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
     }

@@ -32,6 +32,11 @@ final class TemporaryDirectory {
 }
 
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
+
+/// A one-slot object that is its own class: what commit tests write, a new value each time.
+func object(_ oid: UInt64, _ value: Int) -> StoredObject {
+    StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)])
+}
 func character(_ codePoint: UInt32) -> UInt64 { UInt64(codePoint) << 3 | 2 }
 func ref(_ oid: UInt64) -> UInt64 { StoredObject.reference(oid) }
 
