@@ -461,7 +461,7 @@ extension VM {
                         rcvr = fp[FrameSlot.receiver]
                         ip = ipPointer(fp[FrameSlot.savedIP])
                         safepointCountdown &-= 1
-                        if safepointCountdown <= 0 || gcPending {
+                        if safepointCountdown <= 0 {
                             safepointCountdown = 1024
                             self.sp = sp; self.hdr = fp
                             pending = safepoint()
@@ -551,8 +551,7 @@ extension VM {
             fp = newFp
             lits = words(fetch(newMethod, CodeLayout.literals)) + 1
             rcvr = receiver
-            // A pending scavenge waits for the next backward jump or the 1024th activation: eden's
-            // reserve (and old space past it) absorbs what is allocated meanwhile.
+            // Every 1024th activation, and the first after a scavenge became pending, is a safepoint.
             safepointCountdown &-= 1
             if safepointCountdown <= 0 {
                 safepointCountdown = 1024
@@ -609,10 +608,10 @@ extension VM {
     }
 
     /// Counts a backward jump; true when this one must stop at a safepoint (every 1024th, or a
-    /// scavenge is pending).
+    /// scavenge is pending: `gcPending` ends the countdown).
     @_transparent func safepointDue(_ countdown: inout Int) -> Bool {
         countdown &-= 1
-        guard countdown <= 0 || gcPending else { return false }
+        guard countdown <= 0 else { return false }
         countdown = 1024
         return true
     }
