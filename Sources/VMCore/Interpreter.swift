@@ -627,9 +627,15 @@ extension VM {
     /// Takes the jump instruction `k` bytes after `ip` (its offset counts from its end). True when it
     /// went backward and a safepoint is due.
     @_transparent func jump(at k: Int, _ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
-        let offset = Int(Int16(bitPattern: UInt16(ip[k + 1]) | UInt16(ip[k + 2]) << 8))
+        let offset = jumpOffset(ip + k + 1)
         ip += k + 3 + offset
         return offset < 0 && safepointDue(&countdown)
+    }
+
+    /// The signed 16-bit little-endian jump offset at `p`, read as one word (assembled from its two bytes,
+    /// it took five more instructions in `jump(at:)`).
+    @_transparent func jumpOffset(_ p: UnsafeMutablePointer<UInt8>) -> Int {
+        Int(Int16(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: Int16.self)))
     }
 
     /// A fused store whose `popStoreTemp` was itself fused with the `jump` after it (`popStoreTempJump`,
