@@ -461,7 +461,7 @@ extension VM {
                         rcvr = fp[FrameSlot.receiver]
                         ip = ipPointer(fp[FrameSlot.savedIP])
                         safepointCountdown &-= 1
-                        if safepointCountdown <= 0 || gcPending {
+                        if safepointCountdown <= 0 {
                             safepointCountdown = 1024
                             self.sp = sp; self.hdr = fp
                             pending = safepoint()
@@ -551,8 +551,7 @@ extension VM {
             fp = newFp
             lits = words(fetch(newMethod, CodeLayout.literals)) + 1
             rcvr = receiver
-            // A pending scavenge waits for the next backward jump or the 1024th activation: eden's
-            // reserve (and old space past it) absorbs what is allocated meanwhile.
+            // Every 1024th activation, and the first after a scavenge became pending, is a safepoint.
             safepointCountdown &-= 1
             if safepointCountdown <= 0 {
                 safepointCountdown = 1024
@@ -609,10 +608,10 @@ extension VM {
     }
 
     /// Counts a backward jump; true when this one must stop at a safepoint (every 1024th, or a
-    /// scavenge is pending).
+    /// scavenge is pending: `gcPending` ends the countdown).
     @_transparent func safepointDue(_ countdown: inout Int) -> Bool {
         countdown &-= 1
-        guard countdown <= 0 || gcPending else { return false }
+        guard countdown <= 0 else { return false }
         countdown = 1024
         return true
     }
@@ -628,9 +627,15 @@ extension VM {
     /// Takes the jump instruction `k` bytes after `ip` (its offset counts from its end). True when it
     /// went backward and a safepoint is due.
     @_transparent func jump(at k: Int, _ ip: inout UnsafeMutablePointer<UInt8>, _ countdown: inout Int) -> Bool {
-        let offset = Int(Int16(bitPattern: UInt16(ip[k + 1]) | UInt16(ip[k + 2]) << 8))
+        let offset = jumpOffset(ip + k + 1)
         ip += k + 3 + offset
         return offset < 0 && safepointDue(&countdown)
+    }
+
+    /// The signed 16-bit little-endian jump offset at `p`, read as one word (assembled from its two bytes,
+    /// it took five more instructions in `jump(at:)`).
+    @_transparent func jumpOffset(_ p: UnsafeMutablePointer<UInt8>) -> Int {
+        Int(Int16(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: Int16.self)))
     }
 
     /// A fused store whose `popStoreTemp` was itself fused with the `jump` after it (`popStoreTempJump`,

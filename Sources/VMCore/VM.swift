@@ -97,7 +97,11 @@ public final class VM {
     var handleCount = 0, handleCapacity = 1024
 
     var hashState: UInt64 = 0x2545_F491_4F6C_DD1D
-    public internal(set) var gcPending = false
+    /// A collection is due: the next safepoint runs it. Setting it also ends the safepoint countdown, so
+    /// that the loop's backward jumps and activations test the countdown alone.
+    public internal(set) var gcPending = false {
+        didSet { if gcPending { safepointCountdown = 0 } }
+    }
     var fullGCPending = false
     var lowSpacePending = false
     var lowSpaceSignalled = false
@@ -147,7 +151,7 @@ public final class VM {
     public let interruptFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     var timerDeadline: UInt64 = 0        // monotonic ms; 0 = none
     /// Activations and backward jumps left before the loop stops at a safepoint (a field rather than a
-    /// local of the loop, so that it holds no register there).
+    /// local of the loop, so that it holds no register there); 0 as soon as a collection is pending.
     var safepointCountdown = 1024
     var evalProcess: Oop { get { roots[Root.evalProcess.rawValue] } set { roots[Root.evalProcess.rawValue] = newValue } }
     var evalResult: Oop { get { roots[Root.evalResult.rawValue] } set { roots[Root.evalResult.rawValue] = newValue } }
