@@ -287,7 +287,35 @@ extension VM {
                     (newMethod, sp, nargs) = findMethod(classIndexOf(v), selector, sp, nargs)
 
                 case .pushTempSend:
-                    sp += 1; sp.pointee = fp[Int(Int8(bitPattern: ip[1]))]; ip += 2
+                    let r = fp[Int(Int8(bitPattern: ip[1]))]
+                    sp += 1; sp.pointee = r
+                    // A unary send to a temporary (`temp getter`, the commonest of all): the inline cache
+                    // is read here, a getter answered at once (`t := temp getter` stored without another
+                    // dispatch), a method activated without decoding the send again.
+                    if ip[5] == 0 {
+                        let lit = Int(ip[3]) | Int(ip[4]) << 8
+                        if lits[lit + 1] == intOop(classIndexOf(r)) | cacheEpochBits {
+                            let entry = lits[lit + 2]
+                            if let v = getterValue(entry, r) {
+                                if ip[6] == Opcode.popStoreTemp.rawValue {
+                                    fp[Int(Int8(bitPattern: ip[7]))] = v; sp -= 1; ip += 8; continue
+                                }
+                                if ip[6] == Opcode.popStoreTempJump.rawValue {
+                                    fp[Int(Int8(bitPattern: ip[7]))] = v; sp -= 1
+                                    if jump(at: 8, &ip, &safepointCountdown) { pending = safepoint(fp, ip, sp) }
+                                    continue
+                                }
+                                sp.pointee = v; ip += 6; continue
+                            }
+                            if !isSmallInt(entry) {
+                                ip += 6
+                                fp[FrameSlot.savedIP] = ipOop(ip)
+                                newMethod = entry
+                                break
+                            }
+                        }
+                    }
+                    ip += 2
                     fallthrough
                 case .send:
                     let lit = Int(ip[1]) | Int(ip[2]) << 8

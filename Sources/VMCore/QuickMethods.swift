@@ -66,6 +66,16 @@ extension VM {
         return true
     }
 
+    /// The value a getter answers for `r`, given what a send site's inline cache holds for `r`'s class
+    /// (`entry`); nil for any other method or when `r` lacks the variable. (A method is cached as its
+    /// heap address, which never falls in the getters' range.)
+    @_transparent func getterValue(_ entry: Oop, _ r: Oop) -> Oop? {
+        let getterIndex = (entry &- intOop(QuickMethod.returnInstVar)) >> 3
+        guard getterIndex < UInt64(QuickMethod.setInstVar - QuickMethod.returnInstVar),
+              hasInstVar(r, Int(getterIndex)) else { return nil }
+        return fetch(r, Int(getterIndex))
+    }
+
     /// What a send site's inline cache keeps for a method: a quick method's primitive number, so that
     /// a hit answers it without reading the method; any other method itself.
     @inline(__always) func inlineCacheEntry(_ method: Oop) -> Oop {

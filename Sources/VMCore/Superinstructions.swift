@@ -25,9 +25,12 @@ enum Superinstructions {
             guard let o = op(k), o == .jumpIfTrue || o == .jumpIfFalse else { return false }
             return code[i + k].a >= 0
         }
+        /// A temporary that is the receiver of a unary send is better pushed by `pushTempSend` (the
+        /// `k`-th instruction from here), which answers a getter from the inline cache itself.
+        func unarySendToTemp(_ k: Int) -> Bool { op(k) == .pushTemp && op(k + 1) == .send && code[i + k + 1].b == 0 }
         switch code[i].opcode {
         case .pushSelf:
-            if op(1) == .pushTemp { return .pushSelfTemp }
+            if op(1) == .pushTemp && !unarySendToTemp(1) { return .pushSelfTemp }
             guard op(1) == .pushInt8, let o = op(2) else { return nil }
             if o.isComparison && isForwardConditionalJump(3) { return .branchSelfInt8 }
             return o == .sendAdd ? .addSelfInt8 : o == .sendSub ? .subSelfInt8 : nil
@@ -37,7 +40,7 @@ enum Superinstructions {
             }
             if op(1) == .pushInt8, let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchInstVarInt8 }
             if op(1) == .pushInstVar { return .pushInstVarInstVar }
-            guard op(1) == .pushTemp else { return nil }
+            guard op(1) == .pushTemp, !unarySendToTemp(1) else { return nil }
             return op(2) == .sendAt ? .instVarAtTemp : .pushInstVarTemp
         case .pushTemp:
             switch op(1) {
@@ -46,7 +49,7 @@ enum Superinstructions {
                 if op(2) == .sendAdd || op(2) == .sendSub || op(2) == .sendMul {
                     return op(3) == .popStoreTemp ? .tempOpTempStore : .tempOpTemp
                 }
-                return .pushTempTemp
+                return unarySendToTemp(1) ? nil : .pushTempTemp
             case .pushInt8?:
                 if let c = op(2), c.isComparison, isForwardConditionalJump(3) { return .branchTempInt8 }
                 if op(2) == .sendAdd { return op(3) == .popStoreTemp ? .incrementTemp : .addTempInt8 }

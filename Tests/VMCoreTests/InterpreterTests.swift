@@ -129,6 +129,15 @@ final class InterpreterTests: XCTestCase {
                        [.branchTempNil, .sendIsNil, .jumpIfFalse, .branchTempNil, .sendNotNil, .jumpIfTrue,
                         .pushTempIsNil, .sendIsNil, .pop, .tempOpTemp, .addTemp, .sendAdd, .returnTop],
                        "a nil test branches when a forward jump follows; a sum is stored only when a store follows")
+        // A temporary that receives a unary send is pushed by pushTempSend, not by the push before it.
+        var unary: [UInt8] = []
+        for i in [T.op(.pushTemp, t), T.op(.pushTemp, t), T.op(.send, 0, 0), T.op(.pushSelf), T.op(.pushTemp, t),
+                  T.op(.send, 0, 0), T.op(.pushTemp, t), T.op(.pushTemp, t), T.op(.send, 0, 1), T.op(.returnTop)] {
+            i.encode(into: &unary)
+        }
+        XCTAssertEqual(Instruction.decode(Superinstructions.fuse(unary))!.map(\.opcode),
+                       [.pushTemp, .pushTempSend, .send, .pushSelf, .pushTempSend, .send,
+                        .pushTempTemp, .pushTempSend, .send, .returnTop])
         // A backward conditional jump is left to the compare-and-branch of the comparison itself.
         var loop: [UInt8] = []
         for i in [T.op(.pushTemp, t), T.op(.pushInt8, 3), T.op(.sendLess), T.op(.jumpIfTrue, -8)] { i.encode(into: &loop) }
