@@ -24,6 +24,9 @@ public enum RuntimeError: Error, CustomStringConvertible {
     case image(String)
     /// Another session committed changes to objects this commit also changed; nothing was written.
     case commitConflict(String)
+    /// `Transcript flush` failed after an evaluation (its error is reported above it): what the
+    /// evaluation wrote did not reach its reader, so it did not succeed and nothing was committed.
+    case transcriptNotFlushed
 
     public var description: String {
         switch self {
@@ -34,6 +37,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
         case .bootstrap(let m): return "bootstrap failed: \(m)"
         case .vm(let e): return e.description
         case .image(let m), .commitConflict(let m): return m
+        case .transcriptNotFlushed: return "the Transcript could not be flushed; nothing was committed"
         }
     }
 

@@ -17,10 +17,16 @@ extension Runtime {
     }
 
     /// Commits unless Smalltalk asked to quit with a non-zero code (which says it failed). The
-    /// Transcript is flushed first.
+    /// Transcript is flushed first; if that fails, nothing is committed.
     public func commitIfSucceeded(message: String) throws {
         guard (exitCode ?? 0) == 0 else { return }
-        _ = try? evaluate("Transcript flush")
+        try flushTranscript()
         try commitImage(message: message)
+    }
+
+    /// Sends `Transcript flush`; if that fails (its error is reported as any other), throws
+    /// `RuntimeError.transcriptNotFlushed`.
+    public func flushTranscript() throws {
+        do { _ = try evaluate("Transcript flush") } catch { throw RuntimeError.transcriptNotFlushed }
     }
 }

@@ -106,7 +106,7 @@ struct Eval: ParsableCommand {
             let committing = !commits.noCommit && !rt.isImageReadOnly
             let s = try committing ? rt.evaluateAndCommit(source) : rt.evaluateAndPrint(source)
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
-            Output.flush(rt)
+            try rt.flushTranscript()
             print(s)
         } catch let e as RuntimeError {
             Output.report(e, rt)
@@ -152,7 +152,7 @@ struct Run: ParsableCommand {
             if report.failed { failed = true; break }
             if rt.exitCode != nil { break }
         }
-        Output.flush(rt)
+        if failed { Output.flush(rt) } else if !Output.flushed(rt) { failed = true }
         if failed && committing { Log.info("nothing was committed to \(options.imagePath)") }
         if !failed && committing {
             do { try rt.commitIfSucceeded(message: "run: \(files.joined(separator: " "))") } catch let e as RuntimeError {
@@ -193,14 +193,30 @@ struct Test: ParsableCommand {
 }
 
 enum Output {
-    /// Flushes Smalltalk's buffered Transcript, if it has one.
+    /// Flushes Smalltalk's buffered Transcript when a command ends anyway (a failure is already being
+    /// reported, or nothing is committed): a failing flush prints its own stack and changes nothing.
     static func flush(_ rt: Runtime) {
-        _ = try? rt.evaluate("Transcript flush")
+        try? rt.flushTranscript()
     }
 
-    /// Flushes, then says what went wrong (an unhandled error has already printed its stack).
+    /// Flushes the Transcript after a success; if that fails, says so and answers false: what was
+    /// written did not reach its reader, so the command failed.
+    static func flushed(_ rt: Runtime) -> Bool {
+        do { try rt.flushTranscript() } catch {
+            Log.info("error: \(error)")
+            return false
+        }
+        return true
+    }
+
+    /// Flushes (unless that is what failed), then says what went wrong.
     static func report(_ error: RuntimeError, _ rt: Runtime) {
-        flush(rt)
+        if case .transcriptNotFlushed = error {} else { flush(rt) }
+        say(error)
+    }
+
+    /// An unhandled error has already printed its stack; any other is told here.
+    private static func say(_ error: RuntimeError) {
         if case .unhandledError = error { return }
         Log.info("error: \(error)")
     }

@@ -44,9 +44,10 @@ struct Repl: ParsableCommand {
             Interrupts.evaluating = true
             do {
                 let s = try rt.evaluateAndPrint(input, workspace: true)
-                Output.flush(rt)
-                Swift.print(s)
-                if !commits.noCommit && !rt.isImageReadOnly { try rt.commitIfSucceeded(message: "repl: \(input.prefix(200))") }
+                if Output.flushed(rt) {
+                    Swift.print(s)
+                    if !commits.noCommit && !rt.isImageReadOnly { try rt.commitIfSucceeded(message: "repl: \(input.prefix(200))") }
+                }
             } catch let e as RuntimeError {
                 Output.report(e, rt)
             }

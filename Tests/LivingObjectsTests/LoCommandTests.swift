@@ -156,4 +156,23 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(try lo(["--image", image, "test", "SystemDictionaryTest", "SystemTest"]).out.contains("0 failed"))
         XCTAssertEqual(try SQLiteStore.open(path: image).headCommit(), head)
     }
+
+    /// Output that cannot be flushed is a failure: eval, run and repl report it, exit non-zero (or, in
+    /// the REPL, print nothing) and commit nothing.
+    func testATranscriptThatCannotBeFlushedFailsTheCommandAndCommitsNothing() throws {
+        let image = try anImage()
+        let head = try SQLiteStore.open(path: image).headCommit()
+        let breakIt = "Smalltalk at: #Broken put: true. Smalltalk at: #Transcript put: 3"
+        let eval = try lo(["--image", image, "eval", breakIt + ". 4"], exitCode: 1)
+        XCTAssertEqual(eval.out, "")
+        XCTAssertTrue(eval.err.contains("MessageNotUnderstood: SmallInteger>>#flush"), eval.err)
+        XCTAssertTrue(eval.err.contains("error: the Transcript could not be flushed; nothing was committed"), eval.err)
+        try lo(["--image", image, "eval", "--no-commit", breakIt], exitCode: 1)
+        let run = try lo(["--image", image, "run", script("break.st", breakIt)], exitCode: 1)
+        XCTAssertTrue(run.err.contains("nothing was committed"), run.err)
+        XCTAssertEqual(try lo(["--image", image, "repl"], input: breakIt + "\n").out, "")
+        XCTAssertEqual(try SQLiteStore.open(path: image).headCommit(), head)
+        XCTAssertEqual(try lo(["--image", image, "eval", "--no-commit", "{ Transcript class. Smalltalk includesKey: #Broken }"]).out,
+                       "an Array(TranscriptStream false)\n")
+    }
 }
