@@ -120,17 +120,19 @@ final class MaintenanceTests: XCTestCase {
             }
         }
         committer.start()
-        Thread.sleep(forTimeInterval: 0.05)
+        let bulk = try store.headCommit()
+        XCTAssertTrue(try waitUntil { try store.headCommit().rawValue >= bulk.rawValue + 3 }, "the committer did not start")
         let backupPath = directory.file("backup.lo")
         try store.backup(to: backupPath)
-        Thread.sleep(forTimeInterval: 0.05)
+        let copy = try SQLiteStore.open(path: backupPath)
+        let copied = try copy.headCommit()
+        XCTAssertTrue(try waitUntil { try store.headCommit().rawValue >= copied.rawValue + 3 },
+                      "commits did not go on after the backup's snapshot")
         stop.mutate { $0 = true }
         while !committer.isFinished { Thread.sleep(forTimeInterval: 0.01) }
 
-        let copy = try SQLiteStore.open(path: backupPath)
         XCTAssertEqual(try copy.check(), [])
-        let copied = try copy.headCommit()
-        XCTAssertLessThan(copied, try store.headCommit(), "commits went on after the backup's snapshot")
+        XCTAssertLessThan(copied, try store.headCommit())
         XCTAssertEqual(try copy.load(oid: oid, asOf: copied), try store.load(oid: oid, asOf: copied))
         XCTAssertEqual(try copy.loadCluster(startingAt: filler.lowerBound, limit: 30_000, asOf: copied).count, filler.count)
         XCTAssertThrowsError(try store.backup(to: backupPath), "an existing file is never overwritten")
@@ -139,4 +141,14 @@ final class MaintenanceTests: XCTestCase {
 
 private func object(_ oid: UInt64, _ value: Int, _ references: UInt64...) -> StoredObject {
     StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)] + references.map(ref))
+}
+
+/// Polls every 10 ms until `condition` holds (true) or 60 s have passed (false).
+private func waitUntil(_ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return false
 }
