@@ -22,10 +22,20 @@ extension SQLiteStore {
                 }
                 try checkHistoryTables(commits: commits, connection, &findings)
                 try checkLargeBytes(connection, &findings)
+                try checkOIDCounter(connection, &findings)
             } catch let StoreError.corrupt(_, detail) {
                 findings.add(.integrity, "reading stopped at a damaged page: \(detail)")
             }
             return findings.problems
+        }
+    }
+
+    /// The next OID to hand out lies above every stored object's.
+    private func checkOIDCounter(_ connection: Connection, _ findings: inout Findings) throws {
+        let next = try connection.integer("SELECT value FROM meta WHERE key = 'next_oid'")
+        let highest = try connection.integer("SELECT max(oid) FROM objects") ?? 0
+        guard let next, next > highest, UInt64(next) < StoredObject.maximumOID else {
+            return findings.add(.oidCounter, "the next OID is \(next.map(String.init) ?? "missing"), the highest stored \(highest)")
         }
     }
 

@@ -94,13 +94,18 @@ public final class SQLiteStore: Sendable {
     public func allocateOIDs(count: Int) throws -> Range<UInt64> {
         guard count > 0, count <= 1 << 40 else { throw StoreError.invalidRequest("cannot allocate \(count) OIDs") }
         return try write { connection in
-            let first = UInt64(try connection.integer("SELECT value FROM meta WHERE key = 'next_oid'") ?? 1)
-            let end = first + UInt64(count)
+            let first = try connection.integer("SELECT value FROM meta WHERE key = 'next_oid'") ?? 1
+            // A damaged counter must not hand out OIDs of existing objects (their commits would be overwritten).
+            let highest = try connection.integer("SELECT max(oid) FROM objects") ?? 0
+            guard first >= 1, first > highest, UInt64(first) < StoredObject.maximumOID else {
+                throw StoreError.corrupt(path: path, detail: "the next OID is \(first), the highest OID stored \(highest)")
+            }
+            let end = UInt64(first) + UInt64(count)
             guard end <= StoredObject.maximumOID else { throw StoreError.invalidRequest("OIDs exhausted") }
             let update = try connection.statement("UPDATE meta SET value = ? WHERE key = 'next_oid'")
             update.bind(1, end)
             try update.run()
-            return first..<end
+            return UInt64(first)..<end
         }
     }
 

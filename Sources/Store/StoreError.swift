@@ -73,6 +73,8 @@ public struct Problem: Equatable, Sendable, CustomStringConvertible {
         case shapeMismatch
         /// A record's class and OID are missing from the `instances` index.
         case instanceIndex
+        /// The next OID to hand out is not above every stored object's (new objects would overwrite old ones).
+        case oidCounter
     }
 
     public let kind: Kind

@@ -93,6 +93,26 @@ final class FileErrorTests: XCTestCase {
         }
     }
 
+    /// A damaged OID counter (negative, or below OIDs in use) is refused when OIDs are handed out, and
+    /// reported by check: new objects must never take the OIDs of stored ones.
+    func testADamagedOIDCounterIsRefusedAndReported() throws {
+        let path = directory.file("counter.lo")
+        let store = try SQLiteStore.open(path: path, create: true)
+        let oids = try store.allocateOIDs(count: 3)
+        _ = try store.commit(base: try store.headCommit(), writes: oids.map { object($0, 1) }, author: "t", message: "three")
+        XCTAssertEqual(try store.check(), [])
+        let editor = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
+        for damaged in [-1, 0, Int64(oids.upperBound) - 1] {
+            try editor.execute("UPDATE meta SET value = \(damaged) WHERE key = 'next_oid'")
+            XCTAssertThrowsError(try store.allocateOIDs(count: 1), "next_oid \(damaged)") { error in
+                guard case .corrupt = error as? StoreError else { return XCTFail("\(error)") }
+            }
+            XCTAssertEqual(try store.check().map(\.kind), [.oidCounter], "next_oid \(damaged)")
+        }
+        try editor.execute("UPDATE meta SET value = \(oids.upperBound) WHERE key = 'next_oid'")
+        XCTAssertEqual(try store.allocateOIDs(count: 1), oids.upperBound..<oids.upperBound + 1)
+    }
+
     func testACommitOnAFullDiskFailsCleanlyAndSucceedsOnceThereIsSpace() throws {
         let path = try storeFile(objects: 10)
         let store = try SQLiteStore.open(path: path)
