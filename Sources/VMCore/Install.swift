@@ -11,7 +11,7 @@ extension VM {
             return nil
         }
         guard validate(bytecodes: d.bytecodes, literals: d.literals, numArgs: d.numArgs,
-                       locals: d.numTemps, isBlock: false) else { return nil }
+                       locals: d.numTemps, maxStack: d.maxStack, isBlock: false) else { return nil }
         let owned = vmOwnedFields(of: methodClass)
         if !owned.isEmpty, let field = assignedVMOwnedField(d.bytecodes, d.literals, owned) {
             lastInstallError = "'\(field)' is assigned by the virtual machine only"
@@ -107,7 +107,7 @@ extension VM {
 
     private func makeCompiledBlock(_ b: BlockDescription, methodClass: Int, outer: Int) -> Oop? {
         guard validate(bytecodes: b.bytecodes, literals: b.literals, numArgs: b.numArgs,
-                       locals: b.numCopied + b.numTemps, isBlock: true) else { return nil }
+                       locals: b.numCopied + b.numTemps, maxStack: b.maxStack, isBlock: true) else { return nil }
         let mark = handleMark
         defer { releaseHandles(to: mark) }
         guard let block = instantiate(root(.classCompiledBlock)) else { return nil }
@@ -202,41 +202,24 @@ extension VM {
 
     // MARK: Verification (no compiler output may crash the interpreter)
 
-    private func validate(bytecodes: [UInt8], literals: [Literal], numArgs: Int, locals: Int, isBlock: Bool) -> Bool {
+    private func validate(bytecodes: [UInt8], literals: [Literal], numArgs: Int, locals: Int, maxStack: Int,
+                          isBlock: Bool) -> Bool {
         func fail(_ why: String) -> Bool { lastInstallError = "invalid compiled code: \(why)"; return false }
-        guard let code = Instruction.decode(bytecodes), let last = code.last else { return fail("undecodable bytecodes") }
-        guard [.returnTop, .returnSelf, .blockReturnTop, .jump, .nonLocalReturnTop].contains(last.opcode) else {
-            return fail("code does not end with a return")
+        if let code = Instruction.decode(bytecodes), let fused = code.first(where: \.opcode.isSuperinstruction) {
+            return fail("superinstruction \(fused.opcode) in compiler output")
         }
-        let starts = Set(code.map { $0.offset })
-        for ins in code {
-            if ins.opcode.isSuperinstruction { return fail("superinstruction \(ins.opcode) in compiler output") }
-            switch ins.opcode {
-            case .pushTemp, .storeTemp, .popStoreTemp:
-                guard (ins.a < 0 && ins.a >= -numArgs) || (ins.a >= Frame.headerSize && ins.a < Frame.headerSize + locals) else {
-                    return fail("temp offset \(ins.a) out of range")
-                }
-            case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp:
-                guard (ins.b < 0 && ins.b >= -numArgs) || (ins.b >= Frame.headerSize && ins.b < Frame.headerSize + locals) else {
-                    return fail("temp vector offset out of range")
-                }
-            case .pushLiteral:
-                guard ins.a < literals.count else { return fail("literal index out of range") }
-            case .pushGlobal, .storeGlobal, .popStoreGlobal:
-                guard ins.a < literals.count, case .binding = literals[ins.a] else { return fail("global is not a binding") }
-            case .pushClosure:
-                guard ins.a < literals.count, case .block = literals[ins.a] else { return fail("closure literal is not a block") }
-            case .send, .superSend:
-                guard ins.a + 2 < literals.count, case .symbol = literals[ins.a] else { return fail("bad send site") }
-            case .jump, .jumpIfTrue, .jumpIfFalse:
-                let target = ins.offset + ins.opcode.length + ins.a
-                guard starts.contains(target) else { return fail("jump into the middle of an instruction") }
-            case .nonLocalReturnTop:
-                guard isBlock else { return fail("non-local return outside a block") }
-            case .blockReturnTop:
-                guard isBlock else { return fail("block return outside a block") }
-            default: break
+        let kinds = literals.map { literal -> LiteralKind in
+            switch literal {
+            case .symbol: .symbol
+            case .binding: .binding
+            case .block(let b): .block(numCopied: b.numCopied)
+            case .cacheSlot: .cacheSlot
+            default: .other
             }
+        }
+        if let problem = CodeCheck.problem(in: bytecodes, literals: kinds, numArgs: numArgs, locals: locals,
+                                           maxStack: maxStack, isBlock: isBlock) {
+            return fail(problem)
         }
         return true
     }

@@ -19,6 +19,22 @@ enum Superinstructions {
         return out
     }
 
+    /// The opcode a superinstruction was written over (the first of its sequence); any other opcode itself.
+    static func replaced(by op: Opcode) -> Opcode {
+        switch op {
+        case .pushSelfTemp, .addSelfInt8, .subSelfInt8, .branchSelfInt8: .pushSelf
+        case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar, .branchInstVarInt8, .pushInstVarInstVar: .pushInstVar
+        case .pushTempTemp, .addTempInt8, .subTempInt8, .incrementTemp, .branchTempTemp, .branchTempInt8, .pushTempSend,
+             .pushTempIsNil, .pushTempNotNil, .addTemp, .subTemp, .mulTemp, .tempOpTemp, .pushTempAtPutPop,
+             .branchTempNil, .tempOpTempStore: .pushTemp
+        case .atPutPop: .sendAtPut
+        case .popStoreTempJump: .popStoreTemp
+        case .addInt8, .subInt8: .pushInt8
+        case .pushFalseAtPutPop: .pushFalse
+        default: op
+        }
+    }
+
     private static func fusedOpcode(_ code: [Instruction], at i: Int) -> Opcode? {
         func op(_ k: Int) -> Opcode? { i + k < code.count ? code[i + k].opcode : nil }
         func isForwardConditionalJump(_ k: Int) -> Bool {

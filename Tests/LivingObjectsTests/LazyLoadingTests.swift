@@ -213,6 +213,41 @@ final class LazyLoadingTests: MasterImageTestCase {
 
     /// When what signals the error is what cannot be loaded, each ObjectFault would fault again one level
     /// deeper, rereading the record, until the stack overflowed: the VM stops the process instead.
+    /// Compiled code whose record was damaged on disk is checked when loaded: running it signals an
+    /// error naming the damage instead of running wild; its source and the rest of the image are fine.
+    func testDamagedCompiledCodeSignalsAnErrorWhenRun() throws {
+        let probe = try openedWithoutPrefetching()
+        try probe.rt.compile("sumTo: n | s | s := 0. 1 to: n do: [:i | s := s + i]. ^ s", inClass: "LazyNode")
+        try probe.rt.compile("twiceSumTo: n ^ (self sumTo: n) * 2", inClass: "LazyNode")
+        try probe.rt.compile("countTo: n | s | s := 0. 1 to: n do: [:i | s := s + 1]. ^ s", inClass: "LazyNode")
+        _ = try probe.rt.evaluate("System commit")
+        XCTAssertEqual(try probe.print("(LazyNode new sumTo: 10) + (LazyNode new countTo: 10)"), "65")
+        func bytecodesOID(_ selector: String) throws -> UInt64 {
+            let method = try probe.rt.evaluate("LazyNode >> #\(selector)")
+            return try XCTUnwrap(probe.rt.imageSession?.oids[probe.rt.vm.fetchSlot(method, CodeLayout.bytecodes)])
+        }
+        let store = try SQLiteStore.open(path: image)
+        func damage(_ selector: String, _ code: (Int) -> [UInt8]) throws {
+            let oid = try bytecodesOID(selector)
+            let length = try XCTUnwrap(try store.load(oid: oid, asOf: try store.headCommit())?.bytes?.count)
+            let hex = code(length).map { String(format: "%02x", $0) }.joined()
+            try store.write { try $0.execute("UPDATE objects SET contents = x'\(hex)' WHERE oid = \(oid)") }
+        }
+        let returnTop = Opcode.returnTop.rawValue
+        // A temporary far outside the frame; a stack deeper than the frame has room for.
+        try damage("sumTo:") { [Opcode.pushTemp.rawValue, 100] + Array(repeating: returnTop, count: $0 - 2) }
+        try damage("countTo:") { Array(repeating: Opcode.pushNil.rawValue, count: $0 - 1) + [returnTop] }
+
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("[LazyNode new twiceSumTo: 10] on: Error do: [:e | e messageText]"),
+                       "'the compiled code of this method is damaged in the image (temp offset 100 out of range): compile it again, or roll back'")
+        XCTAssertTrue(try image.print("[LazyNode new countTo: 10] on: Error do: [:e | e messageText]").contains("stack deeper than"))
+        XCTAssertEqual(try image.print("(LazyNode >> #sumTo:) sourceCode size > 10"), "true")
+        XCTAssertEqual(try image.print("(Data at: 4) value + 3"), "7", "the rest of the image is fine")
+        try image.rt.compile("sumTo: n ^ n * (n + 1) // 2", inClass: "LazyNode")
+        XCTAssertEqual(try image.print("LazyNode new twiceSumTo: 10"), "110", "compiled again, it runs")
+    }
+
     func testAFaultInTheCodeThatSignalsFaultsStopsTheProcessWithAReport() throws {
         let probe = try openedWithoutPrefetching()
         let method = try probe.rt.evaluate("Exception >> #signal:")

@@ -1,0 +1,99 @@
+// The check that makes compiled code safe for the interpreter, which trusts it: every instruction
+// decodes, names temporaries and literals that exist and are of the kind it needs, jumps onto an
+// instruction, and the operand stack has one depth on every path, never below empty nor above the
+// frame's room, and no path runs off the end. Compiler output is checked when installed
+// (Install.swift), code read from an image when loaded (LoadedCode.swift).
+
+/// What a literal is, as far as running code goes.
+enum LiteralKind: Equatable {
+    case symbol
+    /// An Association (globals read and write its value).
+    case binding
+    case block(numCopied: Int)
+    /// One of the two inline-cache slots after a send's selector.
+    case cacheSlot
+    case other
+}
+
+enum CodeCheck {
+    /// Why the code is not fit to run, or nil. `bytecodes` are compiler output (no superinstructions).
+    static func problem(in bytecodes: [UInt8], literals: [LiteralKind], numArgs: Int, locals: Int,
+                        maxStack: Int, isBlock: Bool) -> String? {
+        guard let code = Instruction.decode(bytecodes), let last = code.last else { return "undecodable bytecodes" }
+        guard [.returnTop, .returnSelf, .blockReturnTop, .jump, .nonLocalReturnTop].contains(last.opcode) else {
+            return "code does not end with a return"
+        }
+        var index = [Int: Int](minimumCapacity: code.count)
+        for (i, ins) in code.enumerated() { index[ins.offset] = i }
+        func isTemp(_ offset: Int) -> Bool {
+            (offset < 0 && offset >= -numArgs) || (offset >= Frame.headerSize && offset < Frame.headerSize + locals)
+        }
+        func kind(_ i: Int) -> LiteralKind? { literals.indices.contains(i) ? literals[i] : nil }
+
+        var depths = [Int](repeating: -1, count: code.count)
+        var work = [(0, 0)]
+        while let (i, depth) = work.popLast() {
+            guard i < code.count else { return "a path runs off the end of the code" }
+            if depths[i] >= 0 {
+                if depths[i] != depth { return "stack depths \(depth) and \(depths[i]) meet at \(code[i].offset)" }
+                continue
+            }
+            depths[i] = depth
+            let ins = code[i]
+            var pops = 0, pushes = 0
+            var successors = [i + 1]
+            switch ins.opcode {
+            case .pushSelf, .pushNil, .pushTrue, .pushFalse, .pushThisContext, .pushInt8, .pushInstVar, .pushNewArray:
+                pushes = 1
+            case .pushTemp, .storeTemp, .popStoreTemp:
+                guard isTemp(ins.a) else { return "temp offset \(ins.a) out of range" }
+                pops = ins.opcode == .pushTemp ? 0 : 1
+                pushes = ins.opcode == .popStoreTemp ? 0 : 1
+            case .storeInstVar: pops = 1; pushes = 1
+            case .popStoreInstVar: pops = 1
+            case .pushLiteral:
+                guard kind(ins.a) != nil else { return "literal index out of range" }
+                pushes = 1
+            case .pushGlobal, .storeGlobal, .popStoreGlobal:
+                guard kind(ins.a) == .binding else { return "global is not a binding" }
+                pops = ins.opcode == .pushGlobal ? 0 : 1
+                pushes = ins.opcode == .popStoreGlobal ? 0 : 1
+            case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp:
+                guard isTemp(ins.b) else { return "temp vector offset out of range" }
+                pops = ins.opcode == .pushRemoteTemp ? 0 : 1
+                pushes = ins.opcode == .popStoreRemoteTemp ? 0 : 1
+            case .popIntoNewArray: pops = ins.a; pushes = 1
+            case .pushClosure:
+                guard case .block(let copied)? = kind(ins.a) else { return "closure literal is not a block" }
+                pops = copied; pushes = 1
+            case .dup: pops = 1; pushes = 2
+            case .pop: pops = 1
+            case .returnTop, .nonLocalReturnTop, .blockReturnTop, .returnSelf:
+                if ins.opcode == .nonLocalReturnTop && !isBlock { return "non-local return outside a block" }
+                if ins.opcode == .blockReturnTop && !isBlock { return "block return outside a block" }
+                if ins.opcode == .returnSelf && isBlock { return "returnSelf in a block" }
+                pops = ins.opcode == .returnSelf ? 0 : 1
+                successors = []
+            case .jump, .jumpIfTrue, .jumpIfFalse:
+                guard let target = index[ins.offset + ins.opcode.length + ins.a] else {
+                    return "jump into the middle of an instruction"
+                }
+                pops = ins.opcode == .jump ? 0 : 1
+                successors = ins.opcode == .jump ? [target] : [i + 1, target]
+            case .send, .superSend:
+                guard kind(ins.a) == .symbol, kind(ins.a + 1) == .cacheSlot, kind(ins.a + 2) == .cacheSlot else {
+                    return "bad send site"
+                }
+                pops = ins.b + 1; pushes = 1
+            default:
+                guard let special = ins.opcode.specialSelector else { return "superinstruction \(ins.opcode) in unfused code" }
+                pops = special.numArgs + 1; pushes = 1
+            }
+            guard depth >= pops else { return "stack underflow at \(ins.offset)" }
+            let next = depth - pops + pushes
+            guard next <= maxStack else { return "stack deeper than \(maxStack) at \(ins.offset)" }
+            for successor in successors { work.append((successor, next)) }
+        }
+        return nil
+    }
+}
