@@ -80,13 +80,18 @@ extension ImageFile {
     }
 
     /// Examines the store (SQLite's integrity check, references, roots, commits, chunked bytes) and the
-    /// object space at the head (every object reachable, each one allocatable). Runs no Smalltalk.
+    /// object space at the head (every object reachable, each one allocatable, compiled code fit to run).
+    /// Runs no Smalltalk.
     public func check() throws -> CheckReport {
         var problems: [String]
         do { problems = try store.check().map(\.description) } catch { problems = ["store: \(error)"] }
         let head = try store.headCommit()
         var objectCount = 0
-        do { objectCount = try ImageGraph(store: store, asOf: head).reachable.count } catch {
+        do {
+            let graph = try ImageGraph(store: store, asOf: head)
+            objectCount = graph.reachable.count
+            problems += graph.damagedCode()
+        } catch {
             problems.append("image: \(error)")
         }
         return CheckReport(problems: problems, head: head, objectCount: objectCount)

@@ -5,7 +5,7 @@
 // (Install.swift), code read from an image when loaded (LoadedCode.swift).
 
 /// What a literal is, as far as running code goes.
-enum LiteralKind: Equatable {
+public enum LiteralKind: Equatable, Sendable {
     case symbol
     /// An Association (globals read and write its value).
     case binding
@@ -13,6 +13,59 @@ enum LiteralKind: Equatable {
     /// One of the two inline-cache slots after a send's selector.
     case cacheSlot
     case other
+}
+
+/// What checking compiled code reads of it, from heap objects (loading) or from records (`lo check`).
+public struct CompiledCodeParts {
+    public var isBlock: Bool
+    /// The value of each SmallInteger field (by `CodeLayout` index); nil where a field holds anything else.
+    public var integers: [Int?]
+    public var bytecodes: [UInt8]
+    public var literals: [LiteralKind]
+    /// Whether the method the code belongs to (itself, or through outer blocks) was found, and whether
+    /// its method class has the shape of a class.
+    public var hasHomeMethod: Bool, homeClassIsClassShaped: Bool
+
+    public init(isBlock: Bool, integers: [Int?], bytecodes: [UInt8], literals: [LiteralKind], hasHomeMethod: Bool,
+                homeClassIsClassShaped: Bool) {
+        self.isBlock = isBlock; self.integers = integers; self.bytecodes = bytecodes; self.literals = literals
+        self.hasHomeMethod = hasHomeMethod; self.homeClassIsClassShaped = homeClassIsClassShaped
+    }
+
+    /// Why the code cannot run safely, or nil; and its bytecodes without superinstructions.
+    public func check() -> (problem: String?, plain: [UInt8]) {
+        func count(_ field: Int, _ range: ClosedRange<Int>) -> Int? {
+            field < integers.count ? integers[field].flatMap { range.contains($0) ? $0 : nil } : nil
+        }
+        var plain = bytecodes
+        guard let numArgs = count(CodeLayout.numArgs, 0...Frame.maxLocals),
+              let numTemps = count(CodeLayout.numTemps, 0...Frame.maxLocals),
+              let copied = isBlock ? count(CodeLayout.numCopied, 0...Frame.maxLocals) : 0,
+              let frameSize = count(CodeLayout.frameSize, copied + numTemps + 2...copied + numTemps + 2 + 0xFFFF)
+        else { return ("frame sizes out of range", plain) }
+        if !isBlock && count(CodeLayout.primitive, Int.min...Int.max) == nil { return ("primitive number is not an integer", plain) }
+        guard let fused = Instruction.decode(bytecodes) else { return ("undecodable bytecodes", plain) }
+        for ins in fused { plain[ins.offset] = Superinstructions.replaced(by: ins.opcode).rawValue }
+        // The inline caches are emptied when code is loaded (an image keeps none).
+        var kinds = literals
+        for slot in Self.cacheSlots(of: plain) where slot < kinds.count { kinds[slot] = .cacheSlot }
+        if let problem = CodeCheck.problem(in: plain, literals: kinds, numArgs: numArgs, locals: copied + numTemps,
+                                           maxStack: frameSize - copied - numTemps - 2, isBlock: isBlock) {
+            return (problem, plain)
+        }
+        if !hasHomeMethod { return (isBlock ? "a block outside any method" : "a method without itself", plain) }
+        if !homeClassIsClassShaped && fused.contains(where: { $0.opcode == .superSend }) {
+            return ("a super send in code without a class", plain)
+        }
+        return (nil, plain)
+    }
+
+    /// The literal indices of the inline-cache slots of the code's sends.
+    public static func cacheSlots(of plain: [UInt8]) -> [Int] {
+        (Instruction.decode(plain) ?? []).flatMap { ins in
+            ins.opcode == .send || ins.opcode == .superSend ? [ins.a + 1, ins.a + 2] : []
+        }
+    }
 }
 
 enum CodeCheck {

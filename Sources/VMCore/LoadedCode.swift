@@ -29,42 +29,24 @@ extension VM {
         let bytecodes = fetch(code, CodeLayout.bytecodes), literals = fetch(code, CodeLayout.literals)
         guard isPointer(bytecodes), !isGhost(bytecodes), Format.isBytes(formatOf(bytecodes)) else { return "bytecodes missing" }
         guard isPointer(literals), classIndexOf(literals) == classIndex(.classArray) else { return "literal frame missing" }
-        func count(_ field: Int, _ range: ClosedRange<Int>) -> Int? {
-            let v = fetch(code, field)
-            return isSmallInt(v) && range.contains(intValue(v)) ? intValue(v) : nil
-        }
-        guard let numArgs = count(CodeLayout.numArgs, 0...Frame.maxLocals),
-              let numTemps = count(CodeLayout.numTemps, 0...Frame.maxLocals),
-              let copied = isBlock ? count(CodeLayout.numCopied, 0...Frame.maxLocals) : 0,
-              let frameSize = count(CodeLayout.frameSize, copied + numTemps + 2...copied + numTemps + 2 + 0xFFFF)
-        else { return "frame sizes out of range" }
-        if !isBlock && !isSmallInt(fetch(code, CodeLayout.primitive)) { return "primitive number is not an integer" }
-
-        var plain = (0..<indexableSize(bytecodes)).map { bytesOf(bytecodes)[$0] }
-        guard let fusedCode = Instruction.decode(plain) else { return "undecodable bytecodes" }
-        for ins in fusedCode { plain[ins.offset] = Superinstructions.replaced(by: ins.opcode).rawValue }
-        let instructions = Instruction.decode(plain) ?? []
-        // The inline caches start empty (an image keeps none).
-        let literalCount = indexableSize(literals)
-        for ins in instructions where ins.opcode == .send || ins.opcode == .superSend {
-            for slot in ins.a + 1...ins.a + 2 where slot < literalCount { setImageSlot(literals, slot, nilObj) }
-        }
-        let kinds = (0..<literalCount).map { literalKind(fetch(literals, $0)) }
-        if let problem = CodeCheck.problem(in: plain, literals: kinds, numArgs: numArgs, locals: copied + numTemps,
-                                           maxStack: frameSize - copied - numTemps - 2, isBlock: isBlock) {
-            return problem
-        }
-        if instructions.contains(where: { $0.opcode == .superSend }) && !isClassShaped(homeMethodClass(of: code)) {
-            return "a super send in code without a class"
-        }
-        if isBlock && homeMethodClass(of: code) == nil { return "a block outside any method" }
-        let fused = Superinstructions.fuse(plain)
-        for (i, byte) in fused.enumerated() { bytesOf(bytecodes)[i] = byte }
+        let home = homeMethodClass(of: code)
+        let parts = CompiledCodeParts(
+            isBlock: isBlock,
+            integers: (0..<CodeLayout.methodSize).map { field in
+                field < numSlotsOf(code) && isSmallInt(fetch(code, field)) ? intValue(fetch(code, field)) : nil
+            },
+            bytecodes: (0..<indexableSize(bytecodes)).map { bytesOf(bytecodes)[$0] },
+            literals: (0..<indexableSize(literals)).map { literalKind(fetch(literals, $0)) },
+            hasHomeMethod: home != nil, homeClassIsClassShaped: isClassShaped(home))
+        let (problem, plain) = parts.check()
+        if let problem { return problem }
+        for slot in CompiledCodeParts.cacheSlots(of: plain) { setImageSlot(literals, slot, nilObj) }
+        for (i, byte) in Superinstructions.fuse(plain).enumerated() { bytesOf(bytecodes)[i] = byte }
         return nil
     }
 
     private func literalKind(_ literal: Oop) -> LiteralKind {
-        if literal == nilObj { return .cacheSlot }
+        if literal == nilObj { return .other }
         guard isPointer(literal), !isGhost(literal) else { return .other }
         let index = classIndexOf(literal)
         if index == classIndex(.classByteSymbol) || index == classIndex(.classWideSymbol) { return .symbol }

@@ -216,6 +216,7 @@ final class LazyLoadingTests: MasterImageTestCase {
     /// Compiled code whose record was damaged on disk is checked when loaded: running it signals an
     /// error naming the damage instead of running wild; its source and the rest of the image are fine.
     func testDamagedCompiledCodeSignalsAnErrorWhenRun() throws {
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [], "the kernel's code passes")
         let probe = try openedWithoutPrefetching()
         try probe.rt.compile("sumTo: n | s | s := 0. 1 to: n do: [:i | s := s + i]. ^ s", inClass: "LazyNode")
         try probe.rt.compile("twiceSumTo: n ^ (self sumTo: n) * 2", inClass: "LazyNode")
@@ -237,6 +238,10 @@ final class LazyLoadingTests: MasterImageTestCase {
         // A temporary far outside the frame; a stack deeper than the frame has room for.
         try damage("sumTo:") { [Opcode.pushTemp.rawValue, 100] + Array(repeating: returnTop, count: $0 - 2) }
         try damage("countTo:") { Array(repeating: Opcode.pushNil.rawValue, count: $0 - 1) + [returnTop] }
+        let found = try ImageFile(path: image).check().problems
+        XCTAssertEqual(found.count, 2, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("compiled code of #sumTo: (object") && $0.hasSuffix("temp offset 100 out of range") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.hasPrefix("compiled code of #countTo: (object") && $0.contains("stack deeper than") }, "\(found)")
 
         let image = try openedWithoutPrefetching()
         XCTAssertEqual(try image.print("[LazyNode new twiceSumTo: 10] on: Error do: [:e | e messageText]"),

@@ -5,7 +5,9 @@ root, a `meta` value, a class shape, a commit's list of changed objects), then r
 and `lo check` on the copy. A trial is reported when `lo` dies by a signal, exits other than 0 or 1,
 prints a Swift runtime error, or runs longer than the timeout.
 
-    LO_KERNEL=kernel tools/fuzz/damage-image.py .build/release/lo 200 1
+    LO_KERNEL=kernel tools/fuzz/damage-image.py .build/release/lo 200 1 [--missed]
+
+With --missed, a copy is also reported when `lo check` finds it clean but an evaluation failed.
 
 Run it in a scratch directory: it makes `pristine.image` there and keeps each reported copy as
 `bad-SEED-N.image`.
@@ -13,6 +15,7 @@ Run it in a scratch directory: it makes `pristine.image` there and keeps each re
 import os, random, shutil, sqlite3, subprocess, sys
 
 LO, TRIALS, SEED = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+MISSED = '--missed' in sys.argv  # also report copies that `lo check` calls clean but cannot be used
 TIMEOUT = 60
 rng = random.Random(SEED)
 RUNS = [['eval', '--no-commit', '3 + 4'],
@@ -83,6 +86,7 @@ for trial in range(TRIALS):
     shutil.copy('pristine.image', copy)
     damage(copy)
     kept = None
+    failed = []
     for args in RUNS:
         try:
             run = subprocess.run([LO, '--image', copy] + args, capture_output=True, timeout=TIMEOUT)
@@ -93,6 +97,14 @@ for trial in range(TRIALS):
             reported += 1
             kept = kept or 'bad-%d-%d.image' % (SEED, trial)
             print('trial', trial, args, 'status', status, err[-300:].replace('\n', ' | '), '->', kept, flush=True)
+        elif status == 1 and args[0] != 'check':
+            failed.append((args, err))
+        elif status == 0 and args[0] == 'check' and failed and MISSED:
+            # `lo check` found nothing, yet evaluations failed: damage it does not see.
+            reported += 1
+            kept = kept or 'missed-%d-%d.image' % (SEED, trial)
+            print('trial', trial, 'check is clean but', failed[0][0], 'failed:', failed[0][1][-200:].replace('\n', ' | '),
+                  '->', kept, flush=True)
     if kept:
         shutil.copy(copy, kept)
     for suffix in ('', '-wal', '-shm', '-sync'):
