@@ -68,13 +68,41 @@ public struct CompiledCodeParts {
     }
 }
 
-enum CodeCheck {
-    /// Why the code is not fit to run, or nil. `bytecodes` are compiler output (no superinstructions).
+public enum CodeCheck {
+    /// Why the code is not fit to run in a frame with room for `maxStack` operands, or nil. `bytecodes`
+    /// are compiler output (no superinstructions).
     static func problem(in bytecodes: [UInt8], literals: [LiteralKind], numArgs: Int, locals: Int,
                         maxStack: Int, isBlock: Bool) -> String? {
-        guard let code = Instruction.decode(bytecodes), let last = code.last else { return "undecodable bytecodes" }
+        switch deepestStack(in: bytecodes, literals: literals, numArgs: numArgs, locals: locals, isBlock: isBlock) {
+        case .failure(let problem): problem.text
+        case .success(let deepest): deepest > maxStack ? "the stack gets \(deepest) deep, the frame has room for \(maxStack)" : nil
+        }
+    }
+
+    /// What compiler output's literals are.
+    public static func kinds(of literals: [Literal]) -> [LiteralKind] {
+        literals.map { literal in
+            switch literal {
+            case .symbol: .symbol
+            case .binding: .binding
+            case .block(let b): .block(numCopied: b.numCopied)
+            case .cacheSlot: .cacheSlot
+            default: .other
+            }
+        }
+    }
+
+    public struct Problem: Error, Equatable {
+        public let text: String
+    }
+
+    /// How deep the operand stack gets on the deepest path, or why the code is not fit to run.
+    public static func deepestStack(in bytecodes: [UInt8], literals: [LiteralKind], numArgs: Int, locals: Int,
+                                    isBlock: Bool) -> Result<Int, Problem> {
+        func fail(_ text: String) -> Result<Int, Problem> { .failure(Problem(text: text)) }
+        guard let code = Instruction.decode(bytecodes), let last = code.last else { return fail("undecodable bytecodes") }
         guard [.returnTop, .returnSelf, .blockReturnTop, .jump, .nonLocalReturnTop].contains(last.opcode) else {
-            return "code does not end with a return"
+            return fail("code does not end with a return")
         }
         var index = [Int: Int](minimumCapacity: code.count)
         for (i, ins) in code.enumerated() { index[ins.offset] = i }
@@ -84,11 +112,12 @@ enum CodeCheck {
         func kind(_ i: Int) -> LiteralKind? { literals.indices.contains(i) ? literals[i] : nil }
 
         var depths = [Int](repeating: -1, count: code.count)
+        var deepest = 0
         var work = [(0, 0)]
         while let (i, depth) = work.popLast() {
-            guard i < code.count else { return "a path runs off the end of the code" }
+            guard i < code.count else { return fail("a path runs off the end of the code") }
             if depths[i] >= 0 {
-                if depths[i] != depth { return "stack depths \(depth) and \(depths[i]) meet at \(code[i].offset)" }
+                if depths[i] != depth { return fail("stack depths \(depth) and \(depths[i]) meet at \(code[i].offset)") }
                 continue
             }
             depths[i] = depth
@@ -99,54 +128,54 @@ enum CodeCheck {
             case .pushSelf, .pushNil, .pushTrue, .pushFalse, .pushThisContext, .pushInt8, .pushInstVar, .pushNewArray:
                 pushes = 1
             case .pushTemp, .storeTemp, .popStoreTemp:
-                guard isTemp(ins.a) else { return "temp offset \(ins.a) out of range" }
+                guard isTemp(ins.a) else { return fail("temp offset \(ins.a) out of range") }
                 pops = ins.opcode == .pushTemp ? 0 : 1
                 pushes = ins.opcode == .popStoreTemp ? 0 : 1
             case .storeInstVar: pops = 1; pushes = 1
             case .popStoreInstVar: pops = 1
             case .pushLiteral:
-                guard kind(ins.a) != nil else { return "literal index out of range" }
+                guard kind(ins.a) != nil else { return fail("literal index out of range") }
                 pushes = 1
             case .pushGlobal, .storeGlobal, .popStoreGlobal:
-                guard kind(ins.a) == .binding else { return "global is not a binding" }
+                guard kind(ins.a) == .binding else { return fail("global is not a binding") }
                 pops = ins.opcode == .pushGlobal ? 0 : 1
                 pushes = ins.opcode == .popStoreGlobal ? 0 : 1
             case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp:
-                guard isTemp(ins.b) else { return "temp vector offset out of range" }
+                guard isTemp(ins.b) else { return fail("temp vector offset out of range") }
                 pops = ins.opcode == .pushRemoteTemp ? 0 : 1
                 pushes = ins.opcode == .popStoreRemoteTemp ? 0 : 1
             case .popIntoNewArray: pops = ins.a; pushes = 1
             case .pushClosure:
-                guard case .block(let copied)? = kind(ins.a) else { return "closure literal is not a block" }
+                guard case .block(let copied)? = kind(ins.a) else { return fail("closure literal is not a block") }
                 pops = copied; pushes = 1
             case .dup: pops = 1; pushes = 2
             case .pop: pops = 1
             case .returnTop, .nonLocalReturnTop, .blockReturnTop, .returnSelf:
-                if ins.opcode == .nonLocalReturnTop && !isBlock { return "non-local return outside a block" }
-                if ins.opcode == .blockReturnTop && !isBlock { return "block return outside a block" }
-                if ins.opcode == .returnSelf && isBlock { return "returnSelf in a block" }
+                if ins.opcode == .nonLocalReturnTop && !isBlock { return fail("non-local return outside a block") }
+                if ins.opcode == .blockReturnTop && !isBlock { return fail("block return outside a block") }
+                if ins.opcode == .returnSelf && isBlock { return fail("returnSelf in a block") }
                 pops = ins.opcode == .returnSelf ? 0 : 1
                 successors = []
             case .jump, .jumpIfTrue, .jumpIfFalse:
                 guard let target = index[ins.offset + ins.opcode.length + ins.a] else {
-                    return "jump into the middle of an instruction"
+                    return fail("jump into the middle of an instruction")
                 }
                 pops = ins.opcode == .jump ? 0 : 1
                 successors = ins.opcode == .jump ? [target] : [i + 1, target]
             case .send, .superSend:
                 guard kind(ins.a) == .symbol, kind(ins.a + 1) == .cacheSlot, kind(ins.a + 2) == .cacheSlot else {
-                    return "bad send site"
+                    return fail("bad send site")
                 }
                 pops = ins.b + 1; pushes = 1
             default:
-                guard let special = ins.opcode.specialSelector else { return "superinstruction \(ins.opcode) in unfused code" }
+                guard let special = ins.opcode.specialSelector else { return fail("superinstruction \(ins.opcode) in unfused code") }
                 pops = special.numArgs + 1; pushes = 1
             }
-            guard depth >= pops else { return "stack underflow at \(ins.offset)" }
+            guard depth >= pops else { return fail("stack underflow at \(ins.offset)") }
             let next = depth - pops + pushes
-            guard next <= maxStack else { return "stack deeper than \(maxStack) at \(ins.offset)" }
+            deepest = max(deepest, next)
             for successor in successors { work.append((successor, next)) }
         }
-        return nil
+        return .success(deepest)
     }
 }

@@ -208,16 +208,7 @@ extension VM {
         if let code = Instruction.decode(bytecodes), let fused = code.first(where: \.opcode.isSuperinstruction) {
             return fail("superinstruction \(fused.opcode) in compiler output")
         }
-        let kinds = literals.map { literal -> LiteralKind in
-            switch literal {
-            case .symbol: .symbol
-            case .binding: .binding
-            case .block(let b): .block(numCopied: b.numCopied)
-            case .cacheSlot: .cacheSlot
-            default: .other
-            }
-        }
-        if let problem = CodeCheck.problem(in: bytecodes, literals: kinds, numArgs: numArgs, locals: locals,
+        if let problem = CodeCheck.problem(in: bytecodes, literals: CodeCheck.kinds(of: literals), numArgs: numArgs, locals: locals,
                                            maxStack: maxStack, isBlock: isBlock) {
             return fail(problem)
         }
