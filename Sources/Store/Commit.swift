@@ -25,8 +25,9 @@ extension SQLiteStore {
     public var groupCommitStatistics: (batches: Int, commits: Int) { commitQueue.statistics }
 
     /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
-    /// held up for long), then hands the lead to a waiting thread. Each batch is synced after SQLite's
-    /// write lock is released (WALSync.swift), so other processes write while this one syncs.
+    /// held up for long), then hands the lead to a waiting thread. Each batch is written in the writers'
+    /// turn shared with other processes (WriterTurn.swift) and synced after SQLite's write lock and the
+    /// turn are released (WALSync.swift), so other processes write while this one syncs.
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
@@ -34,7 +35,14 @@ extension SQLiteStore {
             var holdsSnapshot = false
             var results = writer.withLock { connection in
                 defer { holdsSnapshot = connection.holdsSnapshot }
-                return runBatch(batch, connection)
+                let group = walSync.group
+                guard let turn = group?.takeWriterTurn(beforeWaiting: connection.releaseSnapshot) else {
+                    return runBatch(batch, connection)
+                }
+                connection.othersWrite(turn.othersWrite)
+                let results = runBatch(batch, connection)
+                group!.endWriterTurn(turn, committed: results.contains { if case .success = $0 { true } else { false } })
+                return results
             }
             if holdsSnapshot { releaseSnapshotWhenIdle() }
             if results.contains(where: { if case .success = $0 { true } else { false } }) {

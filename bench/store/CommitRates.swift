@@ -54,8 +54,16 @@ func processCommitRate(path: String, processes count: Int, classOID: UInt64, dur
     let start = Date().timeIntervalSince1970 + 0.3  // every worker opens the store, then they start together
     let workers = try (0..<count).map { index in
         let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        worker.arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
+        let arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
+        // STORE_BENCH_FIRST_WORKER="valgrind --tool=callgrind …": the first worker runs under that command.
+        if index == 0, let prefix = ProcessInfo.processInfo.environment["STORE_BENCH_FIRST_WORKER"]?.split(separator: " ").map(String.init),
+           let command = prefix.first {
+            worker.executableURL = URL(fileURLWithPath: command)
+            worker.arguments = prefix.dropFirst() + [CommandLine.arguments[0]] + arguments
+        } else {
+            worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            worker.arguments = arguments
+        }
         let output = Pipe()
         worker.standardOutput = output
         try worker.run()
