@@ -14,26 +14,24 @@ final class WriterTurnTests: XCTestCase {
     private func group(_ store: SQLiteStore) -> GroupSync { store.walSync.group! }
     private func busyWaits(_ store: SQLiteStore) -> Int { store.writer.withLock { $0.busyWaits } }
 
-    /// A thread that takes the turn of `store`'s page, then holds it until told, or exits holding it.
+    /// A thread that takes the turn of `store`'s page, then holds it until told.
     private final class TurnHolder: Sendable {
         private let release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
 
-        init(_ group: GroupSync, exitHolding: Bool = false) {
+        init(_ group: GroupSync) {
             let taken = DispatchSemaphore(value: 0)
             Thread { [self] in
                 let turn = group.takeWriterTurn {}
                 precondition(turn.held)
                 taken.signal()
-                if !exitHolding {
-                    release.wait()
-                    group.endWriterTurn(turn, committed: false)
-                }
+                release.wait()
+                group.endWriterTurn(turn, committed: false)
                 done.signal()
             }.start()
             taken.wait()
         }
 
-        /// Lets go of the turn (on the thread that holds it), or waits for the thread to have exited.
+        /// Lets go of the turn (on the thread that holds it).
         func end() {
             release.signal()
             done.wait()
@@ -93,8 +91,14 @@ final class WriterTurnTests: XCTestCase {
     func testAHolderThatDiesIsTakenOver() throws {
         let (first, second, oids) = try twoStores("died.lo")
         group(second).stuckAfter.store(60_000_000_000, ordering: .relaxed)
-        TurnHolder(group(first), exitHolding: true).end()
-        XCTAssertTrue(group(second).isWriterTurnTakenElsewhere)
+        let dying = Unmanaged.passRetained(group(first))
+        var thread = pthread_t()
+        XCTAssertEqual(pthread_create(&thread, nil, { context in
+            let group = Unmanaged<GroupSync>.fromOpaque(context!).takeRetainedValue()
+            precondition(group.takeWriterTurn {}.held)
+            return nil  // exits holding the turn
+        }, dying.toOpaque()), 0)
+        XCTAssertEqual(pthread_join(thread, nil), 0)
         let head = try second.commit(base: try second.headCommit(), writes: [object(oids.lowerBound, 1)], author: "t", message: "after")
         XCTAssertEqual(group(second).recoveredLocks.load(ordering: .relaxed), 1, "taken over from the dead holder")
         XCTAssertEqual(group(second).turnsPassed.load(ordering: .relaxed), 0)

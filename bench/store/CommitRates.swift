@@ -55,9 +55,11 @@ func processCommitRate(path: String, processes count: Int, classOID: UInt64, dur
     let workers = try (0..<count).map { index in
         let worker = Process()
         let arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
-        // STORE_BENCH_FIRST_WORKER="valgrind --tool=callgrind …": the first worker runs under that command.
-        if index == 0, let prefix = ProcessInfo.processInfo.environment["STORE_BENCH_FIRST_WORKER"]?.split(separator: " ").map(String.init),
-           let command = prefix.first {
+        // STORE_BENCH_WORKER_PREFIX="valgrind --tool=callgrind …": workers run under that command (the
+        // first STORE_BENCH_PREFIXED_WORKERS of them, if set; the others natively).
+        let environment = ProcessInfo.processInfo.environment
+        if index < Int(environment["STORE_BENCH_PREFIXED_WORKERS"] ?? "") ?? count,
+           let prefix = environment["STORE_BENCH_WORKER_PREFIX"]?.split(separator: " ").map(String.init), let command = prefix.first {
             worker.executableURL = URL(fileURLWithPath: command)
             worker.arguments = prefix.dropFirst() + [CommandLine.arguments[0]] + arguments
         } else {
