@@ -23,6 +23,8 @@
 //   reader, does not wait for this one's next commit (for its WAL sync first);
 // - when no commit came for 50 ms (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle store does
 //   not hold up the checkpoints of another process for long.
+// And it holds none while other processes commit (WriterTurn.swift tells): their commits would make
+// it stale before the next BEGIN, which SQLite would then refuse.
 
 import CSQLite
 import Dispatch
