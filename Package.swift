@@ -49,7 +49,8 @@ let package = Package(
         // shared sync mutex until killed, for the group-sync tests).
         .executableTarget(name: "store-torture", dependencies: ["Store", "CGroupSync"]),
         // Store figures: bulk create, cold traversal, bytes per object, commit rates; image commits (bench/RESULTS.md).
-        .executableTarget(name: "store-bench", dependencies: ["Store", "LivingObjects", "VMCore"], path: "bench/store"),
+        .executableTarget(name: "store-bench", dependencies: ["Store", "LivingObjects", "VMCore"], path: "bench/store",
+                          exclude: ["shim"]),  // an LD_PRELOAD fsync shim in C, built by hand
         // Lazy images: opening an image of millions of objects, loading them through the VM (bench/RESULTS.md).
         .executableTarget(name: "image-bench", dependencies: ["LivingObjects", "Store", "VMCore"], path: "bench/image"),
         .executableTarget(name: "lo", dependencies: [

@@ -25,8 +25,9 @@ extension SQLiteStore {
     public var groupCommitStatistics: (batches: Int, commits: Int) { commitQueue.statistics }
 
     /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
-    /// held up for long), then hands the lead to a waiting thread. Each batch is synced after SQLite's
-    /// write lock is released (WALSync.swift), so other processes write while this one syncs.
+    /// held up for long), then hands the lead to a waiting thread. Each batch is written in the writers'
+    /// turn shared with other processes (WriterTurn.swift) and synced after SQLite's write lock and the
+    /// turn are released (WALSync.swift), so other processes write while this one syncs.
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
@@ -34,7 +35,14 @@ extension SQLiteStore {
             var holdsSnapshot = false
             var results = writer.withLock { connection in
                 defer { holdsSnapshot = connection.holdsSnapshot }
-                return runBatch(batch, connection)
+                let group = walSync.group
+                guard let turn = group?.takeWriterTurn(beforeWaiting: connection.releaseSnapshot) else {
+                    return runBatch(batch, connection)
+                }
+                connection.othersWrite(turn.othersWrite)
+                let results = runBatch(batch, connection)
+                group!.endWriterTurn(turn, committed: results.contains { if case .success = $0 { true } else { false } })
+                return results
             }
             if holdsSnapshot { releaseSnapshotWhenIdle() }
             if results.contains(where: { if case .success = $0 { true } else { false } }) {
@@ -179,23 +187,8 @@ extension SQLiteStore {
     }
 
     /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.
-    /// Few changes since the base: intersect with their changed-OID lists; many: one seek per write.
     private func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
-        let changedSince = try connection.integer(
-            "SELECT total(object_count) FROM commits WHERE id > ?", request.base.rawValue) ?? 0
-        var conflicting: [UInt64] = []
-        if changedSince <= 4 * Int64(request.writes.count) + 256 {
-            let changed = try changedOIDs(after: request.base, connection)
-            conflicting = request.writes.map(\.oid).filter(changed.contains)
-        } else {
-            let probe = try connection.statement("SELECT 1 FROM objects WHERE oid = ? AND commit_id > ? LIMIT 1")
-            for write in request.writes {
-                probe.reset()
-                probe.bind(1, write.oid)
-                probe.bind(2, request.base.rawValue)
-                if try probe.step() { conflicting.append(write.oid) }
-            }
-        }
+        let conflicting = try conflictingWrites(request, connection)
         var conflictingRoots: [String] = []
         if !request.roots.isEmpty {
             let query = try connection.statement("SELECT DISTINCT name FROM roots WHERE commit_id > ?")
@@ -207,6 +200,42 @@ extension SQLiteStore {
         if !conflicting.isEmpty || !conflictingRoots.isEmpty {
             throw CommitConflict(oids: conflicting, roots: conflictingRoots)
         }
+    }
+
+    /// The request's objects that a commit after its base wrote too, in the request's order. Few changes
+    /// since the base (under several processes, a few commits of one object each): their changed-OID
+    /// lists, read in one query; many: one seek per write.
+    private func conflictingWrites(_ request: CommitRequest, _ connection: Connection) throws -> [UInt64] {
+        let decodeAtMost = 4 * Int64(request.writes.count) + 256
+        let changes = try connection.statement(.changesSince)
+        defer { changes.reset() }
+        changes.bind(1, request.base.rawValue)
+        var changedSince: Int64 = 0, oids: [UInt64] = []
+        var written = [Bool](repeating: false, count: request.writes.count)
+        while try changes.step() {
+            changedSince += changes.int64(0)
+            if changedSince > decodeAtMost { return try probedConflicts(request, connection) }
+            oids.removeAll(keepingCapacity: true)
+            guard OIDList.decode(changes.blob(1), into: &oids) else {
+                throw StoreError.corrupt(path: path, detail: "a changed-object list after \(request.base) cannot be decoded")
+            }
+            for oid in oids {
+                if let index = request.writeIndex(of: oid) { written[index] = true }
+            }
+        }
+        return zip(request.writes, written).compactMap { $1 ? $0.oid : nil }
+    }
+
+    private func probedConflicts(_ request: CommitRequest, _ connection: Connection) throws -> [UInt64] {
+        let probe = try connection.statement("SELECT 1 FROM objects WHERE oid = ? AND commit_id > ? LIMIT 1")
+        var conflicting: [UInt64] = []
+        for write in request.writes {
+            probe.reset()
+            probe.bind(1, write.oid)
+            probe.bind(2, request.base.rawValue)
+            if try probe.step() { conflicting.append(write.oid) }
+        }
+        return conflicting
     }
 
     func changedOIDs(after base: CommitID, through last: CommitID? = nil, _ connection: Connection) throws -> Set<UInt64> {

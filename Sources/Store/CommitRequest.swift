@@ -26,6 +26,16 @@ struct CommitRequest: Sendable {
     /// Staged large bytes the writes refer to; each must exist, complete, when the commit is written.
     let largeBytes: [LargeBytes]
 
+    /// Where the write of `oid` is in `writes`, if the request writes it.
+    func writeIndex(of oid: UInt64) -> Int? {
+        var low = 0, high = writes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if writes[middle].oid < oid { low = middle + 1 } else { high = middle }
+        }
+        return low < writes.count && writes[low].oid == oid ? low : nil
+    }
+
     init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
          methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String) throws {
         let sorted = zip(objects, objects.dropFirst()).allSatisfy({ $0.oid < $1.oid }) ? objects : objects.sorted { $0.oid < $1.oid }

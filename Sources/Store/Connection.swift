@@ -20,6 +20,8 @@ final class Connection: @unchecked Sendable {
     var heldSnapshot = HeldSnapshot()
     /// For the writer: when its checkpoints wait for the WAL to start again (WALRestart.swift).
     var walRestart = WALRestart()
+    /// How many times the busy handler slept, waiting for another connection's lock.
+    fileprivate(set) var busyWaits = 0
 
     init(path: String, flags: Int32) throws(StoreError) {
         var db: OpaquePointer?
@@ -32,7 +34,12 @@ final class Connection: @unchecked Sendable {
         self.path = path
         self.handle = db
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_handler(db, waitWhileBusy, nil)
+        installBusyHandler()
+    }
+
+    /// SQLite's busy handler: `waitWhileBusy`.
+    func installBusyHandler() {
+        sqlite3_busy_handler(handle, waitWhileBusy, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
@@ -296,8 +303,9 @@ final class Statement {
 /// Waits for another connection's lock in short sleeps growing from 20 µs to 1 ms, then 1 ms each, up
 /// to about 30 s in all. (SQLite's own handler sleeps a millisecond or more at once: longer than a
 /// whole commit when fsync is fast.)
-let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { _, count in
+let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = { context, count in
     guard count < 30_000 else { return 0 }
+    Unmanaged<Connection>.fromOpaque(context!).takeUnretainedValue().busyWaits += 1
     usleep(count < 6 ? 20 << UInt32(count) : 1_000)
     return 1
 }

@@ -10,7 +10,7 @@ struct FrequentSQL: Sendable {
         self.text = text
     }
 
-    static let count = 10
+    static let count = 11
 
     static let begin = FrequentSQL(0, "BEGIN")
     static let beginImmediate = FrequentSQL(1, "BEGIN IMMEDIATE")
@@ -26,4 +26,6 @@ struct FrequentSQL: Sendable {
         INSERT INTO instances VALUES (?, ?, ?) ON CONFLICT (class_oid, block)
         DO UPDATE SET bits = bits | excluded.bits WHERE bits | excluded.bits != bits
         """)
+    /// What the commits after a base changed, for a commit's conflict check.
+    static let changesSince = FrequentSQL(10, "SELECT object_count, changed FROM commits WHERE id > ?")
 }

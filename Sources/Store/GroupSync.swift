@@ -41,13 +41,20 @@ final class GroupSync: @unchecked Sendable {
 
     let path: String
     private let descriptor: Int32
-    private let area: UnsafeMutablePointer<lo_group_sync>
+    let area: UnsafeMutablePointer<lo_group_sync>
 
-    /// Syncs that found their mutex left by a holder that died.
+    /// Syncs, and writers' turns, that found their mutex left by a holder that died.
     let recoveredLocks = Atomic<Int>(0)
     /// Writers covered by another's sync.
     let covered = Atomic<Int>(0)
     let syncedAlone = Atomic<Int>(0)
+    /// Commits that went without the writers' turn (WriterTurn.swift): its holder was stuck.
+    let turnsPassed = Atomic<Int>(0)
+    /// The page's count of commits in the writers' turn after this store's last one.
+    let lastTurnCommit = Atomic<UInt64>(0)
+    /// Syncs that woke sleepers (made a futex wake call).
+    let wakeCalls = Atomic<Int>(0)
+    private let sleeping = Atomic<Int>(0)
     /// Runs while this syncer holds the mutex (tests hold a sync there).
     let whileLocked = Mutex<(@Sendable (Stage) -> Void)?>(nil)
 
@@ -136,12 +143,14 @@ final class GroupSync: @unchecked Sendable {
                 return try syncHoldingLock(ticket, syncWAL)
             }
             if locked == EBUSY && lo_group_sync_now() &- lo_group_sync_locked_at(area) < stuckAfter.load(ordering: .relaxed) {
+                sleeping.add(1, ordering: .relaxed)
                 lo_group_sync_wait(area, seen, Self.pollInterval)
+                sleeping.subtract(1, ordering: .relaxed)
                 continue
             }
             let reached = lo_group_sync_written(area)
             try syncWAL()
-            lo_group_sync_publish(area, reached)
+            publish(reached)
             syncedAlone.add(1, ordering: .relaxed)
             return .syncedAlone
         }
@@ -161,12 +170,16 @@ final class GroupSync: @unchecked Sendable {
             try syncWAL()
         } catch {
             lo_group_sync_unlock(area)
-            lo_group_sync_publish(area, 0)  // the sleepers try for themselves
+            publish(0)  // the sleepers try for themselves
             throw error
         }
         lo_group_sync_unlock(area)
-        lo_group_sync_publish(area, reached)
+        publish(reached)
         return .synced
+    }
+
+    private func publish(_ reached: UInt64) {
+        if lo_group_sync_publish(area, reached) != 0 { wakeCalls.add(1, ordering: .relaxed) }
     }
 
     private func coveredOutcome() -> Outcome {
@@ -180,8 +193,15 @@ final class GroupSync: @unchecked Sendable {
         return (durable, lo_group_sync_written(area))
     }
 
-    /// How many writers sleep until the current sync ends.
-    var sleepers: UInt32 { lo_group_sync_waiters(area) }
+    /// How many of this store's writers sleep until the current sync ends.
+    var sleepers: Int { sleeping.load(ordering: .relaxed) }
+
+    /// Whether the page says that someone may sleep until the current sync ends (the next sync then
+    /// makes a wake call).
+    var maySleepersBeWaiting: Bool { lo_group_sync_may_have_sleepers(area) != 0 }
+
+    /// Tests: marks the page as a writer killed asleep leaves it.
+    func markSleepers() { lo_group_sync_mark_sleepers(area) }
 
     /// Tests: whether another holds the mutex now (takes and lets go of it if free).
     var isLockedElsewhere: Bool {

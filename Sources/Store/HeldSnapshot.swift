@@ -23,6 +23,8 @@
 //   reader, does not wait for this one's next commit (for its WAL sync first);
 // - when no commit came for 50 ms (`SQLiteStore.releaseSnapshotWhenIdle`), so that an idle store does
 //   not hold up the checkpoints of another process for long.
+// And it holds none while other processes commit (WriterTurn.swift tells): their commits would make
+// it stale before the next BEGIN, which SQLite would then refuse.
 
 import CSQLite
 import Dispatch
@@ -35,6 +37,10 @@ struct HeldSnapshot {
     fileprivate var walFrames: Int32 = 0
     /// When the last commit that left the snapshot held finished (uptime nanoseconds).
     fileprivate var lastCommit: UInt64 = 0
+    /// Other writers are committing (WriterTurn.swift): a snapshot held would be stale by the next commit.
+    fileprivate var othersWrite = false
+    /// BEGIN IMMEDIATEs that found the held snapshot stale (or another writing), and began afresh.
+    fileprivate(set) var staleBegins = 0
 
     /// SQLite's autocheckpoint size, in frames.
     static let checkpointFrames: Int32 = 1000
@@ -71,6 +77,7 @@ extension Connection {
                 try run(.beginImmediate)
                 return
             } catch {
+                heldSnapshot.staleBegins += 1
                 releaseSnapshot()
                 if isInTransaction { try? run(.rollback) }
             }
@@ -78,10 +85,17 @@ extension Connection {
         try run(.beginImmediate)
     }
 
+    /// Before a commit's transaction, in the writers' turn: whether others commit too. If so, the held
+    /// snapshot is let go (BEGIN IMMEDIATE would refuse it) and none is held after this commit.
+    func othersWrite(_ others: Bool) {
+        heldSnapshot.othersWrite = others
+        if others { releaseSnapshot() }
+    }
+
     /// In a commit's transaction, just before COMMIT: makes the COMMIT keep a read transaction open.
-    /// Not once the WAL is near the checkpoint size (until it has restarted).
+    /// Not once the WAL is near the checkpoint size (until it has restarted), nor while others commit.
     func holdSnapshot() throws(StoreError) {
-        guard !heldSnapshot.isHeld, heldSnapshot.walFrames < HeldSnapshot.holdFrames else { return }
+        guard !heldSnapshot.isHeld, !heldSnapshot.othersWrite, heldSnapshot.walFrames < HeldSnapshot.holdFrames else { return }
         if heldSnapshot.statement == nil { heldSnapshot.statement = try unlistedStatement("SELECT 1 FROM meta") }
         let statement = heldSnapshot.statement!
         guard try statement.step() else {

@@ -66,7 +66,7 @@ extension Connection {
         walRestart.gaveUp = false
         sqlite3_busy_handler(raw, waitAWhile, Unmanaged.passUnretained(self).toOpaque())
         let rc = sqlite3_wal_checkpoint_v2(raw, "main", SQLITE_CHECKPOINT_RESTART, nil, nil)
-        sqlite3_busy_handler(raw, waitWhileBusy, nil)
+        installBusyHandler()
         if rc == SQLITE_OK {
             walRestart.completed += 1
             walRestart.backoff = WALRestart.firstBackoff

@@ -5,6 +5,7 @@
 
 import Foundation
 import Synchronization
+import CGroupSync
 import XCTest
 @testable import Store
 
@@ -53,7 +54,7 @@ final class GroupSyncTests: XCTestCase {
         XCTAssertEqual(holding.wait(timeout: .now() + 20), .success)
         group(stores[0]).whileLocked.withLock { $0 = nil }
         commits += [BackgroundCommit(stores[1], oids.lowerBound + 1, 2), BackgroundCommit(stores[2], oids.lowerBound + 2, 3)]
-        waitUntil("both wait for the first one's sync") { group(stores[0]).sleepers == 2 }
+        waitUntil("both wait for the first one's sync") { stores.map { group($0).sleepers }.reduce(0, +) == 2 }
         XCTAssertFalse(commits.contains { $0.returned }, "a commit returned before the sync that covers it")
         release.signal()
         waitUntil("all three returned") { commits.allSatisfy(\.returned) }
@@ -84,7 +85,7 @@ final class GroupSyncTests: XCTestCase {
         XCTAssertEqual(syncing.wait(timeout: .now() + 20), .success)
         group(first).whileLocked.withLock { $0 = nil }
         let later = BackgroundCommit(second, oids.lowerBound + 1, 2)
-        waitUntil("the second waits") { group(first).sleepers == 1 }
+        waitUntil("the second waits") { group(second).sleepers == 1 }
         XCTAssertFalse(later.returned)
         release.signal()
         waitUntil("both returned") { early.returned && later.returned }
@@ -193,6 +194,56 @@ final class GroupSyncTests: XCTestCase {
         XCTAssertEqual(try store.load(oid: oid, asOf: head)?.slots, [smallInteger(1)])
         let counters = group(store).counters
         XCTAssertEqual(counters.durable, counters.written)
+    }
+
+    /// A writer killed while asleep until a sync ends leaves the page marked as slept on: the next sync
+    /// makes one needless wake call, and clears the mark; later syncs make none. (A count of sleepers
+    /// stayed one too high for good: every later sync made a wake call, until the file was rebuilt.)
+    func testAWriterKilledAsleepCostsOneWakeCall() throws {
+        let path = directory.file("sleeper.lo")
+        let store = try SQLiteStore.open(path: path, create: true)
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        group(store).whileLocked.withLock { $0 = { stage in if stage == .locked { holding.signal(); release.wait() } } }
+        let commit = BackgroundCommit(store, oid, 1)
+        XCTAssertEqual(holding.wait(timeout: .now() + 20), .success)
+        group(store).whileLocked.withLock { $0 = nil }
+
+        let child = Process()  // commits to the same file: its first write waits for our sync
+        child.executableURL = try storeTortureExecutable()
+        child.arguments = [path, "sleeper"]
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        let area = group(store).area
+        waitUntil("the child sleeps until our sync ends") {
+            area.pointee.locked_at = lo_group_sync_now()  // keep our hold fresh: the child must not pass it
+            return group(store).maySleepersBeWaiting
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        let wakes = group(store).wakeCalls.load(ordering: .relaxed)
+        release.signal()
+        waitUntil("our commit returned") { commit.returned }
+        XCTAssertEqual(group(store).wakeCalls.load(ordering: .relaxed) - wakes, 1, "one wake call for the dead sleeper")
+        XCTAssertFalse(group(store).maySleepersBeWaiting)
+
+        var head = try store.headCommit()
+        for value in 2...4 { head = try store.commit(base: head, writes: [object(oid, value)], author: "t", message: "later") }
+        XCTAssertEqual(group(store).wakeCalls.load(ordering: .relaxed) - wakes, 1, "no wake calls for nobody")
+        XCTAssertEqual(try store.load(oid: oid, asOf: head)?.slots, [smallInteger(4)])
+    }
+
+    /// The same without a process: the mark alone, as a dead sleeper leaves it.
+    func testAMarkWithoutSleepersIsClearedByTheNextSync() throws {
+        let path = directory.file("mark.lo")
+        let store = try SQLiteStore.open(path: path, create: true)
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        group(store).markSleepers()
+        let wakes = group(store).wakeCalls.load(ordering: .relaxed)
+        var head = try store.headCommit()
+        for value in 1...3 { head = try store.commit(base: head, writes: [object(oid, value)], author: "t", message: "mark") }
+        XCTAssertEqual(group(store).wakeCalls.load(ordering: .relaxed) - wakes, 1)
+        XCTAssertFalse(group(store).maySleepersBeWaiting)
     }
 
     // MARK: The file

@@ -3,6 +3,7 @@
 // probe… Each rate is divided by the mean of the probes on either side of it.
 //
 //   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
+//   store-bench commit-processes [processes] [seconds]  (only the processes' run, once, for profiling)
 //   store-bench commit-count [commits] [sessions]  (a fixed number of commits, for callgrind/strace; TMPDIR=/dev/shm: no disk)
 
 import Foundation
@@ -53,8 +54,18 @@ func processCommitRate(path: String, processes count: Int, classOID: UInt64, dur
     let start = Date().timeIntervalSince1970 + 0.3  // every worker opens the store, then they start together
     let workers = try (0..<count).map { index in
         let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        worker.arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
+        let arguments = ["commit-worker", path, String(oids.lowerBound + UInt64(index)), String(classOID), String(start), String(duration)]
+        // STORE_BENCH_WORKER_PREFIX="valgrind --tool=callgrind …": workers run under that command (the
+        // first STORE_BENCH_PREFIXED_WORKERS of them, if set; the others natively).
+        let environment = ProcessInfo.processInfo.environment
+        if index < Int(environment["STORE_BENCH_PREFIXED_WORKERS"] ?? "") ?? count,
+           let prefix = environment["STORE_BENCH_WORKER_PREFIX"]?.split(separator: " ").map(String.init), let command = prefix.first {
+            worker.executableURL = URL(fileURLWithPath: command)
+            worker.arguments = prefix.dropFirst() + [CommandLine.arguments[0]] + arguments
+        } else {
+            worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+            worker.arguments = arguments
+        }
         let output = Pipe()
         worker.standardOutput = output
         try worker.run()
@@ -137,6 +148,19 @@ func commitFigures(rounds: Int, duration: Double) throws {
     }
     print("WAL size (MB) every 0.25 s while 8 processes commit (from the workers' launch):")
     for trace in processTraces { print(trace) }
+}
+
+/// `store-bench commit-processes P S`: a fresh store with a warm WAL, then P processes commit for S
+/// seconds, once: for profiling the workers (`strace -c -f`, `perf record`), no probe.
+func processCommitFigures(processes: Int, duration: Double) throws {
+    let path = directory + "/commits.lo"
+    let store = try SQLiteStore.open(path: path, create: true)
+    let classOID = try store.allocateOIDs(count: 1).lowerBound
+    _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
+                         author: "bench", message: "class")
+    _ = try warmUpWAL(store, path: path, classOID: classOID)
+    let result = try processCommitRate(path: path, processes: processes, classOID: classOID, duration: duration)
+    print(String(format: "%d processes: %.0f commits/s, %.0f µs CPU per commit, %.2f syncs per commit", processes, result.rate, result.cpu, result.syncs))
 }
 
 /// `store-bench commit-count N [T]`: a fresh store, then N one-object commits in one session (or in

@@ -6,6 +6,7 @@
 //   .build/release/store-bench image [commits] [seconds]
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
 //   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
+//   .build/release/store-bench commit-processes [processes] [seconds]   (CommitRates.swift)
 //   .build/release/store-bench image-make PATH; store-bench image-commit-count N PATH [STATEMENT]   (ImageCommits.swift)
 
 import Foundation
@@ -30,6 +31,7 @@ if mode == "image-make" || mode == "image-commit-count" {
 let imageMode = mode == "image"
 let commitCountMode = mode == "commit-count"
 let commitsMode = mode == "commits"
+let commitProcessesMode = mode == "commit-processes"
 let numbers = CommandLine.arguments.dropFirst(mode == nil ? 1 : 2)
 let objectCount = numbers.count > 0 ? Int(numbers[numbers.startIndex])! : 1_000_000
 let largeMegabytes = numbers.count > 1 ? Int(numbers[numbers.startIndex + 1])! : 1024
@@ -100,6 +102,11 @@ if commitCountMode {
 }
 if commitsMode {
     try commitFigures(rounds: numbers.count > 0 ? objectCount : 3, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
+}
+if commitProcessesMode {
+    try processCommitFigures(processes: numbers.count > 0 ? objectCount : 8, duration: numbers.count > 1 ? Double(largeMegabytes) : 2)
     try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }

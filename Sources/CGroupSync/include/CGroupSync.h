@@ -1,6 +1,7 @@
 // The page shared by every process that commits to one store, for group commit of the WAL sync
-// across processes (Sources/Store/GroupSync.swift): its layout, and the atomics, the robust mutex and
-// the futex that Swift cannot use on memory mapped from a file.
+// across processes (Sources/Store/GroupSync.swift) and for the writers' turn (WriterTurn.swift): its
+// layout, and the atomics, the robust mutexes and the futex that Swift cannot use on memory mapped
+// from a file.
 
 #ifndef LO_GROUP_SYNC_H
 #define LO_GROUP_SYNC_H
@@ -24,17 +25,29 @@ typedef struct {
     uint8_t padding1[56];
     /// Every ticket up to this one is durable: a sync began after it was handed out, and completed.
     uint64_t durable;
-    /// Bumped after every sync attempt; waiters sleep on it (a futex).
+    /// Bumped after every sync attempt; waiters sleep on it (a futex). Its top bit,
+    /// `LO_GROUP_SYNC_SLEEPERS`, says that someone may be asleep on it: set by a waiter before it
+    /// sleeps, cleared by the bump, which then wakes them. (A count of sleepers would stay wrong for
+    /// good when one is killed asleep; the bit costs one needless wake, then it is clear.)
     uint32_t generation;
-    /// How many are asleep on `generation`. (One killed asleep stays counted: each sync then makes a
-    /// needless wake call, until the file is rebuilt.)
-    uint32_t waiters;
+    uint32_t reserved2;
     /// CLOCK_MONOTONIC nanoseconds when the syncer took the mutex.
     uint64_t locked_at;
     uint8_t padding2[40];
     /// Process-shared and robust: elects the one that syncs.
     pthread_mutex_t mutex;
+    uint8_t padding3[64 - sizeof(pthread_mutex_t) % 64];
+    /// Process-shared and robust: the writers' turn, taken around a commit's SQLite transaction, so
+    /// that writers of different processes queue for SQLite's write lock asleep, instead of polling it.
+    pthread_mutex_t writer;
+    /// CLOCK_MONOTONIC nanoseconds when the holder took the writers' turn.
+    uint64_t writer_locked_at;
+    /// Bumped by every transaction committed in the writers' turn.
+    uint64_t turn_commits;
 } lo_group_sync;
+
+/// The top bit of `generation`: someone may sleep on it.
+#define LO_GROUP_SYNC_SLEEPERS 0x80000000u
 
 _Static_assert(sizeof(lo_group_sync) <= LO_GROUP_SYNC_FILE_SIZE, "one page");
 
@@ -54,8 +67,21 @@ static inline uint32_t lo_group_sync_generation(const lo_group_sync *area) {
     return __atomic_load_n(&area->generation, __ATOMIC_SEQ_CST);
 }
 
-static inline uint32_t lo_group_sync_waiters(const lo_group_sync *area) {
-    return __atomic_load_n(&area->waiters, __ATOMIC_SEQ_CST);
+static inline int lo_group_sync_may_have_sleepers(const lo_group_sync *area) {
+    return (__atomic_load_n(&area->generation, __ATOMIC_SEQ_CST) & LO_GROUP_SYNC_SLEEPERS) != 0;
+}
+
+static inline uint64_t lo_group_sync_writer_locked_at(const lo_group_sync *area) {
+    return __atomic_load_n(&area->writer_locked_at, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t lo_group_sync_turn_commits(const lo_group_sync *area) {
+    return __atomic_load_n(&area->turn_commits, __ATOMIC_ACQUIRE);
+}
+
+/// After a transaction committed in the writers' turn: answers the new count.
+static inline uint64_t lo_group_sync_count_turn_commit(lo_group_sync *area) {
+    return __atomic_add_fetch(&area->turn_commits, 1, __ATOMIC_RELEASE);
 }
 
 static inline uint64_t lo_group_sync_locked_at(const lo_group_sync *area) {
@@ -79,11 +105,25 @@ int lo_group_sync_try_lock(lo_group_sync *area);
 /// Lets go of the mutex.
 void lo_group_sync_unlock(lo_group_sync *area);
 
-/// Raises `durable` to `reached` (never lowers it), then bumps the generation and wakes every waiter.
-/// With `reached` 0 (a failed sync) only wakes them.
-void lo_group_sync_publish(lo_group_sync *area, uint64_t reached);
+/// Raises `durable` to `reached` (never lowers it), then bumps the generation and, if someone may be
+/// asleep on it, wakes every waiter: answers 1 then (a wake call), else 0. With `reached` 0 (a failed
+/// sync) only bumps and wakes.
+int lo_group_sync_publish(lo_group_sync *area, uint64_t reached);
 
-/// Sleeps while the generation is `seen`, at most `nanoseconds`.
+/// Sleeps while the generation is `seen` (as read by `lo_group_sync_generation`), at most `nanoseconds`.
 void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
+
+/// Tests: marks the generation as slept on, as a waiter killed asleep leaves it.
+void lo_group_sync_mark_sleepers(lo_group_sync *area);
+
+/// Tries to take the writers' turn without waiting: as `lo_group_sync_try_lock`.
+int lo_group_sync_try_lock_writer(lo_group_sync *area);
+
+/// Takes the writers' turn, waiting until `deadline` (CLOCK_MONOTONIC nanoseconds) at most: 0 taken;
+/// 1 taken from a holder that died; ETIMEDOUT; another errno if the mutex is unusable.
+int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline);
+
+/// Lets go of the writers' turn.
+void lo_group_sync_unlock_writer(lo_group_sync *area);
 
 #endif
