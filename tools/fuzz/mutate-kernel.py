@@ -9,6 +9,7 @@ honest infinite loop; `lo` must still answer Ctrl-C).
     LO_KERNEL=kernel tools/fuzz/mutate-kernel.py .build/release/lo semantics 400 1
 
 Modes: `syntax` — characters and tokens deleted, inserted, copied (the parser and compiler);
+`chunk` — the same on the kernel's packages filed out as chunk files (the chunk reader);
 `semantics` — selectors, operators and literals swapped so that most methods still compile (the VM).
 Run it in a scratch directory: it makes `fuzz.image` there and keeps each reported file as
 `bad-SEED-N.st`.
@@ -64,6 +65,16 @@ def mutate_semantics(text):
 
 if MODE == 'syntax':
     files, mutate, after = sorted(glob.glob(KERNEL + '/*/*.st')), mutate_syntax, []
+elif MODE == 'chunk':
+    # The kernel's packages filed out as chunk files once, then mutated as in `syntax`.
+    os.makedirs('chunks', exist_ok=True)
+    for package in sorted(os.listdir(KERNEL)):
+        target = 'chunks/%s.st' % package
+        if os.path.isdir(os.path.join(KERNEL, package)) and not os.path.exists(target):
+            subprocess.run([LO, '--image', 'fuzz.image', 'eval', '--no-commit',
+                            "Smalltalk fileOutPackage: '%s' format: #chunk to: '%s'" % (package, target)],
+                           check=True, capture_output=True)
+    files, mutate, after = sorted(glob.glob('chunks/*.st')), mutate_syntax, []
 else:
     files, mutate, after = sorted(glob.glob(KERNEL + '/[CK]*-[!T]*/*.class.st')), mutate_semantics, ['tests.st']
     open('tests.st', 'w').write(TESTS)
