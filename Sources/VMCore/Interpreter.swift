@@ -383,28 +383,28 @@ extension VM {
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) < Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) < smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) < smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendGreater:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) > Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) > smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) > smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendLessEq:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) <= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) <= smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) <= smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendGreaterEq:
                     let a = sp[-1], b = sp.pointee
                     if a & b & 1 != 0 { pushCondition(Int64(bitPattern: a) >= Int64(bitPattern: b), &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) >= smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) >= smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendEq:
@@ -412,7 +412,7 @@ extension VM {
                     // Character>>= is identity (Characters are immediate).
                     if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a == b, &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) == smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) == smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendNotEq:
@@ -420,7 +420,7 @@ extension VM {
                     // Character>>= is identity (Characters are immediate).
                     if a & b & 1 != 0 || a & Tag.mask == Tag.character { pushCondition(a != b, &sp, &ip, trueO, falseO); continue }
                     if isSmallFloat(a) && isSmallFloat(b) {
-                        pushCondition(smallFloatScaledValue(a) != smallFloatScaledValue(b), &sp, &ip, trueO, falseO); continue
+                        pushCondition(smallFloatValue(a) != smallFloatValue(b), &sp, &ip, trueO, falseO); continue
                     }
                     arithmeticSend = true
                 case .sendDivide, .sendMod, .sendIntDiv, .sendBitAnd, .sendBitOr, .sendBitXor, .sendBitShift:

@@ -54,16 +54,8 @@ private let floatExponentOffset: UInt64 = 896 << 53
     return nil
 }
 
-/// The value of a SmallFloat64. Its bits with the sign rotated back are the double scaled by 2^-896
-/// (the exponent still re-biased: 1...255, a normal double), or ±0; one exact multiplication restores
-/// it, with no special case for zero.
 @inline(__always) public func smallFloatValue(_ o: Oop) -> Double {
-    smallFloatScaledValue(o) * 0x1p896
-}
-
-/// A SmallFloat64's value times 2^-896, exactly: what comparisons of two SmallFloat64s use, since the
-/// same positive scale on both sides keeps their order and equality.
-@inline(__always) public func smallFloatScaledValue(_ o: Oop) -> Double {
-    let rebiased = o >> 3
-    return Double(bitPattern: (rebiased >> 1) | (rebiased << 63))
+    var rotated = o >> 3
+    if rotated > 1 { rotated += floatExponentOffset }
+    return Double(bitPattern: (rotated >> 1) | (rotated << 63))
 }
