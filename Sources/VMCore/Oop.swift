@@ -54,6 +54,10 @@ private let floatExponentOffset: UInt64 = 896 << 53
     return nil
 }
 
+/// (Decoding as `Double(bitPattern: sign-rotated o >> 3) * 0x1p896`, exact and without the zero test, took
+/// fewer instructions, but LLVM's SLP vectorizer then read both operands of a stack operation with one
+/// 16-byte load over the two 8-byte stores that pushed them: a store-forwarding stall that made NBody 30%
+/// slower in time. bench/RESULTS.md, twelfth session.)
 @inline(__always) public func smallFloatValue(_ o: Oop) -> Double {
     var rotated = o >> 3
     if rotated > 1 { rotated += floatExponentOffset }
