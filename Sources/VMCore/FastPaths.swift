@@ -109,7 +109,7 @@ extension VM {
     /// When both operands are SmallFloat64s: the result, if it is a SmallFloat64 too.
     /// (The operation is an opcode, not a closure: a closure argument was called out of line.)
     @_transparent func smallFloats(_ a: Oop, _ b: Oop, _ op: Opcode) -> Oop? {
-        guard isSmallFloat(a) && isSmallFloat(b) else { return nil }
+        guard areSmallFloats(a, b) else { return nil }
         let x = smallFloatValue(a), y = smallFloatValue(b)
         return smallFloatOop(op == .sendAdd ? x + y : op == .sendSub ? x - y : x * y)
     }

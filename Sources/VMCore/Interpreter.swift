@@ -175,12 +175,20 @@ extension VM {
                         if k >= 1 && k <= numSlotsOf(r) { sp += 1; sp.pointee = fetch(r, k - 1); ip += 5; continue }
                     }
                     sp[1] = r; sp[2] = i; sp += 2; ip += 4; continue
-                case .addTempInt8, .subTempInt8:
+                // Additions and subtractions of a constant have a case each (the operation compiled in).
+                case .addTempInt8:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
-                    if let r = smallIntegerPlus(a, ip[3], negated: op == .subTempInt8) { sp += 1; sp.pointee = r; ip += 5; continue }
+                    if let r = smallIntegerPlus(a, ip[3], negated: false) { sp += 1; sp.pointee = r; ip += 5; continue }
                     sp += 1; sp.pointee = a; ip += 2; continue
-                case .addSelfInt8, .subSelfInt8:
-                    if let r = smallIntegerPlus(rcvr, ip[2], negated: op == .subSelfInt8) { sp += 1; sp.pointee = r; ip += 4; continue }
+                case .subTempInt8:
+                    let a = fp[Int(Int8(bitPattern: ip[1]))]
+                    if let r = smallIntegerPlus(a, ip[3], negated: true) { sp += 1; sp.pointee = r; ip += 5; continue }
+                    sp += 1; sp.pointee = a; ip += 2; continue
+                case .addSelfInt8:
+                    if let r = smallIntegerPlus(rcvr, ip[2], negated: false) { sp += 1; sp.pointee = r; ip += 4; continue }
+                    sp += 1; sp.pointee = rcvr; ip += 1; continue
+                case .subSelfInt8:
+                    if let r = smallIntegerPlus(rcvr, ip[2], negated: true) { sp += 1; sp.pointee = r; ip += 4; continue }
                     sp += 1; sp.pointee = rcvr; ip += 1; continue
                 case .incrementTemp:
                     let a = fp[Int(Int8(bitPattern: ip[1]))]
@@ -210,8 +218,11 @@ extension VM {
                     let v = fp[Int(Int8(bitPattern: ip[1]))]
                     sp += 1; sp.pointee = v; ip += 2
                     pushTest((v == nilO) == (op == .pushTempIsNil), &sp, &ip, trueO, falseO); continue
-                case .addInt8, .subInt8:
-                    if let r = smallIntegerPlus(sp.pointee, ip[1], negated: op == .subInt8) { sp.pointee = r; ip += 3; continue }
+                case .addInt8:
+                    if let r = smallIntegerPlus(sp.pointee, ip[1], negated: false) { sp.pointee = r; ip += 3; continue }
+                    sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
+                case .subInt8:
+                    if let r = smallIntegerPlus(sp.pointee, ip[1], negated: true) { sp.pointee = r; ip += 3; continue }
                     sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
                 // One case per operation, so that each is compiled with its operation known.
                 case .addTemp:

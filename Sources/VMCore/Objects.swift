@@ -246,8 +246,13 @@ extension VM {
 
     // MARK: Numbers
 
-    public func newFloat(_ d: Double) -> Oop? {
+    /// A Float of value `d`: a SmallFloat64 when it fits (decided inline), else a new BoxedFloat64.
+    @inline(__always) public func newFloat(_ d: Double) -> Oop? {
         if let o = smallFloatOop(d) { return o }
+        return newBoxedFloat(d)
+    }
+
+    @inline(never) func newBoxedFloat(_ d: Double) -> Oop? {
         guard let o = allocate(classIndex: classIndex(.classBoxedFloat64), format: Format.words64, numSlots: 1, fill: 0) else { return nil }
         words(o)[1] = d.bitPattern
         return o

@@ -21,6 +21,10 @@ public enum SmallInt {
 @inline(__always) public func isSmallInt(_ o: Oop) -> Bool { o & Tag.mask == Tag.smallInteger }
 @inline(__always) public func isCharacter(_ o: Oop) -> Bool { o & Tag.mask == Tag.character }
 @inline(__always) public func isSmallFloat(_ o: Oop) -> Bool { o & Tag.mask == Tag.smallFloat }
+/// Both are SmallFloat64s: `o - 4` has its tag bits clear exactly when `o`'s tag is 4.
+@inline(__always) public func areSmallFloats(_ a: Oop, _ b: Oop) -> Bool {
+    ((a &- Tag.smallFloat) | (b &- Tag.smallFloat)) & Tag.mask == 0
+}
 
 @inline(__always) public func intValue(_ o: Oop) -> Int { Int(Int64(bitPattern: o) >> 3) }
 @inline(__always) public func intOop(_ v: Int) -> Oop { UInt64(bitPattern: Int64(v) << 3) | Tag.smallInteger }
@@ -50,6 +54,10 @@ private let floatExponentOffset: UInt64 = 896 << 53
     return nil
 }
 
+/// (Decoding as `Double(bitPattern: sign-rotated o >> 3) * 0x1p896`, exact and without the zero test, took
+/// fewer instructions, but LLVM's SLP vectorizer then read both operands of a stack operation with one
+/// 16-byte load over the two 8-byte stores that pushed them: a store-forwarding stall that made NBody 30%
+/// slower in time. bench/RESULTS.md, twelfth session.)
 @inline(__always) public func smallFloatValue(_ o: Oop) -> Double {
     var rotated = o >> 3
     if rotated > 1 { rotated += floatExponentOffset }

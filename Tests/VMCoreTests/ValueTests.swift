@@ -42,6 +42,15 @@ final class ValueTests: XCTestCase {
         XCTAssertNil(smallFloatOop(.nan))
     }
 
+    func testBothSmallFloatsTestsEveryTagPair() {
+        let samples: [Oop] = [intOop(3), charOop(65), smallFloatOop(1.5)!, smallFloatOop(0.0)!, smallFloatOop(-0.0)!, 0x1000, 5, 6, 7, 3]
+        for a in samples {
+            for b in samples {
+                XCTAssertEqual(areSmallFloats(a, b), isSmallFloat(a) && isSmallFloat(b), "\(a) \(b)")
+            }
+        }
+    }
+
     func testSmallFloatRangeEdges() {
         for exponent: UInt64 in [0, 1, 895, 896, 897, 898, 1023, 1150, 1151, 1152, 1153, 2046, 2047] {
             for sign: UInt64 in [0, 1] {
