@@ -60,60 +60,27 @@ void lo_group_sync_unlock(lo_group_sync *area) {
     pthread_mutex_unlock(&area->mutex);
 }
 
-/// Bumps a futex word; answers the word it replaced. `keep` is the sleepers bit if it stays set.
-static uint32_t bump(uint32_t *word, uint32_t keep) {
-    uint32_t old = __atomic_load_n(word, __ATOMIC_SEQ_CST), next;
-    do {
-        next = ((old + 1) & ~LO_GROUP_SYNC_SLEEPERS) | (old & keep);
-    } while (!__atomic_compare_exchange_n(word, &old, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-    return old;
-}
-
-uint64_t lo_group_sync_begin(lo_group_sync *area) {
-    uint64_t reached = __atomic_load_n(&area->written, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&area->syncing_upto, reached, __ATOMIC_SEQ_CST);
-    // A waiter reads `uncovered`, then `syncing_upto`, and sleeps on `uncovered` only while it is what
-    // it read: one that read `syncing_upto` before the store finds the word bumped and looks again.
-    if (bump(&area->uncovered, 0) & LO_GROUP_SYNC_SLEEPERS) {
-        __atomic_or_fetch(&area->generation, LO_GROUP_SYNC_SLEEPERS, __ATOMIC_SEQ_CST);
-        syscall(SYS_futex, &area->uncovered, FUTEX_REQUEUE, 0, (long)0x7fffffff, &area->generation, 0);
-    }
-    return reached;
-}
-
 int lo_group_sync_publish(lo_group_sync *area, uint64_t reached) {
     uint64_t durable = __atomic_load_n(&area->durable, __ATOMIC_RELAXED);
     while (durable < reached &&
            !__atomic_compare_exchange_n(&area->durable, &durable, reached, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {}
     // A waiter sets the sleepers bit before it sleeps, and sleeps only while the word is what it set:
     // either its bit is in the word this replaces (and it is woken), or it finds the new generation.
-    int calls = 0;
-    if (bump(&area->generation, 0) & LO_GROUP_SYNC_SLEEPERS) {
-        syscall(SYS_futex, &area->generation, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
-        calls++;
-    }
-    // One uncovered waiter wakes to sync next; the others stay asleep (the bit stays) until it begins.
-    if (bump(&area->uncovered, LO_GROUP_SYNC_SLEEPERS) & LO_GROUP_SYNC_SLEEPERS) {
-        syscall(SYS_futex, &area->uncovered, FUTEX_WAKE, 1, NULL, NULL, 0);
-        calls++;
-    }
-    return calls;
-}
-
-static void wait_on(uint32_t *word, uint32_t seen, uint64_t nanoseconds) {
-    struct timespec timeout = { .tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u) };
-    uint32_t marked = seen | LO_GROUP_SYNC_SLEEPERS, current = seen;
-    if (current != marked && !__atomic_compare_exchange_n(word, &current, marked, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
-        && current != marked) return;  // a new generation already
-    syscall(SYS_futex, word, FUTEX_WAIT, marked, &timeout, NULL, 0);
+    uint32_t old = __atomic_load_n(&area->generation, __ATOMIC_SEQ_CST), next;
+    do {
+        next = (old + 1) & ~LO_GROUP_SYNC_SLEEPERS;
+    } while (!__atomic_compare_exchange_n(&area->generation, &old, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    if (!(old & LO_GROUP_SYNC_SLEEPERS)) return 0;
+    syscall(SYS_futex, &area->generation, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+    return 1;
 }
 
 void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
-    wait_on(&area->generation, seen, nanoseconds);
-}
-
-void lo_group_sync_wait_uncovered(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
-    wait_on(&area->uncovered, seen, nanoseconds);
+    struct timespec timeout = { .tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u) };
+    uint32_t marked = seen | LO_GROUP_SYNC_SLEEPERS, current = seen;
+    if (current != marked && !__atomic_compare_exchange_n(&area->generation, &current, marked, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+        && current != marked) return;  // a new generation already
+    syscall(SYS_futex, &area->generation, FUTEX_WAIT, marked, &timeout, NULL, 0);
 }
 
 void lo_group_sync_mark_sleepers(lo_group_sync *area) {

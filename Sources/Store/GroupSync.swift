@@ -10,12 +10,6 @@
 // returned, so before this sync began: its frames are covered. Alone, a writer pays no system call
 // for this: the counters are atomics and an uncontended mutex is one.
 //
-// Who wakes: a sleeper whose ticket the holder's sync covers (the holder notes W on the page) sleeps on
-// one futex word, the others on a second. The end of a sync wakes every sleeper on the first and one
-// on the second, which syncs next; that one, once it has read W, moves the rest of the second to the
-// first. So a sleeper wakes when its ticket is durable or when it is to sync, not at every sync's end
-// only to sleep again.
-//
 // The mutex is robust: if its holder dies, the next writer to try it takes it over. A holder that
 // lives but does not finish (a process stopped in its sync) is waited for at most `stuckAfter`; then
 // the others sync without it, each on its own. Correctness rests only on `durable` being raised to a
@@ -58,7 +52,7 @@ final class GroupSync: @unchecked Sendable {
     let turnsPassed = Atomic<Int>(0)
     /// The page's count of commits in the writers' turn after this store's last one.
     let lastTurnCommit = Atomic<UInt64>(0)
-    /// Futex wake calls made at the end of syncs.
+    /// Syncs that woke sleepers (made a futex wake call).
     let wakeCalls = Atomic<Int>(0)
     private let sleeping = Atomic<Int>(0)
     /// Runs while this syncer holds the mutex (tests hold a sync there).
@@ -141,7 +135,7 @@ final class GroupSync: @unchecked Sendable {
     func sync(_ syncWAL: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
         let ticket = lo_group_sync_take_ticket(area)
         while true {
-            let seen = lo_group_sync_generation(area), seenUncovered = lo_group_sync_uncovered_generation(area)
+            let seen = lo_group_sync_generation(area)
             if lo_group_sync_durable(area) >= ticket { return coveredOutcome() }
             let locked = lo_group_sync_try_lock(area)
             if locked == 0 || locked == 1 {
@@ -150,12 +144,7 @@ final class GroupSync: @unchecked Sendable {
             }
             if locked == EBUSY && lo_group_sync_now() &- lo_group_sync_locked_at(area) < stuckAfter.load(ordering: .relaxed) {
                 sleeping.add(1, ordering: .relaxed)
-                // Until the end of the sync that covers this ticket: the holder's, or the next one.
-                if lo_group_sync_syncing_upto(area) >= ticket {
-                    lo_group_sync_wait(area, seen, Self.pollInterval)
-                } else {
-                    lo_group_sync_wait_uncovered(area, seenUncovered, Self.pollInterval)
-                }
+                lo_group_sync_wait(area, seen, Self.pollInterval)
                 sleeping.subtract(1, ordering: .relaxed)
                 continue
             }
@@ -175,7 +164,7 @@ final class GroupSync: @unchecked Sendable {
             lo_group_sync_unlock(area)
             return coveredOutcome()
         }
-        let reached = lo_group_sync_begin(area)
+        let reached = lo_group_sync_written(area)
         hook?(.readWritten)
         do {
             try syncWAL()
@@ -190,7 +179,7 @@ final class GroupSync: @unchecked Sendable {
     }
 
     private func publish(_ reached: UInt64) {
-        wakeCalls.add(Int(lo_group_sync_publish(area, reached)), ordering: .relaxed)
+        if lo_group_sync_publish(area, reached) != 0 { wakeCalls.add(1, ordering: .relaxed) }
     }
 
     private func coveredOutcome() -> Outcome {

@@ -44,12 +44,6 @@ typedef struct {
     uint64_t writer_locked_at;
     /// Bumped by every transaction committed in the writers' turn.
     uint64_t turn_commits;
-    /// The `written` that the mutex's holder read before its sync: the tickets its sync covers.
-    uint64_t syncing_upto;
-    /// Where waiters sleep whose ticket the current sync does not cover (`generation` is for those it
-    /// covers): a futex, with the same sleepers bit. The end of a sync wakes one of them, to sync next;
-    /// the next syncer moves the others to `generation` once it has read `written` (they are covered).
-    uint32_t uncovered;
 } lo_group_sync;
 
 /// The top bit of `generation`: someone may sleep on it.
@@ -74,16 +68,7 @@ static inline uint32_t lo_group_sync_generation(const lo_group_sync *area) {
 }
 
 static inline int lo_group_sync_may_have_sleepers(const lo_group_sync *area) {
-    return ((__atomic_load_n(&area->generation, __ATOMIC_SEQ_CST) | __atomic_load_n(&area->uncovered, __ATOMIC_SEQ_CST))
-            & LO_GROUP_SYNC_SLEEPERS) != 0;
-}
-
-static inline uint32_t lo_group_sync_uncovered_generation(const lo_group_sync *area) {
-    return __atomic_load_n(&area->uncovered, __ATOMIC_SEQ_CST);
-}
-
-static inline uint64_t lo_group_sync_syncing_upto(const lo_group_sync *area) {
-    return __atomic_load_n(&area->syncing_upto, __ATOMIC_SEQ_CST);
+    return (__atomic_load_n(&area->generation, __ATOMIC_SEQ_CST) & LO_GROUP_SYNC_SLEEPERS) != 0;
 }
 
 static inline uint64_t lo_group_sync_writer_locked_at(const lo_group_sync *area) {
@@ -120,20 +105,13 @@ int lo_group_sync_try_lock(lo_group_sync *area);
 /// Lets go of the mutex.
 void lo_group_sync_unlock(lo_group_sync *area);
 
-/// The mutex's holder, before its sync: reads `written`, notes it as what its sync covers, and moves
-/// the waiters asleep on `uncovered` to `generation` (their tickets are covered now). Answers `written`.
-uint64_t lo_group_sync_begin(lo_group_sync *area);
-
 /// Raises `durable` to `reached` (never lowers it), then bumps the generation and, if someone may be
-/// asleep on it, wakes every waiter on it, and one on `uncovered` (to sync next): answers the number of
-/// wake calls made. With `reached` 0 (a failed sync) only bumps and wakes.
+/// asleep on it, wakes every waiter: answers 1 then (a wake call), else 0. With `reached` 0 (a failed
+/// sync) only bumps and wakes.
 int lo_group_sync_publish(lo_group_sync *area, uint64_t reached);
 
 /// Sleeps while the generation is `seen` (as read by `lo_group_sync_generation`), at most `nanoseconds`.
 void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
-
-/// The same on `uncovered` (`seen` from `lo_group_sync_uncovered_generation`).
-void lo_group_sync_wait_uncovered(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
 
 /// Tests: marks the generation as slept on, as a waiter killed asleep leaves it.
 void lo_group_sync_mark_sleepers(lo_group_sync *area);
