@@ -15,8 +15,8 @@ extension SQLiteStore {
         let request = try CommitRequest(base: base, writes: writes, roots: roots, removingRoots: removingRoots,
                                         methods: methodVersions, shapes: shapes, author: author, message: message)
         let ticket = CommitTicket(request)
-        if !commitQueue.enqueue(ticket) {
-            if case let .finished(result) = ticket.wait() { return try result.get() }
+        if let gathering = commitQueue.enqueue(ticket), case let .finished(result) = gathering.wait(for: ticket) {
+            return try result.get()
         }
         return try lead(ticket)
     }
@@ -31,7 +31,7 @@ extension SQLiteStore {
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
-            let batch = commitQueue.takeBatch()
+            let (batch, gathering) = commitQueue.takeBatch()
             var holdsSnapshot = false
             var results = writer.withLock { connection in
                 defer { holdsSnapshot = connection.holdsSnapshot }
@@ -53,11 +53,12 @@ extension SQLiteStore {
                 }
             }
             for (ticket, result) in zip(batch, results) {
-                if ticket === own { ownResult = result } else { ticket.deliver(.finished(result)) }
+                if ticket === own { ownResult = result } else { ticket.finish(result) }
             }
-            guard let next = commitQueue.nextLeader() else { break }
+            gathering.wakeAll()
+            guard let next = commitQueue.nextGathering() else { break }
             if round == 4 {
-                next.deliver(.lead)
+                next.offerLead()
                 break
             }
         }

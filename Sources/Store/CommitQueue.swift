@@ -7,89 +7,107 @@
 // queued up meanwhile, leads again or wakes one of them to lead the next batch. While a leader waits
 // for its fsync the next batch gathers — the more sessions commit, the more commits each fsync carries.
 // (Writing the next batch during the sync was tried: batches got smaller and each fsync costs CPU
-// time, so the rate fell.)
+// time, so the rate fell. So was waking one waiter, which wakes the next: they came back too late.)
+//
+// The waiters of one batch sleep on one futex word (a `Gathering`), so the leader wakes them all with
+// one system call once their results are in, not one each.
 
-import Dispatch
+import CGroupSync
 import Synchronization
 
 final class CommitQueue: Sendable {
     private struct State {
         var waiting: [CommitTicket] = []
+        /// Where the commits queued now sleep until their batch is written.
+        var gathering = Gathering()
         var leading = false
         var batches = 0, commits = 0
     }
 
     private let state = Mutex(State())
 
-    /// Queues the ticket; true if the caller must lead (nobody else is).
-    func enqueue(_ ticket: CommitTicket) -> Bool {
+    /// Queues the ticket: nil if the caller must lead (nobody else is), else where it waits.
+    func enqueue(_ ticket: CommitTicket) -> Gathering? {
         state.withLock { state in
             state.waiting.append(ticket)
-            if state.leading { return false }
+            if state.leading { return state.gathering }
             state.leading = true
-            return true
+            return nil
         }
     }
 
-    /// The leader takes everything queued.
-    func takeBatch() -> [CommitTicket] {
+    /// The leader takes everything queued, and where its waiters sleep.
+    func takeBatch() -> (tickets: [CommitTicket], gathering: Gathering) {
         state.withLock { state in
-            defer { state.waiting.removeAll() }
+            defer {
+                state.waiting.removeAll()
+                state.gathering = Gathering()
+            }
             state.batches += 1
             state.commits += state.waiting.count
-            return state.waiting
+            return (state.waiting, state.gathering)
         }
     }
 
     var statistics: (batches: Int, commits: Int) { state.withLock { ($0.batches, $0.commits) } }
 
-    /// After a batch: the next leader among the waiting, or nil (and nobody leads).
-    func nextLeader() -> CommitTicket? {
+    /// After a batch: where the next batch's commits wait, or nil if none do (and nobody leads).
+    func nextGathering() -> Gathering? {
         state.withLock { state in
-            guard let next = state.waiting.first else {
+            if state.waiting.isEmpty {
                 state.leading = false
                 return nil
             }
-            return next
+            return state.gathering
         }
     }
 }
 
-/// One commit waiting for its batch; its thread sleeps until it gets a result or is told to lead.
-/// (A commit that finds nobody leading leads at once and never sleeps: its ticket makes no semaphore.)
+/// One commit; a waiter's thread sleeps until its batch's leader gives it a result.
 final class CommitTicket: Sendable {
-    enum Outcome: Sendable {
+    let request: CommitRequest
+    private let result = Mutex<Result<CommitID, any Error>?>(nil)
+
+    init(_ request: CommitRequest) { self.request = request }
+
+    /// Before the gathering wakes its waiters.
+    func finish(_ outcome: Result<CommitID, any Error>) { result.withLock { $0 = outcome } }
+
+    var finished: Result<CommitID, any Error>? { result.withLock { $0 } }
+}
+
+/// The commits queued for one batch, asleep on one futex word: the leader that writes the batch wakes
+/// them all at once, and a leader that hands over the lead wakes one of them to take it.
+final class Gathering: @unchecked Sendable {
+    enum Outcome {
         case finished(Result<CommitID, any Error>)
         case lead
     }
 
-    private struct State {
-        var outcome: Outcome?
-        /// Made by a waiter that came before the outcome.
-        var signal: DispatchSemaphore?
+    private let word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    private let leadOffered = Atomic<Bool>(false)
+
+    init() { word.initialize(to: 0) }
+    deinit { word.deallocate() }
+
+    /// Sleeps until `ticket` has its result, or this thread takes the lead offered.
+    func wait(for ticket: CommitTicket) -> Outcome {
+        while true {
+            let seen = lo_wake_word_load(word)
+            if let result = ticket.finished { return .finished(result) }
+            if leadOffered.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged {
+                return .lead
+            }
+            lo_wake_word_wait(word, seen)
+        }
     }
 
-    let request: CommitRequest
-    private let state = Mutex(State())
+    /// After every ticket of the batch has its result.
+    func wakeAll() { lo_wake_word_bump(word, LO_WAKE_ALL) }
 
-    init(_ request: CommitRequest) { self.request = request }
-
-    /// Delivered once.
-    func deliver(_ result: Outcome) {
-        let signal = state.withLock { state in
-            state.outcome = result
-            return state.signal
-        }
-        signal?.signal()
-    }
-
-    func wait() -> Outcome {
-        let signal = state.withLock { state -> DispatchSemaphore? in
-            if state.outcome != nil { return nil }
-            state.signal = DispatchSemaphore(value: 0)
-            return state.signal
-        }
-        signal?.wait()
-        return state.withLock { $0.outcome! }
+    /// One waiter takes the lead: whichever looks first (the one woken, or one not yet asleep).
+    func offerLead() {
+        leadOffered.store(true, ordering: .releasing)
+        lo_wake_word_bump(word, 1)
     }
 }

@@ -118,6 +118,42 @@ final class TransactionTests: XCTestCase {
             XCTAssertEqual(try value(store, oids.lowerBound + UInt64(session), asOf: head), commitsEach - 1)
         }
     }
+
+    /// Many batches in a row: a leader hands the lead on after four, and the waiters of a batch are
+    /// woken together (CommitQueue.swift). Every commit returns, with its own id, and none is lost or
+    /// left asleep (a lost wake-up or hand-off would leave its thread waiting for ever: the test waits
+    /// 120 s at most).
+    func testManyBatchesInARowAllReturn() throws {
+        let store = try SQLiteStore.open(path: directory.file("batches.lo"), create: true)
+        let sessions = 8, commitsEach = 150
+        let oids = try store.allocateOIDs(count: sessions)
+        let ids = Locked<[CommitID]>([])
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            runThreads(sessions) { session in
+                let oid = oids.lowerBound + UInt64(session)
+                var base = try! store.headCommit()
+                for round in 0..<commitsEach {
+                    do {
+                        base = try store.commit(base: base, writes: [counter(oid, round)], author: "s\(session)", message: "round")
+                        ids.mutate { $0.append(base) }
+                    } catch {
+                        XCTFail("session \(session): \(error)")
+                    }
+                }
+            }
+            finished.signal()
+        }.start()
+        XCTAssertEqual(finished.wait(timeout: .now() + 120), .success, "every commit returned")
+        XCTAssertEqual(Set(ids.value).count, sessions * commitsEach)
+        let statistics = store.groupCommitStatistics
+        XCTAssertEqual(statistics.commits, sessions * commitsEach)
+        XCTAssertGreaterThan(statistics.batches, 4, "more batches than one leader leads")
+        let head = try store.headCommit()
+        for session in 0..<sessions {
+            XCTAssertEqual(try value(store, oids.lowerBound + UInt64(session), asOf: head), commitsEach - 1)
+        }
+    }
 }
 
 private func counter(_ oid: UInt64, _ value: Int) -> StoredObject {

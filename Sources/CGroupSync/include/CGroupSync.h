@@ -126,4 +126,22 @@ int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline);
 /// Lets go of the writers' turn.
 void lo_group_sync_unlock_writer(lo_group_sync *area);
 
+// Wake words: a futex word for the threads of one process (CommitQueue.swift). A waiter reads the
+// word, checks what it waits for, then sleeps while the word is unchanged; a waker changes what is
+// waited for, then bumps the word and wakes. The top bit says that someone may sleep on the word, so a
+// bump with nobody asleep makes no system call.
+
+#define LO_WAKE_WORD_SLEEPERS 0x80000000u
+/// `lo_wake_word_bump`'s count that wakes every sleeper.
+#define LO_WAKE_ALL 0x7fffffff
+
+uint32_t lo_wake_word_load(const uint32_t *word);
+
+/// Sleeps while the word is `seen` (as read by `lo_wake_word_load`); may return spuriously.
+void lo_wake_word_wait(uint32_t *word, uint32_t seen);
+
+/// Bumps the word and, if someone may sleep on it, wakes `count` sleepers (`LO_WAKE_ALL`): 1 if it
+/// made the wake call.
+int lo_wake_word_bump(uint32_t *word, int count);
+
 #endif
