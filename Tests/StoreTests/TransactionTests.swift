@@ -99,18 +99,7 @@ final class TransactionTests: XCTestCase {
         let sessions = 8, commitsEach = 20
         let oids = try store.allocateOIDs(count: sessions)
         let ids = Locked<[CommitID]>([])
-        runThreads(sessions) { session in
-            let oid = oids.lowerBound + UInt64(session)
-            var base = try! store.headCommit()
-            for round in 0..<commitsEach {
-                do {
-                    base = try store.commit(base: base, writes: [counter(oid, round)], author: "s\(session)", message: "round")
-                    ids.mutate { $0.append(base) }
-                } catch {
-                    XCTFail("session \(session): \(error)")
-                }
-            }
-        }
+        commitCounters(store, oids, sessions: sessions, commitsEach: commitsEach, ids: ids)
         XCTAssertEqual(Set(ids.value).count, sessions * commitsEach)
         XCTAssertLessThan(store.groupCommitStatistics.batches, store.groupCommitStatistics.commits, "some commits shared a transaction")
         let head = try store.headCommit()
@@ -130,18 +119,7 @@ final class TransactionTests: XCTestCase {
         let ids = Locked<[CommitID]>([])
         let finished = DispatchSemaphore(value: 0)
         Thread {
-            runThreads(sessions) { session in
-                let oid = oids.lowerBound + UInt64(session)
-                var base = try! store.headCommit()
-                for round in 0..<commitsEach {
-                    do {
-                        base = try store.commit(base: base, writes: [counter(oid, round)], author: "s\(session)", message: "round")
-                        ids.mutate { $0.append(base) }
-                    } catch {
-                        XCTFail("session \(session): \(error)")
-                    }
-                }
-            }
+            commitCounters(store, oids, sessions: sessions, commitsEach: commitsEach, ids: ids)
             finished.signal()
         }.start()
         XCTAssertEqual(finished.wait(timeout: .now() + 120), .success, "every commit returned")
@@ -152,6 +130,24 @@ final class TransactionTests: XCTestCase {
         let head = try store.headCommit()
         for session in 0..<sessions {
             XCTAssertEqual(try value(store, oids.lowerBound + UInt64(session), asOf: head), commitsEach - 1)
+        }
+    }
+}
+
+/// Each of `sessions` threads commits its own counter (one of `oids`) `commitsEach` times on top of its
+/// last commit, collecting the commit ids.
+private func commitCounters(_ store: SQLiteStore, _ oids: Range<UInt64>, sessions: Int, commitsEach: Int,
+                            ids: Locked<[CommitID]>) {
+    runThreads(sessions) { session in
+        let oid = oids.lowerBound + UInt64(session)
+        var base = try! store.headCommit()
+        for round in 0..<commitsEach {
+            do {
+                base = try store.commit(base: base, writes: [counter(oid, round)], author: "s\(session)", message: "round")
+                ids.mutate { $0.append(base) }
+            } catch {
+                XCTFail("session \(session): \(error)")
+            }
         }
     }
 }
