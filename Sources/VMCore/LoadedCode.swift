@@ -46,7 +46,6 @@ extension VM {
     }
 
     private func literalKind(_ literal: Oop) -> LiteralKind {
-        if literal == nilObj { return .other }
         guard isPointer(literal), !isGhost(literal) else { return .other }
         let index = classIndexOf(literal)
         if index == classIndex(.classByteSymbol) || index == classIndex(.classWideSymbol) { return .symbol }
@@ -81,7 +80,7 @@ extension VM {
     }
 
     /// Gives damaged code a frame it fits and code that sends `error:` to the receiver (or, if that
-    /// cannot be made, answers nil).
+    /// message cannot be made, code that answers nil).
     private func replaceDamagedCode(_ code: Oop, isBlock: Bool, problem: String) {
         let copiedValue = isBlock ? fetch(code, CodeLayout.numCopied) : intOop(0)
         let copied = isSmallInt(copiedValue) && (0...Frame.maxLocals).contains(intValue(copiedValue)) ? intValue(copiedValue) : 0
