@@ -209,14 +209,10 @@ enum Output {
         return true
     }
 
-    /// Flushes (unless that is what failed), then says what went wrong.
+    /// Flushes (unless that is what failed), then says what went wrong (an unhandled error has already
+    /// printed its stack).
     static func report(_ error: RuntimeError, _ rt: Runtime) {
         if case .transcriptNotFlushed = error {} else { flush(rt) }
-        say(error)
-    }
-
-    /// An unhandled error has already printed its stack; any other is told here.
-    private static func say(_ error: RuntimeError) {
         if case .unhandledError = error { return }
         Log.info("error: \(error)")
     }
