@@ -39,9 +39,9 @@ final class DurabilityTests: XCTestCase {
         let before = syncs(store)
         let oids = try store.allocateOIDs(count: 8)
         runThreads(8) { session in
-            var base = try! store.headCommit()
+            var base = try store.headCommit()
             for value in 1...20 {
-                base = try! store.commit(base: base, writes: [object(oids.lowerBound + UInt64(session), value)],
+                base = try store.commit(base: base, writes: [object(oids.lowerBound + UInt64(session), value)],
                                          author: "t", message: "many")
             }
         }

@@ -16,20 +16,6 @@ final class GroupSyncTests: XCTestCase {
     private func group(_ store: SQLiteStore) -> GroupSync { store.walSync.group! }
     private func covered(_ store: SQLiteStore) -> Int { group(store).covered.load(ordering: .relaxed) }
 
-    /// A commit made on a thread of its own; `returned` once `commit` has returned.
-    private final class BackgroundCommit: Sendable {
-        private let id = Mutex<CommitID?>(nil)
-
-        init(_ store: SQLiteStore, _ oid: UInt64, _ value: Int) {
-            Thread { [self] in
-                let commit = try! store.commit(base: try! store.headCommit(), writes: [object(oid, value)], author: "t", message: "group")
-                id.withLock { $0 = commit }
-            }.start()
-        }
-
-        var returned: Bool { id.withLock { $0 != nil } }
-    }
-
     private func waitUntil(_ what: String, _ condition: () -> Bool) {
         let deadline = Date() + 20
         while !condition() {
@@ -115,9 +101,9 @@ final class GroupSyncTests: XCTestCase {
             }
         }.start()
         runThreads(8) { session in
-            var base = try! stores[session].headCommit()
+            var base = try stores[session].headCommit()
             for value in 1...40 {
-                base = try! stores[session].commit(base: base, writes: [object(oids.lowerBound + UInt64(session), value)],
+                base = try stores[session].commit(base: base, writes: [object(oids.lowerBound + UInt64(session), value)],
                                                     author: "t", message: "many")
             }
         }

@@ -1,6 +1,7 @@
 // Temporary store files, threads and the crash tests' child, for the tests.
 
 import Foundation
+import Synchronization
 import XCTest
 @testable import Store
 
@@ -41,15 +42,39 @@ func character(_ codePoint: UInt32) -> UInt64 { UInt64(codePoint) << 3 | 2 }
 func ref(_ oid: UInt64) -> UInt64 { StoredObject.reference(oid) }
 
 /// Runs `body` on `count` threads of their own at once (GCD would run only as many as there are cores).
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) {
     let done = DispatchSemaphore(value: 0)
     for index in 0..<count {
         Thread {
-            body(index)
+            do { try body(index) } catch { XCTFail("thread \(index): \(error)") }
             done.signal()
         }.start()
     }
     for _ in 0..<count { done.wait() }
+}
+
+/// One commit of `value` into object `oid`, made on a thread of its own; `returned` once `commit` has
+/// returned (an error fails the test).
+final class BackgroundCommit: Sendable {
+    private let id = Mutex<CommitID?>(nil)
+
+    init(_ store: SQLiteStore, _ oid: UInt64, _ value: Int) {
+        Thread { [self] in
+            do {
+                let commit = try store.commit(base: try store.headCommit(), writes: [object(oid, value)], author: "t", message: "background")
+                id.withLock { $0 = commit }
+            } catch { XCTFail("background commit: \(error)") }
+        }.start()
+    }
+
+    var returned: Bool { id.withLock { $0 != nil } }
+
+    /// Waits up to 20 s for the commit to return, failing the test if it does not.
+    func wait(file: StaticString = #filePath, line: UInt = #line) {
+        let deadline = Date() + 20
+        while !returned && Date() < deadline { usleep(1000) }
+        XCTAssertTrue(returned, "the commit returned", file: file, line: line)
+    }
 }
 
 /// `store-torture`, built beside the test bundle (the crash test's child, and a holder of the sync mutex).

@@ -140,7 +140,7 @@ private func commitCounters(_ store: SQLiteStore, _ oids: Range<UInt64>, session
                             ids: Locked<[CommitID]>) {
     runThreads(sessions) { session in
         let oid = oids.lowerBound + UInt64(session)
-        var base = try! store.headCommit()
+        var base = try store.headCommit()
         for round in 0..<commitsEach {
             do {
                 base = try store.commit(base: base, writes: [counter(oid, round)], author: "s\(session)", message: "round")

@@ -38,26 +38,6 @@ final class WriterTurnTests: XCTestCase {
         }
     }
 
-    /// A commit made on a thread of its own.
-    private final class BackgroundCommit: Sendable {
-        private let id = Mutex<CommitID?>(nil)
-
-        init(_ store: SQLiteStore, _ oid: UInt64, _ value: Int) {
-            Thread { [self] in
-                let commit = try! store.commit(base: try! store.headCommit(), writes: [object(oid, value)], author: "t", message: "turn")
-                id.withLock { $0 = commit }
-            }.start()
-        }
-
-        var returned: Bool { id.withLock { $0 != nil } }
-
-        func wait() {
-            let deadline = Date() + 20
-            while !returned && Date() < deadline { usleep(1000) }
-            XCTAssertTrue(returned, "the commit returned")
-        }
-    }
-
     private func twoStores(_ name: String) throws -> (SQLiteStore, SQLiteStore, ClosedRange<UInt64>) {
         let path = directory.file(name)
         let first = try SQLiteStore.open(path: path, create: true), second = try SQLiteStore.open(path: path)
