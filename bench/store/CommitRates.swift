@@ -116,12 +116,18 @@ func warmUpWAL(_ store: SQLiteStore, path: String, classOID: UInt64) throws -> I
     return 20_000
 }
 
-func commitFigures(rounds: Int, duration: Double) throws {
+/// A fresh store for the commit figures, holding the class object the committed objects name.
+private func commitStore() throws -> (path: String, store: SQLiteStore, classOID: UInt64) {
     let path = directory + "/commits.lo"
     let store = try SQLiteStore.open(path: path, create: true)
     let classOID = try store.allocateOIDs(count: 1).lowerBound
     _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
                          author: "bench", message: "class")
+    return (path, store, classOID)
+}
+
+func commitFigures(rounds: Int, duration: Double) throws {
+    let (path, store, classOID) = try commitStore()
     if ProcessInfo.processInfo.environment["STORE_BENCH_COLD_WAL"] == nil {
         print("WAL warm-up: \(try warmUpWAL(store, path: path, classOID: classOID)) commits")
     }
@@ -153,11 +159,7 @@ func commitFigures(rounds: Int, duration: Double) throws {
 /// `store-bench commit-processes P S`: a fresh store with a warm WAL, then P processes commit for S
 /// seconds, once: for profiling the workers (`strace -c -f`, `perf record`), no probe.
 func processCommitFigures(processes: Int, duration: Double) throws {
-    let path = directory + "/commits.lo"
-    let store = try SQLiteStore.open(path: path, create: true)
-    let classOID = try store.allocateOIDs(count: 1).lowerBound
-    _ = try store.commit(base: try store.headCommit(), writes: [StoredObject(oid: classOID, classOID: classOID, format: 0, slots: [])],
-                         author: "bench", message: "class")
+    let (path, store, classOID) = try commitStore()
     _ = try warmUpWAL(store, path: path, classOID: classOID)
     let result = try processCommitRate(path: path, processes: processes, classOID: classOID, duration: duration)
     print(String(format: "%d processes: %.0f commits/s, %.0f µs CPU per commit, %.2f syncs per commit", processes, result.rate, result.cpu, result.syncs))
