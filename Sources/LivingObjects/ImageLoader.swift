@@ -34,8 +34,6 @@ final class ImageLoader {
     private(set) var loadedCount = 0, ghostCount = 0
     /// Faults served, and the store reads they took.
     private(set) var faultCount = 0, readCount = 0
-    /// Compiled code found damaged when loaded (and made to signal an error instead).
-    private(set) var damagedCodeCount = 0
 
     private var store: SQLiteStore { session.store }
     private var builder: ImageObjectBuilder { ImageObjectBuilder(store: store, vm: vm) }
@@ -378,7 +376,7 @@ final class ImageLoader {
         // Compiled code is read-only, loaded as compiled (its bytecodes and literal frame are loaded with it),
         // once checked: damaged code signals an error when run (VMCore/LoadedCode.swift).
         for o in targets {
-            if vm.checkLoadedCode(o) != nil { damagedCodeCount += 1 }
+            vm.checkLoadedCode(o)
             vm.freezeIfCode(o)
         }
         loadedCount += records.count

@@ -11,7 +11,7 @@
 extension VM {
     /// Checks code the loader has just filled (its bytecodes and literal frame are loaded with it);
     /// damaged code is replaced as above. Answers what was wrong, or nil.
-    public func checkLoadedCode(_ code: Oop) -> String? {
+    @discardableResult public func checkLoadedCode(_ code: Oop) -> String? {
         let index = classIndexOf(code)
         let isBlock = index == classIndex(.classCompiledBlock)
         guard isBlock || index == classIndex(.classCompiledMethod) else { return nil }
