@@ -4,8 +4,9 @@
 
 import Foundation
 
-/// One open commit log. Not thread-safe: its owner serialises appends, syncs and resets.
-final class CommitLog {
+/// One open commit log. Not thread-safe: it lives in a `Mutex` (ExclusiveLog), whose holder alone
+/// uses it, and may be handed on under that lock (hence unchecked).
+final class CommitLog: @unchecked Sendable {
     struct Record: Equatable {
         let commit: CommitID
         let payload: [UInt8]
@@ -69,6 +70,17 @@ final class CommitLog {
             close(descriptor)
             throw error
         }
+    }
+
+    /// The holder recorded in the log at `path`, if there is a log with a valid header.
+    static func holder(path: String) -> Int64? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, let header = try? readHeader(descriptor, size: Int(status.st_size), path: path),
+              header.holder != 0 else { return nil }
+        return header.holder
     }
 
     private init(path: String, descriptor: Int32, salt: UInt64, base: CommitID, holder: Int64, allocated: Int,
