@@ -132,7 +132,8 @@ extension SQLiteStore {
     }
 
     /// Empties the log if every commit in it is applied: SQLite's WAL is synced first, so that they are
-    /// durable there.
+    /// durable there. Runs where applies run (one at a time), so nothing is applied between the sync
+    /// and the reset; a commit logged meanwhile is not applied, and leaves the log as it is.
     private func resetLog(_ exclusive: ExclusiveLog) throws {
         try walSync.sync()
         try exclusive.log.withLockIfAvailable { log throws in
