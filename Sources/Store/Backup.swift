@@ -10,6 +10,7 @@ extension SQLiteStore {
         if FileManager.default.fileExists(atPath: destination) {
             throw StoreError.invalidRequest("the backup destination \(destination) already exists")
         }
+        try drainLog()
         let source = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
         try Schema.configure(source, readOnly: true)
         let target = try Connection(path: destination, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)

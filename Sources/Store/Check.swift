@@ -7,7 +7,8 @@ extension SQLiteStore {
     /// are findings (the examination stops at the first one SQLite cannot read past).
     /// Throws only if the store cannot be read at all.
     public func check() throws -> [Problem] {
-        try withReader { connection in
+        try drainLog()
+        return try withReader { connection in
             var findings = Findings()
             let integrity = try connection.statement("PRAGMA integrity_check")
             while try integrity.step() {

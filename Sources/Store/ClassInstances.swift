@@ -56,6 +56,7 @@ extension SQLiteStore {
     /// come from the `instances` index, then one `headers(of:asOf:)` read keeps those that exist then
     /// with that class (an object may have been given another class by `become:`).
     public func instanceOIDs(ofClass classOID: UInt64, asOf snapshot: CommitID) throws -> [UInt64] {
+        try awaitApplied(snapshot)
         let candidates: [UInt64] = try withReader { connection in
             let query = try connection.statement("SELECT block, bits FROM instances WHERE class_oid = ? ORDER BY block")
             query.bind(1, classOID)

@@ -27,6 +27,7 @@ extension SQLiteStore {
     /// The shapes recorded for these classes, each class's in the order they were recorded.
     public func classShapes(of classOIDs: [UInt64]) throws -> [ClassShape] {
         if classOIDs.isEmpty { return [] }
+        try drainLog()
         return try withReader { connection in
             let query = try connection.statement(
                 "SELECT class_oid, class_index, format, names FROM shapes WHERE class_oid = ? ORDER BY id")

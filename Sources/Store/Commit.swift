@@ -27,31 +27,13 @@ extension SQLiteStore {
     /// Writes batches while commits keep queueing (a few rounds, so that the leader's own caller is not
     /// held up for long), then hands the lead to a waiting thread. Each batch is written in the writers'
     /// turn shared with other processes (WriterTurn.swift) and synced after SQLite's write lock and the
-    /// turn are released (WALSync.swift), so other processes write while this one syncs.
+    /// turn are released (WALSync.swift), so other processes write while this one syncs; or, in a store
+    /// opened exclusively, appended to the commit log and synced there (LogCommits.swift).
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
             let (batch, gathering) = commitQueue.takeBatch()
-            var holdsSnapshot = false
-            var results = writer.withLock { connection in
-                defer { holdsSnapshot = connection.holdsSnapshot }
-                let group = walSync.group
-                guard let turn = group?.takeWriterTurn(beforeWaiting: connection.releaseSnapshot) else {
-                    return runBatch(batch, connection)
-                }
-                connection.othersWrite(turn.othersWrite)
-                let results = runBatch(batch, connection)
-                group!.endWriterTurn(turn, committed: results.contains { if case .success = $0 { true } else { false } })
-                return results
-            }
-            if holdsSnapshot { releaseSnapshotWhenIdle() }
-            if results.contains(where: { if case .success = $0 { true } else { false } }) {
-                do {
-                    try walSync.sync()
-                } catch {
-                    results = results.map { if case .success = $0 { .failure(error) } else { $0 } }
-                }
-            }
+            let results = if let exclusiveLog { logBatch(batch.map(\.request), exclusiveLog) } else { writeBatch(batch) }
             for (ticket, result) in zip(batch, results) {
                 if ticket === own { ownResult = result } else { ticket.finish(result) }
             }
@@ -65,9 +47,34 @@ extension SQLiteStore {
         return try ownResult!.get()
     }
 
+    /// One batch in one SQLite transaction, then the WAL synced.
+    private func writeBatch(_ batch: [CommitTicket]) -> [Result<CommitID, any Error>] {
+        var holdsSnapshot = false
+        var results = writer.withLock { connection in
+            defer { holdsSnapshot = connection.holdsSnapshot }
+            let group = walSync.group
+            guard let turn = group?.takeWriterTurn(beforeWaiting: connection.releaseSnapshot) else {
+                return runBatch(batch, connection)
+            }
+            connection.othersWrite(turn.othersWrite)
+            let results = runBatch(batch, connection)
+            group!.endWriterTurn(turn, committed: results.contains { if case .success = $0 { true } else { false } })
+            return results
+        }
+        if holdsSnapshot { releaseSnapshotWhenIdle() }
+        if results.contains(where: { if case .success = $0 { true } else { false } }) {
+            do {
+                try walSync.sync()
+            } catch {
+                results = results.map { if case .success = $0 { .failure(error) } else { $0 } }
+            }
+        }
+        return results
+    }
+
     /// Once commits stop coming, the writer lets go of the read transaction its commits keep open
     /// (HeldSnapshot.swift): one timer at a time, checking again while commits keep coming.
-    private func releaseSnapshotWhenIdle() {
+    func releaseSnapshotWhenIdle() {
         guard !snapshotReleaseScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         DispatchQueue.global().asyncAfter(deadline: .now() + HeldSnapshot.idleRelease) { [weak self] in
             guard let self else { return }
@@ -108,7 +115,7 @@ extension SQLiteStore {
 
     /// A commit transaction (its WAL not synced yet), which leaves the connection's `CommitCache` with
     /// what the batch knows at its end, or empty if it failed.
-    private func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
+    func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
         do {
             let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, holdingSnapshot: true, body)
             connection.commitCache.committed(batch, connection)
@@ -132,22 +139,27 @@ extension SQLiteStore {
         }
         for large in request.largeBytes { try checkComplete(large, connection) }
         let id = CommitID(head.rawValue + 1)
-        try insertCommitRow(request, id: id, connection)
+        try insert(request, as: id, time: Date().timeIntervalSince1970, connection)
+        batch.record(request, as: id)
+        return id
+    }
+
+    /// Writes every row of a checked commit (in the caller's transaction).
+    func insert(_ request: CommitRequest, as id: CommitID, time: Double, _ connection: Connection) throws {
+        try insertCommitRow(request, id: id, time: time, connection)
         try insertObjects(request, commit: id, connection)
         try Self.noteInstances(request, connection)
         if !request.roots.isEmpty { try insertRoots(request.roots, commit: id, connection) }
         if !request.methods.isEmpty { try insertMethods(request.methods, commit: id, connection) }
         try Self.insert(request.shapes, commit: id, connection)
-        batch.record(request, as: id)
-        return id
     }
 
     /// The commit's row; its texts and changed-object list are bound without a copy, for the run only.
-    private func insertCommitRow(_ request: CommitRequest, id: CommitID, _ connection: Connection) throws {
+    private func insertCommitRow(_ request: CommitRequest, id: CommitID, time: Double, _ connection: Connection) throws {
         let insert = try connection.statement(.insertCommit)
         defer { insert.reset() }
         insert.bind(1, id.rawValue)
-        insert.bind(2, Date().timeIntervalSince1970)
+        insert.bind(2, time)
         insert.bind(5, Int64(request.writes.count))
         try request.author.withCString { author in
             try request.message.withCString { message in
@@ -188,7 +200,7 @@ extension SQLiteStore {
     }
 
     /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.
-    private func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
+    func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
         let conflicting = try conflictingWrites(request, connection)
         var conflictingRoots: [String] = []
         if !request.roots.isEmpty {

@@ -5,7 +5,8 @@ import Foundation
 extension SQLiteStore {
     /// The newest commits first (at most `limit`), optionally only those before `before`.
     public func commits(limit: Int, before: CommitID? = nil) throws -> [CommitInfo] {
-        try withReader { connection in
+        try drainLog()
+        return try withReader { connection in
             let query = try connection.statement(
                 "SELECT id, time, author, message, object_count FROM commits WHERE id < ? ORDER BY id DESC LIMIT ?")
             query.bind(1, (before ?? CommitID(Int64.max)).rawValue)
@@ -21,7 +22,8 @@ extension SQLiteStore {
 
     /// The OIDs a commit wrote, ascending.
     public func changedOIDs(commit: CommitID) throws -> [UInt64] {
-        try withReader { connection in
+        try drainLog()
+        return try withReader { connection in
             let query = try connection.statement("SELECT changed FROM commits WHERE id = ?")
             query.bind(1, commit.rawValue)
             guard try query.step() else { throw StoreError.noSuchCommit(commit) }
@@ -36,6 +38,7 @@ extension SQLiteStore {
     /// Names a commit (replacing an earlier checkpoint of that name). Vacuum keeps what it needs.
     /// A commit whose snapshot vacuum has already thinned out cannot be named.
     public func checkpoint(name: String, commit: CommitID) throws {
+        try drainLog()
         try write { connection in
             guard try connection.integer("SELECT 1 FROM commits WHERE id = ?", commit.rawValue) != nil else {
                 throw StoreError.noSuchCommit(commit)
@@ -66,7 +69,8 @@ extension SQLiteStore {
     /// Whether every object version of the snapshot `commit` is still there (see `historyHorizon`).
     /// `load(asOf:)` of a snapshot that is not may answer versions of other snapshots.
     public func isIntact(_ commit: CommitID) throws -> Bool {
-        try withReader { try Self.isIntact(commit, $0) }
+        try drainLog()
+        return try withReader { try Self.isIntact(commit, $0) }
     }
 
     static func horizon(_ connection: Connection) throws -> CommitID {
@@ -102,7 +106,8 @@ extension SQLiteStore {
 
     /// The recorded versions of a method, newest first.
     public func methodVersions(className: String, selector: String) throws -> [MethodVersion] {
-        try withReader { connection in
+        try drainLog()
+        return try withReader { connection in
             let query = try connection.statement("""
                 SELECT m.class_oid, m.category, m.source, c.author, c.time, m.commit_id
                 FROM methods m JOIN commits c ON c.id = m.commit_id
@@ -128,6 +133,18 @@ extension SQLiteStore {
     /// kept: the rollback is one more commit, which can itself be rolled back. A snapshot vacuum has
     /// thinned out (`isIntact`) throws `snapshotReclaimed`.
     public func rollback(to target: CommitID, author: String) throws -> CommitID {
+        try withLogDrained { log in
+            let id = try rollbackInSQLite(to: target, author: author)
+            // A commit outside the log: the log starts after it (its transaction synced SQLite's WAL).
+            if let log, let exclusiveLog {
+                try log.reset(base: id)
+                exclusiveLog.committedOutsideTheLog(id)
+            }
+            return id
+        }
+    }
+
+    private func rollbackInSQLite(to target: CommitID, author: String) throws -> CommitID {
         try writer.withLock { connection in
             try connection.transaction(immediate: true) {
                 let head = try Self.head(connection)

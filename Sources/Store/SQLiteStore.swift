@@ -25,20 +25,33 @@ public final class SQLiteStore: Sendable {
     let commitQueue = CommitQueue()
     /// Whether a check to let go of the writer's held snapshot is scheduled (Commit.swift).
     let snapshotReleaseScheduled = Atomic<Bool>(false)
+    /// The commit log of a store opened exclusively (LogCommits.swift); set only while opening.
+    nonisolated(unsafe) private(set) var exclusiveLog: ExclusiveLog?
+    /// Where logged commits are applied to SQLite, one apply at a time.
+    let applyQueue = DispatchQueue(label: "store.apply-log")
 
     private init(path: String, writer: Connection, walSync: WALSync) {
         self.path = path
         self.writer = Mutex(writer)
         self.walSync = walSync
+        applyQueue.setSpecific(key: Self.applyQueueKey, value: ObjectIdentifier(applyQueue))
     }
+
+    deinit { closeLog() }
+
+    /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
+    public static var exclusiveByDefault: Bool { ProcessInfo.processInfo.environment["LO_EXCLUSIVE"] == "1" }
 
     /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
     /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
-    public static func open(path: String, create: Bool = false) throws -> SQLiteStore {
+    /// `exclusive`: this process alone has the store open, and commits go through the commit log
+    /// (Docs/Store.md "The commit log"); an open that another process's open excludes throws `inUse`.
+    public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
         if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
+        let lock = try StoreLock.take(writer, path: path, exclusive: exclusive)
         try Schema.configure(writer, readOnly: false)
         let walSync = WALSync(databasePath: path)
         writer.walSync = walSync
@@ -53,6 +66,17 @@ public final class SQLiteStore: Sendable {
         try store.validateSchema(writer)
         try writer.execute("PRAGMA synchronous = NORMAL")  // in WAL mode only: see WALSync
         writer.installCheckpointHook()
+        if exclusive {
+            let (log, head) = try store.replayLog(creatingWith: Int64(getpid()))
+            try log.reset(base: head, holder: Int64(getpid()))
+            store.exclusiveLog = ExclusiveLog(log, head: head)
+        } else if lock.alone {
+            if FileManager.default.fileExists(atPath: path + "-log") {
+                _ = try store.replayLog(creatingWith: 0)
+                unlink(path + "-log")
+            }
+            try StoreLock.share(lock.descriptor, path: path)
+        }
         return store
     }
 
@@ -111,7 +135,8 @@ public final class SQLiteStore: Sendable {
 
     /// The newest commit: a fresh session's snapshot.
     public func headCommit() throws -> CommitID {
-        try withReader { try Self.head($0) }
+        if let exclusiveLog { return exclusiveLog.durableHead }
+        return try withReader { try Self.head($0) }
     }
 
     static func head(_ connection: Connection) throws -> CommitID {
@@ -143,7 +168,8 @@ public final class SQLiteStore: Sendable {
     /// The objects among `oids` that exist as of `snapshot`, in OID order (the others are left out).
     /// One read transaction; runs of nearby OIDs are read with one range scan each, others one seek each.
     public func records(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
-        try withReader { connection in
+        try awaitApplied(snapshot)
+        return try withReader { connection in
             try Self.scanNewest(oids, asOf: snapshot, contents: true, connection) { oid, header, contents in
                 try decode(oid: oid, commit: snapshot, header: header, contents: contents)
             }
@@ -153,7 +179,8 @@ public final class SQLiteStore: Sendable {
     /// The headers of the objects among `oids` that exist as of `snapshot`, in OID order, read without
     /// their contents (see `records(of:asOf:)` for how the batch is read).
     public func headers(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredHeader] {
-        try withReader { connection in
+        try awaitApplied(snapshot)
+        return try withReader { connection in
             try Self.scanNewest(oids, asOf: snapshot, contents: false, connection) { oid, bytes, _ in
                 guard let (header, length) = RecordCoding.decodeHeader(oid: oid, bytes), length == bytes.count else {
                     throw StoreError.corrupt(path: path, detail: "the header of object \(oid) as of \(snapshot) cannot be decoded")
@@ -222,7 +249,8 @@ public final class SQLiteStore: Sendable {
     /// Prefetch: up to `limit` objects existing as of `snapshot` whose OIDs are ≥ `oid`, in OID order.
     /// Objects created together have consecutive OIDs, so this loads a cluster in one range scan.
     public func loadCluster(startingAt oid: UInt64, limit: Int, asOf snapshot: CommitID) throws -> [StoredObject] {
-        try withReader { connection in
+        try awaitApplied(snapshot)
+        return try withReader { connection in
             let query = try connection.statement(
                 "SELECT oid, header, contents FROM objects WHERE oid >= ? AND commit_id <= ? ORDER BY oid, commit_id")
             query.bind(1, oid)
@@ -258,7 +286,8 @@ public final class SQLiteStore: Sendable {
 
     /// The object a named root refers to as of `snapshot`.
     public func root(named name: String, asOf snapshot: CommitID) throws -> UInt64? {
-        try withReader { connection in
+        try awaitApplied(snapshot)
+        return try withReader { connection in
             let query = try connection.statement(
                 "SELECT oid FROM roots WHERE name = ? AND commit_id <= ? ORDER BY commit_id DESC LIMIT 1")
             query.bind(1, name)
@@ -270,7 +299,8 @@ public final class SQLiteStore: Sendable {
 
     /// Every named root as of `snapshot`.
     public func roots(asOf snapshot: CommitID) throws -> [String: UInt64] {
-        try withReader { try Self.roots($0, asOf: snapshot) }
+        try awaitApplied(snapshot)
+        return try withReader { try Self.roots($0, asOf: snapshot) }
     }
 
     static func roots(_ connection: Connection, asOf snapshot: CommitID) throws -> [String: UInt64] {

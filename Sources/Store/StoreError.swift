@@ -21,6 +21,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A commit older than vacuum's window and not a named checkpoint: its snapshot is no longer whole.
     case snapshotReclaimed(CommitID)
     case invalidRequest(String)
+    /// Another process has the store open in a way that excludes this open (an exclusive open).
+    case inUse(path: String, detail: String)
     case sqlite(path: String, code: Int32, message: String)
 
     init(sqliteCode rc: Int32, message: String, path: String) {
@@ -49,6 +51,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .snapshotReclaimed(id):
             "the state as of commit \(id.rawValue) was reclaimed by vacuum (it keeps the commits of its window and named checkpoints)"
         case let .invalidRequest(text): "invalid request: \(text)"
+        case let .inUse(path, detail): "\(path) is in use: \(detail)"
         case let .sqlite(path, code, message): "\(path): SQLite error \(code): \(message)"
         }
     }

@@ -25,6 +25,10 @@ extension SQLiteStore {
     /// transaction, so commits wait meanwhile.
     @discardableResult
     public func vacuum(retain window: Duration) throws -> VacuumReport {
+        try withLogDrained { _ in try vacuumInSQLite(retain: window) }
+    }
+
+    private func vacuumInSQLite(retain window: Duration) throws -> VacuumReport {
         let seconds = Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18
         let cutoff = Date().timeIntervalSince1970 - seconds
         let report = try writer.withLock { connection in

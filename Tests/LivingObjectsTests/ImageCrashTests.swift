@@ -45,12 +45,23 @@ final class ImageCrashTests: MasterImageTestCase {
         """
 
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
+        try killRepeatedly(exclusive: false)
+    }
+
+    /// `lo` opens the image exclusively (`LO_EXCLUSIVE=1`): commits are acknowledged after the commit
+    /// log's sync; `lo check` and the parent's open replay what the killed child had not applied.
+    func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheCommitLog() throws {
+        try killRepeatedly(exclusive: true)
+    }
+
+    private func killRepeatedly(exclusive: Bool) throws {
         let kills = Int(ProcessInfo.processInfo.environment["IMAGE_TORTURE_KILLS"] ?? "") ?? 15
         let script = path("torture.st")
         try Self.torture.write(toFile: script, atomically: true, encoding: .utf8)
-        var committed = 0, acknowledged = 0, inFlightFound = 0
+        var committed = 0, acknowledged = 0, inFlightFound = 0, leftLogs = 0
         for round in 0..<kills {
             let child = try LoProcess.make(["run", "--image", image, script], in: directory)
+            child.environment?["LO_EXCLUSIVE"] = exclusive ? "1" : nil
             let output = Pipe(), errors = Pipe()
             let printed = Collected()
             child.standardOutput = output
@@ -78,6 +89,7 @@ final class ImageCrashTests: MasterImageTestCase {
             let acks = printed.lines.compactMap { Int($0) }
             XCTAssertEqual(acks, acks.isEmpty ? [] : Array(committed + 1...committed + acks.count),
                            "round \(round): counting goes on from the last durable commit")
+            if FileManager.default.fileExists(atPath: image + "-log") { leftLogs += 1 }
             let check = try LoProcess.run(["check", "--image", image], in: directory)
             XCTAssertEqual(check.status, 0, "round \(round): lo check: \(check.out) \(check.err)")
             let state = try Runtime(image: image).evaluateAndPrint(Self.verification)
@@ -93,7 +105,8 @@ final class ImageCrashTests: MasterImageTestCase {
             committed = max(found, committed)
         }
         XCTAssertGreaterThan(acknowledged, kills, "the loop should commit several times per round")
-        print("image crash test: \(kills) kills, \(acknowledged) acknowledged commits all present, "
+        if exclusive { XCTAssertGreaterThan(leftLogs, kills / 2, "lo commits through the log") }
+        print("image crash test\(exclusive ? " (commit log)" : ""): \(kills) kills, \(acknowledged) acknowledged commits all present, "
               + "\(inFlightFound) unacknowledged commits found durable, \(committed) commits in all")
     }
 }

@@ -9,14 +9,28 @@ final class CrashTests: XCTestCase {
     private let directory = TemporaryDirectory()
 
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
+        try killRepeatedly(exclusive: false)
+    }
+
+    /// The child opens the store exclusively: its commits are acknowledged after the commit log's sync,
+    /// and the parent's open replays what the child had not applied to SQLite yet.
+    func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheCommitLog() throws {
+        try killRepeatedly(exclusive: true)
+    }
+
+    private func killRepeatedly(exclusive: Bool) throws {
         let executable = try storeTortureExecutable()
-        let path = directory.file("torture.lo")
+        let path = directory.file(exclusive ? "torture-exclusive.lo" : "torture.lo")
         let kills = Int(ProcessInfo.processInfo.environment["STORE_TORTURE_KILLS"] ?? "") ?? 100
+        var environment = ProcessInfo.processInfo.environment
+        environment["LO_EXCLUSIVE"] = exclusive ? "1" : nil
+        var leftLogs = 0
         var acknowledged = 0, maximum = 0
         for round in 0..<kills {
             let child = Process()
             child.executableURL = executable
             child.arguments = [path]
+            child.environment = environment
             let output = Pipe(), errors = Pipe()
             child.standardOutput = output
             child.standardError = errors
@@ -34,8 +48,9 @@ final class CrashTests: XCTestCase {
                 let fields = line.split(separator: " ")
                 return (commit: CommitID(Int64(fields[0])!), counter: Int(fields[1])!)
             }
+            if FileManager.default.fileExists(atPath: path + "-log") { leftLogs += 1 }
             let store: SQLiteStore
-            do { store = try SQLiteStore.open(path: path) } catch StoreError.fileNotFound, StoreError.notAStore {
+            do { store = try SQLiteStore.open(path: path, exclusive: false) } catch StoreError.fileNotFound, StoreError.notAStore {
                 // Killed before it had made the store (a loaded machine may start it slowly): nothing to check.
                 XCTAssertTrue(acks.isEmpty, "round \(round): commits acknowledged, but no store")
                 continue
@@ -57,6 +72,7 @@ final class CrashTests: XCTestCase {
             acknowledged += acks.count
         }
         XCTAssertGreaterThan(acknowledged, kills, "the child should commit several times per round")
-        print("crash test: \(kills) kills, \(acknowledged) acknowledged commits, all present")
+        if exclusive { XCTAssertGreaterThan(leftLogs, kills / 2, "the child commits through the log") }
+        print("crash test\(exclusive ? " (commit log)" : ""): \(kills) kills, \(acknowledged) acknowledged commits, all present")
     }
 }

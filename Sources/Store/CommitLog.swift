@@ -1,0 +1,333 @@
+// The commit log file (`<store>-log`, Docs/Store.md "The commit log"): a header, then checksummed
+// records, one per commit, appended with one write per batch and synced. This file knows records as
+// commit ids and opaque payloads; what a payload holds is LoggedCommit's business.
+
+import Foundation
+
+/// One open commit log. Not thread-safe: it lives in a `Mutex` (ExclusiveLog), whose holder alone
+/// uses it, and may be handed on under that lock (hence unchecked).
+final class CommitLog: @unchecked Sendable {
+    struct Record: Equatable {
+        let commit: CommitID
+        let payload: [UInt8]
+    }
+
+    let path: String
+    private let descriptor: Int32
+    /// Records of another generation (before the last reset) fail their checksum: it is seeded with this.
+    private(set) var salt: UInt64
+    /// The log's first record is commit `base + 1`.
+    private(set) var base: CommitID
+    /// The process that holds the log (0: none), for the error an opener refused gets.
+    private(set) var holder: Int64
+    /// The newest commit in the log (`base` when it is empty).
+    private(set) var head: CommitID
+    /// Where the next record goes.
+    private(set) var end: Int
+    /// Bytes of the file written (zeros past `end`): appends below this overwrite allocated blocks.
+    private var allocated: Int
+    private let preallocation: Int
+    /// Set by a failed write or sync: whether a record reached the disk is then unknown, so no more.
+    private var failure: StoreError?
+
+    static let magic = Array("LOcmtlog".utf8)
+    static let version: UInt32 = 1
+    static let headerLength = 64
+    static let firstRecord = 4096
+    static let recordHeaderLength = 24
+    static let maximumPayload = 256 << 20
+
+    /// Opens the log at `path` and reads its records, or makes a new empty one after `base` if the file
+    /// is absent or empty (`preallocating` bytes of zeros). A file that is not a log, or whose header is
+    /// damaged, throws and is left untouched.
+    static func open(path: String, creatingAfter base: CommitID, holder: Int64 = 0,
+                     preallocating: Int = 8 << 20) throws(StoreError) -> (log: CommitLog, records: [Record]) {
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ioError(path, "cannot open the commit log") }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            let error = ioError(path, "cannot read the commit log's size")
+            close(descriptor)
+            throw error
+        }
+        do {
+            if status.st_size == 0 {
+                let log = CommitLog(path: path, descriptor: descriptor, salt: UInt64.random(in: 1...UInt64.max),
+                                    base: base, holder: holder, allocated: firstRecord, preallocation: preallocating)
+                try log.writeHeader()
+                try log.allocate(upTo: preallocating)
+                try log.syncData()
+                try syncDirectory(of: path)
+                return (log, [])
+            }
+            let header = try readHeader(descriptor, size: Int(status.st_size), path: path)
+            let log = CommitLog(path: path, descriptor: descriptor, salt: header.salt, base: header.base,
+                                holder: header.holder, allocated: max(Int(status.st_size), firstRecord),
+                                preallocation: preallocating)
+            let records = log.scan(fileSize: Int(status.st_size))
+            return (log, records)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    /// The holder recorded in the log at `path`, if there is a log with a valid header.
+    static func holder(path: String) -> Int64? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, let header = try? readHeader(descriptor, size: Int(status.st_size), path: path),
+              header.holder != 0 else { return nil }
+        return header.holder
+    }
+
+    private init(path: String, descriptor: Int32, salt: UInt64, base: CommitID, holder: Int64, allocated: Int,
+                 preallocation: Int) {
+        self.path = path
+        self.descriptor = descriptor
+        self.salt = salt
+        self.base = base
+        self.holder = holder
+        self.head = base
+        self.end = Self.firstRecord
+        self.allocated = allocated
+        self.preallocation = preallocation
+    }
+
+    deinit { close(descriptor) }
+
+    // MARK: Appending
+
+    /// Writes one record per payload, commits `head + 1`, `head + 2`…, with one `pwrite` at the end of
+    /// the log; answers the new head. Not durable until `sync`. After a failure nothing more is written.
+    @discardableResult
+    func append(_ payloads: [[UInt8]]) throws(StoreError) -> CommitID {
+        if let failure { throw failure }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(payloads.reduce(0) { $0 + Self.recordHeaderLength + $1.count + 7 })
+        var commit = head
+        for payload in payloads {
+            guard !payload.isEmpty, payload.count <= Self.maximumPayload else {
+                throw .invalidRequest("a commit of \(payload.count) bytes does not fit in one log record")
+            }
+            commit = CommitID(commit.rawValue + 1)
+            Self.appendRecord(commit: commit, payload: payload, salt: salt, to: &buffer)
+        }
+        guard !buffer.isEmpty else { return head }
+        do {
+            if end + buffer.count > allocated {
+                try allocate(upTo: max(2 * allocated, end + buffer.count + preallocation))
+            }
+            try writeAll(buffer, at: end)
+        } catch {
+            failure = error
+            throw error
+        }
+        end += buffer.count
+        head = commit
+        return commit
+    }
+
+    /// Makes every record appended so far durable.
+    func sync() throws(StoreError) {
+        if let failure { throw failure }
+        do { try syncData() } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Empties the log: from now on its first record is `base + 1`. The records it held (every one at or
+    /// before `base`) must be durable elsewhere first. Synced before it returns.
+    func reset(base: CommitID, holder: Int64? = nil) throws(StoreError) {
+        if let failure { throw failure }
+        let previous = (salt, self.base, self.holder)
+        salt = salt &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407  // differs from every salt before it
+        if salt == 0 { salt = 1 }
+        self.base = base
+        if let holder { self.holder = holder }
+        do {
+            try writeHeader()
+            try syncData()
+        } catch {
+            (salt, self.base, self.holder) = previous
+            failure = error
+            throw error
+        }
+        head = base
+        end = Self.firstRecord
+    }
+
+    // MARK: The file
+
+    private func writeHeader() throws(StoreError) {
+        var header = Self.magic
+        Self.put(UInt64(Self.version), 4, &header)
+        Self.put(0, 4, &header)
+        Self.put(salt, 8, &header)
+        Self.put(UInt64(bitPattern: base.rawValue), 8, &header)
+        Self.put(UInt64(bitPattern: holder), 8, &header)
+        Self.put(Self.checksum(salt: 0, header), 8, &header)
+        header += [UInt8](repeating: 0, count: Self.headerLength - header.count)
+        try writeAll(header, at: 0)
+    }
+
+    private static func readHeader(_ descriptor: Int32, size: Int, path: String) throws(StoreError)
+        -> (salt: UInt64, base: CommitID, holder: Int64) {
+        var header = [UInt8](repeating: 0, count: headerLength)
+        let count = header.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, headerLength, 0) }
+        guard count >= magic.count, Array(header[0..<magic.count]) == magic else {
+            throw .notAStore(path: path, reason: "not a commit log (its first bytes are not \"LOcmtlog\")")
+        }
+        guard count == headerLength else { throw .corrupt(path: path, detail: "the commit log's header is cut short") }
+        let version = load(header, 8, 4)
+        guard version <= UInt64(Self.version) else { throw .unsupportedVersion(path: path, version: Int32(truncatingIfNeeded: version)) }
+        guard load(header, 40, 8) == checksum(salt: 0, Array(header[0..<40])) else {
+            throw .corrupt(path: path, detail: "the commit log's header fails its checksum")
+        }
+        let base = Int64(bitPattern: load(header, 24, 8))
+        guard base >= 0 else { throw .corrupt(path: path, detail: "the commit log starts after commit \(base)") }
+        return (load(header, 16, 8), CommitID(base), Int64(bitPattern: load(header, 32, 8)))
+    }
+
+    /// Reads the records from the first on while each is whole, passes its checksum and holds the next
+    /// commit; leaves `end` and `head` after the last of them.
+    private func scan(fileSize: Int) -> [Record] {
+        var records: [Record] = []
+        var offset = Self.firstRecord
+        var recordHeader = [UInt8](repeating: 0, count: Self.recordHeaderLength)
+        while offset + Self.recordHeaderLength <= fileSize {
+            guard readFully(&recordHeader, at: offset) else { break }
+            let length = Int(Self.load(recordHeader, 0, 4)), reserved = Self.load(recordHeader, 4, 4)
+            let commit = CommitID(head.rawValue + 1)
+            let padded = (length + 7) & ~7
+            guard length > 0, length <= Self.maximumPayload, reserved == 0,
+                  Self.load(recordHeader, 8, 8) == UInt64(bitPattern: commit.rawValue),
+                  offset + Self.recordHeaderLength + padded <= fileSize else { break }
+            var payload = [UInt8](repeating: 0, count: length)
+            guard readFully(&payload, at: offset + Self.recordHeaderLength),
+                  Self.load(recordHeader, 16, 8) == Self.recordChecksum(salt: salt, commit: commit, payload: payload) else { break }
+            records.append(Record(commit: commit, payload: payload))
+            head = commit
+            offset += Self.recordHeaderLength + padded
+        }
+        end = offset
+        return records
+    }
+
+    private static func appendRecord(commit: CommitID, payload: [UInt8], salt: UInt64, to buffer: inout [UInt8]) {
+        put(UInt64(payload.count), 4, &buffer)
+        put(0, 4, &buffer)
+        put(UInt64(bitPattern: commit.rawValue), 8, &buffer)
+        put(recordChecksum(salt: salt, commit: commit, payload: payload), 8, &buffer)
+        buffer += payload
+        buffer += [UInt8](repeating: 0, count: (8 - payload.count % 8) % 8)
+    }
+
+    /// Writes zeros from `allocated` to `size`, so that later appends there overwrite allocated blocks
+    /// (a write into a hole or an `fallocate`d extent makes the next sync commit metadata too).
+    private func allocate(upTo size: Int) throws(StoreError) {
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while allocated < size {
+            let count = min(chunk.count, size - allocated)
+            try writeAll(Array(chunk[0..<count]), at: allocated)
+            allocated += count
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8], at offset: Int) throws(StoreError) {
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                throw errno == ENOSPC ? .diskFull(path: path) : Self.ioError(path, "cannot write the commit log")
+            }
+            done += written
+        }
+    }
+
+    private func readFully(_ bytes: inout [UInt8], at offset: Int) -> Bool {
+        let count = bytes.count
+        var done = 0
+        while done < count {
+            let read = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            if read < 0 && errno == EINTR { continue }
+            guard read > 0 else { return false }
+            done += read
+        }
+        return true
+    }
+
+    private func syncData() throws(StoreError) {
+        guard fdatasync(descriptor) == 0 else { throw Self.ioError(path, "fdatasync of the commit log failed") }
+    }
+
+    private static func syncDirectory(of path: String) throws(StoreError) {
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = Glibc.open(parent.isEmpty ? "." : parent, O_RDONLY | O_CLOEXEC | O_DIRECTORY)
+        guard directory >= 0 else { throw ioError(path, "cannot open the commit log's directory") }
+        defer { close(directory) }
+        guard fsync(directory) == 0 else { throw ioError(path, "cannot sync the commit log's directory") }
+    }
+
+    private static func ioError(_ path: String, _ what: String) -> StoreError {
+        .ioError(path: path, detail: "\(what): \(String(cString: strerror(errno)))")
+    }
+
+    // MARK: Checksums and fields
+
+    static func recordChecksum(salt: UInt64, commit: CommitID, payload: [UInt8]) -> UInt64 {
+        var lanes = ChecksumLanes(salt: salt)
+        lanes.add(UInt64(payload.count))
+        lanes.add(UInt64(bitPattern: commit.rawValue))
+        lanes.add(payload)
+        return lanes.value
+    }
+
+    private static func checksum(salt: UInt64, _ bytes: [UInt8]) -> UInt64 {
+        var lanes = ChecksumLanes(salt: salt)
+        lanes.add(bytes)
+        return lanes.value
+    }
+
+    private static func put(_ value: UInt64, _ width: Int, _ bytes: inout [UInt8]) {
+        for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+    }
+
+    private static func load(_ bytes: [UInt8], _ offset: Int, _ width: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for i in 0..<width { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        return value
+    }
+}
+
+/// A two-lane sum over little-endian 8-byte words (the last one padded with zeros), like the checksum
+/// of SQLite's WAL frames: every word changes both lanes, and the second lane weighs words by position.
+private struct ChecksumLanes {
+    private var first: UInt64, second: UInt64
+
+    init(salt: UInt64) {
+        first = salt
+        second = salt ^ 0x9E37_79B9_7F4A_7C15
+    }
+
+    mutating func add(_ word: UInt64) {
+        first = first &+ word &+ second
+        second = second &+ (first ^ (first >> 29))
+    }
+
+    mutating func add(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            let words = raw.count / 8
+            for i in 0..<words { add(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))) }
+            var last: UInt64 = 0
+            for i in 0..<(raw.count % 8) { last |= UInt64(raw[8 * words + i]) << (8 * UInt64(i)) }
+            if raw.count % 8 != 0 { add(last) }
+        }
+    }
+
+    var value: UInt64 { first ^ (second &* 0xBF58_476D_1CE4_E5B9) }
+}
