@@ -14,13 +14,15 @@ extension VM {
     /// move objects.
     func otherPrimitive(_ n: Int, nargs: Int, method: Oop) -> PrimitiveOutcome {
         let rcvr = sp[-nargs]
+        // value, value:, … value:value:value:value: (201-205), the commonest of these, before anything else.
+        if n &- 201 == nargs && nargs < 5 {
+            guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure) else { return .fail }
+            return activateBlock(rcvr, nargs: nargs)
+        }
         let arg0 = nargs >= 1 ? sp[1 - nargs] : 0
         let arg1 = nargs >= 2 ? sp[2 - nargs] : 0
         switch n {
-        case 201...205:
-            // value, value:, … value:value:value:value: (the commonest of these: first).
-            guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure), n - 201 == nargs else { return .fail }
-            return activateBlock(rcvr, nargs: nargs)
+        case 201...205: return .fail        // with another number of arguments
         case 116:
             // The interpreter reloads its copy of the cache epoch.
             invalidateMethodCaches()

@@ -30,7 +30,7 @@ extension VM {
             return numericUnaryPrimitive(n, rcvr) ?? PrimitiveAnswer.failed
         case 70:
             guard nargs == 0 else { return PrimitiveAnswer.failed }
-            return basicNew(rcvr, size: nil) ?? PrimitiveAnswer.failed
+            return newInstanceWithNamedSlots(rcvr) ?? basicNew(rcvr, size: nil) ?? PrimitiveAnswer.failed
         case 71:
             guard nargs == 1 else { return PrimitiveAnswer.failed }
             return basicNew(rcvr, size: sp.pointee) ?? PrimitiveAnswer.failed
