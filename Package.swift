@@ -10,6 +10,9 @@ import PackageDescription
 let vmCoreSettings: [SwiftSetting] = [.unsafeFlags([
     "-enforce-exclusivity=unchecked",
     "-Xllvm", "-tail-dup-pred-size=1000", "-Xllvm", "-tail-dup-succ-size=1000",
+    // Every function starts on a 64-byte line, so that where the loop's hot blocks fall does not move
+    // with unrelated code before it (±9% in time on Queens with identical instructions, thirteenth session).
+    "-Xllvm", "-align-all-functions=6",
 ])]
 // No exclusivity checks in the image layer and the store either: their commits and loads touch the
 // session's maps once per object.

@@ -549,7 +549,9 @@ extension VM {
                     if answerQuickly(prim, &sp, nargs, trueO, falseO, nilO) { continue }
                 } else {
                     self.sp = sp; self.hdr = fp
-                    switch primitive(intValue(prim), nargs: nargs, method: newMethod) {
+                    let answer = answerPrimitive(intValue(prim), sp, nargs)
+                    if PrimitiveAnswer.isValue(answer) { sp -= nargs; sp.pointee = answer; continue }
+                    switch answer == PrimitiveAnswer.failed ? .fail : otherPrimitive(intValue(prim), nargs: nargs, method: newMethod) {
                     case .value(let result):
                         sp -= nargs; sp.pointee = result
                         continue

@@ -3,44 +3,31 @@
 import Foundation
 
 extension VM {
+    /// Runs primitive `n`: a value primitive (ValuePrimitives.swift) or one of the others.
     func primitive(_ n: Int, nargs: Int, method: Oop) -> PrimitiveOutcome {
+        let answer = answerPrimitive(n, sp, nargs)
+        if answer != PrimitiveAnswer.notHere { return answer == PrimitiveAnswer.failed ? .fail : .value(answer) }
+        return otherPrimitive(n, nargs: nargs, method: method)
+    }
+
+    /// The primitives that are not value primitives: they rearrange the stack, frames or processes, or
+    /// move objects.
+    func otherPrimitive(_ n: Int, nargs: Int, method: Oop) -> PrimitiveOutcome {
         let rcvr = sp[-nargs]
+        // value, value:, … value:value:value:value: (201-205), the commonest of these, before anything else.
+        if n &- 201 == nargs && nargs < 5 {
+            guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure) else { return .fail }
+            return activateBlock(rcvr, nargs: nargs)
+        }
         let arg0 = nargs >= 1 ? sp[1 - nargs] : 0
         let arg1 = nargs >= 2 ? sp[2 - nargs] : 0
-        @inline(__always) func result(_ o: Oop?) -> PrimitiveOutcome { o.map { .value($0) } ?? .fail }
         switch n {
-        case 1...38 where nargs == 1: return result(arithmeticPrimitive(n, rcvr, arg0))
-        case 39 where nargs == 1: return result(integerPrintString(rcvr, base: arg0))
-        case 40, 51...53, 55...59, 161: return result(nargs == 0 ? numericUnaryPrimitive(n, rcvr) : nil)
-        case 41...50 where nargs == 1: return result(arithmeticPrimitive(n, rcvr, arg0))
-        case 54 where nargs == 1: return result(floatTimesTwoPower(rcvr, arg0))
-        case 162 where nargs == 1: return result(readFloat(arg0))
-
-        case 60 where nargs == 1: return result(indexedAt(rcvr, arg0))
-        case 61 where nargs == 2: return result(indexedAtPut(rcvr, arg0, arg1))
-        case 62 where nargs == 0: return isPointer(rcvr) ? .value(intOop(indexableSize(rcvr))) : .value(intOop(0))
-        case 63 where nargs == 1: return result(indexedAt(rcvr, arg0, asCharacter: true))
-        case 64 where nargs == 2: return isSymbol(rcvr) ? .fail : result(indexedAtPut(rcvr, arg0, arg1, asCharacter: true))
-        case 70 where nargs == 0: return result(basicNew(rcvr, size: nil))
-        case 71 where nargs == 1: return result(basicNew(rcvr, size: arg0))
-        case 73 where nargs == 1: return result(instVarAt(rcvr, arg0))
-        case 74 where nargs == 2: return result(instVarAtPut(rcvr, arg0, arg1))
-        case 75 where nargs == 0: return .value(intOop(identityHashValue(rcvr)))
-        case 105 where nargs == 4: return result(replace(rcvr, arg0, arg1, sp[3 - nargs], sp[4 - nargs]))
-        case 147 where nargs == 0: return .value(bool(isClassTheVMKnows(rcvr)))
-        case 149 where nargs == 1: return result(setClassFormat(rcvr, arg0))
-        case 145 where nargs == 1: return result(fillIndexedSlots(rcvr, with: arg0))
-        case 110 where nargs == 1: return .value(bool(identical(rcvr, arg0)))
-        case 111 where nargs == 0: return .value(classOf(rcvr))
+        case 201...205: return .fail        // with another number of arguments
         case 116:
             // The interpreter reloads its copy of the cache epoch.
             invalidateMethodCaches()
             sp -= nargs
             return .next(.resume)
-        case 120 where nargs == 1:
-            guard isSmallInt(arg0), intValue(arg0) >= 0, intValue(arg0) <= 0x10FFFF else { return .fail }
-            return .value(charOop(UInt32(intValue(arg0))))
-        case 121 where nargs == 0: return isCharacter(rcvr) ? .value(intOop(Int(charValue(rcvr)))) : .fail
         // These move objects or rewrite references: the interpreter must reload its registers.
         case 126...131, 138, 140, 141:
             // A forwarder fails: the interpreter replaces it by its object and runs the primitive again.
@@ -52,7 +39,6 @@ extension VM {
             sp -= nargs
             sp.pointee = value
             return .next(.resume)
-        case 139 where nargs == 0: return .value(objectAfter(rcvr) ?? intOop(0))
         case 142 where nargs == 0:
             guard isPointer(rcvr), !isForwarder(rcvr), indexOfClass(rcvr) != nil else { return .fail }
             switch storedInstanceCount?(rcvr) ?? .success(0) {
@@ -62,17 +48,6 @@ extension VM {
                 faultFailures &+= 1
                 return objectFaultInstead(nargs: nargs)
             }
-        case 148 where nargs == 0: return result(shallowCopy(rcvr))
-        case 170 where nargs == 1:
-            guard isString(rcvr), !isGhost(arg0), !isForwarder(arg0) else { return .fail }
-            guard isString(arg0) else { return .value(falseObj) }
-            return .value(bool(stringCompare(rcvr, arg0) == 0))
-        case 171 where nargs == 0: return codePoints(rcvr).map { .value(intOop(VM.stringHash($0))) } ?? .fail
-        case 172 where nargs == 1: return stringCompare(rcvr, arg0).map { .value(intOop($0)) } ?? .fail
-        case 173 where nargs == 0: return result(codePoints(rcvr).flatMap { intern(codePoints: $0) })
-        case 174 where nargs == 0: return codePoints(rcvr).map { .value(findSymbol($0) ?? nilObj) } ?? .fail
-        case 163 where nargs == 0: return result(utf8Encode(rcvr))
-        case 164 where nargs == 0: return result(utf8Decode(rcvr))
         default:
             return controlPrimitive(n, nargs: nargs, rcvr: rcvr, arg0: arg0, arg1: arg1, method: method)
         }

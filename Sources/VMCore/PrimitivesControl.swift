@@ -24,9 +24,6 @@ extension VM {
             for i in 0..<count { sp += 1; sp.pointee = fetch(args, i) }
             return .next(n == 100 ? .superSend(selector: arg0, numArgs: count, lookupClass: lookupClass)
                                   : .send(selector: arg0, numArgs: count))
-        case 201...205:
-            guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure), n - 201 == nargs else { return .fail }
-            return activateBlock(rcvr, nargs: nargs)
         case 206 where nargs == 1:
             guard isPointer(rcvr), classIndexOf(rcvr) == classIndex(.classBlockClosure),
                   isPointer(arg0), classIndexOf(arg0) == arrayClassIndex,

@@ -82,6 +82,25 @@ extension VM {
         return indexedAtPut(o, intOop(i - fixed), value)
     }
 
+    /// `basicNew` of a class whose instances have named slots only (the commonest `new`), with fewer
+    /// tests than `instantiate`; nil for any other receiver, which `basicNew` then handles.
+    @inline(__always) func newInstanceWithNamedSlots(_ cls: Oop) -> Oop? {
+        guard isPointer(cls) else { return nil }
+        let header = headerOf(cls)
+        // A class with a format slot: ghosts and forwarders do not have the pointers format.
+        guard Format.isPointers(Int((header >> Header.formatShift) & 31)),
+              header >> Header.slotsShift > UInt64(ClassLayout.format) else { return nil }
+        let format = fetch(cls, ClassLayout.format)
+        let index = Int((header >> Header.hashShift) & Header.hashMask)
+        guard isSmallInt(format), (intValue(format) >> 16) & 31 <= Format.fixed,
+              index < classTableCount, classTable[index] == cls else { return nil }
+        // Instances of metaclasses and of Metaclass get class indices: `basicNew` makes those.
+        let metaclass = root(.classMetaclass)
+        guard cls != metaclass, classTable[classIndexOfHeader(header)] != metaclass else { return nil }
+        let fixed = intValue(format) & 0xFFFF
+        return allocate(classIndex: index, format: fixed == 0 ? Format.empty : Format.fixed, numSlots: fixed, fill: nilObj)
+    }
+
     func basicNew(_ cls: Oop, size: Oop?) -> Oop? {
         guard isPointer(cls), numSlotsOf(cls) > ClassLayout.format else { return nil }
         var n = 0

@@ -184,11 +184,11 @@ extension VM {
         return c
     }
 
-    /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`).
+    /// Activates a closure whose receiver slot and arguments are on the stack (`self.sp`). Only
+    /// primitives call it, while the interpreter runs: `loopStackLimit` is the active stack's limit.
     func activateBlock(_ closure: Oop, nargs: Int) -> PrimitiveOutcome {
         guard fetch(closure, ClosureLayout.numArgs) == intOop(nargs) else { return .fail }
-        guard let (newFp, newSP) = pushBlockFrame(closure, nargs: nargs, sp: sp, fp: hdr,
-                                                  limit: stacks[activeStackIndex].limit) else {
+        guard let (newFp, newSP) = pushBlockFrame(closure, nargs: nargs, sp: sp, fp: hdr, limit: loopStackLimit) else {
             return .next(stackOverflow(nargs: nargs))
         }
         sp = newSP
