@@ -164,6 +164,10 @@ extension VM {
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
+                case .floatBlock:
+                    // Float statements in doubles (FloatBlocks.swift); or nothing, and the bytecodes after it run.
+                    if let next = runFloatBlock(ip, fp, lits) { ip = next; continue }
+                    ip += 3; continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else {

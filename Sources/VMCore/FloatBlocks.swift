@@ -1,0 +1,233 @@
+// Float blocks: a run of statements of float arithmetic on temporaries, run in doubles in one dispatch.
+//
+// The compiler emits `floatBlock k` before statements like `zr := zrzr - zizi + cr` (temporaries, float
+// literals, `+ - * /`), optionally ending with the comparison of an inlined `ifTrue:` and its forward
+// conditional jump. The ordinary bytecodes follow it unchanged. On its first run the instruction reads
+// those bytecodes and derives a small register program (`FloatProgram.derive`), kept in its literal slot
+// `k` — an inline-cache slot: empty when installed and when loaded, never saved in an image. Each run
+// checks that every temporary the statements read first holds a SmallFloat64, computes in doubles, and
+// checks that every value to be stored is a SmallFloat64 again; only then does it store them all and skip
+// the ordinary bytecodes (taking the conditional jump itself). If any check fails (a SmallInteger, a
+// boxed float, a result out of SmallFloat64 range, NaN or infinity, a division by zero) it stores
+// nothing and the ordinary bytecodes run exactly as they would without it. Doubles give the same values
+// as the ordinary path: every step there is the same IEEE operation, boxed or not.
+
+/// How a program reads: a header of 8 bytes, then its constants, loads, operations, stores and comparison.
+///
+///     0–1  covered bytes (u16; 0: the block never runs)   2 constants C   3 loads T   4 operations K   5 stores S
+///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
+///     then C doubles (8 bytes each), T temp frame offsets (i8), K × (opcode, result, left, right registers),
+///     S × (temp frame offset, register), and the comparison's two registers
+///
+/// Registers: the constants first, then the temporaries loaded, then one per operation, in order.
+public enum FloatProgram {
+    /// At most this many registers (constants, loads and results) and stores.
+    public static let maxRegisters = 64
+    static let headerSize = 8
+
+    private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
+
+    private struct Derivation {
+        var constants: [Double] = [], constantOfLiteral: [Int: Int] = [:]
+        var loads: [Int] = []
+        var operations: [(opcode: Opcode, left: Value, right: Value)] = []
+        var valueOfTemp: [Int: Value] = [:]
+        var storedTemps: [Int] = []
+        var comparison: (opcode: Opcode, left: Value, right: Value, ifTrue: Bool)?
+        var end = 0
+
+        var registerCount: Int { constants.count + loads.count + operations.count }
+
+        mutating func read(temp: Int) -> Value {
+            if let v = valueOfTemp[temp] { return v }
+            loads.append(temp)
+            valueOfTemp[temp] = .load(loads.count - 1)
+            return .load(loads.count - 1)
+        }
+
+        mutating func store(_ v: Value, temp: Int) {
+            if !storedTemps.contains(temp) { storedTemps.append(temp) }
+            valueOfTemp[temp] = v
+        }
+
+        func register(_ v: Value) -> UInt8 {
+            switch v {
+            case .constant(let i): UInt8(i)
+            case .load(let i): UInt8(constants.count + i)
+            case .result(let i): UInt8(constants.count + loads.count + i)
+            }
+        }
+    }
+
+    /// The program of the float block whose covered code starts at `start` in `code` (plain or fused
+    /// bytecodes): as many whole statements as qualify, the last possibly a comparison with its forward
+    /// conditional jump. `floatLiteral` answers the value of a literal that is a Float, nil otherwise.
+    public static func derive(_ code: [UInt8], from start: Int, floatLiteral: (Int) -> Double?) -> [UInt8] {
+        var done = Derivation()
+        done.end = start
+        while done.comparison == nil, let next = statement(code, done, floatLiteral) { done = next }
+        return encode(done, covered: done.end - start)
+    }
+
+    /// `d` extended by the statement at `d.end`, or nil if it does not qualify or does not fit.
+    private static func statement(_ code: [UInt8], _ d: Derivation, _ floatLiteral: (Int) -> Double?) -> Derivation? {
+        var d = d, stack: [Value] = [], pc = d.end
+        while let ins = plainInstruction(code, at: pc) {
+            pc += ins.opcode.length
+            switch ins.opcode {
+            case .pushTemp:
+                stack.append(d.read(temp: ins.a))
+            case .pushLiteral:
+                guard let value = floatLiteral(ins.a) else { return nil }
+                if d.constantOfLiteral[ins.a] == nil {
+                    d.constants.append(value)
+                    d.constantOfLiteral[ins.a] = d.constants.count - 1
+                }
+                stack.append(.constant(d.constantOfLiteral[ins.a]!))
+            case .sendAdd, .sendSub, .sendMul, .sendDivide:
+                guard stack.count >= 2 else { return nil }
+                let right = stack.removeLast(), left = stack.removeLast()
+                d.operations.append((ins.opcode, left, right))
+                stack.append(.result(d.operations.count - 1))
+            case .storeTemp, .popStoreTemp:
+                guard let top = stack.last else { return nil }
+                d.store(top, temp: ins.a)
+                if ins.opcode == .popStoreTemp {
+                    guard stack.count == 1 else { return nil }
+                    d.end = pc
+                    return fits(d) ? d : nil
+                }
+            case _ where ins.opcode.isComparison:
+                guard stack.count == 2, let jump = plainInstruction(code, at: pc),
+                      jump.opcode == .jumpIfTrue || jump.opcode == .jumpIfFalse, jump.a >= 0 else { return nil }
+                d.comparison = (ins.opcode, stack[0], stack[1], jump.opcode == .jumpIfTrue)
+                d.end = pc + jump.opcode.length
+                return fits(d) ? d : nil
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    private static func fits(_ d: Derivation) -> Bool {
+        d.registerCount <= maxRegisters && d.storedTemps.count <= maxRegisters && d.end <= 0xFFFF
+    }
+
+    /// The instruction at `pc` with a superinstruction read as the instruction it replaced; nil past the end.
+    private static func plainInstruction(_ code: [UInt8], at pc: Int) -> Instruction? {
+        guard pc < code.count, let fused = Opcode(rawValue: code[pc]) else { return nil }
+        let op = Superinstructions.replaced(by: fused)
+        guard pc + op.length <= code.count else { return nil }
+        var bytes = code[pc..<pc + op.length].map { $0 }
+        bytes[0] = op.rawValue
+        return Instruction.decode(bytes)?.first
+    }
+
+    private static func encode(_ d: Derivation, covered: Int) -> [UInt8] {
+        guard covered > 0 else { return [UInt8](repeating: 0, count: headerSize) }
+        var out: [UInt8] = [UInt8(covered & 0xFF), UInt8(covered >> 8), UInt8(d.constants.count), UInt8(d.loads.count),
+                            UInt8(d.operations.count), UInt8(d.storedTemps.count),
+                            d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
+        for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
+        for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
+        for (i, op) in d.operations.enumerated() {
+            out += [op.opcode.rawValue, d.register(.result(i)), d.register(op.left), d.register(op.right)]
+        }
+        for temp in d.storedTemps { out += [UInt8(bitPattern: Int8(temp)), d.register(d.valueOfTemp[temp]!)] }
+        if let c = d.comparison { out += [d.register(c.left), d.register(c.right)] }
+        return out
+    }
+}
+
+extension VM {
+    /// Runs the float block at `ip`: the address of the next instruction when it ran the statements after
+    /// it, nil when they must run as bytecodes.
+    @inline(never) func runFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>,
+                                      _ lits: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8>? {
+        var program = lits[Int(ip[1]) | Int(ip[2]) << 8]
+        if program == nilObj {
+            guard let made = makeFloatProgram(ip, fp) else { return nil }
+            program = made
+        }
+        let p = UnsafeRawPointer(bytesOf(program))
+        let header = p.load(as: UInt64.self)
+        let covered = Int(header & 0xFFFF)
+        if covered == 0 { return nil }
+        let constants = Int(header >> 16 & 0xFF), loads = Int(header >> 24 & 0xFF)
+        let operations = Int(header >> 32 & 0xFF), stores = Int(header >> 40 & 0xFF)
+        let loadsAt = FloatProgram.headerSize + 8 * constants
+        let operationsAt = loadsAt + loads, storesAt = operationsAt + 4 * operations, comparisonAt = storesAt + 2 * stores
+        let end = ip + Opcode.floatBlock.length + covered
+
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: FloatProgram.maxRegisters) { r in
+            let r = r.baseAddress.unsafelyUnwrapped
+            for i in 0..<constants {
+                r[i] = Double(bitPattern: p.load(fromByteOffset: FloatProgram.headerSize + 8 * i, as: UInt64.self))
+            }
+            for i in 0..<loads {
+                let o = fp[Int(p.load(fromByteOffset: loadsAt + i, as: Int8.self))]
+                guard isSmallFloat(o) else { return nil }
+                r[constants + i] = smallFloatValue(o)
+            }
+            var op = p + operationsAt
+            for _ in 0..<operations {
+                let a = r[Int(op.load(fromByteOffset: 2, as: UInt8.self))]
+                let b = r[Int(op.load(fromByteOffset: 3, as: UInt8.self))]
+                let result: Double
+                switch op.load(as: UInt8.self) {
+                case Opcode.sendAdd.rawValue: result = a + b
+                case Opcode.sendSub.rawValue: result = a - b
+                case Opcode.sendMul.rawValue: result = a * b
+                default:
+                    if b == 0 { return nil }   // the ordinary path signals ZeroDivide
+                    result = a / b
+                }
+                r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
+                op += 4
+            }
+            return withUnsafeTemporaryAllocation(of: Oop.self, capacity: FloatProgram.maxRegisters) { encoded in
+                let encoded = encoded.baseAddress.unsafelyUnwrapped
+                for i in 0..<stores {
+                    guard let o = smallFloatOop(r[Int(p.load(fromByteOffset: storesAt + 2 * i + 1, as: UInt8.self))]) else {
+                        return nil
+                    }
+                    encoded[i] = o
+                }
+                for i in 0..<stores { fp[Int(p.load(fromByteOffset: storesAt + 2 * i, as: Int8.self))] = encoded[i] }
+                let comparison = UInt8(truncatingIfNeeded: header >> 48)
+                if comparison == 0 { return end }
+                let a = r[Int(p.load(fromByteOffset: comparisonAt, as: UInt8.self))]
+                let b = r[Int(p.load(fromByteOffset: comparisonAt + 1, as: UInt8.self))]
+                let holds: Bool
+                switch comparison {
+                case Opcode.sendLess.rawValue: holds = a < b
+                case Opcode.sendGreater.rawValue: holds = a > b
+                case Opcode.sendLessEq.rawValue: holds = a <= b
+                case Opcode.sendGreaterEq.rawValue: holds = a >= b
+                case Opcode.sendEq.rawValue: holds = a == b
+                default: holds = a != b
+                }
+                // The covered code ends with the conditional jump; take it as it would be taken.
+                guard holds == (header >> 56 == 1) else { return end }
+                return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
+            }
+        }
+    }
+
+    /// Derives the program of the float block at `ip` from the bytecodes after it and keeps it in its slot
+    /// (like an inline cache: not a change of the literal frame); nil if the heap has no room for it.
+    @inline(never) private func makeFloatProgram(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>) -> Oop? {
+        let method = fp[FrameSlot.method]
+        let bytecodes = fetch(method, CodeLayout.bytecodes), literals = fetch(method, CodeLayout.literals)
+        let start = bytesOf(bytecodes).distance(to: ip) + Opcode.floatBlock.length
+        let code = Array(UnsafeBufferPointer(start: bytesOf(bytecodes), count: indexableSize(bytecodes)))
+        let count = numSlotsOf(literals)
+        let bytes = FloatProgram.derive(code, from: start) { k in k < count ? floatValue(fetch(literals, k)) : nil }
+        guard let program = newBytes(bytes, root: .classByteArray) else { return nil }
+        let slot = Int(ip[1]) | Int(ip[2]) << 8
+        words(literals)[1 + slot] = program
+        if literals >= oldStart && literals < oldEnd && isYoung(program) { remember(literals, slot: words(literals) + 1 + slot) }
+        return program
+    }
+}
