@@ -13,12 +13,14 @@ struct FloatRun {
     static func length(of statements: [Node], from start: Int, forEffect: Int) -> Int? {
         var count = Counts(), i = start
         while i < forEffect, let assignment = statements[i] as? AssignmentNode, isFrameTemp(assignment.variable),
-              count.add(assignment.value) {
+              let counted = count.adding([assignment.value]) {
+            count = counted
             i += 1
         }
         if i < forEffect, let message = statements[i] as? MessageNode, isConditional(message.inlining),
            let condition = message.receiver as? MessageNode, condition.inlining == nil,
-           comparisons.contains(condition.selector), count.add(condition.receiver), count.add(condition.arguments[0]) {
+           comparisons.contains(condition.selector), let counted = count.adding([condition.receiver, condition.arguments[0]]) {
+            count = counted
             i += 1
         }
         return i > start && count.operations >= 2 && count.literals >= 1 ? i - start : nil
@@ -30,9 +32,14 @@ struct FloatRun {
     private struct Counts {
         var operations = 0, literals = 0
 
-        /// Counts the expression's operations and float literals; false (counting stopped midway) if it
-        /// is not float arithmetic on frame temporaries and float literals.
-        mutating func add(_ node: Node) -> Bool {
+        /// These counts with the expressions' operations and float literals added; nil if one of them is
+        /// not float arithmetic on frame temporaries and float literals.
+        func adding(_ expressions: [Node]) -> Counts? {
+            var sum = self
+            return expressions.allSatisfy { sum.add($0) } ? sum : nil
+        }
+
+        private mutating func add(_ node: Node) -> Bool {
             switch node {
             case let literal as LiteralNode:
                 guard case .float = literal.value else { return false }
