@@ -19,10 +19,13 @@
 ///     then C doubles (8 bytes each), T temp frame offsets (i8), K × (opcode, result, left, right registers),
 ///     S × (temp frame offset, register), and the comparison's two registers
 ///
-/// Registers: the constants first, then the temporaries loaded, then one per operation, in order.
+/// Registers: the constants first, then the temporaries loaded, then one per operation, in order. An
+/// operand that is the previous operation's result names `previousResult` instead: the run keeps that
+/// value in a machine register, so a chain like `2.0 * zr * zi + ci` waits for no store to memory.
 public enum FloatProgram {
     /// At most this many registers (constants, loads and results) and stores.
     public static let maxRegisters = 64
+    static let previousResult: UInt8 = 64
     static let headerSize = 8
 
     private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
@@ -131,11 +134,13 @@ public enum FloatProgram {
                             d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
         for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
         for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
+        /// An operand of operation `i` (or of the comparison after the last one).
+        func operand(_ v: Value, at i: Int) -> UInt8 { v == .result(i - 1) ? previousResult : d.register(v) }
         for (i, op) in d.operations.enumerated() {
-            out += [op.opcode.rawValue, d.register(.result(i)), d.register(op.left), d.register(op.right)]
+            out += [op.opcode.rawValue, d.register(.result(i)), operand(op.left, at: i), operand(op.right, at: i)]
         }
         for temp in d.storedTemps { out += [UInt8(bitPattern: Int8(temp)), d.register(d.valueOfTemp[temp]!)] }
-        if let c = d.comparison { out += [d.register(c.left), d.register(c.right)] }
+        if let c = d.comparison { out += [operand(c.left, at: d.operations.count), operand(c.right, at: d.operations.count)] }
         return out
     }
 }
@@ -160,7 +165,7 @@ extension VM {
         let operationsAt = loadsAt + loads, storesAt = operationsAt + 4 * operations, comparisonAt = storesAt + 2 * stores
         let end = ip + Opcode.floatBlock.length + covered
 
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: FloatProgram.maxRegisters) { r in
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: FloatProgram.maxRegisters + 1) { r in
             let r = r.baseAddress.unsafelyUnwrapped
             for i in 0..<constants {
                 r[i] = Double(bitPattern: p.load(fromByteOffset: FloatProgram.headerSize + 8 * i, as: UInt64.self))
@@ -171,9 +176,13 @@ extension VM {
                 r[constants + i] = smallFloatValue(o)
             }
             var op = p + operationsAt
+            var previous = 0.0
+            @inline(__always) func operand(_ register: UInt8) -> Double {
+                register == FloatProgram.previousResult ? previous : r[Int(register)]
+            }
             for _ in 0..<operations {
-                let a = r[Int(op.load(fromByteOffset: 2, as: UInt8.self))]
-                let b = r[Int(op.load(fromByteOffset: 3, as: UInt8.self))]
+                let a = operand(op.load(fromByteOffset: 2, as: UInt8.self))
+                let b = operand(op.load(fromByteOffset: 3, as: UInt8.self))
                 let result: Double
                 switch op.load(as: UInt8.self) {
                 case Opcode.sendAdd.rawValue: result = a + b
@@ -184,6 +193,7 @@ extension VM {
                     result = a / b
                 }
                 r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
+                previous = result
                 op += 4
             }
             return withUnsafeTemporaryAllocation(of: Oop.self, capacity: FloatProgram.maxRegisters) { encoded in
@@ -197,8 +207,8 @@ extension VM {
                 for i in 0..<stores { fp[Int(p.load(fromByteOffset: storesAt + 2 * i, as: Int8.self))] = encoded[i] }
                 let comparison = UInt8(truncatingIfNeeded: header >> 48)
                 if comparison == 0 { return end }
-                let a = r[Int(p.load(fromByteOffset: comparisonAt, as: UInt8.self))]
-                let b = r[Int(p.load(fromByteOffset: comparisonAt + 1, as: UInt8.self))]
+                let a = operand(p.load(fromByteOffset: comparisonAt, as: UInt8.self))
+                let b = operand(p.load(fromByteOffset: comparisonAt + 1, as: UInt8.self))
                 let holds: Bool
                 switch comparison {
                 case Opcode.sendLess.rawValue: holds = a < b
