@@ -12,21 +12,33 @@
 // nothing and the ordinary bytecodes run exactly as they would without it. Doubles give the same values
 // as the ordinary path: every step there is the same IEEE operation, boxed or not.
 
-/// How a program reads: a header of 8 bytes, then its constants, loads, operations, stores and comparison.
+/// How a program reads: a header of 8 bytes, then its registers and what the run writes, then its code.
 ///
 ///     0–1  covered bytes (u16; 0: the block never runs)   2 constants C   3 loads T   4 operations K   5 stores S
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
-///     then C doubles (8 bytes each), T temp frame offsets (i8), K × (opcode, result, left, right registers),
-///     S × (temp frame offset, register), and the comparison's two registers
+///     then R = C + T + K + 1 doubles (the registers; the constants filled in, one spare),
+///     T oops (the temporary each load register was last decoded from), S oops (the encoded stores),
+///     T temp frame offsets (i8), K × (opcode, result, left, right registers),
+///     S × (temp frame offset, register, the load register to update or 255), the comparison's two registers
 ///
 /// Registers: the constants first, then the temporaries loaded, then one per operation, in order. An
-/// operand that is the previous operation's result names `previousResult` instead: the run keeps that
-/// value in a machine register, so a chain like `2.0 * zr * zi + ci` waits for no store to memory.
+/// operand that is the previous operation's result names register R − 1 (the spare) instead: the run
+/// keeps that value in a machine register, so a chain like `2.0 * zr * zi + ci` waits for no store to
+/// memory. The program is the run's scratch memory too (a run cannot be interrupted, and no send happens
+/// during one): a load whose temporary holds the oop it was last decoded from keeps its register, and
+/// a store of a temporary that the next run loads updates that load's register and oop — so a loop's
+/// values go from one run to the next without being encoded and decoded on the way.
 public enum FloatProgram {
     /// At most this many registers (constants, loads and results) and stores.
     public static let maxRegisters = 64
-    static let previousResult: UInt8 = 64
     static let headerSize = 8
+
+    /// An operation's first byte: what it computes, and which operands are the previous result (so that
+    /// each runs as one case of one switch, with no test of its operands).
+    enum Operation {
+        static let add: UInt8 = 0, subtract: UInt8 = 1, multiply: UInt8 = 2, divide: UInt8 = 3
+        static let leftIsPrevious: UInt8 = 4, rightIsPrevious: UInt8 = 8
+    }
 
     private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
 
@@ -133,13 +145,25 @@ public enum FloatProgram {
                             UInt8(d.operations.count), UInt8(d.storedTemps.count),
                             d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
         for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
+        out += [UInt8](repeating: 0, count: 8 * (d.loads.count + d.operations.count + 1 + d.loads.count + d.storedTemps.count))
         for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
+        let previousResult = UInt8(d.registerCount)
         /// An operand of operation `i` (or of the comparison after the last one).
         func operand(_ v: Value, at i: Int) -> UInt8 { v == .result(i - 1) ? previousResult : d.register(v) }
         for (i, op) in d.operations.enumerated() {
-            out += [op.opcode.rawValue, d.register(.result(i)), operand(op.left, at: i), operand(op.right, at: i)]
+            let kind: UInt8 = op.opcode == .sendAdd ? Operation.add : op.opcode == .sendSub ? Operation.subtract
+                : op.opcode == .sendMul ? Operation.multiply : Operation.divide
+            let shape = (op.left == .result(i - 1) ? Operation.leftIsPrevious : 0) | (op.right == .result(i - 1) ? Operation.rightIsPrevious : 0)
+            out += [kind | shape, d.register(.result(i)), d.register(op.left), d.register(op.right)]
         }
-        for temp in d.storedTemps { out += [UInt8(bitPattern: Int8(temp)), d.register(d.valueOfTemp[temp]!)] }
+        for temp in d.storedTemps {
+            let value = d.valueOfTemp[temp]!
+            // A load register is refreshed from a result or a constant (never from another load register,
+            // which the same commit may be refreshing: `t := a. a := b. b := t`).
+            let refreshed: UInt8
+            if case .load = value { refreshed = 255 } else { refreshed = d.loads.firstIndex(of: temp).map { d.register(.load($0)) } ?? 255 }
+            out += [UInt8(bitPattern: Int8(temp)), d.register(value), refreshed]
+        }
         if let c = d.comparison { out += [operand(c.left, at: d.operations.count), operand(c.right, at: d.operations.count)] }
         return out
     }
@@ -155,74 +179,90 @@ extension VM {
             guard let made = makeFloatProgram(ip, fp) else { return nil }
             program = made
         }
-        let p = UnsafeRawPointer(bytesOf(program))
-        let header = p.load(as: UInt64.self)
+        let header = words(program)[1]
         let covered = Int(header & 0xFFFF)
         if covered == 0 { return nil }
         let constants = Int(header >> 16 & 0xFF), loads = Int(header >> 24 & 0xFF)
         let operations = Int(header >> 32 & 0xFF), stores = Int(header >> 40 & 0xFF)
-        let loadsAt = FloatProgram.headerSize + 8 * constants
-        let operationsAt = loadsAt + loads, storesAt = operationsAt + 4 * operations, comparisonAt = storesAt + 2 * stores
+        let registerCount = constants + loads + operations
+        let r = UnsafeMutableRawPointer(words(program) + 2).assumingMemoryBound(to: Double.self)
+        let decodedFrom = UnsafeMutableRawPointer(r + registerCount + 1).assumingMemoryBound(to: Oop.self)
+        let encoded = decodedFrom + loads
+        let code = UnsafeRawPointer(encoded + stores)
         let end = ip + Opcode.floatBlock.length + covered
 
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: FloatProgram.maxRegisters + 1) { r in
-            let r = r.baseAddress.unsafelyUnwrapped
-            for i in 0..<constants {
-                r[i] = Double(bitPattern: p.load(fromByteOffset: FloatProgram.headerSize + 8 * i, as: UInt64.self))
-            }
-            for i in 0..<loads {
-                let o = fp[Int(p.load(fromByteOffset: loadsAt + i, as: Int8.self))]
+        for i in 0..<loads {
+            let o = fp[Int(code.load(fromByteOffset: i, as: Int8.self))]
+            if o != decodedFrom[i] {
                 guard isSmallFloat(o) else { return nil }
                 r[constants + i] = smallFloatValue(o)
-            }
-            var op = p + operationsAt
-            var previous = 0.0
-            @inline(__always) func operand(_ register: UInt8) -> Double {
-                register == FloatProgram.previousResult ? previous : r[Int(register)]
-            }
-            for _ in 0..<operations {
-                let a = operand(op.load(fromByteOffset: 2, as: UInt8.self))
-                let b = operand(op.load(fromByteOffset: 3, as: UInt8.self))
-                let result: Double
-                switch op.load(as: UInt8.self) {
-                case Opcode.sendAdd.rawValue: result = a + b
-                case Opcode.sendSub.rawValue: result = a - b
-                case Opcode.sendMul.rawValue: result = a * b
-                default:
-                    if b == 0 { return nil }   // the ordinary path signals ZeroDivide
-                    result = a / b
-                }
-                r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
-                previous = result
-                op += 4
-            }
-            return withUnsafeTemporaryAllocation(of: Oop.self, capacity: FloatProgram.maxRegisters) { encoded in
-                let encoded = encoded.baseAddress.unsafelyUnwrapped
-                for i in 0..<stores {
-                    guard let o = smallFloatOop(r[Int(p.load(fromByteOffset: storesAt + 2 * i + 1, as: UInt8.self))]) else {
-                        return nil
-                    }
-                    encoded[i] = o
-                }
-                for i in 0..<stores { fp[Int(p.load(fromByteOffset: storesAt + 2 * i, as: Int8.self))] = encoded[i] }
-                let comparison = UInt8(truncatingIfNeeded: header >> 48)
-                if comparison == 0 { return end }
-                let a = operand(p.load(fromByteOffset: comparisonAt, as: UInt8.self))
-                let b = operand(p.load(fromByteOffset: comparisonAt + 1, as: UInt8.self))
-                let holds: Bool
-                switch comparison {
-                case Opcode.sendLess.rawValue: holds = a < b
-                case Opcode.sendGreater.rawValue: holds = a > b
-                case Opcode.sendLessEq.rawValue: holds = a <= b
-                case Opcode.sendGreaterEq.rawValue: holds = a >= b
-                case Opcode.sendEq.rawValue: holds = a == b
-                default: holds = a != b
-                }
-                // The covered code ends with the conditional jump; take it as it would be taken.
-                guard holds == (header >> 56 == 1) else { return end }
-                return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
+                decodedFrom[i] = o
             }
         }
+        var op = code + loads
+        var previous = 0.0
+        @inline(__always) func register(_ at: UnsafeRawPointer, _ k: Int) -> Double { r[Int(at.load(fromByteOffset: k, as: UInt8.self))] }
+        typealias O = FloatProgram.Operation
+        let isPrevious = O.leftIsPrevious | O.rightIsPrevious
+        for _ in 0..<operations {
+            let result: Double
+            switch op.load(as: UInt8.self) {
+            case O.add: result = register(op, 2) + register(op, 3)
+            case O.add | O.leftIsPrevious: result = previous + register(op, 3)
+            case O.add | O.rightIsPrevious: result = register(op, 2) + previous
+            case O.add | isPrevious: result = previous + previous
+            case O.subtract: result = register(op, 2) - register(op, 3)
+            case O.subtract | O.leftIsPrevious: result = previous - register(op, 3)
+            case O.subtract | O.rightIsPrevious: result = register(op, 2) - previous
+            case O.subtract | isPrevious: result = previous - previous
+            case O.multiply: result = register(op, 2) * register(op, 3)
+            case O.multiply | O.leftIsPrevious: result = previous * register(op, 3)
+            case O.multiply | O.rightIsPrevious: result = register(op, 2) * previous
+            case O.multiply | isPrevious: result = previous * previous
+            default:
+                // The ordinary path signals ZeroDivide: leave it to the bytecodes.
+                let shape = op.load(as: UInt8.self) & isPrevious
+                let a = shape & O.leftIsPrevious != 0 ? previous : register(op, 2)
+                let b = shape & O.rightIsPrevious != 0 ? previous : register(op, 3)
+                if b == 0 { return nil }
+                result = a / b
+            }
+            r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
+            previous = result
+            op += 4
+        }
+        let storeCode = op
+        for i in 0..<stores {
+            guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else { return nil }
+            encoded[i] = o
+        }
+        for i in 0..<stores {
+            fp[Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))] = encoded[i]
+            let refreshed = Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))
+            if refreshed != 255 {
+                r[refreshed] = r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]
+                decodedFrom[refreshed - constants] = encoded[i]
+            }
+        }
+        let comparison = UInt8(truncatingIfNeeded: header >> 48)
+        if comparison == 0 { return end }
+        let comparisonCode = storeCode + 3 * stores
+        @inline(__always) func operand(_ register: UInt8) -> Double {
+            Int(register) == registerCount ? previous : r[Int(register)]
+        }
+        let a = operand(comparisonCode.load(as: UInt8.self)), b = operand(comparisonCode.load(fromByteOffset: 1, as: UInt8.self))
+        let holds: Bool
+        switch comparison {
+        case Opcode.sendLess.rawValue: holds = a < b
+        case Opcode.sendGreater.rawValue: holds = a > b
+        case Opcode.sendLessEq.rawValue: holds = a <= b
+        case Opcode.sendGreaterEq.rawValue: holds = a >= b
+        case Opcode.sendEq.rawValue: holds = a == b
+        default: holds = a != b
+        }
+        // The covered code ends with the conditional jump; take it as it would be taken.
+        guard holds == (header >> 56 == 1) else { return end }
+        return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
     }
 
     /// Derives the program of the float block at `ip` from the bytecodes after it and keeps it in its slot
