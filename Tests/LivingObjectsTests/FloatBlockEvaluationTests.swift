@@ -69,6 +69,30 @@ final class FloatBlockEvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("[nil step: {0.5. nil} c: {0.5. 0.5}] on: MessageNotUnderstood do: [:e | e message selector]"), "#*")
     }
 
+    func testValuesCarriedFromOneRunToTheNextStayRight() throws {
+        // Each run's stores are the next run's loads (the program keeps their doubles); a swap through a
+        // temporary stores loaded values; two activations of the method take turns with other values.
+        let spin = """
+            spin: n from: a to: b
+                | x y t k |
+                x := a. y := b. k := 0.
+                [k < n] whileTrue: [
+                    t := x. x := y. y := t. x := x * 0.5 + y.
+                    k := k + 1].
+                ^ {x. y}
+            """
+        try c.rt.compile(spin, inClass: "Object")
+        try c.rt.compile(spin.replacingOccurrences(of: "spin:", with: "referenceSpin:")
+            .replacingOccurrences(of: "0.5", with: "(0.5 yourself)"), inClass: "Object")
+        XCTAssertEqual(try floatBlocks(of: "spin:from:to:"), 1)
+        for (n, a, b) in [(0, "1.0", "2.0"), (1, "1.0", "2.0"), (7, "0.25", "-3.5"), (40, "3", "0.5"), (9, "1.0e-300", "0.5")] {
+            let call = "spin: \(n) from: \(a) to: \(b)"
+            let mixed = "{nil \(call). nil spin: 3 from: 0.5 to: 0.75. nil \(call)}"
+            XCTAssertEqual(try c.print(mixed), try c.print(mixed.replacingOccurrences(of: "spin:", with: "referenceSpin:")), call)
+        }
+        XCTAssertEqual(try c.print("nil spin: 2 from: 1.0 to: 2.0"), "#(2.5 2.0)")
+    }
+
     func testDivisionByZeroSignalsAsTheBytecodesDo() throws {
         try c.rt.compile("ratio: a | b q | b := a - a. q := a * 2.0 / b. ^ q", inClass: "Object")
         XCTAssertEqual(try floatBlocks(of: "ratio:"), 1)
