@@ -170,10 +170,16 @@ public enum FloatProgram {
 }
 
 extension VM {
-    /// Runs the float block at `ip`: the address of the next instruction when it ran the statements after
-    /// it, nil when they must run as bytecodes.
-    @inline(never) func runFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>,
-                                      _ lits: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8>? {
+    /// Runs the float block at `ip`; answers the address of the instruction to run next: after the statements
+    /// it ran, or the first of them when they must run as bytecodes.
+    @inline(never) func runFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8> {
+        floatStatements(ip, fp, words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1) ?? ip + Opcode.floatBlock.length
+    }
+
+    /// The address after the statements of the float block at `ip` when it ran them, nil if they must run as
+    /// bytecodes.
+    @inline(__always) private func floatStatements(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>,
+                                                   _ lits: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8>? {
         var program = lits[Int(ip[1]) | Int(ip[2]) << 8]
         if program == nilObj {
             guard let made = makeFloatProgram(ip, fp) else { return nil }

@@ -165,9 +165,8 @@ extension VM {
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
                 case .floatBlock:
-                    // Float statements in doubles (FloatBlocks.swift); or nothing, and the bytecodes after it run.
-                    if let next = runFloatBlock(ip, fp, lits) { ip = next; continue }
-                    ip += 3; continue
+                    // Float statements in doubles (FloatBlocks.swift), or on to the bytecodes after it.
+                    ip = runFloatBlock(ip, fp); continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else {
