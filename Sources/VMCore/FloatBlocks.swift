@@ -18,13 +18,13 @@
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
 ///     then R = C + T + K + 1 doubles (the registers; the constants filled in, one spare),
 ///     T oops (the temporary each load register was last decoded from), S oops (the encoded stores),
-///     T temp frame offsets (i8), K × (opcode, result, left, right registers),
+///     T temp frame offsets (i8), K × (`Operation`, result, left, right registers),
 ///     S × (temp frame offset, register, the load register to update or 255), the comparison's two registers
 ///
 /// Registers: the constants first, then the temporaries loaded, then one per operation, in order. An
-/// operand that is the previous operation's result names register R − 1 (the spare) instead: the run
-/// keeps that value in a machine register, so a chain like `2.0 * zr * zi + ci` waits for no store to
-/// memory. The program is the run's scratch memory too (a run cannot be interrupted, and no send happens
+/// operand that is the previous operation's result is marked in its `Operation` byte (in the comparison it
+/// names register R − 1, the spare): the run keeps that value in a machine register, so a chain like
+/// `2.0 * zr * zi + ci` waits for no store to memory. The program is the run's scratch memory too (a run cannot be interrupted, and no send happens
 /// during one): a load whose temporary holds the oop it was last decoded from keeps its register, and
 /// a store of a temporary that the next run loads updates that load's register and oop — so a loop's
 /// values go from one run to the next without being encoded and decoded on the way.
