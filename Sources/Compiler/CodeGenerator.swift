@@ -45,10 +45,17 @@ struct CodeGenerator {
     /// Statements for effect. With `valueAt`, the value of the last one (nil when there are none)
     /// is left on the stack. Nothing is generated after a `^` statement.
     mutating func generateStatements(_ statements: [Node], valueAt end: SourcePosition?) throws(CompileError) {
+        let forEffect = end == nil ? statements.count : statements.count - 1
+        var floatRunEnd = 0
         for (i, statement) in statements.enumerated() {
             if statement is ReturnNode {
                 try generate(statement)
                 return
+            }
+            if i >= floatRunEnd, let n = FloatRun.length(of: statements, from: i, forEffect: forEffect) {
+                emitter.line = statement.position.line
+                emitter.emit(.floatBlock, try literals.floatProgramSlot(at: statement.position))
+                floatRunEnd = i + n
             }
             if i == statements.count - 1 && end != nil {
                 try generate(statement)

@@ -16,6 +16,11 @@ struct LiteralFrame {
         try append([.symbol(selector), .cacheSlot, .cacheSlot], at: position)
     }
 
+    /// The slot where a float block keeps its program (an inline-cache slot: empty until it first runs).
+    mutating func floatProgramSlot(at position: SourcePosition) throws(CompileError) -> Int {
+        try append([.cacheSlot], at: position)
+    }
+
     mutating func block(_ block: BlockDescription, at position: SourcePosition) throws(CompileError) -> Int {
         try append([.block(block)], at: position)
     }

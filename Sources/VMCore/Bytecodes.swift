@@ -97,6 +97,10 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case branchTempNil       // pushTemp; sendIsNil|sendNotNil; forward jumpIfTrue/jumpIfFalse
     case tempOpTempStore     // pushTemp; pushTemp; sendAdd|sendSub|sendMul; popStoreTemp
 
+    // Emitted by the compiler (after the superinstructions, so that their numbers stay those images hold):
+    case floatBlock          // u16: literal index of its program's slot; runs the float statements after it
+                             // in doubles when it can (FloatBlocks.swift), else does nothing
+
     public var operands: OperandLayout {
         switch self {
         case .pushInt8, .pushTemp, .storeTemp, .popStoreTemp: return .i8
@@ -105,7 +109,7 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
              .addTemp, .subTemp, .mulTemp, .tempOpTemp, .pushTempAtPutPop, .branchTempNil, .tempOpTempStore: return .i8
         case .pushInstVar, .storeInstVar, .popStoreInstVar, .pushNewArray: return .u8
         case .pushInstVarTemp, .instVarAtTemp, .incrementInstVar, .branchInstVarInt8, .pushInstVarInstVar: return .u8
-        case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure: return .u16
+        case .pushLiteral, .pushGlobal, .storeGlobal, .popStoreGlobal, .popIntoNewArray, .pushClosure, .floatBlock: return .u16
         case .pushRemoteTemp, .storeRemoteTemp, .popStoreRemoteTemp: return .u8i8
         case .jump, .jumpIfTrue, .jumpIfFalse: return .i16
         case .send, .superSend: return .u16u8
@@ -158,8 +162,11 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
 
     public var isJump: Bool { self == .jump || self == .jumpIfTrue || self == .jumpIfFalse }
 
-    /// Superinstructions are at the end of the opcode space; compiler output never contains them.
-    public var isSuperinstruction: Bool { rawValue >= Opcode.pushSelfTemp.rawValue }
+    /// Superinstructions follow the ordinary opcodes (only `floatBlock` comes after them); compiler output
+    /// never contains them.
+    public var isSuperinstruction: Bool {
+        rawValue >= Opcode.pushSelfTemp.rawValue && rawValue <= Opcode.tempOpTempStore.rawValue
+    }
 
     /// SmallInteger comparisons, in opcode order (`sendLess` ... `sendNotEq`).
     public var isComparison: Bool { rawValue >= Opcode.sendLess.rawValue && rawValue <= Opcode.sendNotEq.rawValue }

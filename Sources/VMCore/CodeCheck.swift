@@ -60,10 +60,10 @@ public struct CompiledCodeParts {
         return (nil, plain)
     }
 
-    /// The literal indices of the inline-cache slots of the code's sends.
+    /// The literal indices of the inline-cache slots of the code's sends and of its float blocks' programs.
     public static func cacheSlots(of plain: [UInt8]) -> [Int] {
         (Instruction.decode(plain) ?? []).flatMap { ins in
-            ins.opcode == .send || ins.opcode == .superSend ? [ins.a + 1, ins.a + 2] : []
+            ins.opcode == .send || ins.opcode == .superSend ? [ins.a + 1, ins.a + 2] : ins.opcode == .floatBlock ? [ins.a] : []
         }
     }
 }
@@ -106,6 +106,15 @@ public enum CodeCheck {
         }
         var index = [Int: Int](minimumCapacity: code.count)
         for (i, ins) in code.enumerated() { index[ins.offset] = i }
+        // A float block keeps its program in its slot: no other instruction may use that slot as a cache.
+        var floatSlots = Set<Int>()
+        for ins in code where ins.opcode == .floatBlock {
+            guard floatSlots.insert(ins.a).inserted else { return fail("two float blocks share a literal slot") }
+        }
+        for ins in code where (ins.opcode == .send || ins.opcode == .superSend)
+            && (floatSlots.contains(ins.a + 1) || floatSlots.contains(ins.a + 2)) {
+            return fail("a send's cache slot is a float block's")
+        }
         func isTemp(_ offset: Int) -> Bool {
             (offset < 0 && offset >= -numArgs) || (offset >= Frame.headerSize && offset < Frame.headerSize + locals)
         }
@@ -145,6 +154,9 @@ public enum CodeCheck {
                 pops = ins.opcode == .pushRemoteTemp ? 0 : 1
                 pushes = ins.opcode == .popStoreRemoteTemp ? 0 : 1
             case .popIntoNewArray: pops = ins.a; pushes = 1
+            case .floatBlock:
+                // What it runs is derived from the (checked) instructions after it, FloatBlocks.swift.
+                guard kind(ins.a) == .cacheSlot else { return fail("a float block's literal is not a cache slot") }
             case .pushClosure:
                 guard case .block(let copied)? = kind(ins.a) else { return fail("closure literal is not a block") }
                 pops = copied; pushes = 1

@@ -149,7 +149,8 @@ extension VM {
     }
 
     /// The literal frame of compiled code as an image keeps it: the two inline-cache slots after each
-    /// send's selector are empty, so running code does not change what is saved. Nil for other objects.
+    /// send's selector and each float block's program slot are empty, so running code does not change
+    /// what is saved. Nil for other objects.
     public func imageLiterals(of code: Oop) -> (literals: Oop, contents: ImageContents)? {
         guard isPointer(code) else { return nil }
         let ci = classIndexOfHeader(headerOf(code))
@@ -163,6 +164,10 @@ extension VM {
             if op == .send || op == .superSend, pc + 2 < bytes.count {
                 let lit = Int(bytes[pc + 1]) | Int(bytes[pc + 2]) << 8
                 if lit + 2 < slots.count { slots[lit + 1] = nilObj; slots[lit + 2] = nilObj }
+            }
+            if op == .floatBlock, pc + 2 < bytes.count {
+                let lit = Int(bytes[pc + 1]) | Int(bytes[pc + 2]) << 8
+                if lit < slots.count { slots[lit] = nilObj }
             }
             pc += op.length
         }

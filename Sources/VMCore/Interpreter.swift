@@ -164,6 +164,9 @@ extension VM {
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
+                case .floatBlock:
+                    // Float statements in doubles (FloatBlocks.swift), or on to the bytecodes after it.
+                    ip = runFloatBlock(ip, fp); continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else {
