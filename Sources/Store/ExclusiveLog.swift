@@ -31,6 +31,11 @@ final class ExclusiveLog: Sendable {
     let applyScheduled = Atomic<Bool>(false)
     /// Set when the store closes: scheduled applies then do nothing (the store applies what is left).
     let closed = Atomic<Bool>(false)
+    /// How long after a commit the apply starts. Applying at once put one commit in each SQLite
+    /// transaction, on the second core, while the committing thread needed it; waiting 2 ms lets a
+    /// batch gather (one session on the real disk 0.86× → 1.05× the fsync probe, 8 threads 2.6× → 3.9×;
+    /// bench/RESULTS.md, thirteenth session). A read that needs the commits has them applied at once.
+    static let applyDelay: DispatchTimeInterval = .milliseconds(2)
     /// The log is reset once it is this long and every commit in it is applied and synced.
     static let resetLength = 4 << 20
 

@@ -42,7 +42,7 @@ extension SQLiteStore {
                 return results.map { if case .success = $0 { .failure(error) } else { $0 } }
             }
             exclusive.published(accepted)
-            scheduleApply(exclusive)
+            scheduleApply(exclusive, after: ExclusiveLog.applyDelay)
             return results
         }
     }
@@ -86,6 +86,20 @@ extension SQLiteStore {
                 scheduleApply(exclusive)  // published after the last look
             }
         }
+    }
+
+    /// Has the pending commits applied now, not after the batching delay: for a read that waits for them.
+    private func applyNow(_ exclusive: ExclusiveLog) {
+        applyQueue.async { [weak self] in
+            guard let self, !exclusive.closed.load(ordering: .acquiring) else { return }
+            applyPending(exclusive)
+        }
+    }
+
+    /// Waits until SQLite has every commit through `commit`, having them applied now if it lacks some.
+    private func waitUntilApplied(_ commit: CommitID, _ exclusive: ExclusiveLog) throws {
+        if exclusive.appliedHead < commit { applyNow(exclusive) }
+        try exclusive.waitUntilApplied(commit)
     }
 
     /// Writes every pending commit to SQLite, in order; false if that failed (waiting reads then get
@@ -146,20 +160,20 @@ extension SQLiteStore {
     /// In a store opened exclusively, waits until SQLite has every durable commit through `snapshot`.
     func awaitApplied(_ snapshot: CommitID) throws {
         guard let exclusiveLog else { return }
-        try exclusiveLog.waitUntilApplied(min(snapshot, exclusiveLog.durableHead))
+        try waitUntilApplied(min(snapshot, exclusiveLog.durableHead), exclusiveLog)
     }
 
     /// In a store opened exclusively, waits until SQLite has every durable commit.
     func drainLog() throws {
         guard let exclusiveLog else { return }
-        try exclusiveLog.waitUntilApplied(exclusiveLog.durableHead)
+        try waitUntilApplied(exclusiveLog.durableHead, exclusiveLog)
     }
 
     /// Runs `body` with no commit logged meanwhile and every logged one applied (vacuum, rollback).
     func withLogDrained<T>(_ body: (CommitLog?) throws -> T) throws -> T {
         guard let exclusiveLog else { return try body(nil) }
         return try exclusiveLog.log.withLock { log in
-            try exclusiveLog.waitUntilApplied(exclusiveLog.durableHead)
+            try waitUntilApplied(exclusiveLog.durableHead, exclusiveLog)
             return try body(log)
         }
     }
