@@ -93,6 +93,9 @@ extension VM {
                     fp[FrameSlot.savedIP] = ipOop(ip + 1)
                     let ctx = materialize(fp)
                     sp += 1; sp.pointee = ctx; ip += 1; continue
+                case .floatBlock:
+                    // Float statements in doubles (FloatBlocks.swift), or on to the bytecodes after it.
+                    ip = runFloatBlock(ip, fp); continue
                 case .pushInt8:
                     sp += 1; sp.pointee = intOop(Int(Int8(bitPattern: ip[1]))); ip += 2; continue
                 case .pushTemp:
@@ -164,9 +167,6 @@ extension VM {
                         continue
                     }
                     sp[1] = a; sp[2] = b; sp += 2; ip += 4; continue
-                case .floatBlock:
-                    // Float statements in doubles (FloatBlocks.swift), or on to the bytecodes after it.
-                    ip = runFloatBlock(ip, fp); continue
                 case .pushInstVarTemp, .instVarAtTemp:
                     let index = Int(ip[1])
                     guard hasInstVar(rcvr, index) else {
