@@ -27,7 +27,8 @@ final class ExclusiveLog: Sendable {
     /// The newest commit written to SQLite (not necessarily synced there: the log holds it).
     private let applied: Atomic<Int64>
     private let appliedChanged = NSCondition()
-    /// Whether an apply is scheduled or running (one at a time).
+    /// Whether the background apply is scheduled or running. All applies, this one and those a waiting
+    /// read asks for (`applyNow`), run one at a time on the store's apply queue.
     let applyScheduled = Atomic<Bool>(false)
     /// Set when the store closes: scheduled applies then do nothing (the store applies what is left).
     let closed = Atomic<Bool>(false)
