@@ -1,11 +1,12 @@
-// `lo check` reads compiled code from its records and checks it as loading does (VMCore/CodeCheck.swift,
-// LoadedCode.swift), so that a damaged method is found before anyone runs it.
+// `lo check` reads compiled code and closures from their records and checks them as loading does
+// (VMCore/CodeCheck.swift, LoadedCode.swift), so that a damaged method is found before anyone runs it.
 
 import Store
 import VMCore
 
 extension ImageGraph {
-    /// One line per reachable method or block whose code would be found damaged when loaded.
+    /// One line per reachable method or block whose code, or closure whose block, would be found damaged
+    /// when loaded.
     func damagedCode() -> [String] {
         func classOID(_ root: Root) -> UInt64? {
             root.rawValue < rootSlots.count ? StoredObject.referencedOID(rootSlots[root.rawValue]) : nil
@@ -41,7 +42,12 @@ extension ImageGraph {
         }
 
         var problems: [String] = []
+        let closureClass = classOID(.classBlockClosure)
         for oid in reachable {
+            if let closure = records[oid], closure.classOID == closureClass, let problem = problem(ofClosure: closure) {
+                problems.append("a closure (object \(oid)): \(problem)")
+                continue
+            }
             guard let code = records[oid], code.classOID == methodClass || code.classOID == blockClass,
                   let slots = code.slots else { continue }
             let isBlock = code.classOID == blockClass
@@ -69,5 +75,16 @@ extension ImageGraph {
             if let problem = parts.check().problem { problems.append("\(what): \(problem)") }
         }
         return problems
+
+        /// What `VM.checkLoadedClosure` would find wrong with a closure that has an argument count.
+        func problem(ofClosure closure: StoredObject) -> String? {
+            guard let slots = closure.slots, slots.count >= ClosureLayout.fixedSize, isSmallInt(slots[ClosureLayout.numArgs]) else { return nil }
+            guard let block = record(slots[ClosureLayout.compiledBlock]), block.classOID == blockClass,
+                  let blockSlots = block.slots, blockSlots.count >= CodeLayout.blockSize else { return "its compiled block is not a CompiledBlock" }
+            if blockSlots[CodeLayout.numArgs] != slots[ClosureLayout.numArgs] { return "its argument count is not its block's" }
+            let copied = blockSlots[CodeLayout.numCopied]
+            if !isSmallInt(copied) || intValue(copied) > slots.count - ClosureLayout.fixedSize { return "it holds fewer copied values than its block reads" }
+            return nil
+        }
     }
 }

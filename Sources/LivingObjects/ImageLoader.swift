@@ -374,11 +374,13 @@ final class ImageLoader {
             if let fingerprint = fingerprints[i] { session.fingerprints[r.oid] = fingerprint }     // large bytes: rewritten once, as bytes
         }
         // Compiled code is read-only, loaded as compiled (its bytecodes and literal frame are loaded with it),
-        // once checked: damaged code signals an error when run (VMCore/LoadedCode.swift).
+        // once checked: damaged code signals an error when run, a closure of damaged code fails `value`
+        // (VMCore/LoadedCode.swift).
         for o in targets {
             vm.checkLoadedCode(o)
             vm.freezeIfCode(o)
         }
+        for o in targets { vm.checkLoadedClosure(o) }
         loadedCount += records.count
     }
 

@@ -192,8 +192,11 @@ extension VM {
     /// not keep the bit). The loader calls it once the code, its bytecodes and literal frame are filled.
     public func freezeIfCode(_ o: Oop) {
         let index = classIndexOf(o)
-        guard index == classIndex(.classCompiledMethod) || index == classIndex(.classCompiledBlock),
-              numSlotsOf(o) > CodeLayout.literals else { return }
+        let isBlock = index == classIndex(.classCompiledBlock)
+        // Code with too few fields for the interpreter is not frozen, so never run: a method dictionary
+        // holding it does not understand its selector (`lookup`), and a closure of it fails `value`.
+        guard isBlock || index == classIndex(.classCompiledMethod),
+              numSlotsOf(o) >= (isBlock ? CodeLayout.blockSize : CodeLayout.methodSize) else { return }
         setHeaderBits(o, Header.immutableBit)
         for part in [fetch(o, CodeLayout.bytecodes), fetch(o, CodeLayout.literals)].map(followed) where isPointer(part) && !isGhost(part) && part != nilObj {
             setHeaderBits(part, Header.immutableBit)

@@ -25,6 +25,20 @@ extension VM {
         return nil
     }
 
+    /// A closure read from an image whose block is not installed code of its argument count, or whose
+    /// copied values it does not hold (a damaged record), gets a nil argument count: `value` then fails
+    /// instead of activating it (TrustedShapes.swift). Call it once the closure's block is checked and
+    /// frozen (`checkLoadedCode`, `freezeIfCode`). Answers whether the closure was damaged.
+    @discardableResult public func checkLoadedClosure(_ closure: Oop) -> Bool {
+        guard classIndexOf(closure) == classIndex(.classBlockClosure), numSlotsOf(closure) >= ClosureLayout.fixedSize else { return false }
+        let numArgs = fetch(closure, ClosureLayout.numArgs), block = fetch(closure, ClosureLayout.compiledBlock)
+        guard isSmallInt(numArgs) else { return false }
+        if isInstalledBlock(block) && numArgs == fetch(block, CodeLayout.numArgs)
+            && intValue(fetch(block, CodeLayout.numCopied)) <= numSlotsOf(closure) - ClosureLayout.fixedSize { return false }
+        setImageSlot(closure, ClosureLayout.numArgs, nilObj)
+        return true
+    }
+
     private func problemInLoadedCode(_ code: Oop, isBlock: Bool) -> String? {
         let bytecodes = fetch(code, CodeLayout.bytecodes), literals = fetch(code, CodeLayout.literals)
         guard isPointer(bytecodes), !isGhost(bytecodes), Format.isBytes(formatOf(bytecodes)) else { return "bytecodes missing" }
