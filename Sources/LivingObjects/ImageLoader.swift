@@ -190,7 +190,7 @@ final class ImageLoader {
                     // Loaded before as an ordinary Array: its elements may still be ghosts (or forwarders).
                     expanded.insert(array)
                     plan.arraysInMemory.append(o)
-                    for i in 0..<vm.imageSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { need(vm.ghostOID(vm.fetchSlot(o, i))) }
+                    for i in 0..<vm.valueSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { need(vm.ghostOID(vm.fetchSlot(o, i))) }
                 }
             }
             if next.isEmpty && !stillWaiting.isEmpty {
@@ -481,7 +481,7 @@ final class ImageLoader {
         for array in plan.wholeArrays {
             guard let o = session.objects[array], !vm.isGhost(o) else { continue }
             arrays.append(o)
-            for i in 0..<vm.imageSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { needed.append(vm.ghostOID(vm.fetchSlot(o, i))) }
+            for i in 0..<vm.valueSlotCount(o) where vm.isGhost(vm.fetchSlot(o, i)) { needed.append(vm.ghostOID(vm.fetchSlot(o, i))) }
         }
         let dependents = ghosts(needed)
         if !dependents.isEmpty { try load(dependents) }

@@ -207,6 +207,10 @@ extension VM {
     /// The object's slot count as allocated (checks a loaded record against its object).
     public func imageSlotCount(_ o: Oop) -> Int { numSlotsOf(o) }
 
+    /// How many slots of the object hold values (objects or immediates): all of a pointer object's, none
+    /// of a byte or word object's (whose slots `fetchSlot` would read as raw words).
+    public func valueSlotCount(_ o: Oop) -> Int { Format.isPointers(formatOf(o)) ? numSlotsOf(o) : 0 }
+
     /// Installs the roots and class table of an opened image. Every class must have its class index
     /// as identity hash; every inline cache saved with the image is made stale.
     public func installImageSpecials(_ specials: ImageSpecials) throws {

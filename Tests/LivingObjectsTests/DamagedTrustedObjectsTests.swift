@@ -89,4 +89,24 @@ final class DamagedTrustedObjectsTests: MasterImageTestCase {
         try image.rt.compile("tripled: n ^ n + n + n", inClass: "LazyNode")
         XCTAssertEqual(try image.print("LazyNode new sixfold: 2"), "12", "compiled again, it runs")
     }
+
+    /// A method whose literal frame is a byte object already loaded: its words are not read as slots.
+    func testALiteralFrameThatIsABytesObjectIsDamagedCode() throws {
+        let text = try committed("'some text, long enough to fill a few words of memory' copy")
+        let probe = try openedWithoutPrefetching()
+        try probe.rt.compile("greeting ^ 'hello' , ' world'", inClass: "LazyNode")
+        XCTAssertEqual(try probe.print("System commit. LazyNode new greeting"), "'hello world'")
+        let method = try XCTUnwrap(probe.rt.imageSession?.oids[try probe.rt.evaluate("LazyNode >> #greeting")])
+        let store = try SQLiteStore.open(path: image)
+        let head = try store.headCommit()
+        var record = try XCTUnwrap(try store.load(oid: method, asOf: head))
+        var slots = try XCTUnwrap(record.slots)
+        slots[CodeLayout.literals] = StoredObject.reference(text)
+        record.contents = .slots(slots)
+        _ = try store.commit(base: head, writes: [record], author: "test", message: "damage")
+
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("Committed size"), "52", "the String is loaded first")
+        XCTAssertTrue(try image.print("[LazyNode new greeting] on: Error do: [:e | e messageText]").contains("literal frame missing"), image.err)
+    }
 }
