@@ -307,8 +307,17 @@ extension VM {
         }
         fireTimerIfDue(preempt: true)
         if interruptFlag.pointee != 0 {
+            // A second Ctrl-C while the first's UserInterrupt has not ended the evaluation: the program
+            // may be looping in the very code that would handle it (a broken kernel method), so the
+            // process ends without running anything more.
+            if interruptsDelivered > 0 && evalProcess != 0 {
+                interruptFlag.pointee = 0
+                interruptsDelivered = 0
+                writeErr("VM: interrupted again; ending the process\n")
+                return terminateActiveProcess()
+            }
             let (next, delivered) = deliverSignal(root(.selUserInterrupt))
-            if delivered { interruptFlag.pointee = 0 }
+            if delivered { interruptFlag.pointee = 0; interruptsDelivered += 1 }
             return next
         }
         if lowSpacePending && !lowSpaceSignalled {
@@ -363,10 +372,10 @@ extension VM {
         defer { releaseHandles(to: outer) }
         // Evaluations may nest (a primitive calling back into the host): keep the outer one's state.
         let savedProcess = handle(evalProcess), savedResult = handle(evalResult)
-        let saved = (evalDone, evalFailed, activeStackIndex, sp, hdr)
+        let saved = (evalDone, evalFailed, activeStackIndex, sp, hdr, interruptsDelivered)
         let previousActive = handle(root(.processor) != 0 && root(.processor) != nilObj ? activeProcess : 0)
         guard let p = make() else { throw VMError.outOfMemory }
-        evalProcess = p; evalDone = false; evalFailed = false; evalResult = nilObj; deadlocked = false
+        evalProcess = p; evalDone = false; evalFailed = false; evalResult = nilObj; deadlocked = false; interruptsDelivered = 0
         if activeStackIndex >= 0 && handleValue(previousActive) != 0 {
             stacks[activeStackIndex].sp = sp
             stacks[activeStackIndex].hdr = hdr
@@ -376,7 +385,7 @@ extension VM {
         interpret()
         let result = evalResult, failed = evalFailed, wasDeadlock = deadlocked
         evalProcess = handleValue(savedProcess); evalResult = handleValue(savedResult)
-        evalDone = saved.0; evalFailed = saved.1
+        evalDone = saved.0; evalFailed = saved.1; interruptsDelivered = saved.5
         if saved.2 >= 0 && handleValue(previousActive) != 0 && stacks[saved.2].inUse {
             activeStackIndex = saved.2; sp = saved.3; hdr = saved.4
             store(scheduler, SchedulerLayout.activeProcess, handleValue(previousActive))

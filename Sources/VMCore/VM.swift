@@ -149,6 +149,9 @@ public final class VM {
 
     /// Set from any thread (signal handler) to interrupt the running evaluation.
     public let interruptFlag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// Ctrl-Cs delivered as `Processor userInterrupt` during the running evaluation: after one, the next
+    /// ends the process outright (its program may be unable to handle the first: `safepoint`).
+    var interruptsDelivered = 0
     var timerDeadline: UInt64 = 0        // monotonic ms; 0 = none
     /// Activations and backward jumps left before the loop stops at a safepoint (a field rather than a
     /// local of the loop, so that it holds no register there); 0 as soon as a collection is pending.

@@ -77,6 +77,30 @@ final class MisbehavingProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("3 + 4"), "7")
     }
 
+    /// A program that catches UserInterrupt and loops on (as a broken kernel method used by the
+    /// handling of every error can): the second Ctrl-C ends the process.
+    func testASecondInterruptEndsAProgramThatSurvivesTheFirst() throws {
+        let c = try CapturingRuntime()
+        let flag = Unchecked(c.rt.vm.interruptFlag), done = Unchecked(false)
+        let timer = Thread {
+            // Ctrl-C every 0.3 s until the evaluation ends (at most 10: without the second's rule the
+            // program below ends by itself after its fifth).
+            for _ in 0..<10 where !done.value {
+                Thread.sleep(forTimeInterval: 0.3)
+                flag.value.pointee = 1
+                while flag.value.pointee != 0 && !done.value { Thread.sleep(forTimeInterval: 0.01) }
+            }
+        }
+        timer.start()
+        defer { done.value = true }
+        XCTAssertThrowsError(try c.rt.evaluate(
+            "Smalltalk at: #Caught put: 0. [Caught < 5] whileTrue: [[[true] whileTrue] on: UserInterrupt do: [:e | Caught := Caught + 1]]"))
+        done.value = true
+        XCTAssertTrue(c.err.contains("interrupted again; ending the process"), c.err)
+        XCTAssertEqual(try c.print("Caught"), "1", "the first interrupt was handled by the program")
+        XCTAssertEqual(try c.print("3 + 4"), "7")
+    }
+
     func testOutOfMemoryIsASmalltalkError() throws {
         var config = VMConfiguration()
         config.heapLimitBytes = 256 << 20
