@@ -229,29 +229,43 @@ final class CommitLog: @unchecked Sendable {
     }
 
     /// Reads the records from `end` on, up to `limit`, while each is whole, passes its checksum and
-    /// holds the next commit; leaves `end` and `head` after the last of them.
+    /// holds the next commit; leaves `end` and `head` after the last of them. The bytes are read a
+    /// window at a time (one `pread` for what other processes appended since the last look).
     func readRecords(upTo limit: Int) -> [Record] {
-        let fileSize = limit
         var records: [Record] = []
+        var window = Window(start: end, bytes: [])
         var offset = end
-        var recordHeader = [UInt8](repeating: 0, count: Self.recordHeaderLength)
-        while offset + Self.recordHeaderLength <= fileSize {
-            guard readFully(&recordHeader, at: offset) else { break }
-            let length = Int(Self.load(recordHeader, 0, 4)), reserved = Self.load(recordHeader, 4, 4)
+        while offset + Self.recordHeaderLength <= limit {
+            guard let header = window.bytes(offset, Self.recordHeaderLength, limit: limit, self) else { break }
+            let length = Int(Self.load(header, 0, 4)), reserved = Self.load(header, 4, 4)
             let commit = CommitID(head.rawValue + 1)
             let padded = (length + 7) & ~7
             guard length > 0, length <= Self.maximumPayload, reserved == 0,
-                  Self.load(recordHeader, 8, 8) == UInt64(bitPattern: commit.rawValue),
-                  offset + Self.recordHeaderLength + padded <= fileSize else { break }
-            var payload = [UInt8](repeating: 0, count: length)
-            guard readFully(&payload, at: offset + Self.recordHeaderLength),
-                  Self.load(recordHeader, 16, 8) == Self.recordChecksum(salt: salt, commit: commit, payload: payload) else { break }
+                  Self.load(header, 8, 8) == UInt64(bitPattern: commit.rawValue),
+                  offset + Self.recordHeaderLength + padded <= limit,
+                  let payload = window.bytes(offset + Self.recordHeaderLength, length, limit: limit, self).map(Array.init),
+                  Self.load(header, 16, 8) == Self.recordChecksum(salt: salt, commit: commit, payload: payload) else { break }
             records.append(Record(commit: commit, payload: payload))
             head = commit
             offset += Self.recordHeaderLength + padded
         }
         end = offset
         return records
+    }
+
+    /// Bytes of the file read ahead, up to 1 MB at a time.
+    private struct Window {
+        var start: Int
+        var bytes: [UInt8]
+
+        mutating func bytes(_ offset: Int, _ count: Int, limit: Int, _ log: CommitLog) -> ArraySlice<UInt8>? {
+            if offset < start || offset + count > start + bytes.count {
+                var fresh = [UInt8](repeating: 0, count: max(count, min(1 << 20, limit - offset)))
+                guard log.readFully(&fresh, at: offset) else { return nil }
+                (start, bytes) = (offset, fresh)
+            }
+            return bytes[(offset - start)..<(offset - start + count)]
+        }
     }
 
     private static func appendRecord(commit: CommitID, payload: [UInt8], salt: UInt64, to buffer: inout [UInt8]) {
@@ -336,9 +350,10 @@ final class CommitLog: @unchecked Sendable {
         for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
     }
 
-    private static func load(_ bytes: [UInt8], _ offset: Int, _ width: Int) -> UInt64 {
+    private static func load(_ bytes: some RandomAccessCollection<UInt8>, _ offset: Int, _ width: Int) -> UInt64 {
         var value: UInt64 = 0
-        for i in 0..<width { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        let first = bytes.startIndex
+        for i in 0..<width { value |= UInt64(bytes[bytes.index(first, offsetBy: offset + i)]) << (8 * UInt64(i)) }
         return value
     }
 }
