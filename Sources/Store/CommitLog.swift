@@ -166,6 +166,10 @@ final class CommitLog: @unchecked Sendable {
         return commit
     }
 
+    /// Takes commits again after a failed write (the log shared by processes: the page says where it
+    /// ends, and the bytes of the failed write are zeroed before the next append).
+    func forgetFailure() { failure = nil }
+
     /// Makes every record appended so far durable.
     func sync() throws(StoreError) {
         if let failure { throw failure }

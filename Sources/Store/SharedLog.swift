@@ -52,7 +52,8 @@ final class SharedLog: Sendable {
     var appliedHead: CommitID { load(\.log_applied) }
     var salt: UInt64 { lo_log_load(page.field(\.log_salt)) }
     var end: Int { Int(lo_log_load(page.field(\.log_end))) }
-    var appendingTo: Int { Int(lo_log_load(page.field(\.log_appending_to))) }
+    /// The end of an append under way, or `resetting`.
+    var appendingTo: UInt64 { lo_log_load(page.field(\.log_appending_to)) }
 
     private func load(_ key: KeyPath<lo_group_sync, UInt64>) -> CommitID {
         CommitID(Int64(bitPattern: lo_log_load(page.field(key))))
@@ -77,24 +78,26 @@ final class SharedLog: Sendable {
         store(\.log_salt, salt)
     }
 
-    /// After a reset of the log (in the writers' turn): its new generation starts empty. The salt goes
-    /// last: a holder of the turn that finds the file's salt differing from it finishes a reset whose
-    /// writer died (`repair`).
+    /// `appending_to` while the log is being reset (SharedLogCommits.swift, `resetSharedLog`).
+    static let resetting = UInt64.max
+
+    /// After a reset of the log (in the writers' turn): its new generation starts empty. `appending_to`
+    /// goes last: until then it says `resetting`.
     func publishReset(salt: UInt64) {
         store(\.log_end, UInt64(CommitLog.firstRecord))
-        store(\.log_appending_to, UInt64(CommitLog.firstRecord))
         store(\.log_salt, salt)
+        store(\.log_appending_to, UInt64(CommitLog.firstRecord))
     }
 
     // MARK: Locks
 
-    /// Takes the writers' turn, waiting up to `patience`; answers whether its holder had died.
-    func takeTurn() throws -> Bool {
+    /// Takes the writers' turn, waiting up to `patience`. One whose holder died is taken over: what it
+    /// may have left half-done, the page tells (`repair`).
+    func takeTurn() throws {
         var locked = lo_group_sync_try_lock_writer(page.area)
         if locked == EBUSY { locked = lo_group_sync_lock_writer(page.area, lo_group_sync_now() &+ Self.patience) }
         switch locked {
-        case 0: return false
-        case 1: return true
+        case 0, 1: return
         case ETIMEDOUT: throw StoreError.busy(path: page.path)
         default: throw StoreError.ioError(path: page.path, detail: "the writers' turn cannot be taken (error \(locked))")
         }
@@ -153,7 +156,11 @@ extension SharedLog.View {
     /// (the conflict checks then read those from SQLite).
     mutating func trim(applied: CommitID) {
         if let first = records.first, first.id <= applied { records.removeFirst(records.prefix { $0.id <= applied }.count) }
-        guard recent.count > RecentWrites.limit else { return }
+        if recent.count > RecentWrites.limit { forgetRecentWrites(applied: applied) }
+    }
+
+    /// Rebuilds the recent writes from the decoded commits after `applied`.
+    mutating func forgetRecentWrites(applied: CommitID) {
         var fresh = RecentWrites(since: applied)
         for (id, commit) in records where id > applied { fresh.record(commit.request, as: id) }
         recent = fresh

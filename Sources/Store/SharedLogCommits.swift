@@ -12,11 +12,9 @@ extension SQLiteStore {
         var results: [Result<CommitID, any Error>] = []
         let last: CommitID?
         do {
-            let recovered = try shared.takeTurn()
+            try shared.takeTurn()
             defer { shared.endTurn() }
-            last = try shared.view.withLock { view in
-                try appendShared(requests, &results, recovered: recovered, &view, shared)
-            }
+            last = try shared.view.withLock { view in try appendShared(requests, &results, &view, shared) }
         } catch {
             return requests.map { _ in .failure(error) }
         }
@@ -31,9 +29,9 @@ extension SQLiteStore {
     }
 
     /// In the writers' turn: the checks and the append; answers the newest commit appended, if any.
-    private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>], recovered: Bool,
+    private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
                               _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
-        try repair(recovered: recovered, &view, shared)
+        try repair(&view, shared)
         try view.catchUp(salt: shared.salt, end: shared.end)
         guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
             throw StoreError.corrupt(path: view.log.path, detail: "the commit log ends at commit \(view.log.head.rawValue), but the shared page says \(shared.head.rawValue)")
@@ -62,7 +60,12 @@ extension SQLiteStore {
             }
         }
         guard !payloads.isEmpty else { return nil }
-        try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
+        do {
+            try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
+        } catch {
+            view.forgetRecentWrites(applied: shared.appliedHead)  // of the batch's commits, which are not logged
+            throw error
+        }
         shared.store(\.log_end, UInt64(view.log.end))
         shared.store(\.log_appending_to, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
@@ -84,31 +87,48 @@ extension SQLiteStore {
         throw CommitConflict(oids: request.writes.map(\.oid).filter(oids.contains), roots: roots.sorted())
     }
 
-    /// In the writers' turn, after a holder that died (`recovered`) or whose append failed: finishes a
-    /// reset it left half-done, adopts the records it wrote whole, and zeroes the rest of its append.
-    private func repair(recovered: Bool, _ view: inout SharedLog.View, _ shared: SharedLog) throws {
-        if recovered {
+    /// In the writers' turn: finishes a reset that failed or whose writer died (the page still says
+    /// `resetting`), and zeroes what an append that failed or whose writer died left past the end
+    /// (its commits were never published, so never acknowledged; the bytes of a longer dead append
+    /// after a shorter new one could pass for records). Failures of this process's earlier appends
+    /// are forgotten: the page says where the log ends.
+    private func repair(_ view: inout SharedLog.View, _ shared: SharedLog) throws {
+        view.log.forgetFailure()
+        if shared.appendingTo == SharedLog.resetting {
             try view.log.reload()
-            if view.log.salt != shared.salt {
+            if view.log.salt == shared.salt {
+                try view.log.reset(base: shared.head)  // the header was not written: write it
+            } else {
                 guard view.log.base == shared.head else {
                     throw StoreError.corrupt(path: view.log.path, detail: "the commit log starts after commit \(view.log.base.rawValue), but the shared page's head is \(shared.head.rawValue)")
                 }
                 try shared.syncFile()
-                shared.publishReset(salt: view.log.salt)
             }
             view.records.removeAll()
-            view.recent = RecentWrites(since: shared.appliedHead)
-            try view.catchUp(salt: shared.salt, end: shared.end)
+            view.recent = RecentWrites(since: shared.head)
+            shared.publishReset(salt: view.log.salt)
         }
-        let appendingTo = shared.appendingTo
-        guard appendingTo > shared.end else { return }
-        try view.catchUp(salt: shared.salt, end: shared.end)
-        guard view.log.end == shared.end else { return }  // the caller reports the mismatch
-        try view.catchUp(salt: shared.salt, end: appendingTo)
-        try view.log.zero(view.log.end..<appendingTo)
-        shared.store(\.log_end, UInt64(view.log.end))
-        shared.store(\.log_appending_to, UInt64(view.log.end))
-        if view.log.head > shared.head { shared.store(\.log_head, UInt64(view.log.head.rawValue)) }
+        let appendingTo = shared.appendingTo, end = shared.end
+        guard appendingTo > UInt64(end) else { return }
+        try view.log.zero(end..<Int(appendingTo))
+        shared.store(\.log_appending_to, UInt64(end))
+    }
+
+    /// In the writers' turn and holding the apply lock, with every commit through the page's head
+    /// applied and SQLite's WAL synced: empties the log after `head`. The page says `resetting` until
+    /// it is done, so that a holder of the turn finishes it if this fails or its process dies.
+    private func resetSharedLog(after head: CommitID, _ view: inout SharedLog.View, _ shared: SharedLog) throws {
+        // The new salt is made from the current one: never from an older one this process knew, which
+        // would give the salt of a generation whose records are still in the file.
+        if view.log.salt != shared.salt { try view.log.reload() }
+        guard view.log.salt == shared.salt else {
+            throw StoreError.corrupt(path: view.log.path, detail: "the commit log's header and the shared page disagree")
+        }
+        shared.store(\.log_appending_to, SharedLog.resetting)
+        try view.log.reset(base: head)
+        view.records.removeAll()
+        view.recent = RecentWrites(since: head)
+        shared.publishReset(salt: view.log.salt)
     }
 
     // MARK: Applying
@@ -170,22 +190,19 @@ extension SQLiteStore {
     /// appended meanwhile), with every commit in it synced and applied, and SQLite's WAL synced.
     private func resetSharedLogIfLong(_ shared: SharedLog) throws {
         guard shared.end >= ExclusiveLog.resetLength else { return }
-        let recovered = try shared.takeTurn()
+        try shared.takeTurn()
         defer { shared.endTurn() }
-        try drainHoldingBoth(recovered: recovered, shared)
+        try drainHoldingBoth(shared)
         try walSync.sync()
         try shared.view.withLock { view in
-            try view.catchUp(salt: shared.salt, end: shared.end)
-            guard view.log.salt == shared.salt, view.log.head == shared.head, shared.appliedHead == shared.head else { return }
-            try view.log.reset(base: view.log.head)
-            view.records.removeAll()
-            shared.publishReset(salt: view.log.salt)
+            guard shared.appliedHead == shared.head else { return }
+            try resetSharedLog(after: shared.head, &view, shared)
         }
     }
 
     /// Holding the apply lock and the writers' turn: makes every logged commit durable and applied.
-    private func drainHoldingBoth(recovered: Bool, _ shared: SharedLog) throws {
-        try shared.view.withLock { view in try repair(recovered: recovered, &view, shared) }
+    private func drainHoldingBoth(_ shared: SharedLog) throws {
+        try shared.view.withLock { view in try repair(&view, shared) }
         _ = try shared.page.sync(.log, ticket: UInt64(shared.head.rawValue)) { () throws(StoreError) in try shared.syncFile() }
         try applyDurable(shared)
     }
@@ -204,24 +221,22 @@ extension SQLiteStore {
     func withSharedLogDrained<T>(_ shared: SharedLog, _ body: () throws -> T) throws -> T {
         _ = try shared.takeApplyLock(wait: true)
         defer { shared.endApply() }
-        let recovered = try shared.takeTurn()
+        try shared.takeTurn()
         defer { shared.endTurn() }
-        try drainHoldingBoth(recovered: recovered, shared)
+        try drainHoldingBoth(shared)
         return try body()
     }
 
-    /// In `withSharedLogDrained`, after a commit written to SQLite directly (a rollback): the log
-    /// starts after it.
+    /// In `withSharedLogDrained`, after a commit written to SQLite directly (a rollback, its WAL
+    /// synced): the log starts after it. The marks go first: if the reset fails, the next holder of
+    /// the turn does it.
     func sharedCommittedOutsideTheLog(_ id: CommitID, _ shared: SharedLog) throws {
         try shared.view.withLock { view in
-            try view.catchUp(salt: shared.salt, end: shared.end)
-            try view.log.reset(base: id)
-            view.records.removeAll()
-            view.recent = RecentWrites(since: id)
+            shared.store(\.log_appending_to, SharedLog.resetting)
             shared.store(\.log_head, UInt64(id.rawValue))
             shared.raiseDurable(to: id)
             shared.raiseApplied(to: id)
-            shared.publishReset(salt: view.log.salt)
+            try resetSharedLog(after: id, &view, shared)
         }
     }
 

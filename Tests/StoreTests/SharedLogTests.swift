@@ -71,6 +71,81 @@ final class SharedLogTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-log"), "removed by the last store to close")
     }
 
+    /// A leader that died after writing its records, before publishing them: they were never
+    /// acknowledged, and the next leader zeroes them (a record of the same length and commit id would
+    /// otherwise leave the dead one's next record valid after it).
+    func testAnAppendLeftHalfDoneIsZeroed() throws {
+        let path = directory.file("dead-append.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        let shared = try XCTUnwrap(first.sharedLog)
+        // As a leader killed between its pwrite and its publishing: two records past the end.
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            // The same length as the next commit's record: without the zeroing, the dead second record
+            // would follow it as a valid commit.
+            let dead = try CommitRequest(base: base, writes: [object(oid, 6)], roots: [:], removingRoots: [], methods: [],
+                                         author: "t", message: "after")
+            let time = Date().timeIntervalSince1970
+            try view.log.append([LoggedCommit.encode(dead, time: time), LoggedCommit.encode(dead, time: time)]) { end in
+                shared.store(\.log_appending_to, UInt64(end))
+            }
+            try view.log.reload()  // this process knows the log only as far as the page says
+        }
+        shared.endTurn()
+        XCTAssertGreaterThan(shared.appendingTo, UInt64(shared.end))
+        let next = try second.commit(base: base, writes: [object(oid, 1)], author: "t", message: "after")
+        XCTAssertEqual(next.rawValue, base.rawValue + 1)
+        XCTAssertEqual(shared.appendingTo, UInt64(shared.end), "zeroed")
+        let (log, records) = try CommitLog.open(path: path + "-log", creatingAfter: CommitID(0))
+        XCTAssertEqual(records.last?.commit, next, "what a crash now would replay")
+        withExtendedLifetime(log) {}
+        let again = try first.commit(base: next, writes: [object(oid, 2)], author: "t", message: "again")
+        _ = consume first
+        _ = consume second
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-log"), "removed by the last store to close")
+        let reopened = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        XCTAssertEqual(try reopened.headCommit(), again)
+        XCTAssertEqual(try reopened.load(oid: oid, asOf: next)?.slots, [smallInteger(1)])
+        XCTAssertEqual(try reopened.check(), [])
+    }
+
+    /// A reset whose writer died after writing the new header, before the page said so: the next
+    /// holder of the writers' turn finishes it, and commits go on in the new generation.
+    func testAResetLeftHalfDoneIsFinished() throws {
+        let path = directory.file("dead-reset.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        var head = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        try first.drainLog()
+        let shared = try XCTUnwrap(first.sharedLog)
+        let oldSalt = shared.salt
+        _ = try shared.takeApplyLock(wait: true)
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            shared.store(\.log_appending_to, SharedLog.resetting)
+            try view.log.reset(base: shared.head)  // and killed here
+        }
+        shared.endTurn()
+        shared.endApply()
+        XCTAssertEqual(shared.salt, oldSalt)
+        for value in 1...3 {
+            head = try second.commit(base: head, writes: [object(oid, value)], author: "t", message: "after")
+        }
+        XCTAssertNotEqual(shared.salt, oldSalt, "the reset was finished")
+        XCTAssertEqual(try first.load(oid: oid, asOf: head)?.slots, [smallInteger(3)])
+        // The records are in the new generation: a crash now (no close) loses none.
+        let (log, records) = try CommitLog.open(path: path + "-log", creatingAfter: CommitID(0))
+        XCTAssertEqual(records.map(\.commit), [CommitID(head.rawValue - 2), CommitID(head.rawValue - 1), head])
+        withExtendedLifetime(log) {}
+        withExtendedLifetime(first) {}
+    }
+
     /// A child process writes an object after the parent's snapshot: the parent's commit of it conflicts.
     func testConflictWithAnotherProcess() throws {
         let executable = try storeTortureExecutable()
