@@ -136,7 +136,10 @@ extension SQLiteStore {
             try transaction(connection, holdingSnapshot: !shared) {
                 var batch = try BatchState(bases: CollectionOfOne(CommitID(first.id.rawValue - 1)), connection)
                 for (id, commit) in commits {
-                    if shared && id <= batch.head { continue }
+                    if shared && id <= batch.head {
+                        try checkApplied(id, commit, connection)
+                        continue
+                    }
                     guard id.rawValue == batch.head.rawValue + 1 else {
                         throw StoreError.corrupt(path: path + "-log", detail: "commit \(id.rawValue) of the commit log does not follow commit \(batch.head.rawValue), the newest in the database")
                     }
@@ -147,6 +150,17 @@ extension SQLiteStore {
             }
         }
         if holdsSnapshot && schedulingRelease { releaseSnapshotWhenIdle() }
+    }
+
+    /// A logged commit SQLite has already must be that commit (an applier died after its COMMIT), not
+    /// one another program wrote with the same id: its time tells.
+    private func checkApplied(_ id: CommitID, _ commit: LoggedCommit, _ connection: Connection) throws {
+        let query = try connection.statement("SELECT time FROM commits WHERE id = ?")
+        defer { query.reset() }
+        query.bind(1, id.rawValue)
+        guard try query.step(), query.double(0) == commit.time else {
+            throw StoreError.corrupt(path: path, detail: "commit \(id.rawValue) in the database is not the one in the commit log: something wrote to the database without the log")
+        }
     }
 
     /// Empties the log if every commit in it is applied: SQLite's WAL is synced first, so that they are
