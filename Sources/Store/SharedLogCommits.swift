@@ -66,8 +66,8 @@ extension SQLiteStore {
             view.forgetRecentWrites(applied: shared.appliedHead)  // of the batch's commits, which are not logged
             throw error
         }
+        // The end before the head: whoever sees a commit durable finds its record within the end.
         shared.store(\.log_end, UInt64(view.log.end))
-        shared.store(\.log_appending_to, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted
         return head
@@ -109,9 +109,16 @@ extension SQLiteStore {
             shared.publishReset(salt: view.log.salt)
         }
         let appendingTo = shared.appendingTo, end = shared.end
-        guard appendingTo > UInt64(end) else { return }
-        try view.log.zero(end..<Int(appendingTo))
-        shared.store(\.log_appending_to, UInt64(end))
+        if appendingTo > UInt64(end) {
+            try view.log.zero(end..<Int(appendingTo))
+            shared.store(\.log_appending_to, UInt64(end))
+        }
+        // A leader that died between publishing the end and the head: its records are whole and were
+        // checked against every commit before them.
+        try view.catchUp(salt: shared.salt, end: shared.end)
+        if view.log.salt == shared.salt && view.log.head > shared.head {
+            shared.store(\.log_head, UInt64(view.log.head.rawValue))
+        }
     }
 
     /// In the writers' turn and holding the apply lock, with every commit through the page's head

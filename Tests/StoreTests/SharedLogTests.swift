@@ -113,6 +113,34 @@ final class SharedLogTests: XCTestCase {
         XCTAssertEqual(try reopened.check(), [])
     }
 
+    /// A leader that died after publishing its records' end, before the head: they are whole and
+    /// checked, and the next leader takes them as committed.
+    func testAnAppendWhoseHeadWasNotPublishedIsTaken() throws {
+        let path = directory.file("dead-head.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oids = try first.allocateOIDs(count: 2)
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 0)], author: "t", message: "make")
+        let shared = try XCTUnwrap(first.sharedLog)
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            let dead = try CommitRequest(base: base, writes: [object(oids.lowerBound, 7)], roots: [:], removingRoots: [], methods: [],
+                                         author: "t", message: "dead")
+            try view.log.append([LoggedCommit.encode(dead, time: 1)]) { end in shared.store(\.log_appending_to, UInt64(end)) }
+            shared.store(\.log_end, UInt64(view.log.end))  // and killed before the head
+        }
+        shared.endTurn()
+        let next = try second.commit(base: CommitID(base.rawValue + 1), writes: [object(oids.lowerBound + 1, 1)], author: "t", message: "next")
+        XCTAssertEqual(next.rawValue, base.rawValue + 2)
+        XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: next)?.slots, [smallInteger(7)])
+        XCTAssertThrowsError(try second.commit(base: base, writes: [object(oids.lowerBound, 8)], author: "t", message: "stale")) { error in
+            XCTAssertEqual((error as? CommitConflict)?.oids, [oids.lowerBound])
+        }
+        XCTAssertEqual(try second.check(), [])
+        withExtendedLifetime(first) {}
+    }
+
     /// A reset whose writer died after writing the new header, before the page said so: the next
     /// holder of the writers' turn finishes it, and commits go on in the new generation.
     func testAResetLeftHalfDoneIsFinished() throws {
