@@ -140,8 +140,9 @@ extension SQLiteStore {
 
     // MARK: Applying
 
-    /// Applies the durable commits in this process's background, one apply at a time: if another
-    /// process holds the apply lock, it applies them (it looks again after letting go).
+    /// Applies the durable commits in this process's background, one apply at a time. If another
+    /// process holds the apply lock, or commits were made durable meanwhile, it looks again after the
+    /// same delay, so that they gather (applying again at once put a few commits in each transaction).
     func scheduleSharedApply(_ shared: SharedLog, after delay: DispatchTimeInterval = .seconds(0)) {
         guard !shared.applyScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         applyQueue.asyncAfter(deadline: .now() + delay) { [weak self] in
@@ -149,28 +150,23 @@ extension SQLiteStore {
             var failed = false
             do { _ = try applyShared(shared, wait: false) } catch { failed = true }
             shared.applyScheduled.store(false, ordering: .releasing)
-            if failed { scheduleSharedApply(shared, after: .milliseconds(100)) }
+            if failed {
+                scheduleSharedApply(shared, after: .milliseconds(100))
+            } else if shared.appliedHead < shared.durableHead {
+                scheduleSharedApply(shared, after: ExclusiveLog.applyDelay)
+            }
         }
     }
 
     /// Writes every durable commit SQLite lacks to it, in log order, holding the apply lock (waiting
-    /// for it if `wait`, else leaving the work to its holder); then resets the log if it is long and
-    /// every commit in it is applied. False if another held the lock.
+    /// for it if `wait`); then resets the log if it is long. False if another held the lock.
     @discardableResult
     func applyShared(_ shared: SharedLog, wait: Bool) throws -> Bool {
-        while true {
-            guard try shared.takeApplyLock(wait: wait) != nil else { return false }
-            do {
-                try applyDurable(shared)
-                try resetSharedLogIfLong(shared)
-            } catch {
-                shared.endApply()
-                throw error
-            }
-            shared.endApply()
-            // A commit made durable after our last look, whose committer found the lock taken.
-            guard shared.appliedHead < shared.durableHead else { return true }
-        }
+        guard try shared.takeApplyLock(wait: wait) != nil else { return false }
+        defer { shared.endApply() }
+        try applyDurable(shared)
+        try resetSharedLogIfLong(shared)
+        return true
     }
 
     /// Holding the apply lock.
