@@ -25,6 +25,8 @@ int lo_group_sync_initialize(lo_group_sync *area) {
     if (!error) error = pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
     if (!error) error = pthread_mutex_init(&area->mutex, &attributes);
     if (!error) error = pthread_mutex_init(&area->writer, &attributes);
+    if (!error) error = pthread_mutex_init(&area->log_mutex, &attributes);
+    if (!error) error = pthread_mutex_init(&area->apply, &attributes);
     pthread_mutexattr_destroy(&attributes);
     if (error) return error;
     area->size = sizeof *area;
@@ -36,9 +38,11 @@ int lo_group_sync_is_valid(const lo_group_sync *area) {
     return __atomic_load_n(&area->magic, __ATOMIC_ACQUIRE) == LO_GROUP_SYNC_MAGIC && area->size == sizeof *area;
 }
 
-/// After a lock call: a mutex whose holder died is made consistent again (1). Neither mutex guards
-/// anything the dead holder could have left half-done: `durable` only ever rises, to a value read
-/// before a sync that completed, and the writers' turn only orders the calls on SQLite's own lock.
+/// After a lock call: a mutex whose holder died is made consistent again (1). The sync mutexes guard
+/// nothing the dead holder could have left half-done: `durable` only ever rises, to a value read
+/// before a sync that completed. The writers' turn without the shared log only orders the calls on
+/// SQLite's own lock; with it, and the apply lock, the caller repairs what a holder left (1 tells it
+/// to: SharedLog.swift).
 static int recovered(pthread_mutex_t *mutex, int error, uint64_t *locked_at) {
     if (error == EOWNERDEAD) {
         error = pthread_mutex_consistent(mutex);
@@ -60,27 +64,36 @@ void lo_group_sync_unlock(lo_group_sync *area) {
     pthread_mutex_unlock(&area->mutex);
 }
 
-int lo_group_sync_publish(lo_group_sync *area, uint64_t reached) {
-    uint64_t durable = __atomic_load_n(&area->durable, __ATOMIC_RELAXED);
+/// Raises `*durable` to `reached`, bumps `*generation` and wakes its sleepers (see the header).
+static int publish(uint64_t *durable_field, uint32_t *generation, uint64_t reached) {
+    uint64_t durable = __atomic_load_n(durable_field, __ATOMIC_RELAXED);
     while (durable < reached &&
-           !__atomic_compare_exchange_n(&area->durable, &durable, reached, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {}
+           !__atomic_compare_exchange_n(durable_field, &durable, reached, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {}
     // A waiter sets the sleepers bit before it sleeps, and sleeps only while the word is what it set:
     // either its bit is in the word this replaces (and it is woken), or it finds the new generation.
-    uint32_t old = __atomic_load_n(&area->generation, __ATOMIC_SEQ_CST), next;
+    uint32_t old = __atomic_load_n(generation, __ATOMIC_SEQ_CST), next;
     do {
         next = (old + 1) & ~LO_GROUP_SYNC_SLEEPERS;
-    } while (!__atomic_compare_exchange_n(&area->generation, &old, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    } while (!__atomic_compare_exchange_n(generation, &old, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
     if (!(old & LO_GROUP_SYNC_SLEEPERS)) return 0;
-    syscall(SYS_futex, &area->generation, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+    syscall(SYS_futex, generation, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
     return 1;
 }
 
-void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
+static void wait_for_generation(uint32_t *generation, uint32_t seen, uint64_t nanoseconds) {
     struct timespec timeout = { .tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u) };
     uint32_t marked = seen | LO_GROUP_SYNC_SLEEPERS, current = seen;
-    if (current != marked && !__atomic_compare_exchange_n(&area->generation, &current, marked, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+    if (current != marked && !__atomic_compare_exchange_n(generation, &current, marked, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
         && current != marked) return;  // a new generation already
-    syscall(SYS_futex, &area->generation, FUTEX_WAIT, marked, &timeout, NULL, 0);
+    syscall(SYS_futex, generation, FUTEX_WAIT, marked, &timeout, NULL, 0);
+}
+
+int lo_group_sync_publish(lo_group_sync *area, uint64_t reached) {
+    return publish(&area->durable, &area->generation, reached);
+}
+
+void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
+    wait_for_generation(&area->generation, seen, nanoseconds);
 }
 
 void lo_group_sync_mark_sleepers(lo_group_sync *area) {
@@ -98,4 +111,33 @@ int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline) {
 
 void lo_group_sync_unlock_writer(lo_group_sync *area) {
     pthread_mutex_unlock(&area->writer);
+}
+
+int lo_log_try_lock(lo_group_sync *area) {
+    return recovered(&area->log_mutex, pthread_mutex_trylock(&area->log_mutex), &area->log_locked_at);
+}
+
+void lo_log_unlock(lo_group_sync *area) {
+    pthread_mutex_unlock(&area->log_mutex);
+}
+
+int lo_log_publish(lo_group_sync *area, uint64_t reached) {
+    return publish(&area->log_durable, &area->log_generation, reached);
+}
+
+void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
+    wait_for_generation(&area->log_generation, seen, nanoseconds);
+}
+
+int lo_apply_try_lock(lo_group_sync *area) {
+    return recovered(&area->apply, pthread_mutex_trylock(&area->apply), &area->apply_locked_at);
+}
+
+int lo_apply_lock(lo_group_sync *area, uint64_t deadline) {
+    struct timespec until = { .tv_sec = (time_t)(deadline / 1000000000u), .tv_nsec = (long)(deadline % 1000000000u) };
+    return recovered(&area->apply, pthread_mutex_clocklock(&area->apply, CLOCK_MONOTONIC, &until), &area->apply_locked_at);
+}
+
+void lo_apply_unlock(lo_group_sync *area) {
+    pthread_mutex_unlock(&area->apply);
 }

@@ -28,12 +28,19 @@ extension SQLiteStore {
     /// held up for long), then hands the lead to a waiting thread. Each batch is written in the writers'
     /// turn shared with other processes (WriterTurn.swift) and synced after SQLite's write lock and the
     /// turn are released (WALSync.swift), so other processes write while this one syncs; or, in a store
-    /// opened exclusively, appended to the commit log and synced there (LogCommits.swift).
+    /// opened exclusively, appended to the commit log and synced there (LogCommits.swift), or to the log
+    /// shared by processes (SharedLogCommits.swift).
     private func lead(_ own: CommitTicket) throws -> CommitID {
         var ownResult: Result<CommitID, any Error>?
         for round in 1... {
             let (batch, gathering) = commitQueue.takeBatch()
-            let results = if let exclusiveLog { logBatch(batch.map(\.request), exclusiveLog) } else { writeBatch(batch) }
+            let results = if let exclusiveLog {
+                logBatch(batch.map(\.request), exclusiveLog)
+            } else if let sharedLog {
+                logSharedBatch(batch.map(\.request), sharedLog)
+            } else {
+                writeBatch(batch)
+            }
             for (ticket, result) in zip(batch, results) {
                 if ticket === own { ownResult = result } else { ticket.finish(result) }
             }
@@ -115,9 +122,9 @@ extension SQLiteStore {
 
     /// A commit transaction (its WAL not synced yet), which leaves the connection's `CommitCache` with
     /// what the batch knows at its end, or empty if it failed.
-    func transaction<T>(_ connection: Connection, _ body: () throws -> (T, BatchState)) throws -> T {
+    func transaction<T>(_ connection: Connection, holdingSnapshot: Bool = true, _ body: () throws -> (T, BatchState)) throws -> T {
         do {
-            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, holdingSnapshot: true, body)
+            let (result, batch) = try connection.transaction(immediate: true, deferringSync: true, holdingSnapshot: holdingSnapshot, body)
             connection.commitCache.committed(batch, connection)
             return result
         } catch {

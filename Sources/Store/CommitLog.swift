@@ -4,8 +4,9 @@
 
 import Foundation
 
-/// One open commit log. Not thread-safe: it lives in a `Mutex` (ExclusiveLog), whose holder alone
-/// uses it, and may be handed on under that lock (hence unchecked).
+/// One open commit log. Not thread-safe: it lives in a `Mutex` (ExclusiveLog, SharedLog), whose holder
+/// alone uses it, and may be handed on under that lock (hence unchecked). Shared by processes, each
+/// process's object knows the log as far as it has read it (SharedLog.swift says when it may).
 final class CommitLog: @unchecked Sendable {
     struct Record: Equatable {
         let commit: CommitID
@@ -13,7 +14,7 @@ final class CommitLog: @unchecked Sendable {
     }
 
     let path: String
-    private let descriptor: Int32
+    let descriptor: Int32
     /// Records of another generation (before the last reset) fail their checksum: it is seeded with this.
     private(set) var salt: UInt64
     /// The log's first record is commit `base + 1`.
@@ -64,12 +65,45 @@ final class CommitLog: @unchecked Sendable {
             let log = CommitLog(path: path, descriptor: descriptor, salt: header.salt, base: header.base,
                                 holder: header.holder, allocated: max(Int(status.st_size), firstRecord),
                                 preallocation: preallocating)
-            let records = log.scan(fileSize: Int(status.st_size))
+            let records = log.readRecords(upTo: Int(status.st_size))
             return (log, records)
         } catch {
             close(descriptor)
             throw error
         }
+    }
+
+    /// Opens the existing log at `path` without reading it: its salt is unknown (0) until `reload`.
+    static func openUnread(path: String) throws(StoreError) -> CommitLog {
+        let descriptor = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { throw ioError(path, "cannot open the commit log") }
+        return CommitLog(path: path, descriptor: descriptor, salt: 0, base: CommitID(0), holder: 0,
+                         allocated: firstRecord, preallocation: 8 << 20)
+    }
+
+    /// Reads the header again (another process reset the log): the log is then known as empty, from
+    /// its first record on, until `readRecords`.
+    func reload() throws(StoreError) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw Self.ioError(path, "cannot read the commit log's size") }
+        let header = try Self.readHeader(descriptor, size: Int(status.st_size), path: path)
+        (salt, base, holder) = (header.salt, header.base, header.holder)
+        head = base
+        end = Self.firstRecord
+    }
+
+    /// Zeroes the bytes in `range` and syncs them: what a writer that died in its append may have left
+    /// past the log's end, which could otherwise pass for records after the next append.
+    func zero(_ range: Range<Int>) throws(StoreError) {
+        guard !range.isEmpty else { return }
+        let zeros = [UInt8](repeating: 0, count: 1 << 16)
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let count = min(zeros.count, range.upperBound - offset)
+            try writeAll(Array(zeros[0..<count]), at: offset)
+            offset += count
+        }
+        try syncData()
     }
 
     /// The holder recorded in the log at `path`, if there is a log with a valid header.
@@ -102,8 +136,9 @@ final class CommitLog: @unchecked Sendable {
 
     /// Writes one record per payload, commits `head + 1`, `head + 2`…, with one `pwrite` at the end of
     /// the log; answers the new head. Not durable until `sync`. After a failure nothing more is written.
+    /// `announce` gets the end the log will have, before the write.
     @discardableResult
-    func append(_ payloads: [[UInt8]]) throws(StoreError) -> CommitID {
+    func append(_ payloads: [[UInt8]], announce: (Int) -> Void = { _ in }) throws(StoreError) -> CommitID {
         if let failure { throw failure }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(payloads.reduce(0) { $0 + Self.recordHeaderLength + $1.count + 7 })
@@ -116,6 +151,7 @@ final class CommitLog: @unchecked Sendable {
             Self.appendRecord(commit: commit, payload: payload, salt: salt, to: &buffer)
         }
         guard !buffer.isEmpty else { return head }
+        announce(end + buffer.count)
         do {
             if end + buffer.count > allocated {
                 try allocate(upTo: max(2 * allocated, end + buffer.count + preallocation))
@@ -129,6 +165,10 @@ final class CommitLog: @unchecked Sendable {
         head = commit
         return commit
     }
+
+    /// Takes commits again after a failed write (the log shared by processes: the page says where it
+    /// ends, and the bytes of the failed write are zeroed before the next append).
+    func forgetFailure() { failure = nil }
 
     /// Makes every record appended so far durable.
     func sync() throws(StoreError) {
@@ -192,29 +232,44 @@ final class CommitLog: @unchecked Sendable {
         return (load(header, 16, 8), CommitID(base), Int64(bitPattern: load(header, 32, 8)))
     }
 
-    /// Reads the records from the first on while each is whole, passes its checksum and holds the next
-    /// commit; leaves `end` and `head` after the last of them.
-    private func scan(fileSize: Int) -> [Record] {
+    /// Reads the records from `end` on, up to `limit`, while each is whole, passes its checksum and
+    /// holds the next commit; leaves `end` and `head` after the last of them. The bytes are read a
+    /// window at a time (one `pread` for what other processes appended since the last look).
+    func readRecords(upTo limit: Int) -> [Record] {
         var records: [Record] = []
-        var offset = Self.firstRecord
-        var recordHeader = [UInt8](repeating: 0, count: Self.recordHeaderLength)
-        while offset + Self.recordHeaderLength <= fileSize {
-            guard readFully(&recordHeader, at: offset) else { break }
-            let length = Int(Self.load(recordHeader, 0, 4)), reserved = Self.load(recordHeader, 4, 4)
+        var window = Window(start: end, bytes: [])
+        var offset = end
+        while offset + Self.recordHeaderLength <= limit {
+            guard let header = window.bytes(offset, Self.recordHeaderLength, limit: limit, self) else { break }
+            let length = Int(Self.load(header, 0, 4)), reserved = Self.load(header, 4, 4)
             let commit = CommitID(head.rawValue + 1)
             let padded = (length + 7) & ~7
             guard length > 0, length <= Self.maximumPayload, reserved == 0,
-                  Self.load(recordHeader, 8, 8) == UInt64(bitPattern: commit.rawValue),
-                  offset + Self.recordHeaderLength + padded <= fileSize else { break }
-            var payload = [UInt8](repeating: 0, count: length)
-            guard readFully(&payload, at: offset + Self.recordHeaderLength),
-                  Self.load(recordHeader, 16, 8) == Self.recordChecksum(salt: salt, commit: commit, payload: payload) else { break }
+                  Self.load(header, 8, 8) == UInt64(bitPattern: commit.rawValue),
+                  offset + Self.recordHeaderLength + padded <= limit,
+                  let payload = window.bytes(offset + Self.recordHeaderLength, length, limit: limit, self).map(Array.init),
+                  Self.load(header, 16, 8) == Self.recordChecksum(salt: salt, commit: commit, payload: payload) else { break }
             records.append(Record(commit: commit, payload: payload))
             head = commit
             offset += Self.recordHeaderLength + padded
         }
         end = offset
         return records
+    }
+
+    /// Bytes of the file read ahead, up to 1 MB at a time.
+    private struct Window {
+        var start: Int
+        var bytes: [UInt8]
+
+        mutating func bytes(_ offset: Int, _ count: Int, limit: Int, _ log: CommitLog) -> ArraySlice<UInt8>? {
+            if offset < start || offset + count > start + bytes.count {
+                var fresh = [UInt8](repeating: 0, count: max(count, min(1 << 20, limit - offset)))
+                guard log.readFully(&fresh, at: offset) else { return nil }
+                (start, bytes) = (offset, fresh)
+            }
+            return bytes[(offset - start)..<(offset - start + count)]
+        }
     }
 
     private static func appendRecord(commit: CommitID, payload: [UInt8], salt: UInt64, to buffer: inout [UInt8]) {
@@ -229,6 +284,8 @@ final class CommitLog: @unchecked Sendable {
     /// Writes zeros from `allocated` to `size`, so that later appends there overwrite allocated blocks
     /// (a write into a hole or an `fallocate`d extent makes the next sync commit metadata too).
     private func allocate(upTo size: Int) throws(StoreError) {
+        var status = stat()  // another process may have grown the file
+        if fstat(descriptor, &status) == 0 { allocated = max(allocated, Int(status.st_size)) }
         let chunk = [UInt8](repeating: 0, count: 1 << 20)
         while allocated < size {
             let count = min(chunk.count, size - allocated)
@@ -297,9 +354,10 @@ final class CommitLog: @unchecked Sendable {
         for i in 0..<width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
     }
 
-    private static func load(_ bytes: [UInt8], _ offset: Int, _ width: Int) -> UInt64 {
+    private static func load(_ bytes: some RandomAccessCollection<UInt8>, _ offset: Int, _ width: Int) -> UInt64 {
         var value: UInt64 = 0
-        for i in 0..<width { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        let first = bytes.startIndex
+        for i in 0..<width { value |= UInt64(bytes[bytes.index(first, offsetBy: offset + i)]) << (8 * UInt64(i)) }
         return value
     }
 }

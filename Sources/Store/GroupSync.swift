@@ -124,62 +124,107 @@ final class GroupSync: @unchecked Sendable {
     }
 
     /// Whether `path` still names the open file.
-    private static func names(_ path: String, _ descriptor: Int32) -> Bool {
+    static func names(_ path: String, _ descriptor: Int32) -> Bool {
         var open = stat(), named = stat()
         return fstat(descriptor, &open) == 0 && open.st_nlink > 0 && stat(path, &named) == 0
             && named.st_dev == open.st_dev && named.st_ino == open.st_ino
     }
 
+    /// What a sync makes durable: SQLite's WAL (tickets counted on the page) or the shared commit log
+    /// (commit ids: SharedLog.swift). Each has its own counters, mutex and futex.
+    enum Channel { case wal, log }
+
     /// Called after the writer's COMMIT has returned: makes its frames durable, by `syncWAL` or by
     /// another writer's sync.
     func sync(_ syncWAL: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
-        let ticket = lo_group_sync_take_ticket(area)
+        try sync(.wal, ticket: lo_group_sync_take_ticket(area), syncWAL)
+    }
+
+    /// Makes everything up to `ticket` on `channel` durable, by `syncFile` or by another's sync; the
+    /// ticket must be counted as written already.
+    func sync(_ channel: Channel, ticket: UInt64, _ syncFile: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
         while true {
-            let seen = lo_group_sync_generation(area)
-            if lo_group_sync_durable(area) >= ticket { return coveredOutcome() }
-            let locked = lo_group_sync_try_lock(area)
+            let seen = generation(channel)
+            if durable(channel) >= ticket { return coveredOutcome() }
+            let locked = tryLock(channel)
             if locked == 0 || locked == 1 {
                 if locked == 1 { recoveredLocks.add(1, ordering: .relaxed) }
-                return try syncHoldingLock(ticket, syncWAL)
+                return try syncHoldingLock(channel, ticket, syncFile)
             }
-            if locked == EBUSY && lo_group_sync_now() &- lo_group_sync_locked_at(area) < stuckAfter.load(ordering: .relaxed) {
+            if locked == EBUSY && lo_group_sync_now() &- lockedAt(channel) < stuckAfter.load(ordering: .relaxed) {
                 sleeping.add(1, ordering: .relaxed)
-                lo_group_sync_wait(area, seen, Self.pollInterval)
+                switch channel {
+                case .wal: lo_group_sync_wait(area, seen, Self.pollInterval)
+                case .log: lo_log_wait(area, seen, Self.pollInterval)
+                }
                 sleeping.subtract(1, ordering: .relaxed)
                 continue
             }
-            let reached = lo_group_sync_written(area)
-            try syncWAL()
-            publish(reached)
+            let reached = written(channel)
+            try syncFile()
+            publish(channel, reached)
             syncedAlone.add(1, ordering: .relaxed)
             return .syncedAlone
         }
     }
 
-    private func syncHoldingLock(_ ticket: UInt64, _ syncWAL: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
+    private func syncHoldingLock(_ channel: Channel, _ ticket: UInt64, _ syncFile: () throws(StoreError) -> Void) throws(StoreError) -> Outcome {
         let hook = whileLocked.withLock { $0 }
         hook?(.locked)
         // A sync that ended while we waited for the mutex may have covered us.
-        if lo_group_sync_durable(area) >= ticket {
-            lo_group_sync_unlock(area)
+        if durable(channel) >= ticket {
+            unlock(channel)
             return coveredOutcome()
         }
-        let reached = lo_group_sync_written(area)
+        let reached = written(channel)
         hook?(.readWritten)
         do {
-            try syncWAL()
+            try syncFile()
         } catch {
-            lo_group_sync_unlock(area)
-            publish(0)  // the sleepers try for themselves
+            unlock(channel)
+            publish(channel, 0)  // the sleepers try for themselves
             throw error
         }
-        lo_group_sync_unlock(area)
-        publish(reached)
+        unlock(channel)
+        publish(channel, reached)
         return .synced
     }
 
-    private func publish(_ reached: UInt64) {
-        if lo_group_sync_publish(area, reached) != 0 { wakeCalls.add(1, ordering: .relaxed) }
+    private func publish(_ channel: Channel, _ reached: UInt64) {
+        let woke = switch channel {
+        case .wal: lo_group_sync_publish(area, reached)
+        case .log: lo_log_publish(area, reached)
+        }
+        if woke != 0 { wakeCalls.add(1, ordering: .relaxed) }
+    }
+
+    private func generation(_ channel: Channel) -> UInt32 {
+        channel == .wal ? lo_group_sync_generation(area) : lo_log_generation(area)
+    }
+
+    private func durable(_ channel: Channel) -> UInt64 {
+        channel == .wal ? lo_group_sync_durable(area) : lo_log_load(field(\.log_durable))
+    }
+
+    private func written(_ channel: Channel) -> UInt64 {
+        channel == .wal ? lo_group_sync_written(area) : lo_log_load(field(\.log_head))
+    }
+
+    private func tryLock(_ channel: Channel) -> Int32 {
+        channel == .wal ? lo_group_sync_try_lock(area) : lo_log_try_lock(area)
+    }
+
+    private func unlock(_ channel: Channel) {
+        if channel == .wal { lo_group_sync_unlock(area) } else { lo_log_unlock(area) }
+    }
+
+    private func lockedAt(_ channel: Channel) -> UInt64 {
+        channel == .wal ? lo_group_sync_locked_at(area) : lo_log_load(field(\.log_locked_at))
+    }
+
+    /// A 64-bit field of the page, for the atomic loads and stores of CGroupSync.
+    func field(_ key: KeyPath<lo_group_sync, UInt64>) -> UnsafeMutablePointer<UInt64> {
+        (UnsafeMutableRawPointer(area) + MemoryLayout<lo_group_sync>.offset(of: key)!).assumingMemoryBound(to: UInt64.self)
     }
 
     private func coveredOutcome() -> Outcome {

@@ -139,6 +139,8 @@ extension SQLiteStore {
             if let log, let exclusiveLog {
                 try log.reset(base: id)
                 exclusiveLog.committedOutsideTheLog(id)
+            } else if let sharedLog {
+                try sharedCommittedOutsideTheLog(id, sharedLog)
             }
             return id
         }

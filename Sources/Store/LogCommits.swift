@@ -125,14 +125,21 @@ extension SQLiteStore {
 
     /// Writes logged commits, the next ones SQLite lacks, in one transaction; its WAL is not synced
     /// (the log holds them).
-    func applyLogged(_ commits: some Collection<(id: CommitID, commit: LoggedCommit)>, schedulingRelease: Bool = true) throws {
+    /// `shared`: the log shared by processes, whose other appliers write to SQLite too (so no snapshot
+    /// is held), and one that died after its COMMIT may have applied the first of them (skipped).
+    func applyLogged(_ commits: some Collection<(id: CommitID, commit: LoggedCommit)>, schedulingRelease: Bool = true,
+                     shared: Bool = false) throws {
         guard let first = commits.first else { return }
         var holdsSnapshot = false
         try writer.withLock { connection in
             defer { holdsSnapshot = connection.holdsSnapshot }
-            try transaction(connection) {
+            try transaction(connection, holdingSnapshot: !shared) {
                 var batch = try BatchState(bases: CollectionOfOne(CommitID(first.id.rawValue - 1)), connection)
                 for (id, commit) in commits {
+                    if shared && id <= batch.head {
+                        try checkApplied(id, commit, connection)
+                        continue
+                    }
                     guard id.rawValue == batch.head.rawValue + 1 else {
                         throw StoreError.corrupt(path: path + "-log", detail: "commit \(id.rawValue) of the commit log does not follow commit \(batch.head.rawValue), the newest in the database")
                     }
@@ -143,6 +150,17 @@ extension SQLiteStore {
             }
         }
         if holdsSnapshot && schedulingRelease { releaseSnapshotWhenIdle() }
+    }
+
+    /// A logged commit SQLite has already must be that commit (an applier died after its COMMIT), not
+    /// one another program wrote with the same id: its time tells.
+    private func checkApplied(_ id: CommitID, _ commit: LoggedCommit, _ connection: Connection) throws {
+        let query = try connection.statement("SELECT time FROM commits WHERE id = ?")
+        defer { query.reset() }
+        query.bind(1, id.rawValue)
+        guard try query.step(), query.double(0) == commit.time else {
+            throw StoreError.corrupt(path: path, detail: "commit \(id.rawValue) in the database is not the one in the commit log: something wrote to the database without the log")
+        }
     }
 
     /// Empties the log if every commit in it is applied: SQLite's WAL is synced first, so that they are
@@ -159,18 +177,22 @@ extension SQLiteStore {
 
     /// In a store opened exclusively, waits until SQLite has every durable commit through `snapshot`.
     func awaitApplied(_ snapshot: CommitID) throws {
+        if let sharedLog { return try awaitSharedApplied(min(snapshot, sharedLog.durableHead), sharedLog) }
         guard let exclusiveLog else { return }
         try waitUntilApplied(min(snapshot, exclusiveLog.durableHead), exclusiveLog)
     }
 
     /// In a store opened exclusively, waits until SQLite has every durable commit.
     func drainLog() throws {
+        if let sharedLog { return try awaitSharedApplied(sharedLog.durableHead, sharedLog) }
         guard let exclusiveLog else { return }
         try waitUntilApplied(exclusiveLog.durableHead, exclusiveLog)
     }
 
     /// Runs `body` with no commit logged meanwhile and every logged one applied (vacuum, rollback).
+    /// With the log shared by processes, `body` gets nil, and holds the writers' turn and the apply lock.
     func withLogDrained<T>(_ body: (CommitLog?) throws -> T) throws -> T {
+        if let sharedLog { return try withSharedLogDrained(sharedLog) { try body(nil) } }
         guard let exclusiveLog else { return try body(nil) }
         return try exclusiveLog.log.withLock { log in
             try waitUntilApplied(exclusiveLog.durableHead, exclusiveLog)
@@ -181,6 +203,7 @@ extension SQLiteStore {
     /// Closing: applies what is pending, syncs SQLite's WAL and removes the log. If any of that fails,
     /// the log stays, and the next open replays it.
     func closeLog() {
+        closeSharedLog()
         guard let exclusiveLog else { return }
         exclusiveLog.closed.store(true, ordering: .releasing)
         if DispatchQueue.getSpecific(key: Self.applyQueueKey) != ObjectIdentifier(applyQueue) {

@@ -27,6 +27,8 @@ public final class SQLiteStore: Sendable {
     let snapshotReleaseScheduled = Atomic<Bool>(false)
     /// The commit log of a store opened exclusively (LogCommits.swift); set only while opening.
     nonisolated(unsafe) private(set) var exclusiveLog: ExclusiveLog?
+    /// The commit log shared by processes (SharedLogCommits.swift); set only while opening.
+    nonisolated(unsafe) private(set) var sharedLog: SharedLog?
     /// Where logged commits are applied to SQLite, one apply at a time.
     let applyQueue = DispatchQueue(label: "store.apply-log")
 
@@ -42,16 +44,22 @@ public final class SQLiteStore: Sendable {
     /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
     public static var exclusiveByDefault: Bool { ProcessInfo.processInfo.environment["LO_EXCLUSIVE"] == "1" }
 
+    /// Whether processes commit through the shared commit log unless said otherwise: `LO_SHARED_LOG=1`.
+    public static var sharedLogByDefault: Bool { ProcessInfo.processInfo.environment["LO_SHARED_LOG"] == "1" }
+
     /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
     /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
     /// `exclusive`: this process alone has the store open, and commits go through the commit log
     /// (Docs/Store.md "The commit log"); an open that another process's open excludes throws `inUse`.
-    public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault) throws -> SQLiteStore {
+    /// `sharedLog` (not exclusive): commits go through the commit log shared by every process that
+    /// opens the store so; every process must open it the same way (else `inUse`).
+    public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault,
+                            sharedLog: Bool = sharedLogByDefault) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
         if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
-        let lock = try StoreLock.take(writer, path: path, exclusive: exclusive)
+        var lock = try StoreLock.take(writer, path: path, exclusive: exclusive)
         try Schema.configure(writer, readOnly: false)
         let walSync = WALSync(databasePath: path)
         writer.walSync = walSync
@@ -70,7 +78,25 @@ public final class SQLiteStore: Sendable {
             let (log, head) = try store.replayLog(creatingWith: Int64(getpid()))
             try log.reset(base: head, holder: Int64(getpid()))
             store.exclusiveLog = ExclusiveLog(log, head: head)
-        } else if lock.alone {
+        } else if sharedLog {
+            // Another process may be closing, or replaying a log alone, for a moment.
+            let deadline = Date() + 2
+            while true {
+                if let shared = try store.openSharedLog(alone: lock.alone) {
+                    store.sharedLog = shared
+                    if lock.alone { try StoreLock.share(lock.descriptor, path: path) }
+                    break
+                }
+                guard Date() < deadline else {
+                    throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (set LO_SHARED_LOG=1 in every process, or in none)")
+                }
+                flock(lock.descriptor, LOCK_UN)
+                usleep(2000)
+                lock = try StoreLock.take(writer, path: path, exclusive: false)
+            }
+        } else if !lock.alone {
+            try StoreLock.refuseSharedLog(path: path)
+        } else {
             if FileManager.default.fileExists(atPath: path + "-log") {
                 _ = try store.replayLog(creatingWith: 0)
                 unlink(path + "-log")
@@ -136,6 +162,7 @@ public final class SQLiteStore: Sendable {
     /// The newest commit: a fresh session's snapshot.
     public func headCommit() throws -> CommitID {
         if let exclusiveLog { return exclusiveLog.durableHead }
+        if let sharedLog { return sharedLog.durableHead }
         return try withReader { try Self.head($0) }
     }
 

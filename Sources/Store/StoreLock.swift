@@ -39,6 +39,17 @@ enum StoreLock {
         }
     }
 
+    /// A normal open without the shared log, beside other processes: refused if they share the log
+    /// (each holds a shared `flock` on `-log`).
+    static func refuseSharedLog(path: String) throws {
+        let descriptor = open(path + "-log", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        if !tryLock(descriptor, LOCK_EX) {
+            throw StoreError.inUse(path: path, detail: "other processes share its commit log (LO_SHARED_LOG=1): open it the same way")
+        }
+    }
+
     private static func tryLock(_ descriptor: Int32, _ operation: Int32) -> Bool {
         while true {
             if flock(descriptor, operation | LOCK_NB) == 0 { return true }

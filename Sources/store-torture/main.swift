@@ -4,11 +4,13 @@
 // Each commit bumps a counter object (root "counter", or argv[2]: [counter, newest node]) and adds a
 // node [counter, previous node]; every 25th node also carries 100 KB of bytes stored out of line.
 // Children counting under roots of their own commit to one store side by side without conflicts.
+// `store-torture shared-counter <store>`: children that all increment one counter (SharedCounter.swift).
 
 import Foundation
 import Store
 
 if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "hold-sync-lock" { holdSyncLock(store: CommandLine.arguments[2]) }
+if CommandLine.arguments.count == 3 && CommandLine.arguments[1] == "shared-counter" { try countTogether(store: CommandLine.arguments[2]) }
 let store = try SQLiteStore.open(path: CommandLine.arguments[1], create: true)
 let rootName = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "counter"
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }

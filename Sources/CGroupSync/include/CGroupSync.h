@@ -44,6 +44,30 @@ typedef struct {
     uint64_t writer_locked_at;
     /// Bumped by every transaction committed in the writers' turn.
     uint64_t turn_commits;
+    uint8_t padding4[48];
+    /// The commit log shared by processes (SharedLog.swift), all set by a store that opened the
+    /// database alone. Changed in the writers' turn: the salt of the log's generation, the offset
+    /// after its last record, and the end of an append under way (past `log_end` only while one is,
+    /// or when its writer died in it: the next holder of the turn zeroes those bytes).
+    uint64_t log_salt;
+    uint64_t log_end;
+    uint64_t log_appending_to;
+    /// The newest commit appended (the log's "written"), the newest whose sync completed (visible),
+    /// and the newest written to SQLite. applied <= durable <= head.
+    uint64_t log_head;
+    uint64_t log_durable;
+    uint64_t log_applied;
+    /// As `generation`, for the log's syncs.
+    uint32_t log_generation;
+    uint32_t reserved3;
+    uint64_t log_locked_at;
+    uint8_t padding5[48];
+    /// Process-shared and robust: elects the one that syncs the log.
+    pthread_mutex_t log_mutex;
+    uint8_t padding6[64 - sizeof(pthread_mutex_t) % 64];
+    /// Process-shared and robust: held by the process that applies logged commits to SQLite.
+    pthread_mutex_t apply;
+    uint64_t apply_locked_at;
 } lo_group_sync;
 
 /// The top bit of `generation`: someone may sleep on it.
@@ -125,6 +149,27 @@ int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline);
 
 /// Lets go of the writers' turn.
 void lo_group_sync_unlock_writer(lo_group_sync *area);
+
+// The shared commit log's fields and locks (SharedLog.swift). Loads acquire, stores release.
+
+static inline uint64_t lo_log_load(const uint64_t *field) { return __atomic_load_n(field, __ATOMIC_ACQUIRE); }
+static inline void lo_log_store(uint64_t *field, uint64_t value) { __atomic_store_n(field, value, __ATOMIC_RELEASE); }
+
+static inline uint32_t lo_log_generation(const lo_group_sync *area) {
+    return __atomic_load_n(&area->log_generation, __ATOMIC_SEQ_CST);
+}
+
+/// As the group sync's functions, for the log's syncs: `log_head` is what is written, `log_durable`
+/// what is durable.
+int lo_log_try_lock(lo_group_sync *area);
+void lo_log_unlock(lo_group_sync *area);
+int lo_log_publish(lo_group_sync *area, uint64_t reached);
+void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
+
+/// The apply lock: as the writers' turn's functions.
+int lo_apply_try_lock(lo_group_sync *area);
+int lo_apply_lock(lo_group_sync *area, uint64_t deadline);
+void lo_apply_unlock(lo_group_sync *area);
 
 // Wake words: a futex word for the threads of one process (CommitQueue.swift). A waiter reads the
 // word, checks what it waits for, then sleeps while the word is unchanged; a waker changes what is

@@ -1,0 +1,294 @@
+// Commits through the commit log shared by processes (Docs/Store.md "The commit log", "Several
+// processes"; SharedLog.swift): a leader takes the writers' turn, reads what others appended, checks
+// its batch, appends it and lets go; the log sync is shared as the WAL's is (GroupSync, `.log`); then
+// the commits are durable and visible, and whichever process takes the apply lock writes them to SQLite.
+
+import Foundation
+
+extension SQLiteStore {
+    /// Checks each commit of the batch against every commit before it (this process's and others'),
+    /// appends those that pass with one write, and syncs the log (or finds another's sync covered it).
+    func logSharedBatch(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>] {
+        var results: [Result<CommitID, any Error>] = []
+        let last: CommitID?
+        do {
+            try shared.takeTurn()
+            defer { shared.endTurn() }
+            last = try shared.view.withLock { view in try appendShared(requests, &results, &view, shared) }
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
+        guard let last else { return results }
+        do {
+            _ = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+        } catch {
+            return results.map { if case .success = $0 { .failure(error) } else { $0 } }
+        }
+        scheduleSharedApply(shared, after: ExclusiveLog.applyDelay)
+        return results
+    }
+
+    /// In the writers' turn: the checks and the append; answers the newest commit appended, if any.
+    private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
+                              _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
+        try repair(&view, shared)
+        try view.catchUp(salt: shared.salt, end: shared.end)
+        guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
+            throw StoreError.corrupt(path: view.log.path, detail: "the commit log ends at commit \(view.log.head.rawValue), but the shared page says \(shared.head.rawValue)")
+        }
+        view.trim(applied: shared.appliedHead)
+        let time = Date().timeIntervalSince1970
+        var payloads: [[UInt8]] = [], accepted: [(id: CommitID, commit: LoggedCommit)] = []
+        var head = view.log.head
+        for request in requests {
+            do {
+                guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
+                if request.base < head { try checkSharedConflicts(request, view.recent) }
+                if !request.largeBytes.isEmpty {
+                    try withReader { connection in
+                        for large in request.largeBytes { try checkComplete(large, connection) }
+                    }
+                }
+                head = CommitID(head.rawValue + 1)
+                // Noted before the write: if that fails, this process's log takes no more commits.
+                view.recent.record(request, as: head)
+                payloads.append(LoggedCommit.encode(request, time: time))
+                accepted.append((head, LoggedCommit(time: time, request: request)))
+                results.append(.success(head))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        guard !payloads.isEmpty else { return nil }
+        do {
+            try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
+        } catch {
+            view.forgetRecentWrites(applied: shared.appliedHead)  // of the batch's commits, which are not logged
+            throw error
+        }
+        // The end before the head: whoever sees a commit durable finds its record within the end.
+        shared.store(\.log_end, UInt64(view.log.end))
+        shared.store(\.log_head, UInt64(head.rawValue))
+        view.records += accepted
+        return head
+    }
+
+    /// Throws `CommitConflict` if a commit after the request's base wrote one of its objects or roots:
+    /// the writes of the logged commits read, and for a base before them, SQLite's changed lists.
+    private func checkSharedConflicts(_ request: CommitRequest, _ recent: RecentWrites) throws {
+        var conflicts: [CommitConflict] = []
+        do { try recent.checkConflicts(request) } catch let conflict as CommitConflict { conflicts.append(conflict) }
+        if request.base < recent.since {
+            // `since` is applied: a read transaction begun now sees every commit through it.
+            do { try withReader { try checkConflicts(request, $0) } } catch let conflict as CommitConflict { conflicts.append(conflict) }
+        }
+        guard !conflicts.isEmpty else { return }
+        let oids = Set(conflicts.flatMap(\.oids)), roots = Set(conflicts.flatMap(\.roots))
+        throw CommitConflict(oids: request.writes.map(\.oid).filter(oids.contains), roots: roots.sorted())
+    }
+
+    /// In the writers' turn: finishes a reset that failed or whose writer died (the page still says
+    /// `resetting`), and zeroes what an append that failed or whose writer died left past the end
+    /// (its commits were never published, so never acknowledged; the bytes of a longer dead append
+    /// after a shorter new one could pass for records). Failures of this process's earlier appends
+    /// are forgotten: the page says where the log ends.
+    private func repair(_ view: inout SharedLog.View, _ shared: SharedLog) throws {
+        view.log.forgetFailure()
+        if shared.appendingTo == SharedLog.resetting {
+            try view.log.reload()
+            if view.log.salt == shared.salt {
+                try view.log.reset(base: shared.head)  // the header was not written: write it
+            } else {
+                guard view.log.base == shared.head else {
+                    throw StoreError.corrupt(path: view.log.path, detail: "the commit log starts after commit \(view.log.base.rawValue), but the shared page's head is \(shared.head.rawValue)")
+                }
+                try shared.syncFile()
+            }
+            view.records.removeAll()
+            view.recent = RecentWrites(since: shared.head)
+            shared.publishReset(salt: view.log.salt)
+        }
+        let appendingTo = shared.appendingTo, end = shared.end
+        if appendingTo > UInt64(end) {
+            try view.log.zero(end..<Int(appendingTo))
+            shared.store(\.log_appending_to, UInt64(end))
+        }
+        // A leader that died between publishing the end and the head: its records are whole and were
+        // checked against every commit before them.
+        try view.catchUp(salt: shared.salt, end: shared.end)
+        if view.log.salt == shared.salt && view.log.head > shared.head {
+            shared.store(\.log_head, UInt64(view.log.head.rawValue))
+        }
+    }
+
+    /// In the writers' turn and holding the apply lock, with every commit through the page's head
+    /// applied and SQLite's WAL synced: empties the log after `head`. The page says `resetting` until
+    /// it is done, so that a holder of the turn finishes it if this fails or its process dies.
+    private func resetSharedLog(after head: CommitID, _ view: inout SharedLog.View, _ shared: SharedLog) throws {
+        // The new salt is made from the current one: never from an older one this process knew, which
+        // would give the salt of a generation whose records are still in the file.
+        if view.log.salt != shared.salt { try view.log.reload() }
+        guard view.log.salt == shared.salt else {
+            throw StoreError.corrupt(path: view.log.path, detail: "the commit log's header and the shared page disagree")
+        }
+        shared.store(\.log_appending_to, SharedLog.resetting)
+        try view.log.reset(base: head)
+        view.records.removeAll()
+        view.recent = RecentWrites(since: head)
+        shared.publishReset(salt: view.log.salt)
+    }
+
+    // MARK: Applying
+
+    /// Applies the durable commits in this process's background, one apply at a time. If another
+    /// process holds the apply lock, or commits were made durable meanwhile, it looks again after the
+    /// same delay, so that they gather (applying again at once put a few commits in each transaction).
+    func scheduleSharedApply(_ shared: SharedLog, after delay: DispatchTimeInterval = .seconds(0)) {
+        guard !shared.applyScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        applyQueue.asyncAfter(deadline: .now() + delay) { [weak self] in
+            guard let self, !shared.closed.load(ordering: .acquiring) else { return }
+            var failed = false
+            do { _ = try applyShared(shared, wait: false) } catch { failed = true }
+            shared.applyScheduled.store(false, ordering: .releasing)
+            if failed {
+                scheduleSharedApply(shared, after: .milliseconds(100))
+            } else if shared.appliedHead < shared.durableHead {
+                scheduleSharedApply(shared, after: ExclusiveLog.applyDelay)
+            }
+        }
+    }
+
+    /// Writes every durable commit SQLite lacks to it, in log order, holding the apply lock (waiting
+    /// for it if `wait`); then resets the log if it is long. False if another held the lock.
+    @discardableResult
+    func applyShared(_ shared: SharedLog, wait: Bool) throws -> Bool {
+        guard try shared.takeApplyLock(wait: wait) != nil else { return false }
+        defer { shared.endApply() }
+        try applyDurable(shared)
+        try resetSharedLogIfLong(shared)
+        return true
+    }
+
+    /// Holding the apply lock.
+    private func applyDurable(_ shared: SharedLog) throws {
+        while true {
+            let applied = shared.appliedHead, durable = shared.durableHead
+            guard applied < durable else { return }
+            let commits = try shared.view.withLock { view in
+                try view.catchUp(salt: shared.salt, end: shared.end)
+                view.trim(applied: applied)
+                return Array(view.records.prefix { $0.id <= durable }.prefix(Self.sharedApplyBatchLimit))
+            }
+            guard let first = commits.first, first.id.rawValue == applied.rawValue + 1, let last = commits.last else {
+                throw StoreError.corrupt(path: path + "-log", detail: "commit \(applied.rawValue + 1) is durable but not in the commit log")
+            }
+            try applyLogged(commits, shared: true)
+            shared.raiseApplied(to: last.id)
+        }
+    }
+
+    private static let sharedApplyBatchLimit = 256
+
+    /// Holding the apply lock: empties the log once it is long, in the writers' turn (so nothing is
+    /// appended meanwhile), with every commit in it synced and applied, and SQLite's WAL synced.
+    private func resetSharedLogIfLong(_ shared: SharedLog) throws {
+        guard shared.end >= ExclusiveLog.resetLength else { return }
+        try shared.takeTurn()
+        defer { shared.endTurn() }
+        try drainHoldingBoth(shared)
+        try walSync.sync()
+        try shared.view.withLock { view in
+            guard shared.appliedHead == shared.head else { return }
+            try resetSharedLog(after: shared.head, &view, shared)
+        }
+    }
+
+    /// Holding the apply lock and the writers' turn: makes every logged commit durable and applied.
+    private func drainHoldingBoth(_ shared: SharedLog) throws {
+        try shared.view.withLock { view in try repair(&view, shared) }
+        _ = try shared.page.sync(.log, ticket: UInt64(shared.head.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+        try applyDurable(shared)
+    }
+
+    // MARK: Reads, whole-store operations
+
+    /// Waits until SQLite has every commit through `commit` (a durable one), applying them if need be.
+    func awaitSharedApplied(_ commit: CommitID, _ shared: SharedLog) throws {
+        while shared.appliedHead < commit {
+            try applyShared(shared, wait: true)
+        }
+    }
+
+    /// Runs `body` in the writers' turn with every logged commit durable and applied, holding the apply
+    /// lock (vacuum, rollback).
+    func withSharedLogDrained<T>(_ shared: SharedLog, _ body: () throws -> T) throws -> T {
+        _ = try shared.takeApplyLock(wait: true)
+        defer { shared.endApply() }
+        try shared.takeTurn()
+        defer { shared.endTurn() }
+        try drainHoldingBoth(shared)
+        return try body()
+    }
+
+    /// In `withSharedLogDrained`, after a commit written to SQLite directly (a rollback, its WAL
+    /// synced): the log starts after it. The marks go first: if the reset fails, the next holder of
+    /// the turn does it.
+    func sharedCommittedOutsideTheLog(_ id: CommitID, _ shared: SharedLog) throws {
+        try shared.view.withLock { view in
+            shared.store(\.log_appending_to, SharedLog.resetting)
+            shared.store(\.log_head, UInt64(id.rawValue))
+            shared.raiseDurable(to: id)
+            shared.raiseApplied(to: id)
+            try resetSharedLog(after: id, &view, shared)
+        }
+    }
+
+    // MARK: Opening, closing
+
+    /// Opening alone (no other process has the database open): replays what the log holds, empties it
+    /// and sets the page's marks. Else joins the processes that share it: nil if none does (the others
+    /// commit without it, or the last of them is closing).
+    func openSharedLog(alone: Bool) throws -> SharedLog? {
+        let logPath = path + "-log"
+        let log: CommitLog
+        if alone {
+            let (replayed, head) = try replayLog(creatingWith: 0)
+            try replayed.reset(base: head, holder: 0)
+            log = replayed
+        } else {
+            guard let joined = try? CommitLog.openUnread(path: logPath) else { return nil }
+            // Members hold a shared lock on the log: if an exclusive one is granted, there are none.
+            if flock(joined.descriptor, LOCK_EX | LOCK_NB) == 0 { return nil }
+            log = joined
+        }
+        guard flock(log.descriptor, LOCK_SH | LOCK_NB) == 0, GroupSync.names(logPath, log.descriptor) else { return nil }
+        guard let page = walSync.group else {
+            throw StoreError.ioError(path: path + "-sync", detail: "the shared page cannot be used, so neither can the shared commit log")
+        }
+        let salt = log.salt, head = log.head
+        let shared = SharedLog(page: page, log: log, since: head)
+        if alone {
+            shared.start(after: head, salt: salt)
+        } else if shared.salt == 0 {
+            return nil
+        }
+        return shared
+    }
+
+    /// Closing: applies what is durable; the last process to close also syncs SQLite's WAL and removes
+    /// the log (after syncing and applying what a process killed meanwhile left in it).
+    func closeSharedLog() {
+        guard let sharedLog else { return }
+        sharedLog.closed.store(true, ordering: .releasing)
+        if DispatchQueue.getSpecific(key: Self.applyQueueKey) != ObjectIdentifier(applyQueue) {
+            applyQueue.sync {}  // an apply that began before
+        }
+        do { try applyShared(sharedLog, wait: true) } catch { return }
+        guard flock(sharedLog.descriptor, LOCK_EX | LOCK_NB) == 0 else { return }
+        do {
+            _ = try withSharedLogDrained(sharedLog) {}
+            try walSync.sync()
+        } catch { return }
+        unlink(path + "-log")
+    }
+}

@@ -1,0 +1,310 @@
+// The commit log shared by processes (`sharedLog: true`, LO_SHARED_LOG=1): stores of one file see each
+// other's commits and conflicts, and commits survive processes killed at any point.
+
+import Foundation
+import XCTest
+@testable import Store
+
+final class SharedLogTests: XCTestCase {
+    private let directory = TemporaryDirectory()
+
+    /// Two stores of one file in one process use the log as two processes would.
+    func testStoresShareCommitsAndConflicts() throws {
+        let path = directory.file("shared.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-log"))
+        let oids = try first.allocateOIDs(count: 2)
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 1), object(oids.lowerBound + 1, 1)],
+                                    author: "t", message: "make")
+        XCTAssertEqual(try second.headCommit(), base, "a durable commit is visible to the other store at once")
+        XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: base)?.slots, [smallInteger(1)])
+
+        let written = try first.commit(base: base, writes: [object(oids.lowerBound, 2)], author: "t", message: "first")
+        XCTAssertThrowsError(try second.commit(base: base, writes: [object(oids.lowerBound, 3)], author: "t", message: "second")) { error in
+            XCTAssertEqual((error as? CommitConflict)?.oids, [oids.lowerBound])
+        }
+        let other = try second.commit(base: base, writes: [object(oids.lowerBound + 1, 3)], author: "t", message: "other object")
+        XCTAssertEqual(other.rawValue, written.rawValue + 1)
+        XCTAssertEqual(try first.load(oid: oids.lowerBound + 1, asOf: try first.headCommit())?.slots, [smallInteger(3)])
+        XCTAssertEqual(try second.check(), [])
+    }
+
+    /// Every process must open the store the same way: with the shared log, or without.
+    func testModesDoNotMix() throws {
+        let path = directory.file("modes.lo")
+        let shared = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        XCTAssertThrowsError(try SQLiteStore.open(path: path, exclusive: false, sharedLog: false)) { error in
+            guard case StoreError.inUse = error else { return XCTFail("\(error)") }
+        }
+        withExtendedLifetime(shared) {}
+        let plain = directory.file("plain.lo")
+        let store = try SQLiteStore.open(path: plain, create: true, exclusive: false, sharedLog: false)
+        XCTAssertThrowsError(try SQLiteStore.open(path: plain, exclusive: false, sharedLog: true)) { error in
+            guard case StoreError.inUse = error else { return XCTFail("\(error)") }
+        }
+        withExtendedLifetime(store) {}
+    }
+
+    /// The log is reset once long, while commits go on, and removed by the last store to close.
+    func testResetAndRemoval() throws {
+        let path = directory.file("reset.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oids = try first.allocateOIDs(count: 2)
+        let big = [UInt8](repeating: 7, count: 60_000)
+        var heads = [try first.headCommit(), try first.headCommit()]
+        for round in 0..<200 {
+            for (index, store) in [first, second].enumerated() {
+                heads[index] = try store.commit(base: heads[index], writes: [
+                    StoredObject(oid: oids.lowerBound + UInt64(index), classOID: oids.lowerBound, format: 16, bytes: big + [UInt8(round)])],
+                    author: "t", message: "big")
+            }
+        }
+        let log = try FileManager.default.attributesOfItem(atPath: path + "-log")[.size] as! Int
+        XCTAssertLessThan(log, 3 * ExclusiveLog.resetLength, "the log was reset")
+        XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: try second.headCommit())?.bytes?.last, 199)
+        XCTAssertEqual(try first.check(), [])
+        _ = consume first
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-log"), "another store has it open")
+        _ = consume second
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-log"), "removed by the last store to close")
+    }
+
+    /// A leader that died after writing its records, before publishing them: they were never
+    /// acknowledged, and the next leader zeroes them (a record of the same length and commit id would
+    /// otherwise leave the dead one's next record valid after it).
+    func testAnAppendLeftHalfDoneIsZeroed() throws {
+        let path = directory.file("dead-append.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        let shared = try XCTUnwrap(first.sharedLog)
+        // As a leader killed between its pwrite and its publishing: two records past the end.
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            // The same length as the next commit's record: without the zeroing, the dead second record
+            // would follow it as a valid commit.
+            let dead = try CommitRequest(base: base, writes: [object(oid, 6)], roots: [:], removingRoots: [], methods: [],
+                                         author: "t", message: "after")
+            let time = Date().timeIntervalSince1970
+            try view.log.append([LoggedCommit.encode(dead, time: time), LoggedCommit.encode(dead, time: time)]) { end in
+                shared.store(\.log_appending_to, UInt64(end))
+            }
+            try view.log.reload()  // this process knows the log only as far as the page says
+        }
+        shared.endTurn()
+        XCTAssertGreaterThan(shared.appendingTo, UInt64(shared.end))
+        let next = try second.commit(base: base, writes: [object(oid, 1)], author: "t", message: "after")
+        XCTAssertEqual(next.rawValue, base.rawValue + 1)
+        XCTAssertEqual(shared.appendingTo, UInt64(shared.end), "zeroed")
+        let (log, records) = try CommitLog.open(path: path + "-log", creatingAfter: CommitID(0))
+        XCTAssertEqual(records.last?.commit, next, "what a crash now would replay")
+        withExtendedLifetime(log) {}
+        let again = try first.commit(base: next, writes: [object(oid, 2)], author: "t", message: "again")
+        _ = consume first
+        _ = consume second
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-log"), "removed by the last store to close")
+        let reopened = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        XCTAssertEqual(try reopened.headCommit(), again)
+        XCTAssertEqual(try reopened.load(oid: oid, asOf: next)?.slots, [smallInteger(1)])
+        XCTAssertEqual(try reopened.check(), [])
+    }
+
+    /// A leader that died after publishing its records' end, before the head: they are whole and
+    /// checked, and the next leader takes them as committed.
+    func testAnAppendWhoseHeadWasNotPublishedIsTaken() throws {
+        let path = directory.file("dead-head.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oids = try first.allocateOIDs(count: 2)
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 0)], author: "t", message: "make")
+        let shared = try XCTUnwrap(first.sharedLog)
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            let dead = try CommitRequest(base: base, writes: [object(oids.lowerBound, 7)], roots: [:], removingRoots: [], methods: [],
+                                         author: "t", message: "dead")
+            try view.log.append([LoggedCommit.encode(dead, time: 1)]) { end in shared.store(\.log_appending_to, UInt64(end)) }
+            shared.store(\.log_end, UInt64(view.log.end))  // and killed before the head
+        }
+        shared.endTurn()
+        let next = try second.commit(base: CommitID(base.rawValue + 1), writes: [object(oids.lowerBound + 1, 1)], author: "t", message: "next")
+        XCTAssertEqual(next.rawValue, base.rawValue + 2)
+        XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: next)?.slots, [smallInteger(7)])
+        XCTAssertThrowsError(try second.commit(base: base, writes: [object(oids.lowerBound, 8)], author: "t", message: "stale")) { error in
+            XCTAssertEqual((error as? CommitConflict)?.oids, [oids.lowerBound])
+        }
+        XCTAssertEqual(try second.check(), [])
+        withExtendedLifetime(first) {}
+    }
+
+    /// A reset whose writer died after writing the new header, before the page said so: the next
+    /// holder of the writers' turn finishes it, and commits go on in the new generation.
+    func testAResetLeftHalfDoneIsFinished() throws {
+        let path = directory.file("dead-reset.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        var head = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        try first.drainLog()
+        let shared = try XCTUnwrap(first.sharedLog)
+        let oldSalt = shared.salt
+        _ = try shared.takeApplyLock(wait: true)
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            shared.store(\.log_appending_to, SharedLog.resetting)
+            try view.log.reset(base: shared.head)  // and killed here
+        }
+        shared.endTurn()
+        shared.endApply()
+        XCTAssertEqual(shared.salt, oldSalt)
+        for value in 1...3 {
+            head = try second.commit(base: head, writes: [object(oid, value)], author: "t", message: "after")
+        }
+        XCTAssertNotEqual(shared.salt, oldSalt, "the reset was finished")
+        XCTAssertEqual(try first.load(oid: oid, asOf: head)?.slots, [smallInteger(3)])
+        // The records are in the new generation: a crash now (no close) loses none.
+        let (log, records) = try CommitLog.open(path: path + "-log", creatingAfter: CommitID(0))
+        XCTAssertEqual(records.map(\.commit), [CommitID(head.rawValue - 2), CommitID(head.rawValue - 1), head])
+        withExtendedLifetime(log) {}
+        withExtendedLifetime(first) {}
+    }
+
+    /// A child process writes an object after the parent's snapshot: the parent's commit of it conflicts.
+    func testConflictWithAnotherProcess() throws {
+        let executable = try storeTortureExecutable()
+        let path = directory.file("conflict.lo")
+        let store = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        let base = try store.commit(base: try store.headCommit(), writes: [object(oid, 0)], roots: ["shared": oid],
+                                    author: "parent", message: "counter")
+        let child = try startChild(executable, ["shared-counter", path])
+        let acks = try waitForAcknowledgements(child, atLeast: 3)
+        XCTAssertEqual(acks.first?.value, 1, "the child counted on from the parent's commit")
+        XCTAssertThrowsError(try store.commit(base: base, writes: [object(oid, 100)], author: "parent", message: "stale")) { error in
+            XCTAssertEqual((error as? CommitConflict)?.oids, [oid])
+        }
+        let head = try store.headCommit()
+        let value = try XCTUnwrap(try store.load(oid: oid, asOf: head)?.slots?.first)
+        XCTAssertNoThrow(try store.commit(base: head, writes: [object(oid, 1000)], author: "parent", message: "fresh"))
+        _ = value
+    }
+
+    /// Several processes commit at once, some to one counter (retrying on conflict), one a chain of
+    /// objects of its own, and are killed at random moments while this process has the store open
+    /// too: every acknowledged commit is there, no increment is lost, and the store checks clean.
+    func testProcessesKilledWhileSharingTheLog() throws {
+        let executable = try storeTortureExecutable()
+        let path = directory.file("shared-torture.lo")
+        let rounds = Int(ProcessInfo.processInfo.environment["STORE_TORTURE_KILLS"] ?? "").map { max(1, $0 / 4) } ?? 25
+        var counted = 0, chained = 0, maximumChain = 0
+        for round in 0..<rounds {
+            let parent = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+            let children = try (0..<3).map { _ in try startChild(executable, ["shared-counter", path]) }
+                + [try startChild(executable, [path])]
+            // Each child is killed at its own moment: some while others commit, in any step of theirs.
+            for child in children.shuffled() {
+                Thread.sleep(forTimeInterval: Double.random(in: 0.01...0.12))
+                kill(child.process.processIdentifier, SIGKILL)
+            }
+            var counterAcks: [(commit: CommitID, value: Int)] = [], chainAcks: [(commit: CommitID, value: Int)] = []
+            for (index, child) in children.enumerated() {
+                let acks = try finish(child)
+                if index < 3 { counterAcks += acks } else { chainAcks += acks }
+            }
+            // The parent, still open, finds every acknowledged commit (applying what the dead left).
+            try verify(parent, counterAcks: counterAcks, chainAcks: chainAcks, round: round)
+            let oid = try parent.allocateOIDs(count: 1).lowerBound
+            XCTAssertNoThrow(try parent.commit(base: try parent.headCommit(), writes: [object(oid, round)], author: "parent", message: "after"),
+                             "round \(round): a commit after the kills")
+            _ = consume parent
+            // Reopened alone: replays what the log holds.
+            let reopened = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+            try verify(reopened, counterAcks: counterAcks, chainAcks: chainAcks, round: round)
+            XCTAssertEqual(try reopened.check(), [], "round \(round)")
+            counted += counterAcks.count
+            chained += chainAcks.count
+            if let last = chainAcks.last {
+                XCTAssertGreaterThan(last.value, maximumChain, "round \(round): counting went on from the last durable commit")
+                maximumChain = last.value
+            }
+        }
+        XCTAssertGreaterThan(counted, rounds, "the children should commit several times per round")
+        print("shared-log crash test: \(rounds) rounds of 4 processes killed, \(counted) shared increments and \(chained) chain commits acknowledged, all present, none lost")
+    }
+
+    private func verify(_ store: SQLiteStore, counterAcks: [(commit: CommitID, value: Int)], chainAcks: [(commit: CommitID, value: Int)],
+                        round: Int) throws {
+        let head = try store.headCommit()
+        if let counter = try store.root(named: "shared", asOf: head) {
+            for ack in counterAcks {
+                XCTAssertEqual(try store.load(oid: counter, asOf: ack.commit)?.slots?.first, smallInteger(ack.value),
+                               "round \(round): commit \(ack.commit) lost")
+            }
+            // Each increment wrote the value it read plus one: with none lost, the value counts the versions.
+            let versions = try store.withReader { try $0.integer("SELECT count(*) FROM objects WHERE oid = ?", Int64(counter)) } ?? 0
+            let value = try XCTUnwrap(try store.load(oid: counter, asOf: head)?.slots?.first)
+            XCTAssertEqual(value, smallInteger(Int(versions) - 1), "round \(round): an increment was lost")
+        } else {
+            XCTAssertTrue(counterAcks.isEmpty, "round \(round): increments acknowledged, but no counter")
+        }
+        XCTAssertEqual(Set(counterAcks.map(\.value)).count, counterAcks.count, "round \(round): two increments acknowledged the same value")
+        guard let chain = try store.root(named: "counter", asOf: head) else {
+            return XCTAssertTrue(chainAcks.isEmpty, "round \(round): chain commits acknowledged, but no chain")
+        }
+        for ack in chainAcks {
+            XCTAssertEqual(try store.load(oid: chain, asOf: ack.commit)?.slots?.first, smallInteger(ack.value),
+                           "round \(round): chain commit \(ack.commit) lost")
+        }
+        if let last = chainAcks.last { XCTAssertGreaterThanOrEqual(head, last.commit) }
+    }
+
+    private struct Child {
+        let process: Process
+        let output: Pipe, errors: Pipe
+    }
+
+    private func startChild(_ executable: URL, _ arguments: [String]) throws -> Child {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["LO_SHARED_LOG": "1"]) { $1 }.filter { $0.key != "LO_EXCLUSIVE" }
+        let child = Child(process: process, output: Pipe(), errors: Pipe())
+        process.standardOutput = child.output
+        process.standardError = child.errors
+        try process.run()
+        return child
+    }
+
+    /// The lines a killed child printed: each after a commit returned (one write(2), shorter than PIPE_BUF).
+    private func finish(_ child: Child) throws -> [(commit: CommitID, value: Int)] {
+        let printed = String(decoding: child.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let complaint = String(decoding: child.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.process.waitUntilExit()
+        XCTAssertEqual(child.process.terminationReason, .uncaughtSignal, "the child stopped by itself: \(complaint)")
+        return printed.split(separator: "\n").map { line in
+            let fields = line.split(separator: " ")
+            return (CommitID(Int64(fields[0])!), Int(fields[1])!)
+        }
+    }
+
+    private func waitForAcknowledgements(_ child: Child, atLeast count: Int) throws -> [(commit: CommitID, value: Int)] {
+        var printed = ""
+        let deadline = Date() + 20
+        while printed.split(separator: "\n").count < count && Date() < deadline {
+            printed += String(decoding: child.output.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        kill(child.process.processIdentifier, SIGKILL)
+        printed += String(decoding: child.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.process.waitUntilExit()
+        return printed.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let commit = Int64(fields[0]), let value = Int(fields[1]) else { return nil }
+            return (CommitID(commit), value)
+        }
+    }
+}
