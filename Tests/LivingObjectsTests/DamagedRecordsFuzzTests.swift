@@ -1,5 +1,5 @@
-// An image whose records were damaged on disk — one slot of an object changed to another value, or
-// a few bytes of a byte object — must never crash or hang the VM: whatever uses the object gets an
+// An image whose records were damaged on disk — one slot of an object changed to another value, a
+// few bytes of a byte object, an object's class or its number of slots — must never crash or hang the VM: whatever uses the object gets an
 // error or runs. Each case damages one record among those a workload loads, then runs the workload
 // in a child `lo` (a crash there is a failed case, not a crashed test run).
 
@@ -68,16 +68,26 @@ final class DamagedRecordsFuzzTests: MasterImageTestCase {
         return oids.sorted()
     }
 
-    /// Commits a damaged version of one of `oids` (one slot changed, or a few bytes); answers what it did.
+    /// Commits a damaged version of one of `oids` — one slot changed, a few bytes changed, its class
+    /// another's, or slots added or taken away — and answers what it did.
     private func damage(_ path: String, oneOf oids: [UInt64], _ generator: inout Generator) throws -> String {
         let store = try SQLiteStore.open(path: path)
         let head = try store.headCommit()
+        var classes: Set<UInt64> = []
         while true {
             let oid = oids[generator.next(oids.count)]
             guard var record = try store.load(oid: oid, asOf: head) else { continue }
+            classes.insert(record.classOID)
             var what = "object \(oid)"
-            switch record.contents {
-            case var .slots(slots) where !slots.isEmpty:
+            switch (generator.next(5), record.contents) {
+            case (0, _) where classes.count > 10:
+                record.classOID = classes.sorted()[generator.next(classes.count)]
+                what += " of class \(record.classOID)"
+            case (1, var .slots(slots)) where !slots.isEmpty:
+                if generator.next(2) == 0 { slots.removeLast(1 + generator.next(slots.count)) } else { slots += [intOop(1), intOop(2)] }
+                what += " with \(slots.count) slots"
+                record.contents = .slots(slots)
+            case (_, var .slots(slots)) where !slots.isEmpty:
                 let k = generator.next(slots.count)
                 switch generator.next(4) {
                 case 0: slots[k] = intOop([0, 1, 7, 1 << 20, 1 << 40][generator.next(5)])
@@ -87,7 +97,7 @@ final class DamagedRecordsFuzzTests: MasterImageTestCase {
                 }
                 what += " slot \(k + 1) of \(slots.count) := \(slots[k])"
                 record.contents = .slots(slots)
-            case var .bytes(bytes) where !bytes.isEmpty:
+            case (_, var .bytes(bytes)) where !bytes.isEmpty:
                 for _ in 0...generator.next(3) {
                     let k = generator.next(bytes.count)
                     bytes[k] = UInt8(generator.next(256))
