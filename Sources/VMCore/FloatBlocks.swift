@@ -12,32 +12,41 @@
 // nothing and the ordinary bytecodes run exactly as they would without it. Doubles give the same values
 // as the ordinary path: every step there is the same IEEE operation, boxed or not.
 
-/// How a program reads: a header of 8 bytes, then its registers and what the run writes, then its code.
+/// How a program reads: a header of 16 bytes, then its registers and what the run writes, then its code.
 ///
 ///     0–1  covered bytes (u16; 0: the block never runs)   2 constants C   3 loads T   4 operations K   5 stores S
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
+///     8–13 the byte offsets (u16, from byte 0) of `decodedFrom`, `saved` and the code
 ///     then R = C + T + K + 1 doubles (the registers; the constants filled in, one spare),
-///     T oops (the temporary each load register was last decoded from), S oops (the encoded stores),
-///     T temp frame offsets (i8), K × (`Operation`, result, left, right registers),
-///     S × (temp frame offset, register, the load register to update or 255), the comparison's two registers
+///     T + 1 oops `decodedFrom` (the temporary each load register was last decoded from; one spare),
+///     S oops `saved` (the temporaries' values before the stores, for undoing them),
+///     T temp frame offsets (i8), K × (`Operation`, result, left, right registers), the end (`Operation.end`
+///     or `Operation.compare` + the comparison, the comparison's two registers),
+///     S × (temp frame offset, register, the `decodedFrom` slot the stored oop goes to)
 ///
-/// Registers: the constants first, then the temporaries loaded, then one per operation, in order. An
-/// operand that is the previous operation's result is marked in its `Operation` byte (in the comparison it
-/// names register R − 1, the spare): the run keeps that value in a machine register, so a chain like
-/// `2.0 * zr * zi + ci` waits for no store to memory. The program is the run's scratch memory too (a run cannot be interrupted, and no send happens
-/// during one): a load whose temporary holds the oop it was last decoded from keeps its register, and
-/// a store of a temporary that the next run loads updates that load's register and oop — so a loop's
-/// values go from one run to the next without being encoded and decoded on the way.
+/// Registers: the constants first, then the temporaries loaded, then one per operation, in order — except
+/// that an operation whose result is the last value of a temporary it loads, read by nothing after it as
+/// the temporary's old value, writes into that load's register (`sharedRegisters`). An operand that is the
+/// previous operation's result is marked in its `Operation` byte: the run keeps that value in a machine
+/// register, so a chain like `2.0 * zr * zi + ci` waits for no store to memory. The program is the run's
+/// scratch memory too (a run cannot be interrupted, and no send happens during one): a load whose
+/// temporary holds the oop it was last decoded from keeps its register, and a store into a shared
+/// register's temporary records the new oop for that load — so a loop's values go from one run to the
+/// next without being decoded on the way. A run that gives up after writing registers forgets every
+/// recorded oop.
 public enum FloatProgram {
     /// At most this many registers (constants, loads and results) and stores.
     public static let maxRegisters = 64
-    static let headerSize = 8
+    static let headerSize = 16
 
     /// An operation's first byte: what it computes, and which operands are the previous result (so that
-    /// each runs as one case of one switch, with no test of its operands).
+    /// each runs as one case of one switch, with no test of its operands); or the end of the operations,
+    /// with the comparison (`compare` + 0…5: `<`, `>`, `<=`, `>=`, `=`, `~=`) if there is one.
     enum Operation {
         static let add: UInt8 = 0, subtract: UInt8 = 1, multiply: UInt8 = 2, divide: UInt8 = 3
         static let leftIsPrevious: UInt8 = 4, rightIsPrevious: UInt8 = 8
+        static let compare: UInt8 = 16, end: UInt8 = 31
+        static let comparisons: [Opcode] = [.sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq]
     }
 
     private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
@@ -141,31 +150,58 @@ public enum FloatProgram {
 
     private static func encode(_ d: Derivation, covered: Int) -> [UInt8] {
         guard covered > 0 else { return [UInt8](repeating: 0, count: headerSize) }
+        let registersSize = 8 * (d.registerCount + 1)
+        let decodedFromOffset = headerSize + registersSize
+        let savedOffset = decodedFromOffset + 8 * (d.loads.count + 1)
+        let codeOffset = savedOffset + 8 * d.storedTemps.count
         var out: [UInt8] = [UInt8(covered & 0xFF), UInt8(covered >> 8), UInt8(d.constants.count), UInt8(d.loads.count),
                             UInt8(d.operations.count), UInt8(d.storedTemps.count),
                             d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
+        for offset in [decodedFromOffset, savedOffset, codeOffset, 0] { out += [UInt8(offset & 0xFF), UInt8(offset >> 8)] }
         for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
-        out += [UInt8](repeating: 0, count: 8 * (d.loads.count + d.operations.count + 1 + d.loads.count + d.storedTemps.count))
+        out += [UInt8](repeating: 0, count: codeOffset - out.count)
         for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
-        let previousResult = UInt8(d.registerCount)
-        /// An operand of operation `i` (or of the comparison after the last one).
-        func operand(_ v: Value, at i: Int) -> UInt8 { v == .result(i - 1) ? previousResult : d.register(v) }
+        let shared = sharedRegisters(d)
+        func register(_ v: Value) -> UInt8 {
+            if case .result(let j) = v, let load = shared[j] { return d.register(.load(load)) }
+            return d.register(v)
+        }
         for (i, op) in d.operations.enumerated() {
             let kind: UInt8 = op.opcode == .sendAdd ? Operation.add : op.opcode == .sendSub ? Operation.subtract
                 : op.opcode == .sendMul ? Operation.multiply : Operation.divide
             let shape = (op.left == .result(i - 1) ? Operation.leftIsPrevious : 0) | (op.right == .result(i - 1) ? Operation.rightIsPrevious : 0)
-            out += [kind | shape, d.register(.result(i)), d.register(op.left), d.register(op.right)]
+            out += [kind | shape, register(.result(i)), register(op.left), register(op.right)]
+        }
+        if let c = d.comparison {
+            out += [Operation.compare + UInt8(Operation.comparisons.firstIndex(of: c.opcode)!), 0, register(c.left), register(c.right)]
+        } else {
+            out += [Operation.end, 0, 0, 0]
         }
         for temp in d.storedTemps {
             let value = d.valueOfTemp[temp]!
-            // A load register is refreshed from a result or a constant (never from another load register,
-            // which the same commit may be refreshing: `t := a. a := b. b := t`).
-            let refreshed: UInt8
-            if case .load = value { refreshed = 255 } else { refreshed = d.loads.firstIndex(of: temp).map { d.register(.load($0)) } ?? 255 }
-            out += [UInt8(bitPattern: Int8(temp)), d.register(value), refreshed]
+            // The slot of `decodedFrom` the stored oop goes to: its load's when the value is already in that
+            // load's register, else the spare slot (so the next run decodes the temporary again).
+            var slot = UInt8(d.loads.count)
+            if case .result(let j) = value, let load = shared[j], d.loads[load] == temp { slot = UInt8(load) }
+            out += [UInt8(bitPattern: Int8(temp)), register(value), slot]
         }
-        if let c = d.comparison { out += [operand(c.left, at: d.operations.count), operand(c.right, at: d.operations.count)] }
         return out
+    }
+
+    /// The operations whose result gets the register of a load instead of its own (result index → load
+    /// index): the result is the temporary's last value, and nothing after that operation reads the value
+    /// the temporary had before — so the run leaves the next run's decoded value in the load's register.
+    private static func sharedRegisters(_ d: Derivation) -> [Int: Int] {
+        var shared: [Int: Int] = [:]
+        for (load, temp) in d.loads.enumerated() {
+            guard d.storedTemps.contains(temp), case .result(let j)? = d.valueOfTemp[temp], shared[j] == nil else { continue }
+            let old = Value.load(load)
+            let readLater = d.operations[(j + 1)...].contains { $0.left == old || $0.right == old }
+                || d.comparison.map { $0.left == old || $0.right == old } == true
+                || d.storedTemps.contains { d.valueOfTemp[$0] == old }
+            if !readLater { shared[j] = load }
+        }
+        return shared
     }
 }
 
@@ -188,14 +224,14 @@ extension VM {
         let header = words(program)[1]
         let covered = Int(header & 0xFFFF)
         if covered == 0 { return nil }
-        let constants = Int(header >> 16 & 0xFF), loads = Int(header >> 24 & 0xFF)
-        let operations = Int(header >> 32 & 0xFF), stores = Int(header >> 40 & 0xFF)
-        let registerCount = constants + loads + operations
-        let r = UnsafeMutableRawPointer(words(program) + 2).assumingMemoryBound(to: Double.self)
-        let decodedFrom = UnsafeMutableRawPointer(r + registerCount + 1).assumingMemoryBound(to: Oop.self)
-        let encoded = decodedFrom + loads
-        let code = UnsafeRawPointer(encoded + stores)
-        let end = ip + Opcode.floatBlock.length + covered
+        let loads = Int(header >> 24 & 0xFF), stores = Int(header >> 40 & 0xFF)
+        let base = UnsafeMutableRawPointer(words(program) + 1)
+        let offsets = words(program)[2]
+        let r = (base + FloatProgram.headerSize).assumingMemoryBound(to: Double.self)
+        let decodedFrom = (base + Int(offsets & 0xFFFF)).assumingMemoryBound(to: Oop.self)
+        let saved = (base + Int(offsets >> 16 & 0xFFFF)).assumingMemoryBound(to: Oop.self)
+        let code = UnsafeRawPointer(base + Int(offsets >> 32 & 0xFFFF))
+        let constants = Int(header >> 16 & 0xFF)
 
         for i in 0..<loads {
             let o = fp[Int(code.load(fromByteOffset: i, as: Int8.self))]
@@ -205,67 +241,71 @@ extension VM {
                 decodedFrom[i] = o
             }
         }
+        /// Registers may hold values no temporary holds yet: the next run decodes every temporary again.
+        @inline(never) func forgetDecodedValues() { decodedFrom.update(repeating: 0, count: loads) }
         var op = code + loads
-        var previous = 0.0
-        @inline(__always) func register(_ at: UnsafeRawPointer, _ k: Int) -> Double { r[Int(at.load(fromByteOffset: k, as: UInt8.self))] }
+        var previous = 0.0, holds = false
+        @inline(__always) func register(_ k: Int) -> Double { r[Int(op.load(fromByteOffset: k, as: UInt8.self))] }
         typealias O = FloatProgram.Operation
         let isPrevious = O.leftIsPrevious | O.rightIsPrevious
-        for _ in 0..<operations {
+        operations: while true {
             let result: Double
-            switch op.load(as: UInt8.self) {
-            case O.add: result = register(op, 2) + register(op, 3)
-            case O.add | O.leftIsPrevious: result = previous + register(op, 3)
-            case O.add | O.rightIsPrevious: result = register(op, 2) + previous
+            switch op.load(as: UInt8.self) & 31 {
+            case O.add: result = register(2) + register(3)
+            case O.add | O.leftIsPrevious: result = previous + register(3)
+            case O.add | O.rightIsPrevious: result = register(2) + previous
             case O.add | isPrevious: result = previous + previous
-            case O.subtract: result = register(op, 2) - register(op, 3)
-            case O.subtract | O.leftIsPrevious: result = previous - register(op, 3)
-            case O.subtract | O.rightIsPrevious: result = register(op, 2) - previous
+            case O.subtract: result = register(2) - register(3)
+            case O.subtract | O.leftIsPrevious: result = previous - register(3)
+            case O.subtract | O.rightIsPrevious: result = register(2) - previous
             case O.subtract | isPrevious: result = previous - previous
-            case O.multiply: result = register(op, 2) * register(op, 3)
-            case O.multiply | O.leftIsPrevious: result = previous * register(op, 3)
-            case O.multiply | O.rightIsPrevious: result = register(op, 2) * previous
+            case O.multiply: result = register(2) * register(3)
+            case O.multiply | O.leftIsPrevious: result = previous * register(3)
+            case O.multiply | O.rightIsPrevious: result = register(2) * previous
             case O.multiply | isPrevious: result = previous * previous
-            default:
-                // The ordinary path signals ZeroDivide: leave it to the bytecodes.
-                let shape = op.load(as: UInt8.self) & isPrevious
-                let a = shape & O.leftIsPrevious != 0 ? previous : register(op, 2)
-                let b = shape & O.rightIsPrevious != 0 ? previous : register(op, 3)
-                if b == 0 { return nil }
-                result = a / b
+            // The ordinary path signals ZeroDivide: leave it to the bytecodes.
+            case O.divide:
+                guard register(3) != 0 else { forgetDecodedValues(); return nil }
+                result = register(2) / register(3)
+            case O.divide | O.leftIsPrevious:
+                guard register(3) != 0 else { forgetDecodedValues(); return nil }
+                result = previous / register(3)
+            case O.divide | O.rightIsPrevious:
+                guard previous != 0 else { forgetDecodedValues(); return nil }
+                result = register(2) / previous
+            case O.divide | isPrevious:
+                guard previous != 0 else { forgetDecodedValues(); return nil }
+                result = previous / previous
+            case O.compare: holds = register(2) < register(3); break operations
+            case O.compare + 1: holds = register(2) > register(3); break operations
+            case O.compare + 2: holds = register(2) <= register(3); break operations
+            case O.compare + 3: holds = register(2) >= register(3); break operations
+            case O.compare + 4: holds = register(2) == register(3); break operations
+            case O.compare + 5: holds = register(2) != register(3); break operations
+            case O.end: break operations
+            // No other value occurs; with `end` the last of `& 31`, the jump table covers every value.
+            default: return nil
             }
             r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
             previous = result
             op += 4
         }
-        let storeCode = op
+        // Each store goes to its temporary at once, the temporary's old value kept, and is undone if a later
+        // value cannot be encoded: all or nothing.
+        let storeCode = op + 4
         for i in 0..<stores {
-            guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else { return nil }
-            encoded[i] = o
-        }
-        for i in 0..<stores {
-            fp[Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))] = encoded[i]
-            let refreshed = Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))
-            if refreshed != 255 {
-                r[refreshed] = r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]
-                decodedFrom[refreshed - constants] = encoded[i]
+            let temp = Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))
+            guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else {
+                for k in 0..<i { fp[Int(storeCode.load(fromByteOffset: 3 * k, as: Int8.self))] = saved[k] }
+                forgetDecodedValues()
+                return nil
             }
+            saved[i] = fp[temp]
+            fp[temp] = o
+            decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
         }
-        let comparison = UInt8(truncatingIfNeeded: header >> 48)
-        if comparison == 0 { return end }
-        let comparisonCode = storeCode + 3 * stores
-        @inline(__always) func operand(_ register: UInt8) -> Double {
-            Int(register) == registerCount ? previous : r[Int(register)]
-        }
-        let a = operand(comparisonCode.load(as: UInt8.self)), b = operand(comparisonCode.load(fromByteOffset: 1, as: UInt8.self))
-        let holds: Bool
-        switch comparison {
-        case Opcode.sendLess.rawValue: holds = a < b
-        case Opcode.sendGreater.rawValue: holds = a > b
-        case Opcode.sendLessEq.rawValue: holds = a <= b
-        case Opcode.sendGreaterEq.rawValue: holds = a >= b
-        case Opcode.sendEq.rawValue: holds = a == b
-        default: holds = a != b
-        }
+        let end = ip + Opcode.floatBlock.length + covered
+        if op.load(as: UInt8.self) == O.end { return end }
         // The covered code ends with the conditional jump; take it as it would be taken.
         guard holds == (header >> 56 == 1) else { return end }
         return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
