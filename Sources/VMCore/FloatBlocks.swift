@@ -20,14 +20,14 @@
 ///     then R = C + T + K + 1 doubles (the registers; the constants filled in, one spare),
 ///     T + 1 oops `decodedFrom` (the temporary each load register was last decoded from; one spare),
 ///     S oops `saved` (the temporaries' values before the stores, for undoing them),
-///     T temp frame offsets (i8), K × (`Operation`, result, left, right registers), the end (`Operation.end`
-///     or `Operation.compare` + the comparison, the comparison's two registers),
+///     T temp frame offsets (i8), K × (`Step`, result, left, right registers), the end (`Step.end` or the
+///     comparison's `Step`, 0, its two registers),
 ///     S × (temp frame offset, register, the `decodedFrom` slot the stored oop goes to)
 ///
 /// Registers: the constants first, then the temporaries loaded, then one per operation, in order — except
 /// that an operation whose result is the last value of a temporary it loads, read by nothing after it as
 /// the temporary's old value, writes into that load's register (`sharedRegisters`). An operand that is the
-/// previous operation's result is marked in its `Operation` byte: the run keeps that value in a machine
+/// previous operation's result is marked in its `Step`: the run keeps that value in a machine
 /// register, so a chain like `2.0 * zr * zi + ci` waits for no store to memory. The program is the run's
 /// scratch memory too (a run cannot be interrupted, and no send happens during one): a load whose
 /// temporary holds the oop it was last decoded from keeps its register, and a store into a shared
@@ -41,11 +41,18 @@ public enum FloatProgram {
 
     /// An operation's first byte: what it computes, and which operands are the previous result (so that
     /// each runs as one case of one switch, with no test of its operands); or the end of the operations,
-    /// with the comparison (`compare` + 0…5: `<`, `>`, `<=`, `>=`, `=`, `~=`) if there is one.
-    enum Operation {
-        static let add: UInt8 = 0, subtract: UInt8 = 1, multiply: UInt8 = 2, divide: UInt8 = 3
-        static let leftIsPrevious: UInt8 = 4, rightIsPrevious: UInt8 = 8
-        static let compare: UInt8 = 16, end: UInt8 = 31
+    /// with the comparison if there is one. A program holds only these values, so the run reads the byte
+    /// as a `Step` and its switch has no default (a jump table without a range check).
+    enum Step: UInt8 {
+        case add, addPreviousRight, addLeftPrevious, addPreviousPrevious
+        case subtract, subtractPreviousRight, subtractLeftPrevious, subtractPreviousPrevious
+        case multiply, multiplyPreviousRight, multiplyLeftPrevious, multiplyPreviousPrevious
+        case divide, dividePreviousRight, divideLeftPrevious, dividePreviousPrevious
+        case less, greater, lessOrEqual, greaterOrEqual, equal, notEqual
+        case end
+
+        static let leftIsPrevious: UInt8 = 1, rightIsPrevious: UInt8 = 2
+        static let arithmetic: [Opcode] = [.sendAdd, .sendSub, .sendMul, .sendDivide]
         static let comparisons: [Opcode] = [.sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq]
     }
 
@@ -167,15 +174,14 @@ public enum FloatProgram {
             return d.register(v)
         }
         for (i, op) in d.operations.enumerated() {
-            let kind: UInt8 = op.opcode == .sendAdd ? Operation.add : op.opcode == .sendSub ? Operation.subtract
-                : op.opcode == .sendMul ? Operation.multiply : Operation.divide
-            let shape = (op.left == .result(i - 1) ? Operation.leftIsPrevious : 0) | (op.right == .result(i - 1) ? Operation.rightIsPrevious : 0)
+            let kind = 4 * UInt8(Step.arithmetic.firstIndex(of: op.opcode)!)
+            let shape = (op.left == .result(i - 1) ? Step.leftIsPrevious : 0) | (op.right == .result(i - 1) ? Step.rightIsPrevious : 0)
             out += [kind | shape, register(.result(i)), register(op.left), register(op.right)]
         }
         if let c = d.comparison {
-            out += [Operation.compare + UInt8(Operation.comparisons.firstIndex(of: c.opcode)!), 0, register(c.left), register(c.right)]
+            out += [Step.less.rawValue + UInt8(Step.comparisons.firstIndex(of: c.opcode)!), 0, register(c.left), register(c.right)]
         } else {
-            out += [Operation.end, 0, 0, 0]
+            out += [Step.end.rawValue, 0, 0, 0]
         }
         for temp in d.storedTemps {
             let value = d.valueOfTemp[temp]!
@@ -246,45 +252,41 @@ extension VM {
         var op = code + loads
         var previous = 0.0, holds = false
         @inline(__always) func register(_ k: Int) -> Double { r[Int(op.load(fromByteOffset: k, as: UInt8.self))] }
-        typealias O = FloatProgram.Operation
-        let isPrevious = O.leftIsPrevious | O.rightIsPrevious
         operations: while true {
             let result: Double
-            switch op.load(as: UInt8.self) & 31 {
-            case O.add: result = register(2) + register(3)
-            case O.add | O.leftIsPrevious: result = previous + register(3)
-            case O.add | O.rightIsPrevious: result = register(2) + previous
-            case O.add | isPrevious: result = previous + previous
-            case O.subtract: result = register(2) - register(3)
-            case O.subtract | O.leftIsPrevious: result = previous - register(3)
-            case O.subtract | O.rightIsPrevious: result = register(2) - previous
-            case O.subtract | isPrevious: result = previous - previous
-            case O.multiply: result = register(2) * register(3)
-            case O.multiply | O.leftIsPrevious: result = previous * register(3)
-            case O.multiply | O.rightIsPrevious: result = register(2) * previous
-            case O.multiply | isPrevious: result = previous * previous
+            switch op.load(as: FloatProgram.Step.self) {
+            case .add: result = register(2) + register(3)
+            case .addPreviousRight: result = previous + register(3)
+            case .addLeftPrevious: result = register(2) + previous
+            case .addPreviousPrevious: result = previous + previous
+            case .subtract: result = register(2) - register(3)
+            case .subtractPreviousRight: result = previous - register(3)
+            case .subtractLeftPrevious: result = register(2) - previous
+            case .subtractPreviousPrevious: result = previous - previous
+            case .multiply: result = register(2) * register(3)
+            case .multiplyPreviousRight: result = previous * register(3)
+            case .multiplyLeftPrevious: result = register(2) * previous
+            case .multiplyPreviousPrevious: result = previous * previous
             // The ordinary path signals ZeroDivide: leave it to the bytecodes.
-            case O.divide:
+            case .divide:
                 guard register(3) != 0 else { forgetDecodedValues(); return nil }
                 result = register(2) / register(3)
-            case O.divide | O.leftIsPrevious:
+            case .dividePreviousRight:
                 guard register(3) != 0 else { forgetDecodedValues(); return nil }
                 result = previous / register(3)
-            case O.divide | O.rightIsPrevious:
+            case .divideLeftPrevious:
                 guard previous != 0 else { forgetDecodedValues(); return nil }
                 result = register(2) / previous
-            case O.divide | isPrevious:
+            case .dividePreviousPrevious:
                 guard previous != 0 else { forgetDecodedValues(); return nil }
                 result = previous / previous
-            case O.compare: holds = register(2) < register(3); break operations
-            case O.compare + 1: holds = register(2) > register(3); break operations
-            case O.compare + 2: holds = register(2) <= register(3); break operations
-            case O.compare + 3: holds = register(2) >= register(3); break operations
-            case O.compare + 4: holds = register(2) == register(3); break operations
-            case O.compare + 5: holds = register(2) != register(3); break operations
-            case O.end: break operations
-            // No other value occurs; with `end` the last of `& 31`, the jump table covers every value.
-            default: return nil
+            case .less: holds = register(2) < register(3); break operations
+            case .greater: holds = register(2) > register(3); break operations
+            case .lessOrEqual: holds = register(2) <= register(3); break operations
+            case .greaterOrEqual: holds = register(2) >= register(3); break operations
+            case .equal: holds = register(2) == register(3); break operations
+            case .notEqual: holds = register(2) != register(3); break operations
+            case .end: break operations
             }
             r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
             previous = result
@@ -305,7 +307,7 @@ extension VM {
             decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
         }
         let end = ip + Opcode.floatBlock.length + covered
-        if op.load(as: UInt8.self) == O.end { return end }
+        if op.load(as: FloatProgram.Step.self) == .end { return end }
         // The covered code ends with the conditional jump; take it as it would be taken.
         guard holds == (header >> 56 == 1) else { return end }
         return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
