@@ -39,21 +39,36 @@ public enum FloatProgram {
     public static let maxRegisters = 64
     static let headerSize = 16
 
-    /// An operation's first byte: what it computes, and which operands are the previous result (so that
-    /// each runs as one case of one switch, with no test of its operands); or the end of the operations,
-    /// with the comparison if there is one. A program holds only these values, so the run reads the byte
-    /// as a `Step` and its switch has no default (a jump table without a range check).
+    /// An operation's first byte: what it computes and where its operands are — R: the register its byte
+    /// names, P: the previous operation's result, Q: the one before that (the run keeps both in machine
+    /// registers, so a chain like `2.0 * zr * zi + ci` or `zi * zi` just after `zi` is computed waits for no
+    /// store to memory; every result is in its register too). Then the end of the operations: the
+    /// comparison (its left operand R, P or Q, its right one R) or `end`. A program holds only these
+    /// values, so the run reads the byte as a `Step` and its switch has no default (a jump table without
+    /// a range check, the dispatch repeated at the end of each case).
     enum Step: UInt8 {
-        case add, addPreviousRight, addLeftPrevious, addPreviousPrevious
-        case subtract, subtractPreviousRight, subtractLeftPrevious, subtractPreviousPrevious
-        case multiply, multiplyPreviousRight, multiplyLeftPrevious, multiplyPreviousPrevious
-        case divide, dividePreviousRight, divideLeftPrevious, dividePreviousPrevious
-        case less, greater, lessOrEqual, greaterOrEqual, equal, notEqual
+        case addRR, addRP, addRQ, addPR, addPP, addPQ, addQR, addQP, addQQ
+        case subtractRR, subtractRP, subtractRQ, subtractPR, subtractPP, subtractPQ, subtractQR, subtractQP, subtractQQ
+        case multiplyRR, multiplyRP, multiplyRQ, multiplyPR, multiplyPP, multiplyPQ, multiplyQR, multiplyQP, multiplyQQ
+        case divideRR, divideRP, divideRQ, dividePR, dividePP, dividePQ, divideQR, divideQP, divideQQ
+        case lessR, lessP, lessQ, greaterR, greaterP, greaterQ, lessOrEqualR, lessOrEqualP, lessOrEqualQ
+        case greaterOrEqualR, greaterOrEqualP, greaterOrEqualQ, equalR, equalP, equalQ, notEqualR, notEqualP, notEqualQ
         case end
 
-        static let leftIsPrevious: UInt8 = 1, rightIsPrevious: UInt8 = 2
         static let arithmetic: [Opcode] = [.sendAdd, .sendSub, .sendMul, .sendDivide]
         static let comparisons: [Opcode] = [.sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq]
+        /// The comparison with its operands swapped (`a < b` is `b > a`, NaN or not).
+        static let mirrored: [Opcode: Opcode] = [.sendLess: .sendGreater, .sendGreater: .sendLess, .sendLessEq: .sendGreaterEq,
+                                                 .sendGreaterEq: .sendLessEq, .sendEq: .sendEq, .sendNotEq: .sendNotEq]
+        static let inRegister: UInt8 = 0, previous: UInt8 = 1, beforePrevious: UInt8 = 2
+
+        static func arithmetic(_ opcode: Opcode, left: UInt8, right: UInt8) -> UInt8 {
+            9 * UInt8(arithmetic.firstIndex(of: opcode)!) + 3 * left + right
+        }
+
+        static func comparison(_ opcode: Opcode, left: UInt8) -> UInt8 {
+            lessR.rawValue + 3 * UInt8(comparisons.firstIndex(of: opcode)!) + left
+        }
     }
 
     private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
@@ -173,13 +188,20 @@ public enum FloatProgram {
             if case .result(let j) = v, let load = shared[j] { return d.register(.load(load)) }
             return d.register(v)
         }
-        for (i, op) in d.operations.enumerated() {
-            let kind = 4 * UInt8(Step.arithmetic.firstIndex(of: op.opcode)!)
-            let shape = (op.left == .result(i - 1) ? Step.leftIsPrevious : 0) | (op.right == .result(i - 1) ? Step.rightIsPrevious : 0)
-            out += [kind | shape, register(.result(i)), register(op.left), register(op.right)]
+        /// Where the operation (or comparison) at `i` finds operand `v`.
+        func place(_ v: Value, before i: Int) -> UInt8 {
+            v == .result(i - 1) ? Step.previous : v == .result(i - 2) ? Step.beforePrevious : Step.inRegister
         }
-        if let c = d.comparison {
-            out += [Step.less.rawValue + UInt8(Step.comparisons.firstIndex(of: c.opcode)!), 0, register(c.left), register(c.right)]
+        for (i, op) in d.operations.enumerated() {
+            let step = Step.arithmetic(op.opcode, left: place(op.left, before: i), right: place(op.right, before: i))
+            out += [step, register(.result(i)), register(op.left), register(op.right)]
+        }
+        if var c = d.comparison {
+            let k = d.operations.count
+            if place(c.left, before: k) == Step.inRegister && place(c.right, before: k) != Step.inRegister {
+                c = (Step.mirrored[c.opcode]!, c.right, c.left, c.ifTrue)
+            }
+            out += [Step.comparison(c.opcode, left: place(c.left, before: k)), 0, register(c.left), register(c.right)]
         } else {
             out += [Step.end.rawValue, 0, 0, 0]
         }
@@ -250,45 +272,74 @@ extension VM {
         /// Registers may hold values no temporary holds yet: the next run decodes every temporary again.
         @inline(never) func forgetDecodedValues() { decodedFrom.update(repeating: 0, count: loads) }
         var op = code + loads
-        var previous = 0.0, holds = false
+        var previous = 0.0, beforePrevious = 0.0
+        // The covered code ends with the conditional jump; take it as it would be taken.
+        var jumps = false
+        let jumpsIfTrue = header >> 56 == 1
+        @inline(__always) func decide(_ holds: Bool) { jumps = holds == jumpsIfTrue }
         @inline(__always) func register(_ k: Int) -> Double { r[Int(op.load(fromByteOffset: k, as: UInt8.self))] }
         operations: while true {
             let result: Double
             switch op.load(as: FloatProgram.Step.self) {
-            case .add: result = register(2) + register(3)
-            case .addPreviousRight: result = previous + register(3)
-            case .addLeftPrevious: result = register(2) + previous
-            case .addPreviousPrevious: result = previous + previous
-            case .subtract: result = register(2) - register(3)
-            case .subtractPreviousRight: result = previous - register(3)
-            case .subtractLeftPrevious: result = register(2) - previous
-            case .subtractPreviousPrevious: result = previous - previous
-            case .multiply: result = register(2) * register(3)
-            case .multiplyPreviousRight: result = previous * register(3)
-            case .multiplyLeftPrevious: result = register(2) * previous
-            case .multiplyPreviousPrevious: result = previous * previous
+            case .addRR: result = register(2) + register(3)
+            case .addRP: result = register(2) + previous
+            case .addRQ: result = register(2) + beforePrevious
+            case .addPR: result = previous + register(3)
+            case .addPP: result = previous + previous
+            case .addPQ: result = previous + beforePrevious
+            case .addQR: result = beforePrevious + register(3)
+            case .addQP: result = beforePrevious + previous
+            case .addQQ: result = beforePrevious + beforePrevious
+            case .subtractRR: result = register(2) - register(3)
+            case .subtractRP: result = register(2) - previous
+            case .subtractRQ: result = register(2) - beforePrevious
+            case .subtractPR: result = previous - register(3)
+            case .subtractPP: result = previous - previous
+            case .subtractPQ: result = previous - beforePrevious
+            case .subtractQR: result = beforePrevious - register(3)
+            case .subtractQP: result = beforePrevious - previous
+            case .subtractQQ: result = beforePrevious - beforePrevious
+            case .multiplyRR: result = register(2) * register(3)
+            case .multiplyRP: result = register(2) * previous
+            case .multiplyRQ: result = register(2) * beforePrevious
+            case .multiplyPR: result = previous * register(3)
+            case .multiplyPP: result = previous * previous
+            case .multiplyPQ: result = previous * beforePrevious
+            case .multiplyQR: result = beforePrevious * register(3)
+            case .multiplyQP: result = beforePrevious * previous
+            case .multiplyQQ: result = beforePrevious * beforePrevious
             // The ordinary path signals ZeroDivide: leave it to the bytecodes.
-            case .divide:
-                guard register(3) != 0 else { forgetDecodedValues(); return nil }
-                result = register(2) / register(3)
-            case .dividePreviousRight:
-                guard register(3) != 0 else { forgetDecodedValues(); return nil }
-                result = previous / register(3)
-            case .divideLeftPrevious:
-                guard previous != 0 else { forgetDecodedValues(); return nil }
-                result = register(2) / previous
-            case .dividePreviousPrevious:
-                guard previous != 0 else { forgetDecodedValues(); return nil }
-                result = previous / previous
-            case .less: holds = register(2) < register(3); break operations
-            case .greater: holds = register(2) > register(3); break operations
-            case .lessOrEqual: holds = register(2) <= register(3); break operations
-            case .greaterOrEqual: holds = register(2) >= register(3); break operations
-            case .equal: holds = register(2) == register(3); break operations
-            case .notEqual: holds = register(2) != register(3); break operations
+            case .divideRR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = register(2) / register(3)
+            case .divideRP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = register(2) / previous
+            case .divideRQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = register(2) / beforePrevious
+            case .dividePR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = previous / register(3)
+            case .dividePP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = previous / previous
+            case .dividePQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = previous / beforePrevious
+            case .divideQR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / register(3)
+            case .divideQP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / previous
+            case .divideQQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / beforePrevious
+            case .lessR: decide(register(2) < register(3)); break operations
+            case .lessP: decide(previous < register(3)); break operations
+            case .lessQ: decide(beforePrevious < register(3)); break operations
+            case .greaterR: decide(register(2) > register(3)); break operations
+            case .greaterP: decide(previous > register(3)); break operations
+            case .greaterQ: decide(beforePrevious > register(3)); break operations
+            case .lessOrEqualR: decide(register(2) <= register(3)); break operations
+            case .lessOrEqualP: decide(previous <= register(3)); break operations
+            case .lessOrEqualQ: decide(beforePrevious <= register(3)); break operations
+            case .greaterOrEqualR: decide(register(2) >= register(3)); break operations
+            case .greaterOrEqualP: decide(previous >= register(3)); break operations
+            case .greaterOrEqualQ: decide(beforePrevious >= register(3)); break operations
+            case .equalR: decide(register(2) == register(3)); break operations
+            case .equalP: decide(previous == register(3)); break operations
+            case .equalQ: decide(beforePrevious == register(3)); break operations
+            case .notEqualR: decide(register(2) != register(3)); break operations
+            case .notEqualP: decide(previous != register(3)); break operations
+            case .notEqualQ: decide(beforePrevious != register(3)); break operations
             case .end: break operations
             }
             r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
+            beforePrevious = previous
             previous = result
             op += 4
         }
@@ -307,9 +358,7 @@ extension VM {
             decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
         }
         let end = ip + Opcode.floatBlock.length + covered
-        if op.load(as: FloatProgram.Step.self) == .end { return end }
-        // The covered code ends with the conditional jump; take it as it would be taken.
-        guard holds == (header >> 56 == 1) else { return end }
+        guard jumps else { return end }
         return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
     }
 
