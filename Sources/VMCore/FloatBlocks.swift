@@ -17,7 +17,7 @@
 ///     0–1  covered bytes (u16; 0: the block never runs)   2 constants C   3 loads T   4 operations K   5 stores S
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
 ///     8–13 the byte offsets (u16, from byte 0) of `decodedFrom`, `saved` and the code
-///     then R = C + T + K + 1 doubles (the registers; the constants filled in, one spare),
+///     then R = C + T + K doubles (the registers; the constants filled in),
 ///     T + 1 oops `decodedFrom` (the temporary each load register was last decoded from; one spare),
 ///     S oops `saved` (the temporaries' values before the stores, for undoing them),
 ///     T temp frame offsets (i8), K × (`Step`, result, left, right registers), the end (`Step.end` or the
@@ -26,9 +26,7 @@
 ///
 /// Registers: the constants first, then the temporaries loaded, then one per operation, in order — except
 /// that an operation whose result is the last value of a temporary it loads, read by nothing after it as
-/// the temporary's old value, writes into that load's register (`sharedRegisters`). An operand that is the
-/// previous operation's result is marked in its `Step`: the run keeps that value in a machine
-/// register, so a chain like `2.0 * zr * zi + ci` waits for no store to memory. The program is the run's
+/// the temporary's old value, writes into that load's register (`sharedRegisters`). The program is the run's
 /// scratch memory too (a run cannot be interrupted, and no send happens during one): a load whose
 /// temporary holds the oop it was last decoded from keeps its register, and a store into a shared
 /// register's temporary records the new oop for that load — so a loop's values go from one run to the
@@ -172,7 +170,7 @@ public enum FloatProgram {
 
     private static func encode(_ d: Derivation, covered: Int) -> [UInt8] {
         guard covered > 0 else { return [UInt8](repeating: 0, count: headerSize) }
-        let registersSize = 8 * (d.registerCount + 1)
+        let registersSize = 8 * d.registerCount
         let decodedFromOffset = headerSize + registersSize
         let savedOffset = decodedFromOffset + 8 * (d.loads.count + 1)
         let codeOffset = savedOffset + 8 * d.storedTemps.count
