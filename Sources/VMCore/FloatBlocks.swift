@@ -16,10 +16,12 @@
 ///
 ///     0–1  covered bytes (u16; 0: the block never runs)   2 constants C   3 loads T   4 operations K   5 stores S
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
-///     8–13 the byte offsets (u16, from byte 0) of `decodedFrom`, `saved` and the code
+///     8–15 the byte offsets (u16, from byte 0) of `decodedFrom`, `saved`, the code and `undo`
+///     16–23 how many runs in a row gave up (u64)
 ///     then R = C + T + K doubles (the registers; the constants filled in),
 ///     T + 1 oops `decodedFrom` (the temporary each load register was last decoded from; one spare),
 ///     S oops `saved` (the temporaries' values before the stores, for undoing them),
+///     3 words per setter `undo` (receiver, variable index, old value: for undoing the setters that ran),
 ///     T temp frame offsets (i8), K × (`Step`, result, left, right registers), the end (`Step.end` or the
 ///     comparison's `Step`, 0, its two registers),
 ///     S × (temp frame offset, register, the `decodedFrom` slot the stored oop goes to)
@@ -35,7 +37,9 @@
 public enum FloatProgram {
     /// At most this many registers (constants, loads and results) and stores.
     public static let maxRegisters = 64
-    static let headerSize = 16
+    static let headerSize = 24
+    /// After this many runs in a row gave up, the block gives up at once (its covered length set to 0).
+    static let failuresBeforeGivingUp: UInt64 = 64
 
     /// An operation's first byte: what it computes and where its operands are — R: the register its byte
     /// names, P: the previous operation's result, Q: the one before that (the run keeps both in machine
@@ -52,6 +56,13 @@ public enum FloatProgram {
         case lessR, lessP, lessQ, greaterR, greaterP, greaterQ, lessOrEqualR, lessOrEqualP, lessOrEqualQ
         case greaterOrEqualR, greaterOrEqualP, greaterOrEqualQ, equalR, equalP, equalQ, notEqualR, notEqualP, notEqualQ
         case end
+        /// A unary send: a getter's answer, or `sqrt` of a SmallFloat64 (Float>>sqrt, primitive 55).
+        /// 8 bytes: `getter`, result register, receiver's temp frame offset, 0, then the send's literal
+        /// index's low byte, the result register again (the run steps 4 bytes before it stores the result),
+        /// the literal index's high byte, 0.
+        case getter
+        /// 8 bytes, as `getter` but with the value's register at byte 3.
+        case setter
 
         static let arithmetic: [Opcode] = [.sendAdd, .sendSub, .sendMul, .sendDivide]
         static let comparisons: [Opcode] = [.sendLess, .sendGreater, .sendLessEq, .sendGreaterEq, .sendEq, .sendNotEq]
@@ -71,10 +82,32 @@ public enum FloatProgram {
 
     private enum Value: Equatable { case constant(Int), load(Int), result(Int) }
 
+    private enum Operation {
+        case arithmetic(Opcode, left: Value, right: Value)
+        /// A unary send to a temporary, run when its inline cache holds a getter (the result is the
+        /// variable's value).
+        case getter(temp: Int, literal: Int)
+        /// A one-argument send to a temporary for effect, run when its inline cache holds a setter (the
+        /// result is the value stored).
+        case setter(temp: Int, literal: Int, value: Value)
+
+        var operands: [Value] {
+            switch self {
+            case .arithmetic(_, let left, let right): [left, right]
+            case .getter: []
+            case .setter(_, _, let value): [value]
+            }
+        }
+    }
+
+    /// A value on the derivation's stack: a temporary is pushed as itself, and becomes a float load
+    /// only where it is used as a number (it may be the receiver of a getter instead).
+    private enum Operand { case value(Value), temp(Int) }
+
     private struct Derivation {
         var constants: [Double] = [], constantOfLiteral: [Int: Int] = [:]
         var loads: [Int] = []
-        var operations: [(opcode: Opcode, left: Value, right: Value)] = []
+        var operations: [Operation] = []
         var valueOfTemp: [Int: Value] = [:]
         var storedTemps: [Int] = []
         var comparison: (opcode: Opcode, left: Value, right: Value, ifTrue: Bool)?
@@ -115,36 +148,60 @@ public enum FloatProgram {
 
     /// `d` extended by the statement at `d.end`, or nil if it does not qualify or does not fit.
     private static func statement(_ code: [UInt8], _ d: Derivation, _ floatLiteral: (Int) -> Double?) -> Derivation? {
-        var d = d, stack: [Value] = [], pc = d.end
+        var d = d, stack: [Operand] = [], pc = d.end
+        func value(_ o: Operand) -> Value {
+            switch o {
+            case .value(let v): v
+            case .temp(let t): d.read(temp: t)
+            }
+        }
+        /// A temporary's receiver for a send: one the run does not assign (its frame slot is its value).
+        func receiver(_ o: Operand) -> Int? {
+            if case .temp(let t) = o, !d.storedTemps.contains(t) { return t }
+            return nil
+        }
         while let ins = plainInstruction(code, at: pc) {
             pc += ins.opcode.length
             switch ins.opcode {
             case .pushTemp:
-                stack.append(d.read(temp: ins.a))
+                stack.append(.temp(ins.a))
             case .pushLiteral:
                 guard let value = floatLiteral(ins.a) else { return nil }
                 if d.constantOfLiteral[ins.a] == nil {
                     d.constants.append(value)
                     d.constantOfLiteral[ins.a] = d.constants.count - 1
                 }
-                stack.append(.constant(d.constantOfLiteral[ins.a]!))
+                stack.append(.value(.constant(d.constantOfLiteral[ins.a]!)))
             case .sendAdd, .sendSub, .sendMul, .sendDivide:
                 guard stack.count >= 2 else { return nil }
-                let right = stack.removeLast(), left = stack.removeLast()
-                d.operations.append((ins.opcode, left, right))
-                stack.append(.result(d.operations.count - 1))
+                let right = value(stack.removeLast()), left = value(stack.removeLast())
+                d.operations.append(.arithmetic(ins.opcode, left: left, right: right))
+                stack.append(.value(.result(d.operations.count - 1)))
+            case .send where ins.b == 0:
+                guard let top = stack.popLast(), let t = receiver(top) else { return nil }
+                d.operations.append(.getter(temp: t, literal: ins.a))
+                stack.append(.value(.result(d.operations.count - 1)))
+            case .send where ins.b == 1:
+                guard stack.count == 2, let t = receiver(stack[0]),
+                      let pop = plainInstruction(code, at: pc), pop.opcode == .pop else { return nil }
+                d.operations.append(.setter(temp: t, literal: ins.a, value: value(stack[1])))
+                d.end = pc + pop.opcode.length
+                return fits(d) ? d : nil
             case .storeTemp, .popStoreTemp:
-                guard let top = stack.last else { return nil }
-                d.store(top, temp: ins.a)
+                guard !stack.isEmpty else { return nil }
+                // A push of the temporary before this store is its value before the store.
+                for k in stack.indices { if case .temp(ins.a) = stack[k] { stack[k] = .value(d.read(temp: ins.a)) } }
+                d.store(value(stack[stack.count - 1]), temp: ins.a)
                 if ins.opcode == .popStoreTemp {
                     guard stack.count == 1 else { return nil }
                     d.end = pc
                     return fits(d) ? d : nil
                 }
+                stack[stack.count - 1] = .value(d.valueOfTemp[ins.a]!)
             case _ where ins.opcode.isComparison:
                 guard stack.count == 2, let jump = plainInstruction(code, at: pc),
                       jump.opcode == .jumpIfTrue || jump.opcode == .jumpIfFalse, jump.a >= 0 else { return nil }
-                d.comparison = (ins.opcode, stack[0], stack[1], jump.opcode == .jumpIfTrue)
+                d.comparison = (ins.opcode, value(stack[0]), value(stack[1]), jump.opcode == .jumpIfTrue)
                 d.end = pc + jump.opcode.length
                 return fits(d) ? d : nil
             default:
@@ -173,11 +230,14 @@ public enum FloatProgram {
         let registersSize = 8 * d.registerCount
         let decodedFromOffset = headerSize + registersSize
         let savedOffset = decodedFromOffset + 8 * (d.loads.count + 1)
-        let codeOffset = savedOffset + 8 * d.storedTemps.count
+        let undoOffset = savedOffset + 8 * d.storedTemps.count
+        let setters = d.operations.filter { if case .setter = $0 { true } else { false } }.count
+        let codeOffset = undoOffset + 24 * setters
         var out: [UInt8] = [UInt8(covered & 0xFF), UInt8(covered >> 8), UInt8(d.constants.count), UInt8(d.loads.count),
                             UInt8(d.operations.count), UInt8(d.storedTemps.count),
                             d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
-        for offset in [decodedFromOffset, savedOffset, codeOffset, 0] { out += [UInt8(offset & 0xFF), UInt8(offset >> 8)] }
+        for offset in [decodedFromOffset, savedOffset, codeOffset, undoOffset] { out += [UInt8(offset & 0xFF), UInt8(offset >> 8)] }
+        out += [UInt8](repeating: 0, count: 8)     // the runs that gave up in a row
         for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
         out += [UInt8](repeating: 0, count: codeOffset - out.count)
         for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
@@ -191,8 +251,17 @@ public enum FloatProgram {
             v == .result(i - 1) ? Step.previous : v == .result(i - 2) ? Step.beforePrevious : Step.inRegister
         }
         for (i, op) in d.operations.enumerated() {
-            let step = Step.arithmetic(op.opcode, left: place(op.left, before: i), right: place(op.right, before: i))
-            out += [step, register(.result(i)), register(op.left), register(op.right)]
+            switch op {
+            case .arithmetic(let opcode, let left, let right):
+                let step = Step.arithmetic(opcode, left: place(left, before: i), right: place(right, before: i))
+                out += [step, register(.result(i)), register(left), register(right)]
+            case .getter(let temp, let literal):
+                out += [Step.getter.rawValue, register(.result(i)), UInt8(bitPattern: Int8(temp)), 0,
+                        UInt8(literal & 0xFF), register(.result(i)), UInt8(literal >> 8), 0]
+            case .setter(let temp, let literal, let value):
+                out += [Step.setter.rawValue, register(.result(i)), UInt8(bitPattern: Int8(temp)), register(value),
+                        UInt8(literal & 0xFF), register(.result(i)), UInt8(literal >> 8), 0]
+            }
         }
         if var c = d.comparison {
             let k = d.operations.count
@@ -222,7 +291,7 @@ public enum FloatProgram {
         for (load, temp) in d.loads.enumerated() {
             guard d.storedTemps.contains(temp), case .result(let j)? = d.valueOfTemp[temp], shared[j] == nil else { continue }
             let old = Value.load(load)
-            let readLater = d.operations[(j + 1)...].contains { $0.left == old || $0.right == old }
+            let readLater = d.operations[(j + 1)...].contains { $0.operands.contains(old) }
                 || d.comparison.map { $0.left == old || $0.right == old } == true
                 || d.storedTemps.contains { d.valueOfTemp[$0] == old }
             if !readLater { shared[j] = load }
@@ -232,6 +301,8 @@ public enum FloatProgram {
 }
 
 extension VM {
+    static let sqrtPrimitive = 55
+
     /// Runs the float block at `ip`; answers the address of the instruction to run next: after the statements
     /// it ran, or the first of them when they must run as bytecodes.
     @inline(never) func runFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8> {
@@ -257,18 +328,32 @@ extension VM {
         let decodedFrom = (base + Int(offsets & 0xFFFF)).assumingMemoryBound(to: Oop.self)
         let saved = (base + Int(offsets >> 16 & 0xFFFF)).assumingMemoryBound(to: Oop.self)
         let code = UnsafeRawPointer(base + Int(offsets >> 32 & 0xFFFF))
+        let undo = (base + Int(offsets >> 48)).assumingMemoryBound(to: UInt64.self)
         let constants = Int(header >> 16 & 0xFF)
 
+        let failures = words(program) + 3
+        /// Counts a run that gives up; after `failuresBeforeGivingUp` in a row the block covers nothing.
+        @inline(never) func failed() -> UnsafeMutablePointer<UInt8>? {
+            failures.pointee += 1
+            if failures.pointee >= FloatProgram.failuresBeforeGivingUp { words(program)[1] &= ~0xFFFF }
+            return nil
+        }
         for i in 0..<loads {
             let o = fp[Int(code.load(fromByteOffset: i, as: Int8.self))]
             if o != decodedFrom[i] {
-                guard isSmallFloat(o) else { return nil }
+                guard isSmallFloat(o) else { return failed() }
                 r[constants + i] = smallFloatValue(o)
                 decodedFrom[i] = o
             }
         }
-        /// Registers may hold values no temporary holds yet: the next run decodes every temporary again.
-        @inline(never) func forgetDecodedValues() { decodedFrom.update(repeating: 0, count: loads) }
+        /// Gives up after the first `setters` setters ran: undoes their stores, latest first, and — since
+        /// registers may hold values no temporary holds yet — has the next run decode every temporary again.
+        @inline(never) func giveUp(_ setters: Int) -> UnsafeMutablePointer<UInt8>? {
+            for k in (0..<setters).reversed() { store(undo[3 * k], Int(undo[3 * k + 1]), undo[3 * k + 2]) }
+            decodedFrom.update(repeating: 0, count: loads)
+            return failed()
+        }
+        var setters = 0
         var op = code + loads
         var previous = 0.0, beforePrevious = 0.0
         // The covered code ends with the conditional jump; take it as it would be taken.
@@ -307,15 +392,15 @@ extension VM {
             case .multiplyQP: result = beforePrevious * previous
             case .multiplyQQ: result = beforePrevious * beforePrevious
             // The ordinary path signals ZeroDivide: leave it to the bytecodes.
-            case .divideRR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = register(2) / register(3)
-            case .divideRP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = register(2) / previous
-            case .divideRQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = register(2) / beforePrevious
-            case .dividePR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = previous / register(3)
-            case .dividePP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = previous / previous
-            case .dividePQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = previous / beforePrevious
-            case .divideQR: guard register(3) != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / register(3)
-            case .divideQP: guard previous != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / previous
-            case .divideQQ: guard beforePrevious != 0 else { forgetDecodedValues(); return nil }; result = beforePrevious / beforePrevious
+            case .divideRR: guard register(3) != 0 else { return giveUp(setters) }; result = register(2) / register(3)
+            case .divideRP: guard previous != 0 else { return giveUp(setters) }; result = register(2) / previous
+            case .divideRQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = register(2) / beforePrevious
+            case .dividePR: guard register(3) != 0 else { return giveUp(setters) }; result = previous / register(3)
+            case .dividePP: guard previous != 0 else { return giveUp(setters) }; result = previous / previous
+            case .dividePQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = previous / beforePrevious
+            case .divideQR: guard register(3) != 0 else { return giveUp(setters) }; result = beforePrevious / register(3)
+            case .divideQP: guard previous != 0 else { return giveUp(setters) }; result = beforePrevious / previous
+            case .divideQQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = beforePrevious / beforePrevious
             case .lessR: decide(register(2) < register(3)); break operations
             case .lessP: decide(previous < register(3)); break operations
             case .lessQ: decide(beforePrevious < register(3)); break operations
@@ -335,6 +420,31 @@ extension VM {
             case .notEqualP: decide(previous != register(3)); break operations
             case .notEqualQ: decide(beforePrevious != register(3)); break operations
             case .end: break operations
+            case .getter:
+                let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
+                let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
+                guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits else { return giveUp(setters) }
+                let entry = lits[literal + 2]
+                if let v = getterValue(entry, receiver) {
+                    guard isSmallFloat(v) else { return giveUp(setters) }
+                    result = smallFloatValue(v)
+                } else if isSmallFloat(receiver) && !isSmallInt(entry) && fetch(entry, CodeLayout.primitive) == intOop(Self.sqrtPrimitive) {
+                    // The primitive answers the root of a SmallFloat64 (NaN for a negative one) as a Float.
+                    result = smallFloatValue(receiver).squareRoot()
+                } else {
+                    return giveUp(setters)
+                }
+                op += 4     // (the step is 8 bytes: its result register is read from the second half)
+            case .setter:
+                let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
+                let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
+                result = register(3)
+                guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits,
+                      let index = setterIndex(lits[literal + 2], receiver), let o = smallFloatOop(result) else { return giveUp(setters) }
+                undo[3 * setters] = receiver; undo[3 * setters + 1] = UInt64(index); undo[3 * setters + 2] = fetch(receiver, index)
+                setters += 1
+                store(receiver, index, o)
+                op += 4
             }
             r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
             beforePrevious = previous
@@ -348,13 +458,13 @@ extension VM {
             let temp = Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))
             guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else {
                 for k in 0..<i { fp[Int(storeCode.load(fromByteOffset: 3 * k, as: Int8.self))] = saved[k] }
-                forgetDecodedValues()
-                return nil
+                return giveUp(setters)
             }
             saved[i] = fp[temp]
             fp[temp] = o
             decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
         }
+        if failures.pointee != 0 { failures.pointee = 0 }
         let end = ip + Opcode.floatBlock.length + covered
         guard jumps else { return end }
         return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
