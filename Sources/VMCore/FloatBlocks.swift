@@ -1,16 +1,20 @@
 // Float blocks: a run of statements of float arithmetic on temporaries, run in doubles in one dispatch.
 //
 // The compiler emits `floatBlock k` before statements like `zr := zrzr - zizi + cr` (temporaries, float
-// literals, `+ - * /`), optionally ending with the comparison of an inlined `ifTrue:` and its forward
-// conditional jump. The ordinary bytecodes follow it unchanged. On its first run the instruction reads
-// those bytecodes and derives a small register program (`FloatProgram.derive`), kept in its literal slot
-// `k` — an inline-cache slot: empty when installed and when loaded, never saved in an image. Each run
-// checks that every temporary the statements read first holds a SmallFloat64, computes in doubles, and
-// checks that every value to be stored is a SmallFloat64 again; only then does it store them all and skip
-// the ordinary bytecodes (taking the conditional jump itself). If any check fails (a SmallInteger, a
-// boxed float, a result out of SmallFloat64 range, NaN or infinity, a division by zero) it stores
-// nothing and the ordinary bytecodes run exactly as they would without it. Doubles give the same values
-// as the ordinary path: every step there is the same IEEE operation, boxed or not.
+// literals, `+ - * /`, unary sends to temporaries like `iBody x`) or `iBody vx: iBody vx - (dx * mag)` (a
+// one-argument send to a temporary for effect), optionally ending with the comparison of an inlined
+// `ifTrue:` and its forward conditional jump. The ordinary bytecodes follow it unchanged. On its first run
+// the instruction reads those bytecodes and derives a small register program (`FloatProgram.derive`), kept
+// in its literal slot `k` — an inline-cache slot: empty when installed and when loaded, never saved in an
+// image. Each run checks that every temporary the statements read first holds a SmallFloat64, then runs
+// the steps in order in doubles: a unary send whose inline cache holds a getter answers the variable (a
+// SmallFloat64), one holding Float>>sqrt for a SmallFloat64 its root; a send whose cache holds a setter
+// stores at once (keeping the old value). Then it checks that every value to be stored in a temporary is
+// a SmallFloat64 again, stores them all and skips the ordinary bytecodes (taking the conditional jump
+// itself). If any check fails (a SmallInteger, a boxed float, a cache miss or another method, a result
+// out of SmallFloat64 range, NaN or infinity, a division by zero) it undoes the setters, stores nothing,
+// and the ordinary bytecodes run exactly as they would without it. Doubles give the same values as the
+// ordinary path: every step there is the same IEEE operation, boxed or not.
 
 /// How a program reads: a header of 16 bytes, then its registers and what the run writes, then its code.
 ///
