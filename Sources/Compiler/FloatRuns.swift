@@ -9,7 +9,8 @@ import VMCore
 /// arithmetic (`zrzr + zizi > 4.0 ifTrue: […]`). Temporaries in temp vectors (captured and assigned) are
 /// left out. The run must be worth a dispatch: at least two operations, and a float literal or a send
 /// somewhere — so integer code on temporaries alone (`sum := sum + i * j`), whose block would fail at
-/// every run, gets none.
+/// every run, gets none — and no more unary sends than operations (a getter's value copied to a
+/// temporary costs the block more than the interpreter's fused `pushTempSend`/`popStoreTemp`).
 struct FloatRun {
     /// How many statements from `start` the run covers (its condition statement included), or nil.
     /// `forEffect` is how many of the statements are generated for effect (the last may be a value).
@@ -25,14 +26,15 @@ struct FloatRun {
             count = counted
             i += 1
         }
-        return i > start && count.operations >= 2 && count.literals + count.sends >= 1 ? i - start : nil
+        return i > start && count.operations >= 2 && count.operations >= count.getters
+            && count.literals + count.getters + count.setters >= 1 ? i - start : nil
     }
 
     private static let arithmetic: Set<String> = ["+", "-", "*", "/"]
     private static let comparisons: Set<String> = ["<", ">", "<=", ">=", "=", "~="]
 
     private struct Counts {
-        var operations = 0, literals = 0, sends = 0
+        var operations = 0, literals = 0, getters = 0, setters = 0
         /// The temporaries the run assigns so far: no longer receivers (the VM sends to a temporary's
         /// frame slot, which the run writes only at its end).
         var assigned: Set<ObjectIdentifier> = []
@@ -47,7 +49,7 @@ struct FloatRun {
             }
             if let message = statement as? MessageNode, isReceiver(message), message.arguments.count == 1,
                message.selector.hasSuffix(":"), var counted = adding(message.arguments) {
-                counted.sends += 1
+                counted.setters += 1
                 return counted
             }
             return nil
@@ -79,7 +81,7 @@ struct FloatRun {
                 return isFrameTemp(variable)
             case let message as MessageNode where message.arguments.isEmpty:
                 guard isReceiver(message) else { return false }
-                sends += 1
+                getters += 1
                 return true
             case let message as MessageNode:
                 guard message.inlining == nil, arithmetic.contains(message.selector) else { return false }

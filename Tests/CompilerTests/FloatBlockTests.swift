@@ -91,6 +91,7 @@ final class FloatBlockTests: XCTestCase {
             "foo: a | b | b := self x + 1.0 * 2.0. ^ b",                    // not a temporary's
             "foo: a | b | b := a size + 1.0 * 2.0. ^ b",                    // a special selector
             "foo: a | b | a x: 1.0. ^ b",                                   // a setter alone: no operation
+            "foo: a | b c d | b := a x. c := a y. d := a z - a w * a v. ^ d", // more getters than operations (CD)
         ] {
             XCTAssertFalse(listing(method(source)).contains { $0.hasPrefix("floatBlock") }, source)
         }
