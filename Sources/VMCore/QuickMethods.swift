@@ -76,6 +76,14 @@ extension VM {
         return fetch(r, Int(getterIndex))
     }
 
+    /// The index of the variable a setter stores for `r`, given what a send site's inline cache holds for
+    /// `r`'s class (`entry`); nil for any other method or when `r` lacks the variable.
+    @_transparent func setterIndex(_ entry: Oop, _ r: Oop) -> Int? {
+        let index = (entry &- intOop(QuickMethod.setInstVar)) >> 3
+        guard index < 256, hasInstVar(r, Int(index)) else { return nil }
+        return Int(index)
+    }
+
     /// What a send site's inline cache keeps for a method: a quick method's primitive number, so that
     /// a hit answers it without reading the method; any other method itself.
     @inline(__always) func inlineCacheEntry(_ method: Oop) -> Oop {

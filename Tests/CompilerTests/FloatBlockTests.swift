@@ -63,6 +63,40 @@ final class FloatBlockTests: XCTestCase {
         XCTAssertTrue(listing(body).contains { $0.hasPrefix("floatBlock") })
     }
 
+    func testSendsToTemporariesJoinTheRun() {
+        // Getters and setters of temporaries (NBody's statements): no float literal needed.
+        let nbody = method("""
+            foo: iBody with: jBody by: mag
+                | dx dy d |
+                dx := iBody x - jBody x. dy := iBody y - jBody y. d := dx * dx + (dy * dy).
+                iBody vx: iBody vx - (dx * jBody mass * mag).
+                ^ d
+            """)
+        let code = listing(nbody)
+        XCTAssertEqual(code.filter { $0.hasPrefix("floatBlock") }.count, 1, "\(code)")
+        // The VM runs the sends too: the program covers all four statements (up to the setter's pop).
+        let instructions = Instruction.decode(nbody.bytecodes)!
+        let start = instructions.first { $0.opcode == .floatBlock }!.offset + Opcode.floatBlock.length
+        let program = FloatProgram.derive(nbody.bytecodes, from: start) { nbody.literals[$0].floatValue }
+        let end = start + Int(program[0]) + Int(program[1]) << 8
+        let pop = instructions.first { $0.opcode == .pop && $0.offset > start }!
+        XCTAssertEqual(end, pop.offset + Opcode.pop.length, "\(code)")
+        XCTAssertEqual(Array(program[2...5]), [0, 1, 15, 3], "no constant, 1 temp read (mag), 15 steps (6 getters, 8 operations, the setter), 3 stores")
+        // A send to a temporary the run assigned ends it (the VM sends to the frame's slot, written at the end).
+        let sqrt = method("foo: a | s d e | s := a * a + 1.0. d := s sqrt. e := d * 2.0 + a sqrt. ^ e")
+        XCTAssertEqual(listing(sqrt).filter { $0.hasPrefix("floatBlock") }.count, 2, "\(listing(sqrt))")
+        for source in [
+            "foo: a | b | b := a x + a y. ^ b",                               // one operation
+            "foo: a | b | b := (a x: 1.0) + 1.0 * 2.0. ^ b",                // a keyword send in an expression
+            "foo: a | b | b := self x + 1.0 * 2.0. ^ b",                    // not a temporary's
+            "foo: a | b | b := a size + 1.0 * 2.0. ^ b",                    // a special selector
+            "foo: a | b | a x: 1.0. ^ b",                                   // a setter alone: no operation
+            "foo: a | b c d | b := a x. c := a y. d := a z - a w * a v. ^ d", // more getters than operations (CD)
+        ] {
+            XCTAssertFalse(listing(method(source)).contains { $0.hasPrefix("floatBlock") }, source)
+        }
+    }
+
     func testTheDerivationStopsAtWhatItCannotRunInDoubles() {
         // `b := a * 2.0 + 1.0. c := a + 1. …`: the second statement reads an integer literal.
         let m = method("foo: a | b c | b := a * 2.0 + 1.0. c := b * 2.0 - 1.0. c := c + 1. ^ c")
@@ -75,7 +109,7 @@ final class FloatBlockTests: XCTestCase {
         XCTAssertEqual(program[6], 0, "no comparison")
         // Nothing to run: a block at an instruction that is not float arithmetic covers nothing.
         XCTAssertEqual(FloatProgram.derive(m.bytecodes, from: third.offset) { m.literals[$0].floatValue },
-                       [UInt8](repeating: 0, count: 8))
+                       [UInt8](repeating: 0, count: 24), "a header of zeros")
         // A comparison must feed a forward conditional jump.
         var code: [UInt8] = []
         for i in [Instruction(offset: 0, opcode: .pushTemp, a: -1), Instruction(offset: 0, opcode: .pushTemp, a: -1),

@@ -93,6 +93,83 @@ final class FloatBlockEvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("nil spin: 2 from: 1.0 to: 2.0"), "#(2.5 2.0)")
     }
 
+    /// Compiles `source` and a reference copy without float blocks (its float literals sent `yourself`),
+    /// whose selector's first keyword starts with "reference" (`referenceScale:by:` for `scale:by:`).
+    private func compileWithReference(_ source: String, selector: String) throws {
+        try c.rt.compile(source, inClass: "Object")
+        let keyword = String(selector.prefix { $0 != ":" }) + ":"
+        var reference = source.replacingOccurrences(of: keyword, with: "reference" + keyword.prefix(1).uppercased() + keyword.dropFirst())
+        for literal in ["0.5", "1.0", "2.0"] { reference = reference.replacingOccurrences(of: literal, with: "(\(literal) yourself)") }
+        try c.rt.compile(reference, inClass: "Object")
+        XCTAssertGreaterThan(try floatBlocks(of: selector), 0)
+    }
+
+    func testARunThatGivesUpAfterWritingARegisterLeavesNoDecodedValueBehind() throws {
+        // `x := x * 2.0 + 1.0` writes the register x is decoded into; `x / d` then gives up (ZeroDivide is
+        // the bytecodes' to signal). The next activation's x holds the oop that register was decoded from
+        // before: it must be decoded again, not taken from the register (2.0 * 2.0 + 1.0 = 5.0).
+        try c.rt.compile("twice: a over: d | x y k | x := a. k := 0. x := x * 2.0 + 1.0. y := x / d. ^ {x. y}", inClass: "Object")
+        XCTAssertEqual(try floatBlocks(of: "twice:over:"), 1)
+        XCTAssertEqual(try c.print("nil twice: 0.5 over: 4.0"), "#(2.0 0.5)")
+        XCTAssertEqual(try c.print("[nil twice: 0.5 over: 0.0] on: ZeroDivide do: [:e | #zeroDivide]"), "#zeroDivide")
+        XCTAssertEqual(try c.print("nil twice: 0.5 over: 1.0"), "#(2.0 2.0)")
+        XCTAssertEqual(try c.print("nil twice: 2.0 over: 1.0"), "#(5.0 5.0)")
+    }
+
+    func testAStoreThatCannotBeEncodedUndoesTheStoresBeforeIt() throws {
+        // x is stored before y; y (1.2e39) is beyond the SmallFloat64 range, so x must be as it was when the
+        // bytecodes run the statements again (else they would compute 2.0 * 2.0 + 1.0).
+        try compileWithReference("scale: a by: s | x y k | x := a. k := 0. x := x * 2.0 + 1.0. y := x * s. ^ {x. y. y class}",
+                                 selector: "scale:by:")
+        for (a, s) in [("0.5", "6.0e38"), ("0.5", "1.0"), ("0.5", "6.0e38"), ("0.25", "0.5")] {
+            let call = "nil scale: \(a) by: \(s)"
+            XCTAssertEqual(try c.print(call), try c.print(call.replacingOccurrences(of: "scale:", with: "referenceScale:")), call)
+        }
+        XCTAssertEqual(try c.print("(nil scale: 0.5 by: 6.0e38) first"), "2.0")
+        XCTAssertEqual(try c.print("(nil scale: 0.5 by: 6.0e38) last"), "BoxedFloat64")
+    }
+
+    func testAnOperationTakesOverATemporarysRegisterOnlyWhenItsOldValueIsNotReadAfter() throws {
+        // `a := c` gives a the value of `x * 2.0`, computed before `a + 1.0` reads a's old value: a keeps
+        // its own register. x's last value (`e - a`) is computed after every read of its old value, so it
+        // goes into x's register and on to the next run.
+        try compileWithReference("""
+            shuffle: n from: a0 with: x0
+                | a x c d e k |
+                a := a0. x := x0. k := 0.
+                [k < n] whileTrue: [
+                    c := x * 2.0. d := a + 1.0. a := c. e := a * d + 0.5. x := e - a.
+                    k := k + 1].
+                ^ {a. x. c. d. e}
+            """, selector: "shuffle:from:with:")
+        for (n, a, x) in [(1, "0.5", "0.25"), (5, "0.5", "0.25"), (6, "-1.5", "0.125"), (3, "1", "0.5"), (4, "0.5", "1")] {
+            let call = "nil shuffle: \(n) from: \(a) with: \(x)"
+            XCTAssertEqual(try c.print(call), try c.print(call.replacingOccurrences(of: "shuffle:", with: "referenceShuffle:")), call)
+        }
+    }
+
+    func testComparisonsOfEarlierResultsAndSwappedOperands() throws {
+        // The comparison reads the last result (P), the one before (Q) or a register; one with a result
+        // only on the right is run swapped (`2.0 < p` as `p > 2.0`).
+        try compileWithReference("""
+            compare: a with: b
+                | r |
+                r := 0.
+                a * b > (b * 2.0) ifTrue: [r := r + 1].
+                2.0 < (a * b + 1.0) ifTrue: [r := r + 10].
+                a * b - (b * 2.0) <= 0.5 ifTrue: [r := r + 100].
+                a * 2.0 * b >= (a * b * 2.0) ifTrue: [r := r + 1000].
+                a * 2.0 = (b * 2.0) ifFalse: [r := r + 10000].
+                1.0 ~= (a - b * 0.5) ifTrue: [r := r + 100000].
+                ^ r
+            """, selector: "compare:with:")
+        for (a, b) in [("1.5", "2.0"), ("2.0", "2.0"), ("0.5", "-3.0"), ("-0.0", "0.0"), ("3.0", "1.0"), ("1.0e38", "6.0e38"), ("2", "0.5")] {
+            let call = "nil compare: \(a) with: \(b)"
+            XCTAssertEqual(try c.print(call), try c.print(call.replacingOccurrences(of: "compare:", with: "referenceCompare:")), call)
+        }
+        XCTAssertEqual(try c.print("nil compare: 2.0 with: 2.0"), "101110")
+    }
+
     func testDivisionByZeroSignalsAsTheBytecodesDo() throws {
         try c.rt.compile("ratio: a | b q | b := a - a. q := a * 2.0 / b. ^ q", inClass: "Object")
         XCTAssertEqual(try floatBlocks(of: "ratio:"), 1)
