@@ -13,7 +13,7 @@ import os, re, statistics, subprocess, sys
 
 names = sys.argv[1].split()
 rounds = int(sys.argv[2])
-dirs = sys.argv[3:]
+dirs = [os.path.abspath(d) for d in sys.argv[3:]]
 kernel = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'kernel')
 env = dict(os.environ)
 env.setdefault('LO_KERNEL', os.path.normpath(kernel))
