@@ -44,8 +44,9 @@ public final class SQLiteStore: Sendable {
     /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
     public static var exclusiveByDefault: Bool { ProcessInfo.processInfo.environment["LO_EXCLUSIVE"] == "1" }
 
-    /// Whether processes commit through the shared commit log unless said otherwise: `LO_SHARED_LOG=1`.
-    public static var sharedLogByDefault: Bool { ProcessInfo.processInfo.environment["LO_SHARED_LOG"] == "1" }
+    /// Whether processes commit through the shared commit log unless said otherwise: yes, unless the
+    /// environment has `LO_SHARED_LOG=0` (then every commit is its own SQLite transaction and WAL sync).
+    public static var sharedLogByDefault: Bool { ProcessInfo.processInfo.environment["LO_SHARED_LOG"] != "0" }
 
     /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
     /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
