@@ -1,4 +1,4 @@
-// The commit log shared by processes (`sharedLog: true`, LO_SHARED_LOG=1): stores of one file see each
+// The commit log shared by processes (`sharedLog: true`, the default): stores of one file see each
 // other's commits and conflicts, and commits survive processes killed at any point.
 
 import Foundation
