@@ -38,8 +38,8 @@ final class CommitFailureTests: MasterImageTestCase {
     /// Without the shared commit log (`LO_SHARED_LOG=0`), the commit is one SQLite transaction: the
     /// disk refuses it.
     func testACommitOnAFullDiskFailsAndTheRetryCommitsTheSameChanges() throws {
-        setenv("LO_SHARED_LOG", "0", 1)
-        defer { unsetenv("LO_SHARED_LOG") }
+        let restore = setSharedLog("0")
+        defer { restore() }
         var limit = 0
         try assertCommitFailsThenSucceeds(mentioning: "disk full", during: { store in
             XCTAssertNil(store.sharedLog, "opened without the shared log")
@@ -56,6 +56,8 @@ final class CommitFailureTests: MasterImageTestCase {
     /// there is space, reads of it fail with "disk full" (here the session's own, after the commit);
     /// then the image holds it.
     func testACommitOnAFullDiskWithTheSharedLogIsKeptAndReadOnceThereIsSpace() throws {
+        let restore = setSharedLog("1")
+        defer { restore() }
         let rt = try Runtime(image: image)
         let store = try XCTUnwrap(rt.imageStore)
         XCTAssertNotNil(store.sharedLog)
@@ -94,6 +96,13 @@ final class CommitFailureTests: MasterImageTestCase {
             XCTAssertEqual(setrlimit(RLIMIT_FSIZE_, &saved), 0)
         })
     }
+}
+
+/// Sets `LO_SHARED_LOG` for the stores the test opens; answers what puts back the previous value.
+private func setSharedLog(_ value: String) -> () -> Void {
+    let previous = getenv("LO_SHARED_LOG").map { String(cString: $0) }
+    setenv("LO_SHARED_LOG", value, 1)
+    return { if let previous { setenv("LO_SHARED_LOG", previous, 1) } else { unsetenv("LO_SHARED_LOG") } }
 }
 
 /// RLIMIT_FSIZE as `getrlimit` and `setrlimit` take it on Glibc (an enum there, an Int32 elsewhere).
