@@ -3,6 +3,7 @@
 // commit ids and opaque payloads; what a payload holds is LoggedCommit's business.
 
 import Foundation
+import Synchronization
 
 /// One open commit log. Not thread-safe: it lives in a `Mutex` (ExclusiveLog, SharedLog), whose holder
 /// alone uses it, and may be handed on under that lock (hence unchecked). Shared by processes, each
@@ -37,6 +38,8 @@ final class CommitLog: @unchecked Sendable {
     static let firstRecord = 4096
     static let recordHeaderLength = 24
     static let maximumPayload = 256 << 20
+    /// Tests: while set, growing the file fails as it does on a full disk.
+    static let growthFailsForTests = Atomic<Bool>(false)
 
     /// Opens the log at `path` and reads its records, or makes a new empty one after `base` if the file
     /// is absent or empty (`preallocating` bytes of zeros). A file that is not a log, or whose header is
@@ -286,6 +289,7 @@ final class CommitLog: @unchecked Sendable {
     private func allocate(upTo size: Int) throws(StoreError) {
         var status = stat()  // another process may have grown the file
         if fstat(descriptor, &status) == 0 { allocated = max(allocated, Int(status.st_size)) }
+        if allocated < size && Self.growthFailsForTests.load(ordering: .relaxed) { throw .diskFull(path: path) }
         let chunk = [UInt8](repeating: 0, count: 1 << 20)
         while allocated < size {
             let count = min(chunk.count, size - allocated)
@@ -300,7 +304,7 @@ final class CommitLog: @unchecked Sendable {
             let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else {
-                throw errno == ENOSPC ? .diskFull(path: path) : Self.ioError(path, "cannot write the commit log")
+                throw errno == ENOSPC || errno == EDQUOT ? .diskFull(path: path) : Self.ioError(path, "cannot write the commit log")
             }
             done += written
         }

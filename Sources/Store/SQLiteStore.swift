@@ -44,15 +44,17 @@ public final class SQLiteStore: Sendable {
     /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
     public static var exclusiveByDefault: Bool { ProcessInfo.processInfo.environment["LO_EXCLUSIVE"] == "1" }
 
-    /// Whether processes commit through the shared commit log unless said otherwise: `LO_SHARED_LOG=1`.
-    public static var sharedLogByDefault: Bool { ProcessInfo.processInfo.environment["LO_SHARED_LOG"] == "1" }
+    /// Whether processes commit through the shared commit log unless said otherwise: yes, unless the
+    /// environment has `LO_SHARED_LOG=0` (then every commit is its own SQLite transaction and WAL sync).
+    public static var sharedLogByDefault: Bool { ProcessInfo.processInfo.environment["LO_SHARED_LOG"] != "0" }
 
     /// Opens the store at `path`; with `create`, makes a new store if the file is absent or empty.
     /// A file that is not a store (or is damaged) throws `StoreError` and is left untouched.
     /// `exclusive`: this process alone has the store open, and commits go through the commit log
     /// (Docs/Store.md "The commit log"); an open that another process's open excludes throws `inUse`.
-    /// `sharedLog` (not exclusive): commits go through the commit log shared by every process that
-    /// opens the store so; every process must open it the same way (else `inUse`).
+    /// `sharedLog` (not exclusive; the default unless `LO_SHARED_LOG=0`): commits go through the commit
+    /// log shared by every process that opens the store so; every process must open it the same way
+    /// (else `inUse`). Without it, each commit is its own SQLite transaction and WAL sync.
     public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault,
                             sharedLog: Bool = sharedLogByDefault) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
@@ -88,7 +90,7 @@ public final class SQLiteStore: Sendable {
                     break
                 }
                 guard Date() < deadline else {
-                    throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (set LO_SHARED_LOG=1 in every process, or in none)")
+                    throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (LO_SHARED_LOG=0 in every process, or in none)")
                 }
                 flock(lock.descriptor, LOCK_UN)
                 usleep(2000)

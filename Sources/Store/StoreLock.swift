@@ -46,7 +46,7 @@ enum StoreLock {
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         if !tryLock(descriptor, LOCK_EX) {
-            throw StoreError.inUse(path: path, detail: "other processes share its commit log (LO_SHARED_LOG=1): open it the same way")
+            throw StoreError.inUse(path: path, detail: "other processes share its commit log: open it the same way (not with LO_SHARED_LOG=0)")
         }
     }
 

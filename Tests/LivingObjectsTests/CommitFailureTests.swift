@@ -35,15 +35,47 @@ final class CommitFailureTests: MasterImageTestCase {
         XCTAssertEqual(try ImageFile(path: image).check().problems, [], file: file, line: line)
     }
 
+    /// Without the shared commit log (`LO_SHARED_LOG=0`), the commit is one SQLite transaction: the
+    /// disk refuses it.
     func testACommitOnAFullDiskFailsAndTheRetryCommitsTheSameChanges() throws {
+        let restore = setSharedLog("0")
+        defer { restore() }
         var limit = 0
         try assertCommitFailsThenSucceeds(mentioning: "disk full", during: { store in
+            XCTAssertNil(store.sharedLog, "opened without the shared log")
             limit = Int(try store.write { try $0.integer("PRAGMA page_count")! }) + 8
             try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(limit)") }
         }, after: { store in
             try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1073741823") }
         })
         XCTAssertGreaterThan(limit, 8)
+    }
+
+    /// With the shared commit log (the default), a commit whose record fits in the log's preallocated
+    /// space is acknowledged even though the database cannot take it yet: it is durable and kept. Until
+    /// there is space, reads of it fail with "disk full" (here the session's own, after the commit);
+    /// then the image holds it.
+    func testACommitOnAFullDiskWithTheSharedLogIsKeptAndReadOnceThereIsSpace() throws {
+        let restore = setSharedLog("1")
+        defer { restore() }
+        let rt = try Runtime(image: image)
+        let store = try XCTUnwrap(rt.imageStore)
+        XCTAssertNotNil(store.sharedLog)
+        _ = try rt.evaluateAndPrint("Counter := 2. Smalltalk at: #Fresh put: ((ByteArray new: 4000000) at: 4000000 put: 7; yourself). 0")
+        let head = try store.headCommit()
+        try store.drainLog()
+        let limit = Int(try store.write { try $0.integer("PRAGMA page_count")! }) + 8
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(limit)") }
+
+        _ = try? rt.evaluateAndPrint("System commit")  // what runs after it may need a read that fails
+        let commit = try store.headCommit()
+        XCTAssertEqual(commit.rawValue, head.rawValue + 1, "the commit is acknowledged")
+        XCTAssertThrowsError(try store.load(oid: 1, asOf: commit)) { XCTAssertEqual($0 as? StoreError, .diskFull(path: image)) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: image + "-log"))
+
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1073741823") }
+        XCTAssertEqual(try Runtime(image: image).evaluateAndPrint("{ Counter. Fresh size. Fresh last }"), "#(2 4000000 7)")
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
     }
 
     func testACommitWhoseWritesFailFailsAndTheRetryCommitsTheSameChanges() throws {
@@ -64,6 +96,13 @@ final class CommitFailureTests: MasterImageTestCase {
             XCTAssertEqual(setrlimit(RLIMIT_FSIZE_, &saved), 0)
         })
     }
+}
+
+/// Sets `LO_SHARED_LOG` for the stores the test opens; answers what puts back the previous value.
+private func setSharedLog(_ value: String) -> () -> Void {
+    let previous = getenv("LO_SHARED_LOG").map { String(cString: $0) }
+    setenv("LO_SHARED_LOG", value, 1)
+    return { if let previous { setenv("LO_SHARED_LOG", previous, 1) } else { unsetenv("LO_SHARED_LOG") } }
 }
 
 /// RLIMIT_FSIZE as `getrlimit` and `setrlimit` take it on Glibc (an enum there, an Int32 elsewhere).

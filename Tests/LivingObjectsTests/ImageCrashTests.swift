@@ -44,17 +44,27 @@ final class ImageCrashTests: MasterImageTestCase {
           n < 25 or: [((left at: 3) at: 300000) = (n - (n \\\\ 25) \\\\ 256)] }
         """
 
+    /// `lo` commits through SQLite, each commit its own transaction and WAL sync (`LO_SHARED_LOG=0`).
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
-        try killRepeatedly(exclusive: false)
+        try killRepeatedly(.sqlite)
     }
 
     /// `lo` opens the image exclusively (`LO_EXCLUSIVE=1`): commits are acknowledged after the commit
     /// log's sync; `lo check` and the parent's open replay what the killed child had not applied.
     func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheCommitLog() throws {
-        try killRepeatedly(exclusive: true)
+        try killRepeatedly(.exclusive)
     }
 
-    private func killRepeatedly(exclusive: Bool) throws {
+    /// `lo` commits through the commit log shared by processes (the default); `lo check` and the
+    /// parent's open replay what the killed child had not applied.
+    func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheSharedLog() throws {
+        try killRepeatedly(.sharedLog)
+    }
+
+    private enum Mode: String { case sqlite, exclusive, sharedLog }
+
+    private func killRepeatedly(_ mode: Mode) throws {
+        let exclusive = mode == .exclusive
         let kills = Int(ProcessInfo.processInfo.environment["IMAGE_TORTURE_KILLS"] ?? "") ?? 15
         let script = path("torture.st")
         try Self.torture.write(toFile: script, atomically: true, encoding: .utf8)
@@ -62,6 +72,7 @@ final class ImageCrashTests: MasterImageTestCase {
         for round in 0..<kills {
             let child = try LoProcess.make(["run", "--image", image, script], in: directory)
             child.environment?["LO_EXCLUSIVE"] = exclusive ? "1" : nil
+            child.environment?["LO_SHARED_LOG"] = mode == .sharedLog ? "1" : "0"
             let output = Pipe(), errors = Pipe()
             let printed = Collected()
             child.standardOutput = output
@@ -105,8 +116,8 @@ final class ImageCrashTests: MasterImageTestCase {
             committed = max(found, committed)
         }
         XCTAssertGreaterThan(acknowledged, kills, "the loop should commit several times per round")
-        if exclusive { XCTAssertGreaterThan(leftLogs, kills / 2, "lo commits through the log") }
-        print("image crash test\(exclusive ? " (commit log)" : ""): \(kills) kills, \(acknowledged) acknowledged commits all present, "
+        if mode != .sqlite { XCTAssertGreaterThan(leftLogs, kills / 2, "lo commits through the log") }
+        print("image crash test (\(mode.rawValue)): \(kills) kills, \(acknowledged) acknowledged commits all present, "
               + "\(inFlightFound) unacknowledged commits found durable, \(committed) commits in all")
     }
 }

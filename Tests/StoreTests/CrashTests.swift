@@ -8,22 +8,31 @@ import XCTest
 final class CrashTests: XCTestCase {
     private let directory = TemporaryDirectory()
 
+    /// The child commits through SQLite, each commit its own transaction and WAL sync (LO_SHARED_LOG=0).
     func testEveryAcknowledgedCommitSurvivesSIGKILL() throws {
-        try killRepeatedly(exclusive: false)
+        try killRepeatedly(.sqlite)
     }
 
     /// The child opens the store exclusively: its commits are acknowledged after the commit log's sync,
     /// and the parent's open replays what the child had not applied to SQLite yet.
     func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheCommitLog() throws {
-        try killRepeatedly(exclusive: true)
+        try killRepeatedly(.exclusive)
     }
 
-    private func killRepeatedly(exclusive: Bool) throws {
+    /// The child commits through the commit log shared by processes (the default); the parent's open,
+    /// alone, replays what the child had not applied.
+    func testEveryAcknowledgedCommitSurvivesSIGKILLWithTheSharedLog() throws {
+        try killRepeatedly(.sharedLog)
+    }
+
+    private enum Mode: String { case sqlite, exclusive, sharedLog }
+
+    private func killRepeatedly(_ mode: Mode) throws {
         let executable = try storeTortureExecutable()
-        let path = directory.file(exclusive ? "torture-exclusive.lo" : "torture.lo")
+        let exclusive = mode == .exclusive
+        let path = directory.file("torture-\(mode.rawValue).lo")
         let kills = Int(ProcessInfo.processInfo.environment["STORE_TORTURE_KILLS"] ?? "") ?? 100
-        var environment = ProcessInfo.processInfo.environment
-        environment["LO_EXCLUSIVE"] = exclusive ? "1" : nil
+        let environment = childEnvironment(sharedLog: mode == .sharedLog, exclusive: exclusive)
         var leftLogs = 0
         var acknowledged = 0, maximum = 0
         for round in 0..<kills {
@@ -50,7 +59,7 @@ final class CrashTests: XCTestCase {
             }
             if FileManager.default.fileExists(atPath: path + "-log") { leftLogs += 1 }
             let store: SQLiteStore
-            do { store = try SQLiteStore.open(path: path, exclusive: false) } catch StoreError.fileNotFound, StoreError.notAStore {
+            do { store = try SQLiteStore.open(path: path, exclusive: false, sharedLog: mode == .sharedLog) } catch StoreError.fileNotFound, StoreError.notAStore {
                 // Killed before it had made the store (a loaded machine may start it slowly): nothing to check.
                 XCTAssertTrue(acks.isEmpty, "round \(round): commits acknowledged, but no store")
                 continue
@@ -72,7 +81,7 @@ final class CrashTests: XCTestCase {
             acknowledged += acks.count
         }
         XCTAssertGreaterThan(acknowledged, kills, "the child should commit several times per round")
-        if exclusive { XCTAssertGreaterThan(leftLogs, kills / 2, "the child commits through the log") }
-        print("crash test\(exclusive ? " (commit log)" : ""): \(kills) kills, \(acknowledged) acknowledged commits, all present")
+        if mode != .sqlite { XCTAssertGreaterThan(leftLogs, kills / 2, "the child commits through the log") }
+        print("crash test (\(mode.rawValue)): \(kills) kills, \(acknowledged) acknowledged commits, all present")
     }
 }

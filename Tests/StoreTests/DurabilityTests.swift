@@ -12,7 +12,7 @@ final class DurabilityTests: XCTestCase {
     private func syncs(_ store: SQLiteStore) -> Int { store.walSync.completed.load(ordering: .relaxed) }
 
     func testEveryWritePathSyncsTheWALBeforeItReturns() throws {
-        let store = try SQLiteStore.open(path: directory.file("sync.lo"), create: true)
+        let store = try SQLiteStore.open(path: directory.file("sync.lo"), create: true, sharedLog: false)
         XCTAssertEqual(try store.writer.withLock { try $0.integer("PRAGMA synchronous") }, 1, "NORMAL: the store syncs")
         func expectSync(_ what: String, _ body: () throws -> Void) rethrows {
             let before = syncs(store)
@@ -54,8 +54,8 @@ final class DurabilityTests: XCTestCase {
     /// inside its sync: the sync no longer holds SQLite's write lock.
     func testAnotherWriterCommitsWhileOneSyncs() throws {
         let path = directory.file("overlap.lo")
-        let first = try SQLiteStore.open(path: path, create: true)
-        let second = try SQLiteStore.open(path: path)
+        let first = try SQLiteStore.open(path: path, create: true, sharedLog: false)
+        let second = try SQLiteStore.open(path: path, sharedLog: false)
         let oids = try first.allocateOIDs(count: 2)
         let inSync = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         first.walSync.beforeSync.withLock { $0 = { inSync.signal(); release.wait() } }
@@ -131,7 +131,7 @@ final class DurabilityTests: XCTestCase {
     /// failing with SQLITE_BUSY.
     func testWritersOfSeveralStoresWaitForEachOther() throws {
         let path = directory.file("busy.lo")
-        let stores = try [SQLiteStore.open(path: path, create: true)] + (1..<4).map { _ in try SQLiteStore.open(path: path) }
+        let stores = try [SQLiteStore.open(path: path, create: true, sharedLog: false)] + (1..<4).map { _ in try SQLiteStore.open(path: path, sharedLog: false) }
         let oids = try stores[0].allocateOIDs(count: 8)
         let failures = Mutex<[String]>([])
         runThreads(8) { session in

@@ -113,9 +113,10 @@ final class FileErrorTests: XCTestCase {
         XCTAssertEqual(try store.allocateOIDs(count: 1), oids.upperBound..<oids.upperBound + 1)
     }
 
+    /// Without the shared log (each commit its own SQLite transaction), a commit the disk cannot take fails.
     func testACommitOnAFullDiskFailsCleanlyAndSucceedsOnceThereIsSpace() throws {
         let path = try storeFile(objects: 10)
-        let store = try SQLiteStore.open(path: path)
+        let store = try SQLiteStore.open(path: path, sharedLog: false)
         let pages = try store.write { try $0.integer("PRAGMA page_count")! }
         try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(pages + 4)") }
 
@@ -133,6 +134,93 @@ final class FileErrorTests: XCTestCase {
         try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1000000") }
         let commit = try store.commit(base: head, writes: writes, roots: ["more": oids.lowerBound], author: "t", message: "retry")
         XCTAssertEqual(try store.loadCluster(startingAt: oids.lowerBound, limit: 30_000, asOf: commit), writes)
+        XCTAssertEqual(try store.check(), [])
+    }
+
+    // MARK: A full disk and the shared commit log
+
+    /// SQLite's file may not grow by more than a few pages: the disk is full for the apply of the log.
+    private func fillTheDisk(_ store: SQLiteStore) throws {
+        let pages = try store.write { try $0.integer("PRAGMA page_count")! }
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = \(pages + 4)") }
+    }
+
+    private func freeSpace(_ store: SQLiteStore) throws {
+        try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1000000") }
+    }
+
+    private func manyObjects(_ store: SQLiteStore) throws -> [StoredObject] {
+        let oids = try store.allocateOIDs(count: 20_000)
+        return oids.map { StoredObject(oid: $0, classOID: oids.lowerBound, format: 1, slots: [smallInteger(Int($0)), ref($0)]) }
+    }
+
+    /// With the shared log, a commit is acknowledged once its record is synced in the log's preallocated
+    /// space: it is durable, so it is kept. Reads that need it until SQLite has it fail with `diskFull`
+    /// (they do not wait), older snapshots read as before, and once there is space everything reads.
+    func testOnAFullDiskACommitInTheSharedLogIsKeptAndReadsOfItFailUntilThereIsSpace() throws {
+        let path = try storeFile(objects: 10)
+        let store = try SQLiteStore.open(path: path, sharedLog: true)
+        let head = try store.headCommit()
+        let writes = try manyObjects(store)
+        let first = writes[0].oid
+        try fillTheDisk(store)
+
+        let commit = try store.commit(base: head, writes: writes, roots: ["more": first], author: "t", message: "kept")
+        XCTAssertEqual(try store.headCommit(), commit)
+        for _ in 0..<2 {  // the background apply retries meanwhile, and fails again
+            XCTAssertThrowsError(try store.load(oid: first, asOf: commit)) { XCTAssertEqual($0 as? StoreError, .diskFull(path: path)) }
+            XCTAssertThrowsError(try store.check()) { XCTAssertEqual($0 as? StoreError, .diskFull(path: path)) }
+            Thread.sleep(forTimeInterval: 0.15)
+        }
+        XCTAssertNil(try store.load(oid: first, asOf: head), "a snapshot before the commit reads as before")
+        XCTAssertNotNil(try store.root(named: "Smalltalk", asOf: head))
+
+        try freeSpace(store)
+        XCTAssertEqual(try store.loadCluster(startingAt: first, limit: 30_000, asOf: commit), writes)
+        XCTAssertEqual(try store.root(named: "more", asOf: commit), first)
+        XCTAssertEqual(try store.check(), [])
+    }
+
+    /// A store closed while the disk is full keeps its acknowledged commit in the log: the next open
+    /// (with space) applies it.
+    func testACommitInTheSharedLogSurvivesClosingWhileTheDiskIsFull() throws {
+        let path = try storeFile(objects: 10)
+        var store: SQLiteStore? = try SQLiteStore.open(path: path, sharedLog: true)
+        let head = try store!.headCommit()
+        let writes = try manyObjects(store!)
+        try fillTheDisk(store!)
+        let commit = try store!.commit(base: head, writes: writes, roots: ["more": writes[0].oid], author: "t", message: "kept")
+        store = nil
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-log"), "the log keeps what SQLite could not take")
+
+        let reopened = try SQLiteStore.open(path: path, sharedLog: true)
+        XCTAssertEqual(try reopened.headCommit(), commit)
+        XCTAssertEqual(try reopened.loadCluster(startingAt: writes[0].oid, limit: 30_000, asOf: commit), writes)
+        XCTAssertEqual(try reopened.check(), [])
+    }
+
+    /// When the log itself cannot grow to take a commit, the commit fails with `diskFull` and nothing
+    /// of it is visible; the caller keeps its changes, and the same commit succeeds once there is space.
+    func testACommitTheSharedLogCannotGrowForFailsWithDiskFullAndCanBeRetried() throws {
+        let path = try storeFile(objects: 10)
+        let store = try SQLiteStore.open(path: path, sharedLog: true)
+        let head = try store.headCommit()
+        // 140 byte objects of 60 KB (stored inline, so in the log record): more than the log's 8 MB.
+        let oids = try store.allocateOIDs(count: 140)
+        let writes = oids.map { StoredObject(oid: $0, classOID: 1, format: 16, bytes: [UInt8](repeating: UInt8($0 % 251), count: 60_000)) }
+        CommitLog.growthFailsForTests.store(true, ordering: .relaxed)
+        defer { CommitLog.growthFailsForTests.store(false, ordering: .relaxed) }
+        XCTAssertThrowsError(try store.commit(base: head, writes: writes, roots: ["big": oids.lowerBound], author: "t", message: "too big")) {
+            XCTAssertEqual($0 as? StoreError, .diskFull(path: path + "-log"))
+        }
+        XCTAssertEqual(try store.headCommit(), head)
+        XCTAssertNil(try store.load(oid: oids.lowerBound, asOf: head))
+        XCTAssertNil(try store.root(named: "big", asOf: head))
+        XCTAssertEqual(try store.check(), [])
+
+        CommitLog.growthFailsForTests.store(false, ordering: .relaxed)
+        let commit = try store.commit(base: head, writes: writes, roots: ["big": oids.lowerBound], author: "t", message: "retry")
+        XCTAssertEqual(try store.load(oids: Array(oids), asOf: commit), writes)
         XCTAssertEqual(try store.check(), [])
     }
 }

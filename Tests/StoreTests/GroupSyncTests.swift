@@ -28,7 +28,7 @@ final class GroupSyncTests: XCTestCase {
     /// and wait; the first one's sync then covers all three: one sync for three commits.
     func testOneSyncCoversTheCommitsThatReturnedBeforeItBegan() throws {
         let path = directory.file("covered.lo")
-        let stores = try [SQLiteStore.open(path: path, create: true), SQLiteStore.open(path: path), SQLiteStore.open(path: path)]
+        let stores = try [SQLiteStore.open(path: path, create: true, sharedLog: false), SQLiteStore.open(path: path, sharedLog: false), SQLiteStore.open(path: path, sharedLog: false)]
         let oids = try stores[0].allocateOIDs(count: 3)
         for store in stores.dropFirst() { _ = try store.allocateOIDs(count: 1) }  // each opens the shared page
         for store in stores { group(store).stuckAfter.store(60_000_000_000, ordering: .relaxed) }
@@ -59,7 +59,7 @@ final class GroupSyncTests: XCTestCase {
     /// the second store syncs for itself once the first lets go.
     func testASyncThatBeganEarlierDoesNotCoverALaterCommit() throws {
         let path = directory.file("later.lo")
-        let first = try SQLiteStore.open(path: path, create: true), second = try SQLiteStore.open(path: path)
+        let first = try SQLiteStore.open(path: path, create: true, sharedLog: false), second = try SQLiteStore.open(path: path, sharedLog: false)
         let oids = try first.allocateOIDs(count: 2)
         _ = try second.allocateOIDs(count: 1)
         for store in [first, second] { group(store).stuckAfter.store(60_000_000_000, ordering: .relaxed) }
@@ -87,7 +87,7 @@ final class GroupSyncTests: XCTestCase {
     /// `durable` never passes `written`, and each sync call either synced or was covered.
     func testManyStoresCommittingAtOnce() throws {
         let path = directory.file("many.lo")
-        let stores = try [SQLiteStore.open(path: path, create: true)] + (1..<8).map { _ in try SQLiteStore.open(path: path) }
+        let stores = try [SQLiteStore.open(path: path, create: true, sharedLog: false)] + (1..<8).map { _ in try SQLiteStore.open(path: path, sharedLog: false) }
         let oids = try stores[0].allocateOIDs(count: 8)
         for store in stores.dropFirst() { _ = try store.allocateOIDs(count: 1) }
         let before = stores.map { (syncs($0), covered($0), $0.groupCommitStatistics.batches) }
@@ -144,7 +144,7 @@ final class GroupSyncTests: XCTestCase {
 
     func testAHolderKilledInsideItsSyncBlocksNobody() throws {
         let path = directory.file("killed.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         group(store).stuckAfter.store(60_000_000_000, ordering: .relaxed)  // no way around it but taking it over
         let child = try holdTheMutex(of: path)
@@ -165,7 +165,7 @@ final class GroupSyncTests: XCTestCase {
 
     func testAStoppedHolderIsWaitedForOnlySoLong() throws {
         let path = directory.file("stopped.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         group(store).stuckAfter.store(200_000_000, ordering: .relaxed)
         let child = try holdTheMutex(of: path)
@@ -187,7 +187,7 @@ final class GroupSyncTests: XCTestCase {
     /// stayed one too high for good: every later sync made a wake call, until the file was rebuilt.)
     func testAWriterKilledAsleepCostsOneWakeCall() throws {
         let path = directory.file("sleeper.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         group(store).whileLocked.withLock { $0 = { stage in if stage == .locked { holding.signal(); release.wait() } } }
@@ -198,6 +198,7 @@ final class GroupSyncTests: XCTestCase {
         let child = Process()  // commits to the same file: its first write waits for our sync
         child.executableURL = try storeTortureExecutable()
         child.arguments = [path, "sleeper"]
+        child.environment = childEnvironment(sharedLog: false)
         child.standardOutput = FileHandle.nullDevice
         try child.run()
         let area = group(store).area
@@ -222,7 +223,7 @@ final class GroupSyncTests: XCTestCase {
     /// The same without a process: the mark alone, as a dead sleeper leaves it.
     func testAMarkWithoutSleepersIsClearedByTheNextSync() throws {
         let path = directory.file("mark.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         group(store).markSleepers()
         let wakes = group(store).wakeCalls.load(ordering: .relaxed)
@@ -246,7 +247,7 @@ final class GroupSyncTests: XCTestCase {
                         Data(repeating: 0x41, count: 10_000), Data()]
         for (index, bad) in contents.enumerated() {
             XCTAssertTrue(FileManager.default.createFile(atPath: path + "-sync", contents: bad))
-            let store = try SQLiteStore.open(path: path, create: true)
+            let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
             let before = syncs(store)
             let oid = try store.allocateOIDs(count: 1).lowerBound
             XCTAssertNotNil(store.walSync.group, "case \(index)")
@@ -266,7 +267,7 @@ final class GroupSyncTests: XCTestCase {
         let other = open(path + "-sync", O_RDONLY)
         defer { close(other) }
         XCTAssertEqual(flock(other, LOCK_SH), 0)
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let before = syncs(store)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         let head = try store.commit(base: try store.headCommit(), writes: [object(oid, 7)], author: "t", message: "alone")
@@ -280,7 +281,7 @@ final class GroupSyncTests: XCTestCase {
     func testAnUnusableSyncPathOnlyMeansSyncingAlone() throws {
         let path = directory.file("dir.lo")
         try FileManager.default.createDirectory(atPath: path + "-sync", withIntermediateDirectories: false)
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let before = syncs(store)
         _ = try store.allocateOIDs(count: 1)
         XCTAssertNil(store.walSync.group)
@@ -290,13 +291,13 @@ final class GroupSyncTests: XCTestCase {
     /// Made by the first write, removed by the last store to close; a store that only reads makes none.
     func testTheFileLivesAsLongAsItsWriters() throws {
         let path = directory.file("life.lo")
-        _ = try SQLiteStore.open(path: path, create: true).allocateOIDs(count: 1)
+        _ = try SQLiteStore.open(path: path, create: true, sharedLog: false).allocateOIDs(count: 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-sync"), "removed with the only store")
-        var first: SQLiteStore? = try SQLiteStore.open(path: path)
+        var first: SQLiteStore? = try SQLiteStore.open(path: path, sharedLog: false)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-sync"), "opening alone writes nothing")
         _ = try first!.allocateOIDs(count: 1)
         XCTAssertTrue(syncFileIsValid(path))
-        var second: SQLiteStore? = try SQLiteStore.open(path: path)
+        var second: SQLiteStore? = try SQLiteStore.open(path: path, sharedLog: false)
         _ = try second!.allocateOIDs(count: 1)
         XCTAssertTrue(first!.walSync.group!.counters.written >= 2, "both use the same page")
         first = nil
@@ -304,7 +305,7 @@ final class GroupSyncTests: XCTestCase {
         second = nil
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-sync"))
 
-        let reader = try SQLiteStore.open(path: path)
+        let reader = try SQLiteStore.open(path: path, sharedLog: false)
         _ = try reader.load(oids: [], asOf: try reader.headCommit())
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-sync"), "reading makes none")
     }
@@ -312,10 +313,10 @@ final class GroupSyncTests: XCTestCase {
     /// Removed while in use (by hand): the stores opened later use a new file; everyone still syncs.
     func testAFileRemovedWhileInUse() throws {
         let path = directory.file("removed.lo")
-        let first = try SQLiteStore.open(path: path, create: true)
+        let first = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oids = try first.allocateOIDs(count: 2)
         try FileManager.default.removeItem(atPath: path + "-sync")
-        let second = try SQLiteStore.open(path: path)
+        let second = try SQLiteStore.open(path: path, sharedLog: false)
         let before = (syncs(first), syncs(second))
         var head = try second.commit(base: try second.headCommit(), writes: [object(oids.lowerBound, 1)], author: "t", message: "new file")
         XCTAssertTrue(syncFileIsValid(path))

@@ -61,6 +61,7 @@ final class HeaderTests: XCTestCase {
         let commit = try store.commit(base: try store.headCommit(),
                                       writes: [StoredObject(oid: oid, classOID: oid, format: 2, slots: [smallInteger(1), smallInteger(2)])],
                                       author: "t", message: "one")
+        try store.drainLog()  // in SQLite before the edit (with the shared log it is applied later)
         let threeSlots = RecordCoding.encode(StoredObject(oid: oid, classOID: oid, format: 2, slots: [1, 1, 1].map(smallInteger)))
         try store.write { connection in
             let update = try connection.statement("UPDATE objects SET header = ? WHERE oid = ?")
@@ -183,6 +184,7 @@ final class LongContentsTests: XCTestCase {
         let small = oids.filter { $0 != long.oid && $0 != text.oid }
             .map { StoredObject(oid: $0, classOID: oids[0], format: 1, slots: [smallInteger(Int($0))]) }
         let commit = try store.commit(base: try store.headCommit(), writes: small + [long, text], author: "t", message: "m")
+        try store.drainLog()  // in SQLite before it is counted (with the shared log it is applied later)
         XCTAssertEqual(try count("SELECT count(*) FROM long_contents"), 2)
         XCTAssertEqual(try count("SELECT count(*) FROM objects WHERE typeof(contents) = 'integer'"), 2)
         XCTAssertEqual(try store.load(oids: [long.oid, text.oid], asOf: commit), [long, text])

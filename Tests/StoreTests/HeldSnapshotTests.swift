@@ -15,7 +15,7 @@ final class HeldSnapshotTests: XCTestCase {
 
     func testACommitKeepsTheSnapshotAndAnIdleStoreLetsItGo() throws {
         let path = directory.file("idle.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         var head = try store.headCommit()
         var sawHeld = false, last = 0
@@ -45,7 +45,7 @@ final class HeldSnapshotTests: XCTestCase {
     /// restarts from its beginning instead of growing.
     func testTheWALStaysAtTheCheckpointSize() throws {
         let path = directory.file("wal.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         var head = try store.headCommit()
         var largest = 0
@@ -63,8 +63,8 @@ final class HeldSnapshotTests: XCTestCase {
     /// so it begins afresh and sees the other's commit (its head, and the conflict).
     func testCommitsOfAnotherStoreInBetweenAreSeen() throws {
         let path = directory.file("two.lo")
-        let first = try SQLiteStore.open(path: path, create: true)
-        let second = try SQLiteStore.open(path: path)
+        let first = try SQLiteStore.open(path: path, create: true, sharedLog: false)
+        let second = try SQLiteStore.open(path: path, sharedLog: false)
         let oids = try first.allocateOIDs(count: 2)
         var head = try first.headCommit()
         for value in 1...50 {

@@ -91,3 +91,12 @@ func storeTortureExecutable() throws -> URL {
     }
     throw XCTSkip("store-torture is not built beside the tests (swift build --product store-torture)")
 }
+
+/// The environment for a child process that opens its stores as the test's do: through the shared
+/// commit log or not (`LO_SHARED_LOG`), exclusively or not (`LO_EXCLUSIVE`).
+func childEnvironment(sharedLog: Bool, exclusive: Bool = false) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    environment["LO_SHARED_LOG"] = sharedLog ? "1" : "0"
+    environment["LO_EXCLUSIVE"] = exclusive ? "1" : nil
+    return environment
+}

@@ -20,8 +20,8 @@ final class WALBoundTests: XCTestCase {
     /// Four stores, each with two threads committing (group commit), and a reader.
     func testSeveralStoresCommittingWithoutAPauseKeepTheWALBounded() throws {
         let path = directory.file("stores.lo")
-        let stores = try [SQLiteStore.open(path: path, create: true)] + (1..<4).map { _ in try SQLiteStore.open(path: path) }
-        let reader = try SQLiteStore.open(path: path)
+        let stores = try [SQLiteStore.open(path: path, create: true, sharedLog: false)] + (1..<4).map { _ in try SQLiteStore.open(path: path, sharedLog: false) }
+        let reader = try SQLiteStore.open(path: path, sharedLog: false)
         let sessions = 2 * stores.count
         let pairs = try stores[0].allocateOIDs(count: 2 * sessions)
         let start = try stores[0].headCommit()
@@ -90,7 +90,7 @@ final class WALBoundTests: XCTestCase {
     func testSeveralProcessesCommittingWithoutAPauseKeepTheWALBoundedAndLoseNothing() throws {
         let executable = try storeTortureExecutable()
         let path = directory.file("processes.lo")
-        _ = try SQLiteStore.open(path: path, create: true)  // before the children, which would race to make it
+        _ = try SQLiteStore.open(path: path, create: true, sharedLog: false)  // before the children, which would race to make it
         let lanes = (0..<4).map { "counter-\($0)" }
         let watcher = WALWatcher(path + "-wal")
         func file(_ lane: String, _ name: String) throws -> FileHandle {
@@ -101,6 +101,7 @@ final class WALBoundTests: XCTestCase {
             let child = Process()
             child.executableURL = executable
             child.arguments = [path, lane]
+            child.environment = childEnvironment(sharedLog: false)
             child.standardOutput = try file(lane, "out")
             child.standardError = try file(lane, "err")
             try child.run()
@@ -126,7 +127,7 @@ final class WALBoundTests: XCTestCase {
         XCTAssertEqual(running, [true, true, true, true], "a child stopped by itself: \(lanes.map { output($0, "err") })")
         XCTAssertGreaterThanOrEqual(made, target, "the children made too few commits to fill the WAL")
         XCTAssertLessThanOrEqual(largest, bound, "the WAL reached \(largest) bytes")
-        let store = try SQLiteStore.open(path: path)
+        let store = try SQLiteStore.open(path: path, sharedLog: false)
         XCTAssertEqual(try store.check(), [])
         let head = try store.headCommit()
         for lane in lanes {
@@ -149,7 +150,7 @@ final class WALBoundTests: XCTestCase {
     /// starts again instead of growing.
     func testNoRestartWaitsForAnOldReader() throws {
         let path = directory.file("old.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         try commit(store, oid, 0)
         let reader = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)
@@ -174,7 +175,7 @@ final class WALBoundTests: XCTestCase {
     /// for it, gives up after its bounded wait, and is not tried again once the reader is old.
     func testARestartGivesUpOnAYoungReaderThatStays() throws {
         let path = directory.file("young.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         var value = 0
         let nearlyDue = (Int(HeldSnapshot.checkpointFrames) - 20) * (4096 + 24)

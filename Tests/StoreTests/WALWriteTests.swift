@@ -12,7 +12,7 @@ final class WALWriteTests: XCTestCase {
 
     func testAOneObjectCommitWritesTheWALOnce() throws {
         XCTAssertNotNil(WALWriteVFS.name)
-        let store = try SQLiteStore.open(path: directory.file("once.lo"), create: true)
+        let store = try SQLiteStore.open(path: directory.file("once.lo"), create: true, sharedLog: false)
         let oid = try store.allocateOIDs(count: 1).lowerBound
         var head = try store.headCommit()
         func commit(_ value: Int) throws {
@@ -31,7 +31,7 @@ final class WALWriteTests: XCTestCase {
     /// before the commit, then writes some of them again and re-reads frames for their checksums.
     func testTransactionsBiggerThanOneWriteAndThanThePageCacheAreWrittenWhole() throws {
         let path = directory.file("big.lo")
-        let store = try SQLiteStore.open(path: path, create: true)
+        let store = try SQLiteStore.open(path: path, create: true, sharedLog: false)
         let oids = try store.allocateOIDs(count: 4000)
         func objects(_ round: Int) -> [StoredObject] {
             oids.map { oid in
@@ -44,7 +44,7 @@ final class WALWriteTests: XCTestCase {
         head = try store.commit(base: head, writes: objects(1), author: "t", message: "spilled")
         head = try store.commit(base: head, writes: Array(objects(2).prefix(10)), author: "t", message: "small")
 
-        let reopened = try SQLiteStore.open(path: path)
+        let reopened = try SQLiteStore.open(path: path, sharedLog: false)
         XCTAssertEqual(try reopened.check(), [])
         let read = try reopened.load(oids: Array(oids), asOf: head)
         let expected = Array(objects(2).prefix(10) + objects(1).dropFirst(10))

@@ -40,7 +40,7 @@ final class WriterTurnTests: XCTestCase {
 
     private func twoStores(_ name: String) throws -> (SQLiteStore, SQLiteStore, ClosedRange<UInt64>) {
         let path = directory.file(name)
-        let first = try SQLiteStore.open(path: path, create: true), second = try SQLiteStore.open(path: path)
+        let first = try SQLiteStore.open(path: path, create: true, sharedLog: false), second = try SQLiteStore.open(path: path, sharedLog: false)
         let oids = try first.allocateOIDs(count: 2)
         _ = try second.allocateOIDs(count: 1)  // opens the page
         return (first, second, oids.lowerBound...oids.upperBound - 1)
