@@ -104,9 +104,14 @@ int lo_group_sync_try_lock_writer(lo_group_sync *area) {
     return recovered(&area->writer, pthread_mutex_trylock(&area->writer), &area->writer_locked_at);
 }
 
-int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline) {
+/// Locks `mutex`, waiting until `deadline` (CLOCK_MONOTONIC nanoseconds) at most; taken over if its holder died.
+static int lock_until(pthread_mutex_t *mutex, uint64_t deadline, uint64_t *locked_at) {
     struct timespec until = { .tv_sec = (time_t)(deadline / 1000000000u), .tv_nsec = (long)(deadline % 1000000000u) };
-    return recovered(&area->writer, pthread_mutex_clocklock(&area->writer, CLOCK_MONOTONIC, &until), &area->writer_locked_at);
+    return recovered(mutex, pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until), locked_at);
+}
+
+int lo_group_sync_lock_writer(lo_group_sync *area, uint64_t deadline) {
+    return lock_until(&area->writer, deadline, &area->writer_locked_at);
 }
 
 void lo_group_sync_unlock_writer(lo_group_sync *area) {
@@ -134,8 +139,7 @@ int lo_apply_try_lock(lo_group_sync *area) {
 }
 
 int lo_apply_lock(lo_group_sync *area, uint64_t deadline) {
-    struct timespec until = { .tv_sec = (time_t)(deadline / 1000000000u), .tv_nsec = (long)(deadline % 1000000000u) };
-    return recovered(&area->apply, pthread_mutex_clocklock(&area->apply, CLOCK_MONOTONIC, &until), &area->apply_locked_at);
+    return lock_until(&area->apply, deadline, &area->apply_locked_at);
 }
 
 void lo_apply_unlock(lo_group_sync *area) {
