@@ -31,10 +31,10 @@ extension VM {
     /// frozen (`checkLoadedCode`, `freezeIfCode`). Answers whether the closure was damaged.
     @discardableResult public func checkLoadedClosure(_ closure: Oop) -> Bool {
         guard classIndexOf(closure) == classIndex(.classBlockClosure), numSlotsOf(closure) >= ClosureLayout.fixedSize else { return false }
-        let numArgs = fetch(closure, ClosureLayout.numArgs), block = fetch(closure, ClosureLayout.compiledBlock)
-        guard isSmallInt(numArgs) else { return false }
-        if isInstalledBlock(block) && numArgs == fetch(block, CodeLayout.numArgs)
-            && intValue(fetch(block, CodeLayout.numCopied)) <= numSlotsOf(closure) - ClosureLayout.fixedSize { return false }
+        // The rule `instVarAt:put:` keeps for the VM's closures: a closure with an argument count has an
+        // installed block of that count (a closure without one is never activated).
+        guard isSmallInt(fetch(closure, ClosureLayout.numArgs)),
+              !closureFieldMayHold(closure, ClosureLayout.compiledBlock, fetch(closure, ClosureLayout.compiledBlock)) else { return false }
         setImageSlot(closure, ClosureLayout.numArgs, nilObj)
         return true
     }

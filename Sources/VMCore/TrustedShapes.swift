@@ -38,7 +38,7 @@ extension VM {
 
     /// A closure whose `numArgs` is a SmallInteger has an installed CompiledBlock taking that many
     /// arguments, with no more copied values than the closure holds: `value` activates it unchecked.
-    private func closureFieldMayHold(_ closure: Oop, _ field: Int, _ value: Oop) -> Bool {
+    func closureFieldMayHold(_ closure: Oop, _ field: Int, _ value: Oop) -> Bool {
         switch field {
         case ClosureLayout.compiledBlock:
             let numArgs = fetch(closure, ClosureLayout.numArgs)
