@@ -3,34 +3,107 @@
 // its batch, appends it and lets go; the log sync is shared as the WAL's is (GroupSync, `.log`); then
 // the commits are durable and visible, and whichever process takes the apply lock writes them to SQLite.
 
+import CGroupSync
 import Foundation
 
 extension SQLiteStore {
     /// Checks each commit of the batch against every commit before it (this process's and others'),
     /// appends those that pass with one write, and syncs the log (or finds another's sync covered it).
+    /// A single commit that finds the writers' turn taken is posted for its holder (CommitPosts.swift).
     func logSharedBatch(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>] {
-        var results: [Result<CommitID, any Error>] = []
-        let last: CommitID?
+        var holding = false
+        if requests.count == 1, requests[0].largeBytes.isEmpty {
+            holding = shared.tryTakeTurn()
+            if !holding, let result = commitByPost(requests[0], shared) { return [result] }
+        }
         do {
-            try shared.takeTurn()
-            defer { shared.endTurn() }
-            last = try shared.view.withLock { view in try appendShared(requests, &results, &view, shared) }
+            if !holding { try shared.takeTurn() }
+            return try leadHoldingTurn(requests, shared)
         } catch {
             return requests.map { _ in .failure(error) }
         }
-        guard let last else { return results }
-        do {
-            _ = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
-        } catch {
-            return results.map { if case .success = $0 { .failure(error) } else { $0 } }
+    }
+
+    /// In the writers' turn: appends the batch with the commits posted, syncs the log and wakes the
+    /// posters whose commits were appended; then, while commits are posted, a few more rounds of the
+    /// posted commits alone, so that one process appends and syncs for all. Lets go of the turn.
+    /// Throws what stopped the batch.
+    private func leadHoldingTurn(_ requests: [CommitRequest], _ shared: SharedLog) throws -> [Result<CommitID, any Error>] {
+        defer { shared.endTurn() }
+        var results: [Result<CommitID, any Error>] = []
+        for round in 1...Self.postRounds {
+            var roundResults: [Result<CommitID, any Error>] = [], appendedPosts: [Int] = []
+            let last: CommitID?
+            do {
+                last = try shared.view.withLock { view in
+                    try appendShared(round == 1 ? requests : [], &roundResults, &appendedPosts, &view, shared)
+                }
+            } catch {
+                if round == 1 { throw error }
+                break
+            }
+            // Woken after the sync, which covers them; if it failed, each tries for itself.
+            defer { for index in appendedPosts { shared.wakePoster(index) } }
+            if let last {
+                do {
+                    _ = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                } catch {
+                    roundResults = roundResults.map { if case .success = $0 { .failure(error) } else { $0 } }
+                }
+            }
+            if round == 1 { results = roundResults }
+            if last == nil || !shared.hasPosts { break }
         }
         scheduleSharedApply(shared, after: ExclusiveLog.applyDelay)
         return results
     }
 
-    /// In the writers' turn: the checks and the append; answers the newest commit appended, if any.
+    /// How many rounds a holder of the turn appends and syncs posted commits before it hands the turn
+    /// on (its own caller waits meanwhile).
+    static let postRounds = 4
+
+    /// Posts the commit and sleeps until a holder of the turn appended it, then makes it durable (a
+    /// sync that covered it, usually). Nil if it was not posted (no post free, too long) or was
+    /// returned: the caller commits it itself. While the turn is free, the poster takes it and leads.
+    private func commitByPost(_ request: CommitRequest, _ shared: SharedLog) -> Result<CommitID, any Error>? {
+        guard let index = shared.post(LoggedCommit.encode(request, time: Date().timeIntervalSince1970), base: request.base) else { return nil }
+        let posted = lo_group_sync_now()
+        while true {
+            switch shared.postState(index) {
+            case .returned:
+                shared.freePost(index)
+                return nil
+            case let .appended(commit):
+                shared.freePost(index)
+                do {
+                    _ = try shared.page.sync(.log, ticket: UInt64(commit.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                    return .success(commit)
+                } catch {
+                    return .failure(error)
+                }
+            case let .waiting(state):
+                if shared.tryTakeTurn() {
+                    // Leads for the posts, this one among them; if that fails before taking it, the
+                    // caller meets the failure in its own turn.
+                    if (try? leadHoldingTurn([], shared)) == nil, shared.withdrawPost(index) {
+                        shared.freePost(index)
+                        return nil
+                    }
+                    continue
+                }
+                if lo_group_sync_now() &- posted > SharedLog.patience, shared.withdrawPost(index) {
+                    shared.freePost(index)
+                    return .failure(StoreError.busy(path: shared.page.path))
+                }
+                shared.awaitPost(index, leaving: state)
+            }
+        }
+    }
+
+    /// In the writers' turn: the checks and the append of the batch and of the commits posted; answers
+    /// the newest commit appended, if any, and which posts were appended.
     private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
-                              _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
+                              _ appendedPosts: inout [Int], _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
         try repair(&view, shared)
         try view.catchUp(salt: shared.salt, end: shared.end)
         guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
@@ -59,6 +132,28 @@ extension SQLiteStore {
                 results.append(.failure(error))
             }
         }
+        let posts = shared.takePosts()
+        // Every post not appended is returned, whatever ends this: its poster commits it itself.
+        defer {
+            for post in posts where shared.isTaken(post.index) {
+                shared.finishPost(post.index, appended: false)
+                shared.wakePoster(post.index)
+            }
+        }
+        var postsInLog: [Int] = []
+        for post in posts {
+            let id = CommitID(head.rawValue + 1)
+            guard let payload = LoggedCommit.restamped(post.payload, time: time),
+                  let logged = LoggedCommit.decode(payload, as: id), logged.request.largeBytes.isEmpty else { continue }
+            let request = CommitRequest(logged.request, base: post.base)
+            guard request.base <= head, request.base == head || (try? checkSharedConflicts(request, view.recent)) != nil else { continue }
+            head = id
+            shared.notePostCommit(post.index, id)  // before the append: if this process dies, the next holder knows
+            view.recent.record(request, as: id)
+            payloads.append(payload)
+            accepted.append((id, logged))
+            postsInLog.append(post.index)
+        }
         guard !payloads.isEmpty else { return nil }
         do {
             try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
@@ -70,6 +165,8 @@ extension SQLiteStore {
         shared.store(\.log_end, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted
+        for index in postsInLog { shared.finishPost(index, appended: true) }
+        appendedPosts = postsInLog
         return head
     }
 
@@ -119,6 +216,7 @@ extension SQLiteStore {
         if view.log.salt == shared.salt && view.log.head > shared.head {
             shared.store(\.log_head, UInt64(view.log.head.rawValue))
         }
+        shared.repairPosts()
     }
 
     /// In the writers' turn and holding the apply lock, with every commit through the page's head
@@ -292,3 +390,4 @@ extension SQLiteStore {
         unlink(path + "-log")
     }
 }
+

@@ -1,0 +1,157 @@
+// Commits posted for the holder of the writers' turn (Docs/Store.md "Several processes: the shared
+// log", *Posting*).
+//
+// With one session per process, each commit needed a writers' turn of its own: the turn went from
+// process to process, each woken by the last and each reading the others' records first, and on two
+// cores that CPU, not the log's syncs, bounded the rate (bench/RESULTS.md, fifteenth session). So a
+// process's leader that finds the turn taken posts its commit (a single commit whose payload fits a
+// post) on the `-sync` file and sleeps on the post. The holder of the turn takes every posted commit
+// into its batch: checks each against every commit before it, as its own, notes the id it gives it
+// in the post before the append, appends it with its own in one write and, once the head is
+// published, marks it DONE; after its log sync it wakes the posters, whose own sync is then covered.
+// A post it does not append (a conflict, a base the log lacks, a failed write) is returned: DONE with
+// no id, and the poster commits it itself in the turn, which gives it the exact error.
+//
+// Hand-offs: a poster tries the turn after posting, and whoever lets go of the turn wakes one poster
+// whose post is still POSTED. The states and the mutex are sequentially consistent, so either the
+// poster's try or the releaser's look sees the other. A poster's sleep also times out, so a lost wake
+// costs time, never a hang.
+//
+// Crashes: TAKEN exists only inside its taker's turn, so a holder of the turn that finds a post TAKEN
+// (after the log's repair) knows its taker died: with an id the log holds (≤ head) the commit was
+// appended, and the post becomes DONE; else it is POSTED again. A poster that dies leaves its post,
+// which whoever finds no free post reclaims; its commit may be appended or not, and was never
+// acknowledged.
+
+import CGroupSync
+import Glibc
+
+extension SharedLog {
+    /// A post the holder of the turn took: the commit's payload, and the base it was made on.
+    struct TakenPost {
+        let index: Int
+        let base: CommitID
+        let payload: [UInt8]
+    }
+
+    enum PostState {
+        /// Waiting for a holder of the turn (posted, or taken by one).
+        case waiting(UInt32)
+        /// Appended as this commit (not durable until a log sync covers it).
+        case appended(CommitID)
+        /// Returned: not appended; the poster commits it itself.
+        case returned
+    }
+
+    /// A poster that sleeps this long looks again (a lost wake; a taker that died).
+    static let postPoll: UInt64 = 5_000_000
+
+    private func post(_ index: Int) -> UnsafeMutablePointer<lo_post> { lo_post_at(page.area, Int32(index)) }
+
+    /// Claims a free post (or one a dead process left) and posts the payload in it: its index, or nil if
+    /// the payload is too long or every post is in use.
+    func post(_ payload: [UInt8], base: CommitID) -> Int? {
+        guard payload.count <= Int(LO_POST_CAPACITY), let index = claimPost() else { return nil }
+        let slot = post(index)
+        slot.pointer(to: \.owner)!.pointee = getpid()
+        slot.pointer(to: \.length)!.pointee = UInt32(payload.count)
+        slot.pointer(to: \.base)!.pointee = UInt64(base.rawValue)
+        lo_post_set_commit(slot, 0)
+        withUnsafeMutableBytes(of: &slot.pointee.payload) { bytes in
+            bytes.copyBytes(from: payload)
+        }
+        lo_post_set_state(slot, UInt32(LO_POST_POSTED))
+        return index
+    }
+
+    private func claimPost() -> Int? {
+        for index in 0..<Int(LO_POST_SLOTS) where lo_post_change_state(post(index), UInt32(LO_POST_FREE), UInt32(LO_POST_CLAIMED)) != 0 {
+            return index
+        }
+        for index in 0..<Int(LO_POST_SLOTS) {
+            let slot = post(index), state = lo_post_state(slot)
+            guard state == LO_POST_CLAIMED || state == LO_POST_POSTED || state == LO_POST_DONE else { continue }
+            let owner = slot.pointer(to: \.owner)!.pointee
+            if owner > 0, kill(owner, 0) != 0, errno == ESRCH, lo_post_change_state(slot, state, UInt32(LO_POST_CLAIMED)) != 0 {
+                return index
+            }
+        }
+        return nil
+    }
+
+    func postState(_ index: Int) -> PostState {
+        let slot = post(index), state = lo_post_state(slot)
+        guard state == LO_POST_DONE else { return .waiting(state) }
+        let commit = lo_post_commit(slot)
+        return commit == 0 ? .returned : .appended(CommitID(Int64(bitPattern: commit)))
+    }
+
+    /// Sleeps while the post is in `state`, `postPoll` at most.
+    func awaitPost(_ index: Int, leaving state: UInt32) { lo_post_wait(post(index), state, Self.postPoll) }
+
+    /// Takes back a post nobody took (a poster that gives up): false if a holder of the turn took it.
+    func withdrawPost(_ index: Int) -> Bool {
+        lo_post_change_state(post(index), UInt32(LO_POST_POSTED), UInt32(LO_POST_CLAIMED)) != 0
+    }
+
+    /// By the poster, once it has read the outcome (or withdrawn the post).
+    func freePost(_ index: Int) { lo_post_set_state(post(index), UInt32(LO_POST_FREE)) }
+
+    // MARK: By the holder of the writers' turn
+
+    /// Takes every posted commit.
+    func takePosts() -> [TakenPost] {
+        var taken: [TakenPost] = []
+        for index in 0..<Int(LO_POST_SLOTS) {
+            let slot = post(index)
+            guard lo_post_state(slot) == LO_POST_POSTED,
+                  lo_post_change_state(slot, UInt32(LO_POST_POSTED), UInt32(LO_POST_TAKEN)) != 0 else { continue }
+            let length = Int(min(slot.pointer(to: \.length)!.pointee, UInt32(LO_POST_CAPACITY)))
+            let payload = withUnsafeBytes(of: &slot.pointee.payload) { Array($0.prefix(length)) }
+            taken.append(TakenPost(index: index, base: CommitID(Int64(bitPattern: slot.pointer(to: \.base)!.pointee)), payload: payload))
+        }
+        return taken
+    }
+
+    /// Before the append: the id the post's commit gets.
+    func notePostCommit(_ index: Int, _ commit: CommitID) { lo_post_set_commit(post(index), UInt64(commit.rawValue)) }
+
+    /// After the append's head is published (`appended`), or for a post not appended.
+    func finishPost(_ index: Int, appended: Bool) {
+        let slot = post(index)
+        if !appended { lo_post_set_commit(slot, 0) }
+        lo_post_set_state(slot, UInt32(LO_POST_DONE))
+    }
+
+    /// Whether the holder of the turn still has the post (not finished yet).
+    func isTaken(_ index: Int) -> Bool { lo_post_state(post(index)) == LO_POST_TAKEN }
+
+    func wakePoster(_ index: Int) { lo_post_wake(post(index)) }
+
+    /// After the log's repair, in the writers' turn: the posts whose taker died in its turn.
+    func repairPosts() {
+        for index in 0..<Int(LO_POST_SLOTS) where lo_post_state(post(index)) == LO_POST_TAKEN {
+            let commit = lo_post_commit(post(index))
+            if commit != 0 && commit <= UInt64(head.rawValue) {
+                finishPost(index, appended: true)
+            } else {
+                lo_post_set_commit(post(index), 0)
+                lo_post_set_state(post(index), UInt32(LO_POST_POSTED))
+            }
+            wakePoster(index)
+        }
+    }
+
+    /// Whether a commit is posted that nobody took.
+    var hasPosts: Bool {
+        (0..<Int(LO_POST_SLOTS)).contains { lo_post_state(post($0)) == LO_POST_POSTED }
+    }
+
+    /// After letting go of the turn: wakes one poster whose post nobody took, to take the turn.
+    func handOffToAPoster() {
+        for index in 0..<Int(LO_POST_SLOTS) where lo_post_state(post(index)) == LO_POST_POSTED {
+            wakePoster(index)
+            return
+        }
+    }
+}
