@@ -79,6 +79,9 @@ extension SharedLog {
         return nil
     }
 
+    /// Tests: the post as a process `owner` left it.
+    func setPostOwnerForTests(_ index: Int, _ owner: pid_t) { post(index).pointer(to: \.owner)!.pointee = owner }
+
     func postState(_ index: Int) -> PostState {
         let slot = post(index), state = lo_post_state(slot)
         guard state == LO_POST_DONE else { return .waiting(state) }

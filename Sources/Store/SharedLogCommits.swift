@@ -28,7 +28,7 @@ extension SQLiteStore {
     /// posters whose commits were appended; then, while commits are posted, a few more rounds of the
     /// posted commits alone, so that one process appends and syncs for all. Lets go of the turn.
     /// Throws what stopped the batch.
-    private func leadHoldingTurn(_ requests: [CommitRequest], _ shared: SharedLog) throws -> [Result<CommitID, any Error>] {
+    func leadHoldingTurn(_ requests: [CommitRequest], _ shared: SharedLog) throws -> [Result<CommitID, any Error>] {
         defer { shared.endTurn() }
         var results: [Result<CommitID, any Error>] = []
         for round in 1...Self.postRounds {
