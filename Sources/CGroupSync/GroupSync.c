@@ -145,12 +145,3 @@ int lo_apply_lock(lo_group_sync *area, uint64_t deadline) {
 void lo_apply_unlock(lo_group_sync *area) {
     pthread_mutex_unlock(&area->apply);
 }
-
-void lo_post_wait(lo_post *post, uint32_t state, uint64_t nanoseconds) {
-    struct timespec timeout = { .tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u) };
-    syscall(SYS_futex, &post->state, FUTEX_WAIT, state, &timeout, NULL, 0);
-}
-
-void lo_post_wake(lo_post *post) {
-    syscall(SYS_futex, &post->state, FUTEX_WAKE, 1, NULL, NULL, 0);
-}

@@ -89,8 +89,12 @@ extension SharedLog {
         return commit == 0 ? .returned : .appended(CommitID(Int64(bitPattern: commit)))
     }
 
-    /// Sleeps while the post is in `state`, `postPoll` at most.
-    func awaitPost(_ index: Int, leaving state: UInt32) { lo_post_wait(post(index), state, Self.postPoll) }
+    /// What `awaitPosts` sleeps on: the log's sync generation, which every sync bumps.
+    var postsGeneration: UInt32 { lo_log_generation(page.area) }
+
+    /// Sleeps until the posts' states may have changed (the generation is no longer `seen`), `postPoll`
+    /// at most.
+    func awaitPosts(_ seen: UInt32) { lo_log_wait(page.area, seen, Self.postPoll) }
 
     /// Takes back a post nobody took (a poster that gives up): false if a holder of the turn took it.
     func withdrawPost(_ index: Int) -> Bool {
@@ -129,10 +133,13 @@ extension SharedLog {
     /// Whether the holder of the turn still has the post (not finished yet).
     func isTaken(_ index: Int) -> Bool { lo_post_state(post(index)) == LO_POST_TAKEN }
 
-    func wakePoster(_ index: Int) { lo_post_wake(post(index)) }
+    /// Wakes the posters (they sleep on the log's sync generation, which every sync bumps).
+    /// Wakes every poster asleep (one wake call; each looks at its post).
+    func wakePosters() { _ = lo_log_publish(page.area, 0) }
 
     /// After the log's repair, in the writers' turn: the posts whose taker died in its turn.
     func repairPosts() {
+        var repaired = false
         for index in 0..<Int(LO_POST_SLOTS) where lo_post_state(post(index)) == LO_POST_TAKEN {
             let commit = lo_post_commit(post(index))
             if commit != 0 && commit <= UInt64(head.rawValue) {
@@ -141,8 +148,9 @@ extension SharedLog {
                 lo_post_set_commit(post(index), 0)
                 lo_post_set_state(post(index), UInt32(LO_POST_POSTED))
             }
-            wakePoster(index)
+            repaired = true
         }
+        if repaired { wakePosters() }
     }
 
     /// Whether a commit is posted that nobody took.
@@ -152,9 +160,6 @@ extension SharedLog {
 
     /// After letting go of the turn: wakes one poster whose post nobody took, to take the turn.
     func handOffToAPoster() {
-        for index in 0..<Int(LO_POST_SLOTS) where lo_post_state(post(index)) == LO_POST_POSTED {
-            wakePoster(index)
-            return
-        }
+        if hasPosts { wakePosters() }
     }
 }

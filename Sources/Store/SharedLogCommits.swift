@@ -25,28 +25,29 @@ extension SQLiteStore {
     }
 
     /// In the writers' turn: appends the batch with the commits posted, syncs the log and wakes the
-    /// posters whose commits were appended; then, while commits are posted, a few more rounds of the
-    /// posted commits alone, so that one process appends and syncs for all. Lets go of the turn.
-    /// Throws what stopped the batch.
+    /// posters; then, while commits are posted, more rounds of the posted commits alone, so that one
+    /// process appends and syncs for all (and reads nothing others appended meanwhile). Lets go of
+    /// the turn. Throws what stopped the batch.
     func leadHoldingTurn(_ requests: [CommitRequest], _ shared: SharedLog) throws -> [Result<CommitID, any Error>] {
         defer { shared.endTurn() }
         var results: [Result<CommitID, any Error>] = []
         for round in 1...Self.postRounds {
-            var roundResults: [Result<CommitID, any Error>] = [], appendedPosts: [Int] = []
+            var roundResults: [Result<CommitID, any Error>] = [], postsAppended = false
             let last: CommitID?
             do {
                 last = try shared.view.withLock { view in
-                    try appendShared(round == 1 ? requests : [], &roundResults, &appendedPosts, &view, shared)
+                    try appendShared(round == 1 ? requests : [], &roundResults, &postsAppended, &view, shared)
                 }
             } catch {
                 if round == 1 { throw error }
                 break
             }
-            // Woken after the sync, which covers them; if it failed, each tries for itself.
-            defer { for index in appendedPosts { shared.wakePoster(index) } }
             if let last {
+                // The sync's end wakes the posters (with one wake call), whose own sync it covers; if it
+                // failed, each tries for itself. One covered by another's sync may have slept after it.
                 do {
-                    _ = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                    let outcome = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                    if outcome == .covered && postsAppended { shared.wakePosters() }
                 } catch {
                     roundResults = roundResults.map { if case .success = $0 { .failure(error) } else { $0 } }
                 }
@@ -59,8 +60,8 @@ extension SQLiteStore {
     }
 
     /// How many rounds a holder of the turn appends and syncs posted commits before it hands the turn
-    /// on (its own caller waits meanwhile).
-    static let postRounds = 4
+    /// on (its own caller, and its process's other commits, wait meanwhile: a few ms at most).
+    static let postRounds = 16
 
     /// Posts the commit and sleeps until a holder of the turn appended it, then makes it durable (a
     /// sync that covered it, usually). Nil if it was not posted (no post free, too long) or was
@@ -69,6 +70,8 @@ extension SQLiteStore {
         guard let index = shared.post(LoggedCommit.encode(request, time: Date().timeIntervalSince1970), base: request.base) else { return nil }
         let posted = lo_group_sync_now()
         while true {
+            // Read before the post's state: a change of the state after this is followed by a wake.
+            let seen = shared.postsGeneration
             switch shared.postState(index) {
             case .returned:
                 shared.freePost(index)
@@ -81,7 +84,7 @@ extension SQLiteStore {
                 } catch {
                     return .failure(error)
                 }
-            case let .waiting(state):
+            case .waiting:
                 if shared.tryTakeTurn() {
                     // Leads for the posts, this one among them; if that fails before taking it, the
                     // caller meets the failure in its own turn.
@@ -95,15 +98,15 @@ extension SQLiteStore {
                     shared.freePost(index)
                     return .failure(StoreError.busy(path: shared.page.path))
                 }
-                shared.awaitPost(index, leaving: state)
+                shared.awaitPosts(seen)
             }
         }
     }
 
     /// In the writers' turn: the checks and the append of the batch and of the commits posted; answers
-    /// the newest commit appended, if any, and which posts were appended.
+    /// the newest commit appended, if any, and whether posts were.
     private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
-                              _ appendedPosts: inout [Int], _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
+                              _ postsAppended: inout Bool, _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
         try repair(&view, shared)
         try view.catchUp(salt: shared.salt, end: shared.end)
         guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
@@ -135,10 +138,9 @@ extension SQLiteStore {
         let posts = shared.takePosts()
         // Every post not appended is returned, whatever ends this: its poster commits it itself.
         defer {
-            for post in posts where shared.isTaken(post.index) {
-                shared.finishPost(post.index, appended: false)
-                shared.wakePoster(post.index)
-            }
+            let returned = posts.filter { shared.isTaken($0.index) }
+            for post in returned { shared.finishPost(post.index, appended: false) }
+            if !returned.isEmpty { shared.wakePosters() }
         }
         var postsInLog: [Int] = []
         for post in posts {
@@ -166,7 +168,7 @@ extension SQLiteStore {
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted
         for index in postsInLog { shared.finishPost(index, appended: true) }
-        appendedPosts = postsInLog
+        postsAppended = !postsInLog.isEmpty
         return head
     }
 
@@ -390,4 +392,5 @@ extension SQLiteStore {
         unlink(path + "-log")
     }
 }
+
 

@@ -24,7 +24,8 @@
 enum { LO_POST_FREE = 0, LO_POST_CLAIMED = 1, LO_POST_POSTED = 2, LO_POST_TAKEN = 3, LO_POST_DONE = 4 };
 
 typedef struct {
-    /// LO_POST_*: a futex word; the poster sleeps on it.
+    /// LO_POST_*. (Posters sleep on `log_generation`: a sync, or a holder that changed their posts,
+    /// wakes them all with one call.)
     uint32_t state;
     /// The poster's process id.
     int32_t owner;
@@ -213,12 +214,6 @@ static inline int lo_post_change_state(lo_post *post, uint32_t from, uint32_t to
 static inline uint64_t lo_post_commit(const lo_post *post) { return __atomic_load_n(&post->commit, __ATOMIC_SEQ_CST); }
 
 static inline void lo_post_set_commit(lo_post *post, uint64_t commit) { __atomic_store_n(&post->commit, commit, __ATOMIC_SEQ_CST); }
-
-/// Sleeps while the post's state is `state`, at most `nanoseconds`; may return spuriously.
-void lo_post_wait(lo_post *post, uint32_t state, uint64_t nanoseconds);
-
-/// Wakes the poster asleep on the post's state, if any.
-void lo_post_wake(lo_post *post);
 
 // Wake words: a futex word for the threads of one process (CommitQueue.swift). A waiter reads the
 // word, checks what it waits for, then sleeps while the word is unchanged; a waker changes what is
