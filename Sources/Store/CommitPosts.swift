@@ -2,20 +2,22 @@
 // log", *Posting*).
 //
 // With one session per process, each commit needed a writers' turn of its own: the turn went from
-// process to process, each woken by the last and each reading the others' records first, and on two
-// cores that CPU, not the log's syncs, bounded the rate (bench/RESULTS.md, fifteenth session). So a
-// process's leader that finds the turn taken posts its commit (a single commit whose payload fits a
-// post) on the `-sync` file and sleeps on the post. The holder of the turn takes every posted commit
-// into its batch: checks each against every commit before it, as its own, notes the id it gives it
-// in the post before the append, appends it with its own in one write and, once the head is
-// published, marks it DONE; after its log sync it wakes the posters, whose own sync is then covered.
-// A post it does not append (a conflict, a base the log lacks, a failed write) is returned: DONE with
-// no id, and the poster commits it itself in the turn, which gives it the exact error.
+// process to process, each reading the others' records first, and every process woke for every
+// sync; on two cores that CPU, not the log's syncs, bounded the rate (bench/RESULTS.md, fifteenth
+// session). So a process's leader that finds the turn taken posts its commit (a single commit whose
+// payload fits a post) on the `-sync` file and sleeps. The holder of the turn takes every posted
+// commit into its batch: checks each against every commit before it, as its own, notes the id it
+// gives it in the post before the append, appends it with its own in one write and, once the head is
+// published, marks it DONE. Then it syncs the log, whose end wakes every poster with one call (they
+// sleep on the log's sync generation), and while commits are posted it goes on for more rounds, so
+// that one process appends and syncs for all. A post it does not append (a conflict, a base the log
+// lacks, a failed write) is returned: DONE with no id, and the poster commits it itself in the turn,
+// which gives it the exact error.
 //
-// Hand-offs: a poster tries the turn after posting, and whoever lets go of the turn wakes one poster
-// whose post is still POSTED. The states and the mutex are sequentially consistent, so either the
-// poster's try or the releaser's look sees the other. A poster's sleep also times out, so a lost wake
-// costs time, never a hang.
+// Hand-offs: a poster tries the turn after posting, and whoever lets go of the turn wakes the
+// posters if a post is still POSTED. The states and the mutex are sequentially consistent, so either
+// the poster's try or the releaser's look sees the other. A poster's sleep also times out, so a lost
+// wake costs time, never a hang.
 //
 // Crashes: TAKEN exists only inside its taker's turn, so a holder of the turn that finds a post TAKEN
 // (after the log's repair) knows its taker died: with an id the log holds (≤ head) the commit was
