@@ -4,8 +4,8 @@
 // With one session per process, each commit needed a writers' turn of its own: the turn went from
 // process to process, each reading the others' records first, and every process woke for every
 // sync; on two cores that CPU, not the log's syncs, bounded the rate (bench/RESULTS.md, fifteenth
-// session). So a process's leader that finds the turn taken posts its commit (a single commit whose
-// payload fits a post) on the `-sync` file and sleeps. The holder of the turn takes every posted
+// session). So a process's leader that finds the turn taken posts its commits (each in a post; payloads that
+// fit one) on the `-sync` file and sleeps. The holder of the turn takes every posted
 // commit into its batch: checks each against every commit before it, as its own, notes the id it
 // gives it in the post before the append, appends it with its own in one write and, once the head is
 // published, marks it DONE. Then it syncs the log, whose end wakes every poster with one call (they
@@ -50,39 +50,49 @@ extension SharedLog {
 
     private func post(_ index: Int) -> UnsafeMutablePointer<lo_post> { lo_post_at(page.area, Int32(index)) }
 
-    /// Claims a free post (or one a dead process left) and posts the payload in it: its index, or nil if
-    /// the payload is too long or every post is in use.
-    func post(_ payload: [UInt8], base: CommitID) -> Int? {
-        guard payload.count <= Int(LO_POST_CAPACITY), let index = claimPost() else { return nil }
-        let slot = post(index)
-        slot.pointer(to: \.owner)!.pointee = getpid()
-        slot.pointer(to: \.length)!.pointee = UInt32(payload.count)
-        slot.pointer(to: \.base)!.pointee = UInt64(base.rawValue)
-        lo_post_set_commit(slot, 0)
-        withUnsafeMutableBytes(of: &slot.pointee.payload) { bytes in
-            bytes.copyBytes(from: payload)
+    /// Claims a free post (or one a dead process left) for each payload and posts them: their indexes,
+    /// or nil (nothing posted) if a payload is too long or there are not enough posts.
+    func post(_ commits: [(payload: [UInt8], base: CommitID)]) -> [Int]? {
+        guard commits.allSatisfy({ $0.payload.count <= Int(LO_POST_CAPACITY) }) else { return nil }
+        var indexes: [Int] = []
+        for _ in commits {
+            guard let index = claimPost() else {
+                for index in indexes { freePost(index) }
+                return nil
+            }
+            indexes.append(index)
         }
-        lo_post_set_state(slot, UInt32(LO_POST_POSTED))
-        return index
+        for (index, commit) in zip(indexes, commits) {
+            let slot = post(index)
+            slot.pointer(to: \.length)!.pointee = UInt32(commit.payload.count)
+            slot.pointer(to: \.base)!.pointee = UInt64(commit.base.rawValue)
+            lo_post_set_commit(slot, 0)
+            withUnsafeMutableBytes(of: &slot.pointee.payload) { $0.copyBytes(from: commit.payload) }
+        }
+        for index in indexes { lo_post_set_state(post(index), UInt32(LO_POST_POSTED)) }
+        return indexes
     }
 
+    /// A free post, or a CLAIMED or DONE one whose owner died (no holder of the turn touches those),
+    /// now CLAIMED and owned by this process.
     private func claimPost() -> Int? {
+        let me = getpid()
         for index in 0..<Int(LO_POST_SLOTS) where lo_post_change_state(post(index), UInt32(LO_POST_FREE), UInt32(LO_POST_CLAIMED)) != 0 {
+            lo_post_set_owner(post(index), me)
             return index
         }
         for index in 0..<Int(LO_POST_SLOTS) {
-            let slot = post(index), state = lo_post_state(slot)
-            guard state == LO_POST_CLAIMED || state == LO_POST_POSTED || state == LO_POST_DONE else { continue }
-            let owner = slot.pointer(to: \.owner)!.pointee
-            if owner > 0, kill(owner, 0) != 0, errno == ESRCH, lo_post_change_state(slot, state, UInt32(LO_POST_CLAIMED)) != 0 {
-                return index
-            }
+            let slot = post(index), state = lo_post_state(slot), owner = lo_post_owner(slot)
+            guard state == LO_POST_CLAIMED || state == LO_POST_DONE, owner > 0, owner != me,
+                  kill(owner, 0) != 0, errno == ESRCH, lo_post_change_owner(slot, owner, me) != 0 else { continue }
+            lo_post_set_state(slot, UInt32(LO_POST_CLAIMED))
+            return index
         }
         return nil
     }
 
     /// Tests: the post as a process `owner` left it.
-    func setPostOwnerForTests(_ index: Int, _ owner: pid_t) { post(index).pointer(to: \.owner)!.pointee = owner }
+    func setPostOwnerForTests(_ index: Int, _ owner: pid_t) { lo_post_set_owner(post(index), owner) }
 
     func postState(_ index: Int) -> PostState {
         let slot = post(index), state = lo_post_state(slot)
@@ -104,7 +114,10 @@ extension SharedLog {
     }
 
     /// By the poster, once it has read the outcome (or withdrawn the post).
-    func freePost(_ index: Int) { lo_post_set_state(post(index), UInt32(LO_POST_FREE)) }
+    func freePost(_ index: Int) {
+        lo_post_set_owner(post(index), 0)
+        lo_post_set_state(post(index), UInt32(LO_POST_FREE))
+    }
 
     // MARK: By the holder of the writers' turn
 

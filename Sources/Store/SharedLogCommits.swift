@@ -9,19 +9,25 @@ import Foundation
 extension SQLiteStore {
     /// Checks each commit of the batch against every commit before it (this process's and others'),
     /// appends those that pass with one write, and syncs the log (or finds another's sync covered it).
-    /// A single commit that finds the writers' turn taken is posted for its holder (CommitPosts.swift).
+    /// A batch that finds the writers' turn taken is posted for its holder (CommitPosts.swift); what
+    /// the holder returns is committed here, in the turn.
     func logSharedBatch(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>] {
-        var holding = false
-        if requests.count == 1, requests[0].largeBytes.isEmpty {
-            holding = shared.tryTakeTurn()
-            if !holding, let result = commitByPost(requests[0], shared) { return [result] }
+        var results = [Result<CommitID, any Error>?](repeating: nil, count: requests.count)
+        if !shared.tryTakeTurn() {
+            if let posted = commitByPost(requests, shared) { results = posted }
+            guard results.contains(where: { $0 == nil }) else { return results.map { $0! } }
+            do { try shared.takeTurn() } catch {
+                return results.map { $0 ?? .failure(error) }
+            }
         }
+        let unposted = requests.indices.filter { results[$0] == nil }
         do {
-            if !holding { try shared.takeTurn() }
-            return try leadHoldingTurn(requests, shared)
+            let own = try leadHoldingTurn(unposted.map { requests[$0] }, shared)
+            for (index, result) in zip(unposted, own) { results[index] = result }
         } catch {
-            return requests.map { _ in .failure(error) }
+            for index in unposted { results[index] = .failure(error) }
         }
+        return results.map { $0! }
     }
 
     /// In the writers' turn: appends the batch with the commits posted, syncs the log and wakes the
@@ -63,43 +69,61 @@ extension SQLiteStore {
     /// on (its own caller, and its process's other commits, wait meanwhile: a few ms at most).
     static let postRounds = 16
 
-    /// Posts the commit and sleeps until a holder of the turn appended it, then makes it durable (a
-    /// sync that covered it, usually). Nil if it was not posted (no post free, too long) or was
-    /// returned: the caller commits it itself. While the turn is free, the poster takes it and leads.
-    private func commitByPost(_ request: CommitRequest, _ shared: SharedLog) -> Result<CommitID, any Error>? {
-        guard let index = shared.post(LoggedCommit.encode(request, time: Date().timeIntervalSince1970), base: request.base) else { return nil }
+    /// Posts the commits and sleeps until a holder of the turn appended or returned each, then makes
+    /// the appended durable (a sync that covered them, usually). Nil if they were not posted (no
+    /// staged large bytes, payloads that fit, enough posts free); a returned commit's result is nil:
+    /// the caller commits it itself. While the turn is free, the poster takes it and leads.
+    private func commitByPost(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>?]? {
+        guard requests.allSatisfy({ $0.largeBytes.isEmpty }) else { return nil }
+        let time = Date().timeIntervalSince1970
+        guard let indexes = shared.post(requests.map { (LoggedCommit.encode($0, time: time), $0.base) }) else { return nil }
         let posted = lo_group_sync_now()
+        var outcomes = [SharedLog.PostState?](repeating: nil, count: indexes.count)
         while true {
-            // Read before the post's state: a change of the state after this is followed by a wake.
+            // Read before the posts' states: a change of a state after this is followed by a wake.
             let seen = shared.postsGeneration
-            switch shared.postState(index) {
-            case .returned:
+            for (position, index) in indexes.enumerated() where outcomes[position] == nil {
+                let state = shared.postState(index)
+                if case .waiting = state { continue }
+                outcomes[position] = state
                 shared.freePost(index)
-                return nil
-            case let .appended(commit):
-                shared.freePost(index)
-                do {
-                    _ = try shared.page.sync(.log, ticket: UInt64(commit.rawValue)) { () throws(StoreError) in try shared.syncFile() }
-                    return .success(commit)
-                } catch {
-                    return .failure(error)
-                }
-            case .waiting:
-                if shared.tryTakeTurn() {
-                    // Leads for the posts, this one among them; if that fails before taking it, the
-                    // caller meets the failure in its own turn.
-                    if (try? leadHoldingTurn([], shared)) == nil, shared.withdrawPost(index) {
-                        shared.freePost(index)
-                        return nil
-                    }
-                    continue
-                }
-                if lo_group_sync_now() &- posted > SharedLog.patience, shared.withdrawPost(index) {
-                    shared.freePost(index)
-                    return .failure(StoreError.busy(path: shared.page.path))
-                }
-                shared.awaitPosts(seen)
             }
+            let waiting = indexes.indices.filter { outcomes[$0] == nil }
+            if waiting.isEmpty { break }
+            if shared.tryTakeTurn() {
+                // Leads for the posts, these among them; if that fails before taking them, the
+                // caller meets the failure in its own turn.
+                if (try? leadHoldingTurn([], shared)) == nil {
+                    for position in waiting where shared.withdrawPost(indexes[position]) {
+                        outcomes[position] = .returned
+                        shared.freePost(indexes[position])
+                    }
+                }
+                continue
+            }
+            if lo_group_sync_now() &- posted > SharedLog.patience {
+                for position in waiting where shared.withdrawPost(indexes[position]) {
+                    outcomes[position] = .returned  // and answered busy below
+                    shared.freePost(indexes[position])
+                }
+                if indexes.indices.allSatisfy({ outcomes[$0] != nil }) {
+                    return outcomes.map { if case let .appended(commit) = $0! { .success(commit) } else { .failure(StoreError.busy(path: shared.page.path)) } }
+                }
+            }
+            shared.awaitPosts(seen)
+        }
+        let newest = outcomes.compactMap { if case let .appended(commit) = $0 { commit } else { nil } }.max()
+        var synced: Result<Void, any Error> = .success(())
+        if let newest {
+            do {
+                _ = try shared.page.sync(.log, ticket: UInt64(newest.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+            } catch {
+                synced = .failure(error)
+            }
+        }
+        return outcomes.map { outcome in
+            guard case let .appended(commit) = outcome else { return nil }
+            return synced.map { commit }
         }
     }
 

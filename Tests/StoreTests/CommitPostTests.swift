@@ -92,7 +92,7 @@ final class CommitPostTests: XCTestCase {
         let request = try CommitRequest(base: base, writes: [object(oids.lowerBound, 5)], roots: [:], removingRoots: [], methods: [],
                                         author: "t", message: "posted")
         try shared.takeTurn()
-        let index = try XCTUnwrap(shared.post(LoggedCommit.encode(request, time: 1), base: base))
+        let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base)])?.first)
         XCTAssertEqual(shared.takePosts().map(\.index), [index])
         shared.notePostCommit(index, CommitID(base.rawValue + 1))  // and died
         shared.endTurn()
@@ -115,7 +115,7 @@ final class CommitPostTests: XCTestCase {
         let request = try CommitRequest(base: base, writes: [object(oids.lowerBound, 5)], roots: [:], removingRoots: [], methods: [],
                                         author: "t", message: "posted")
         try shared.takeTurn()
-        let index = try XCTUnwrap(shared.post(LoggedCommit.encode(request, time: 1), base: base))
+        let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base)])?.first)
         let taken = try XCTUnwrap(shared.takePosts().first)
         shared.notePostCommit(index, CommitID(base.rawValue + 1))
         try shared.view.withLock { view in
@@ -137,21 +137,50 @@ final class CommitPostTests: XCTestCase {
         withExtendedLifetime(first) {}  // its view lacks the record it appended by hand: it reads nothing
     }
 
-    /// Posts left by processes that died are reclaimed once no post is free; a payload too long for a
-    /// post is not posted.
+    /// Posts left by processes that died are reclaimed once no post is free (those nobody takes: a
+    /// holder of the turn may take a POSTED one); a payload too long for a post, or more commits than
+    /// there are posts free, are not posted.
     func testPostsOfTheDeadAreReclaimed() throws {
         let (first, _, shared) = try openPair("reclaimed.lo")
         withExtendedLifetime(first) {}
-        var indexes: [Int] = []
-        while let index = shared.post([1, 2, 3], base: CommitID(0)) { indexes.append(index) }
-        XCTAssertEqual(indexes.count, 16)
-        XCTAssertNil(shared.post([UInt8](repeating: 0, count: 4096), base: CommitID(0)))
+        let indexes = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0)), count: 16)))
+        XCTAssertEqual(Set(indexes).count, 16)
+        XCTAssertNil(shared.post([([4], CommitID(0))]), "every post is in use")
+        for index in indexes { shared.freePost(index) }
+        XCTAssertNil(shared.post(Array(repeating: ([4], CommitID(0)), count: 17)), "all or none")
+        XCTAssertNil(shared.post([([UInt8](repeating: 0, count: 4096), CommitID(0))]))
+
+        let again = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0)), count: 16)))
+        XCTAssertEqual(shared.takePosts().count, 16)
+        for index in again { shared.finishPost(index, appended: false) }
         let dead = Process()
         dead.executableURL = URL(fileURLWithPath: "/bin/true")
         try dead.run()
         dead.waitUntilExit()
-        shared.setPostOwnerForTests(indexes[3], dead.processIdentifier)
-        XCTAssertEqual(shared.post([4], base: CommitID(0)), indexes[3])
-        for index in indexes { shared.freePost(index) }
+        shared.setPostOwnerForTests(again[3], dead.processIdentifier)
+        XCTAssertEqual(shared.post([([4], CommitID(0))]), [again[3]])
+        XCTAssertNil(shared.post([([5], CommitID(0))]), "the others' owner lives")
+        for index in again { shared.freePost(index) }
+    }
+
+    /// Two commits of one process's batch are posted together, and both appended by the holder.
+    func testABatchIsPostedTogether() throws {
+        let (first, second, shared) = try openPair("batch.lo")
+        let oids = try first.allocateOIDs(count: 2)
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 1)], author: "t", message: "make")
+        let requests = try (0..<2).map { index in
+            try CommitRequest(base: base, writes: [object(oids.lowerBound + UInt64(index), 10 + index)], roots: [:], removingRoots: [],
+                              methods: [], author: "t", message: "batch \(index)")
+        }
+        try shared.takeTurn()
+        let posted = try posting(shared) {
+            let results = second.logSharedBatch(requests, try XCTUnwrap(second.sharedLog))
+            return try results.map { try $0.get() }.max()!
+        }
+        XCTAssertEqual(try first.leadHoldingTurn([], shared).count, 0)
+        XCTAssertEqual(try posted().get().rawValue, base.rawValue + 2)
+        XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: try second.headCommit())?.slots, [smallInteger(10)])
+        XCTAssertEqual(try second.load(oid: oids.lowerBound + 1, asOf: try second.headCommit())?.slots, [smallInteger(11)])
+        XCTAssertEqual(try second.check(), [])
     }
 }

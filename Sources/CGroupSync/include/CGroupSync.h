@@ -27,7 +27,7 @@ typedef struct {
     /// LO_POST_*. (Posters sleep on `log_generation`: a sync, or a holder that changed their posts,
     /// wakes them all with one call.)
     uint32_t state;
-    /// The poster's process id.
+    /// The poster's process id (0 while FREE).
     int32_t owner;
     uint32_t length;
     uint32_t reserved;
@@ -209,6 +209,15 @@ static inline void lo_post_set_state(lo_post *post, uint32_t state) { __atomic_s
 /// Changes the state from `from` to `to` if it is `from`: 1 if it did.
 static inline int lo_post_change_state(lo_post *post, uint32_t from, uint32_t to) {
     return __atomic_compare_exchange_n(&post->state, &from, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static inline int32_t lo_post_owner(const lo_post *post) { return __atomic_load_n(&post->owner, __ATOMIC_SEQ_CST); }
+
+static inline void lo_post_set_owner(lo_post *post, int32_t owner) { __atomic_store_n(&post->owner, owner, __ATOMIC_SEQ_CST); }
+
+/// Changes the owner from `from` to `to` if it is `from`: 1 if it did.
+static inline int lo_post_change_owner(lo_post *post, int32_t from, int32_t to) {
+    return __atomic_compare_exchange_n(&post->owner, &from, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 static inline uint64_t lo_post_commit(const lo_post *post) { return __atomic_load_n(&post->commit, __ATOMIC_SEQ_CST); }
