@@ -46,6 +46,32 @@ final class SharedLogTests: XCTestCase {
         withExtendedLifetime(store) {}
     }
 
+    /// A store let go of while its background apply runs closes when the apply ends, on the apply's
+    /// queue; an exclusive open of the file from this process straight after waits for that.
+    func testAnExclusiveOpenRightAfterLettingGoWaitsForTheClose() throws {
+        let path = directory.file("close.lo")
+        var oid: UInt64 = 0
+        for round in 0..<40 {
+            do {
+                let store = try SQLiteStore.open(path: path, create: round == 0, exclusive: false, sharedLog: true)
+                if round == 0 { oid = try store.allocateOIDs(count: 1).lowerBound }
+                for value in 0..<10 {
+                    _ = try store.commit(base: try store.headCommit(), writes: [object(oid, round * 10 + value)], author: "t", message: "c")
+                }
+                withExtendedLifetime(store) { usleep(UInt32(round % 6) * 500) }  // around the apply's 2 ms delay
+            }
+            let exclusive = try SQLiteStore.open(path: path, exclusive: true)
+            XCTAssertEqual(try exclusive.load(oid: oid, asOf: try exclusive.headCommit())?.slots, [smallInteger(round * 10 + 9)])
+        }
+        let store = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let started = Date()
+        XCTAssertThrowsError(try SQLiteStore.open(path: path, exclusive: true), "a store still open is not waited for forever") { error in
+            guard case StoreError.inUse = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        withExtendedLifetime(store) {}
+    }
+
     /// The log is reset once long, while commits go on, and removed by the last store to close.
     func testResetAndRemoval() throws {
         let path = directory.file("reset.lo")
