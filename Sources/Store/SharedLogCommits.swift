@@ -10,17 +10,21 @@ extension SQLiteStore {
     /// appends those that pass with one write, and syncs the log (or finds another's sync covered it).
     func logSharedBatch(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>] {
         var results: [Result<CommitID, any Error>] = []
-        let last: CommitID?
+        let last: CommitID?, seen: CommitID
         do {
             try shared.takeTurn()
             defer { shared.endTurn() }
             last = try shared.view.withLock { view in try appendShared(requests, &results, &view, shared) }
+            seen = shared.head
         } catch {
             return requests.map { _ in .failure(error) }
         }
-        guard let last else { return results }
+        // A conflict with commits another process appended but has not synced (it may have died
+        // before its sync) makes them durable too, so that the caller's retry sees them in the head.
+        let conflicted = results.contains { if case .failure(_ as CommitConflict) = $0 { true } else { false } }
+        guard let syncThrough = last ?? (conflicted && shared.durableHead < seen ? seen : nil) else { return results }
         do {
-            _ = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+            _ = try shared.page.sync(.log, ticket: UInt64(syncThrough.rawValue)) { () throws(StoreError) in try shared.syncFile() }
         } catch {
             return results.map { if case .success = $0 { .failure(error) } else { $0 } }
         }
