@@ -37,9 +37,13 @@ public final class SQLiteStore: Sendable {
         self.writer = Mutex(writer)
         self.walSync = walSync
         applyQueue.setSpecific(key: Self.applyQueueKey, value: ObjectIdentifier(applyQueue))
+        StoresOfThisProcess.opened(path)
     }
 
-    deinit { closeLog() }
+    deinit {
+        closeLog()
+        StoresOfThisProcess.closed(path)
+    }
 
     /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
     public static var exclusiveByDefault: Bool { ProcessInfo.processInfo.environment["LO_EXCLUSIVE"] == "1" }

@@ -48,11 +48,15 @@ extension SQLiteStore {
                 if round == 1 { throw error }
                 break
             }
-            if let last {
+            // A conflict with commits another process appended but has not synced (it may have died
+            // before its sync) makes them durable too, so that the caller's retry sees them in the head.
+            let conflicted = roundResults.contains { if case .failure(_ as CommitConflict) = $0 { true } else { false } }
+            let seen = shared.head
+            if let syncThrough = last ?? (conflicted && shared.durableHead < seen ? seen : nil) {
                 // The sync's end wakes the posters (with one wake call), whose own sync it covers; if it
                 // failed, each tries for itself. One covered by another's sync may have slept after it.
                 do {
-                    let outcome = try shared.page.sync(.log, ticket: UInt64(last.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                    let outcome = try shared.page.sync(.log, ticket: UInt64(syncThrough.rawValue)) { () throws(StoreError) in try shared.syncFile() }
                     if outcome == .covered && postsAppended { shared.wakePosters() }
                 } catch {
                     roundResults = roundResults.map { if case .success = $0 { .failure(error) } else { $0 } }

@@ -43,7 +43,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .corrupt(path, detail): "\(path) is damaged: \(detail)"
         case let .unsupportedVersion(path, version): "\(path) has store format \(version), newer than this program reads"
         case let .fileNotFound(path): "\(path): no such store"
-        case let .diskFull(path): "\(path): disk full; nothing was written"
+        case let .diskFull(path): "\(path): disk full; nothing was written (commits already acknowledged are kept, in the commit log if SQLite could not take them yet)"
         case let .busy(path): "\(path): the store is locked by another writer"
         case let .ioError(path, detail): "\(path): I/O error: \(detail)"
         case let .objectsNotFound(oids, asOf): "objects not found as of commit \(asOf.rawValue): \(oids.prefix(10).map(String.init))"

@@ -17,6 +17,12 @@ enum StoreLock {
         let descriptor = try databaseDescriptor(connection, path: path)
         if tryLock(descriptor, LOCK_EX) { return (descriptor, true) }
         if exclusive {
+            // A store of this process may be closing (StoresOfThisProcess.swift): wait a moment for it.
+            let deadline = Date() + 2
+            while StoresOfThisProcess.mayHold(path) && Date() < deadline {
+                usleep(1000)
+                if tryLock(descriptor, LOCK_EX) { return (descriptor, true) }
+            }
             throw StoreError.inUse(path: path, detail: liveHolder(path)?.description ?? "another process has it open, and an exclusive open must be alone")
         }
         // Another normal open may hold it exclusively for a moment (while it replays a log), and a

@@ -39,20 +39,27 @@ final class DamagedRecordsFuzzTests: MasterImageTestCase {
         let environment = ProcessInfo.processInfo.environment
         let cases = environment["LO_FUZZ_CASES"].flatMap { Int($0) } ?? 40
         var generator = Generator(state: environment["LO_FUZZ_SEED"].flatMap { UInt64($0) } ?? 20261122)
-        var outcomes: [String: Int] = [:]
+        var outcomes: [String: Int] = [:], slowest = (seconds: 0.0, what: "")
         for n in 0..<cases {
             let copy = path("damaged-\(n).lo")
             try SQLiteStore.open(path: image).backup(to: copy)
             let what = try damage(copy, oneOf: loaded, &generator)
             let started = Date()
-            let (status, _, err) = try LoProcess.run(["eval", "--image", copy, "--no-commit", Self.workload], in: directory)
+            // A damaged method can make the workload recurse until the stack overflows, signalling at
+            // each level: each signal's search for a handler walks the whole stack, so the time grows
+            // with the stack's size squared (3 s on the default 8 MB stack in a release build, minutes
+            // in a debug one). A 256 KB stack overflows just the same, sooner.
+            let (status, _, err) = try LoProcess.run(["eval", "--image", copy, "--no-commit", Self.workload], in: directory,
+                                                     environment: ["LO_STACK_KB": "256"])
             let crashed = status > 1 || err.contains("crashed") || err.contains("Fatal error")
             XCTAssertFalse(crashed, "case \(n), \(what): exit \(status) after \(Date().timeIntervalSince(started)) s\n\(err.prefix(2000))")
             outcomes[status == 0 ? "ran" : "error", default: 0] += 1
+            let seconds = Date().timeIntervalSince(started)
+            if seconds > slowest.seconds { slowest = (seconds, "case \(n), \(what)") }
             try? FileManager.default.removeItem(atPath: copy)
         }
         XCTAssertEqual(outcomes.values.reduce(0, +), cases, "\(outcomes)")
-        print("damaged records: \(outcomes) among \(loaded.count) objects loaded")
+        print("damaged records: \(outcomes) among \(loaded.count) objects loaded; slowest \(slowest.what): \(slowest.seconds) s")
     }
 
     /// The OIDs of the objects loaded while the workload runs (after `adding:` is compiled and committed).

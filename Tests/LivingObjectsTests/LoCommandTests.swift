@@ -39,6 +39,19 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try lo(["eval", "Made"]).out, "3\n")
     }
 
+    /// `LO_STACK_KB` sets each process's stack, and with it how deep a recursion goes before StackOverflow.
+    func testStackSizeFromTheEnvironment() throws {
+        let probe = "Smalltalk at: #D put: 0. Object compile: 'probeDepth D := D + 1. self probeDepth'. [nil probeDepth] on: StackOverflow do: [:e | e return: D]"
+        func depth(_ environment: [String: String]) throws -> Int {
+            let result = try LoProcess.run(["eval", "--no-commit", probe], in: directory, environment: environment)
+            XCTAssertEqual(result.status, 0, result.err)
+            return try XCTUnwrap(Int(result.out.trimmingCharacters(in: .whitespacesAndNewlines)), result.out)
+        }
+        let small = try depth(["LO_STACK_KB": "64"]), normal = try depth([:])
+        XCTAssertGreaterThan(small, 100)
+        XCTAssertLessThan(small * 50, normal, "64 KB against the default 8 MB")
+    }
+
     func testTestRunsOnAFreshKernelAndMakesNoImage() throws {
         XCTAssertTrue(try lo(["test", "SystemTest"]).out.contains("0 failed"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [])

@@ -150,7 +150,7 @@ enum LoProcess {
     }
 
     /// `lo` with these arguments, to run in `directory`, not started yet.
-    static func make(_ arguments: [String], in directory: URL) throws -> Process {
+    static func make(_ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = try executable()
         process.arguments = arguments
@@ -159,13 +159,15 @@ enum LoProcess {
         environment["LO_IMAGE"] = nil
         environment["LO_KERNEL"] = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("kernel").path
+        environment.merge(extra) { $1 }
         process.environment = environment
         return process
     }
 
     /// Runs `lo` in `directory` with `input` on stdin: (exit status, stdout, stderr).
-    static func run(_ arguments: [String], in directory: URL, input: String = "") throws -> (status: Int32, out: String, err: String) {
-        let process = try make(arguments, in: directory)
+    static func run(_ arguments: [String], in directory: URL, input: String = "",
+                    environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let process = try make(arguments, in: directory, environment: environment)
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout

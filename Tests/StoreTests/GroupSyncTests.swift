@@ -90,6 +90,9 @@ final class GroupSyncTests: XCTestCase {
         let stores = try [SQLiteStore.open(path: path, create: true, sharedLog: false)] + (1..<8).map { _ in try SQLiteStore.open(path: path, sharedLog: false) }
         let oids = try stores[0].allocateOIDs(count: 8)
         for store in stores.dropFirst() { _ = try store.allocateOIDs(count: 1) }
+        // On a loaded machine one sync can outlast the default `stuckAfter`; this test is about
+        // coverage, and the stuck holder has tests of its own.
+        for store in stores { group(store).stuckAfter.store(60_000_000_000, ordering: .relaxed) }
         let before = stores.map { (syncs($0), covered($0), $0.groupCommitStatistics.batches) }
         let watching = Atomic<Bool>(true), violations = Atomic<Int>(0), samples = Atomic<Int>(0)
         let watcher = group(stores[0])
@@ -236,7 +239,7 @@ final class GroupSyncTests: XCTestCase {
     // MARK: The file
 
     private func syncFileIsValid(_ path: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path + "-sync"), data.count == 4096 else { return false }
+        guard let data = FileManager.default.contents(atPath: path + "-sync"), data.count == GroupSync.fileSize else { return false }
         return data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == 0x636e797372674f4c  // "LOgrsync"
     }
 
@@ -262,7 +265,7 @@ final class GroupSyncTests: XCTestCase {
     /// build's layout — is not touched: the store syncs on its own.
     func testAnInvalidFileInUseIsLeftAlone() throws {
         let path = directory.file("inuse.lo")
-        let foreign = Data(repeating: 0x5a, count: 4096)
+        let foreign = Data(repeating: 0x5a, count: GroupSync.fileSize)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "-sync", contents: foreign))
         let other = open(path + "-sync", O_RDONLY)
         defer { close(other) }

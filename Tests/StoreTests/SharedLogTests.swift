@@ -46,6 +46,32 @@ final class SharedLogTests: XCTestCase {
         withExtendedLifetime(store) {}
     }
 
+    /// A store let go of while its background apply runs closes when the apply ends, on the apply's
+    /// queue; an exclusive open of the file from this process straight after waits for that.
+    func testAnExclusiveOpenRightAfterLettingGoWaitsForTheClose() throws {
+        let path = directory.file("close.lo")
+        var oid: UInt64 = 0
+        for round in 0..<40 {
+            do {
+                let store = try SQLiteStore.open(path: path, create: round == 0, exclusive: false, sharedLog: true)
+                if round == 0 { oid = try store.allocateOIDs(count: 1).lowerBound }
+                for value in 0..<10 {
+                    _ = try store.commit(base: try store.headCommit(), writes: [object(oid, round * 10 + value)], author: "t", message: "c")
+                }
+                withExtendedLifetime(store) { usleep(UInt32(round % 6) * 500) }  // around the apply's 2 ms delay
+            }
+            let exclusive = try SQLiteStore.open(path: path, exclusive: true)
+            XCTAssertEqual(try exclusive.load(oid: oid, asOf: try exclusive.headCommit())?.slots, [smallInteger(round * 10 + 9)])
+        }
+        let store = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let started = Date()
+        XCTAssertThrowsError(try SQLiteStore.open(path: path, exclusive: true), "a store still open is not waited for forever") { error in
+            guard case StoreError.inUse = error else { return XCTFail("\(error)") }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        withExtendedLifetime(store) {}
+    }
+
     /// The log is reset once long, while commits go on, and removed by the last store to close.
     func testResetAndRemoval() throws {
         let path = directory.file("reset.lo")
@@ -193,10 +219,12 @@ final class SharedLogTests: XCTestCase {
         XCTAssertThrowsError(try store.commit(base: base, writes: [object(oid, 100)], author: "parent", message: "stale")) { error in
             XCTAssertEqual((error as? CommitConflict)?.oids, [oid])
         }
+        // Once the child has stopped (it commits on and on), a commit based on the new head succeeds.
+        kill(child.process.processIdentifier, SIGKILL)
+        child.process.waitUntilExit()
         let head = try store.headCommit()
-        let value = try XCTUnwrap(try store.load(oid: oid, asOf: head)?.slots?.first)
+        XCTAssertNotNil(try store.load(oid: oid, asOf: head)?.slots?.first)
         XCTAssertNoThrow(try store.commit(base: head, writes: [object(oid, 1000)], author: "parent", message: "fresh"))
-        _ = value
     }
 
     /// Several processes commit at once, some to one counter (retrying on conflict), one a chain of
