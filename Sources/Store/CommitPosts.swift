@@ -38,7 +38,7 @@ extension SharedLog {
 
     enum PostState {
         /// Waiting for a holder of the turn (posted, or taken by one).
-        case waiting(UInt32)
+        case waiting
         /// Appended as this commit (not durable until a log sync covers it).
         case appended(CommitID)
         /// Returned: not appended; the poster commits it itself.
@@ -96,7 +96,7 @@ extension SharedLog {
 
     func postState(_ index: Int) -> PostState {
         let slot = post(index), state = lo_post_state(slot)
-        guard state == LO_POST_DONE else { return .waiting(state) }
+        guard state == LO_POST_DONE else { return .waiting }
         let commit = lo_post_commit(slot)
         return commit == 0 ? .returned : .appended(CommitID(Int64(bitPattern: commit)))
     }

@@ -82,7 +82,7 @@ extension SQLiteStore {
         let time = Date().timeIntervalSince1970
         guard let indexes = shared.post(requests.map { (LoggedCommit.encode($0, time: time), $0.base) }) else { return nil }
         let posted = lo_group_sync_now()
-        var outcomes = [SharedLog.PostState?](repeating: nil, count: indexes.count)
+        var outcomes = [SharedLog.PostState?](repeating: nil, count: indexes.count), timedOut = Set<Int>()
         while true {
             // Read before the posts' states: a change of a state after this is followed by a wake.
             let seen = shared.postsGeneration
@@ -106,13 +106,14 @@ extension SQLiteStore {
                 continue
             }
             if lo_group_sync_now() &- posted > SharedLog.patience {
-                for position in waiting where shared.withdrawPost(indexes[position]) {
-                    outcomes[position] = .returned  // and answered busy below
+                // Nobody took them in time: withdrawn, and answered busy. (One taken is waited for.)
+                let withdrawn = waiting.filter { shared.withdrawPost(indexes[$0]) }
+                for position in withdrawn {
+                    outcomes[position] = .returned
+                    timedOut.insert(position)
                     shared.freePost(indexes[position])
                 }
-                if indexes.indices.allSatisfy({ outcomes[$0] != nil }) {
-                    return outcomes.map { if case let .appended(commit) = $0! { .success(commit) } else { .failure(StoreError.busy(path: shared.page.path)) } }
-                }
+                if withdrawn.count == waiting.count { continue }
             }
             shared.awaitPosts(seen)
         }
@@ -125,8 +126,9 @@ extension SQLiteStore {
                 synced = .failure(error)
             }
         }
-        return outcomes.map { outcome in
-            guard case let .appended(commit) = outcome else { return nil }
+        return outcomes.indices.map { position in
+            if timedOut.contains(position) { return .failure(StoreError.busy(path: shared.page.path)) }
+            guard case let .appended(commit) = outcomes[position] else { return nil }
             return synced.map { commit }
         }
     }
