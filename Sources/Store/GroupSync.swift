@@ -102,6 +102,9 @@ final class GroupSync: @unchecked Sendable {
         return nil
     }
 
+    /// The file's length: the page of counters, then the shared log's posted commits (CommitPosts.swift).
+    static let fileSize = Int(LO_GROUP_SYNC_FILE_SIZE)
+
     /// Maps the page: rebuilt if `initialize` (the caller is alone), else only if it is valid.
     private static func map(_ path: String, _ descriptor: Int32, initialize: Bool) -> GroupSync? {
         let size = Int(LO_GROUP_SYNC_FILE_SIZE)

@@ -63,6 +63,22 @@ struct LoggedCommit {
         return out
     }
 
+    /// The payload with another time: a commit posted for another process's leader takes the time of
+    /// its append (CommitPosts.swift). Nil if the payload does not start as one.
+    static func restamped(_ payload: [UInt8], time: Double) -> [UInt8]? {
+        let rest = payload.withUnsafeBytes { raw -> Int? in
+            var reader = Varint.Reader(raw)
+            guard reader.byte() == formatVersion, reader.varint() != nil else { return nil }
+            return reader.remaining
+        }
+        guard let rest else { return nil }
+        var out: [UInt8] = [formatVersion]
+        out.reserveCapacity(payload.count + 10)
+        Varint.append(time.bitPattern, to: &out)
+        out += payload[(payload.count - rest)...]
+        return out
+    }
+
     /// The commit a payload holds, as commit `id`; nil if the payload is not one.
     static func decode(_ payload: [UInt8], as id: CommitID) -> LoggedCommit? {
         payload.withUnsafeBytes { raw -> LoggedCommit? in
@@ -161,6 +177,20 @@ struct LoggedCommit {
 }
 
 extension CommitRequest {
+    /// The same commit made on `base` (a posted commit, decoded from its payload: CommitPosts.swift).
+    init(_ other: CommitRequest, base: CommitID) {
+        self.base = base
+        writes = other.writes
+        records = other.records
+        changed = other.changed
+        roots = other.roots
+        methods = other.methods
+        shapes = other.shapes
+        author = other.author
+        message = other.message
+        largeBytes = other.largeBytes
+    }
+
     /// A commit read back from the log, to be written as commit `id` (checked when it was logged).
     init(logged id: CommitID, writes: [Write], records: [UInt8], roots: [(name: String, oid: UInt64?)],
          methods: [MethodChange], shapes: [ClassShape], author: String, message: String) {

@@ -103,7 +103,17 @@ final class SharedLog: Sendable {
         }
     }
 
-    func endTurn() { lo_group_sync_unlock_writer(page.area) }
+    /// Takes the writers' turn if nobody holds it (or its holder died): whether it did.
+    func tryTakeTurn() -> Bool {
+        let locked = lo_group_sync_try_lock_writer(page.area)
+        return locked == 0 || locked == 1
+    }
+
+    /// Lets go of the writers' turn, and wakes a poster whose commit nobody took (CommitPosts.swift).
+    func endTurn() {
+        lo_group_sync_unlock_writer(page.area)
+        handOffToAPoster()
+    }
 
     /// Takes the apply lock: waiting up to `patience` if `wait`, else nil if another holds it.
     func takeApplyLock(wait: Bool) throws -> Bool? {

@@ -3,38 +3,140 @@
 // its batch, appends it and lets go; the log sync is shared as the WAL's is (GroupSync, `.log`); then
 // the commits are durable and visible, and whichever process takes the apply lock writes them to SQLite.
 
+import CGroupSync
 import Foundation
 
 extension SQLiteStore {
     /// Checks each commit of the batch against every commit before it (this process's and others'),
     /// appends those that pass with one write, and syncs the log (or finds another's sync covered it).
+    /// A batch that finds the writers' turn taken is posted for its holder (CommitPosts.swift); what
+    /// the holder returns is committed here, in the turn.
     func logSharedBatch(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>] {
-        var results: [Result<CommitID, any Error>] = []
-        let last: CommitID?, seen: CommitID
-        do {
-            try shared.takeTurn()
-            defer { shared.endTurn() }
-            last = try shared.view.withLock { view in try appendShared(requests, &results, &view, shared) }
-            seen = shared.head
-        } catch {
-            return requests.map { _ in .failure(error) }
+        var results = [Result<CommitID, any Error>?](repeating: nil, count: requests.count)
+        if !shared.tryTakeTurn() {
+            if let posted = commitByPost(requests, shared) { results = posted }
+            guard results.contains(where: { $0 == nil }) else { return results.map { $0! } }
+            do { try shared.takeTurn() } catch {
+                return results.map { $0 ?? .failure(error) }
+            }
         }
-        // A conflict with commits another process appended but has not synced (it may have died
-        // before its sync) makes them durable too, so that the caller's retry sees them in the head.
-        let conflicted = results.contains { if case .failure(_ as CommitConflict) = $0 { true } else { false } }
-        guard let syncThrough = last ?? (conflicted && shared.durableHead < seen ? seen : nil) else { return results }
+        let unposted = requests.indices.filter { results[$0] == nil }
         do {
-            _ = try shared.page.sync(.log, ticket: UInt64(syncThrough.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+            let own = try leadHoldingTurn(unposted.map { requests[$0] }, shared)
+            for (index, result) in zip(unposted, own) { results[index] = result }
         } catch {
-            return results.map { if case .success = $0 { .failure(error) } else { $0 } }
+            for index in unposted { results[index] = .failure(error) }
+        }
+        return results.map { $0! }
+    }
+
+    /// In the writers' turn: appends the batch with the commits posted, syncs the log and wakes the
+    /// posters; then, while commits are posted, more rounds of the posted commits alone, so that one
+    /// process appends and syncs for all (and reads nothing others appended meanwhile). Lets go of
+    /// the turn. Throws what stopped the batch.
+    func leadHoldingTurn(_ requests: [CommitRequest], _ shared: SharedLog) throws -> [Result<CommitID, any Error>] {
+        defer { shared.endTurn() }
+        var results: [Result<CommitID, any Error>] = []
+        for round in 1...Self.postRounds {
+            var roundResults: [Result<CommitID, any Error>] = [], postsAppended = false
+            let last: CommitID?
+            do {
+                last = try shared.view.withLock { view in
+                    try appendShared(round == 1 ? requests : [], &roundResults, &postsAppended, &view, shared)
+                }
+            } catch {
+                if round == 1 { throw error }
+                break
+            }
+            // A conflict with commits another process appended but has not synced (it may have died
+            // before its sync) makes them durable too, so that the caller's retry sees them in the head.
+            let conflicted = roundResults.contains { if case .failure(_ as CommitConflict) = $0 { true } else { false } }
+            let seen = shared.head
+            if let syncThrough = last ?? (conflicted && shared.durableHead < seen ? seen : nil) {
+                // The sync's end wakes the posters (with one wake call), whose own sync it covers; if it
+                // failed, each tries for itself. One covered by another's sync may have slept after it.
+                do {
+                    let outcome = try shared.page.sync(.log, ticket: UInt64(syncThrough.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+                    if outcome == .covered && postsAppended { shared.wakePosters() }
+                } catch {
+                    roundResults = roundResults.map { if case .success = $0 { .failure(error) } else { $0 } }
+                }
+            }
+            if round == 1 { results = roundResults }
+            if last == nil || !shared.hasPosts { break }
         }
         scheduleSharedApply(shared, after: ExclusiveLog.applyDelay)
         return results
     }
 
-    /// In the writers' turn: the checks and the append; answers the newest commit appended, if any.
+    /// How many rounds a holder of the turn appends and syncs posted commits before it hands the turn
+    /// on (its own caller, and its process's other commits, wait meanwhile: a few ms at most).
+    static let postRounds = 16
+
+    /// Posts the commits and sleeps until a holder of the turn appended or returned each, then makes
+    /// the appended durable (a sync that covered them, usually). Nil if they were not posted (no
+    /// staged large bytes, payloads that fit, enough posts free); a returned commit's result is nil:
+    /// the caller commits it itself. While the turn is free, the poster takes it and leads.
+    private func commitByPost(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>?]? {
+        guard requests.allSatisfy({ $0.largeBytes.isEmpty }) else { return nil }
+        let time = Date().timeIntervalSince1970
+        guard let indexes = shared.post(requests.map { (LoggedCommit.encode($0, time: time), $0.base) }) else { return nil }
+        let posted = lo_group_sync_now()
+        var outcomes = [SharedLog.PostState?](repeating: nil, count: indexes.count), timedOut = Set<Int>()
+        while true {
+            // Read before the posts' states: a change of a state after this is followed by a wake.
+            let seen = shared.postsGeneration
+            for (position, index) in indexes.enumerated() where outcomes[position] == nil {
+                let state = shared.postState(index)
+                if case .waiting = state { continue }
+                outcomes[position] = state
+                shared.freePost(index)
+            }
+            let waiting = indexes.indices.filter { outcomes[$0] == nil }
+            if waiting.isEmpty { break }
+            if shared.tryTakeTurn() {
+                // Leads for the posts, these among them; if that fails before taking them, the
+                // caller meets the failure in its own turn.
+                if (try? leadHoldingTurn([], shared)) == nil {
+                    for position in waiting where shared.withdrawPost(indexes[position]) {
+                        outcomes[position] = .returned
+                        shared.freePost(indexes[position])
+                    }
+                }
+                continue
+            }
+            if lo_group_sync_now() &- posted > SharedLog.patience {
+                // Nobody took them in time: withdrawn, and answered busy. (One taken is waited for.)
+                let withdrawn = waiting.filter { shared.withdrawPost(indexes[$0]) }
+                for position in withdrawn {
+                    outcomes[position] = .returned
+                    timedOut.insert(position)
+                    shared.freePost(indexes[position])
+                }
+                if withdrawn.count == waiting.count { continue }
+            }
+            shared.awaitPosts(seen)
+        }
+        let newest = outcomes.compactMap { if case let .appended(commit) = $0 { commit } else { nil } }.max()
+        var synced: Result<Void, any Error> = .success(())
+        if let newest {
+            do {
+                _ = try shared.page.sync(.log, ticket: UInt64(newest.rawValue)) { () throws(StoreError) in try shared.syncFile() }
+            } catch {
+                synced = .failure(error)
+            }
+        }
+        return outcomes.indices.map { position in
+            if timedOut.contains(position) { return .failure(StoreError.busy(path: shared.page.path)) }
+            guard case let .appended(commit) = outcomes[position] else { return nil }
+            return synced.map { commit }
+        }
+    }
+
+    /// In the writers' turn: the checks and the append of the batch and of the commits posted; answers
+    /// the newest commit appended, if any, and whether posts were.
     private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
-                              _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
+                              _ postsAppended: inout Bool, _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
         try repair(&view, shared)
         try view.catchUp(salt: shared.salt, end: shared.end)
         guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
@@ -63,6 +165,27 @@ extension SQLiteStore {
                 results.append(.failure(error))
             }
         }
+        let posts = shared.takePosts()
+        // Every post not appended is returned, whatever ends this: its poster commits it itself.
+        defer {
+            let returned = posts.filter { shared.isTaken($0.index) }
+            for post in returned { shared.finishPost(post.index, appended: false) }
+            if !returned.isEmpty { shared.wakePosters() }
+        }
+        var postsInLog: [Int] = []
+        for post in posts {
+            let id = CommitID(head.rawValue + 1)
+            guard let payload = LoggedCommit.restamped(post.payload, time: time),
+                  let logged = LoggedCommit.decode(payload, as: id), logged.request.largeBytes.isEmpty else { continue }
+            let request = CommitRequest(logged.request, base: post.base)
+            guard request.base <= head, request.base == head || (try? checkSharedConflicts(request, view.recent)) != nil else { continue }
+            head = id
+            shared.notePostCommit(post.index, id)  // before the append: if this process dies, the next holder knows
+            view.recent.record(request, as: id)
+            payloads.append(payload)
+            accepted.append((id, logged))
+            postsInLog.append(post.index)
+        }
         guard !payloads.isEmpty else { return nil }
         do {
             try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
@@ -74,6 +197,8 @@ extension SQLiteStore {
         shared.store(\.log_end, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted
+        for index in postsInLog { shared.finishPost(index, appended: true) }
+        postsAppended = !postsInLog.isEmpty
         return head
     }
 
@@ -123,6 +248,7 @@ extension SQLiteStore {
         if view.log.salt == shared.salt && view.log.head > shared.head {
             shared.store(\.log_head, UInt64(view.log.head.rawValue))
         }
+        shared.repairPosts()
     }
 
     /// In the writers' turn and holding the apply lock, with every commit through the page's head
@@ -296,3 +422,5 @@ extension SQLiteStore {
         unlink(path + "-log")
     }
 }
+
+

@@ -239,7 +239,7 @@ final class GroupSyncTests: XCTestCase {
     // MARK: The file
 
     private func syncFileIsValid(_ path: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path + "-sync"), data.count == 4096 else { return false }
+        guard let data = FileManager.default.contents(atPath: path + "-sync"), data.count == GroupSync.fileSize else { return false }
         return data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } == 0x636e797372674f4c  // "LOgrsync"
     }
 
@@ -265,7 +265,7 @@ final class GroupSyncTests: XCTestCase {
     /// build's layout — is not touched: the store syncs on its own.
     func testAnInvalidFileInUseIsLeftAlone() throws {
         let path = directory.file("inuse.lo")
-        let foreign = Data(repeating: 0x5a, count: 4096)
+        let foreign = Data(repeating: 0x5a, count: GroupSync.fileSize)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "-sync", contents: foreign))
         let other = open(path + "-sync", O_RDONLY)
         defer { close(other) }

@@ -11,8 +11,31 @@
 
 /// "LOgrsync" as a little-endian word: the first 8 bytes of a `<store>-sync` file.
 #define LO_GROUP_SYNC_MAGIC 0x636e797372674f4cULL
-/// The file's size: one page.
-#define LO_GROUP_SYNC_FILE_SIZE 4096
+/// The file's size: the counters' page, then the posted commits.
+#define LO_GROUP_SYNC_FILE_SIZE 40960
+
+/// A commit posted by a process for the holder of the writers' turn to append with its own
+/// (CommitPosts.swift): how many can be posted at once, and how long a posted commit's payload may be.
+#define LO_POST_SLOTS 16
+#define LO_POST_CAPACITY 2016
+
+/// A post's states. FREE → CLAIMED (its poster fills it) → POSTED → TAKEN (by the holder of the turn,
+/// which sets `commit` before it appends) → DONE (with `commit` 0: returned, not appended) → FREE.
+enum { LO_POST_FREE = 0, LO_POST_CLAIMED = 1, LO_POST_POSTED = 2, LO_POST_TAKEN = 3, LO_POST_DONE = 4 };
+
+typedef struct {
+    /// LO_POST_*. (Posters sleep on `log_generation`: a sync, or a holder that changed their posts,
+    /// wakes them all with one call.)
+    uint32_t state;
+    /// The poster's process id (0 while FREE).
+    int32_t owner;
+    uint32_t length;
+    uint32_t reserved;
+    uint64_t base;
+    /// The commit id the holder of the turn gave it (0: none).
+    uint64_t commit;
+    uint8_t payload[LO_POST_CAPACITY];
+} lo_post;
 
 typedef struct {
     uint64_t magic;
@@ -68,12 +91,15 @@ typedef struct {
     /// Process-shared and robust: held by the process that applies logged commits to SQLite.
     pthread_mutex_t apply;
     uint64_t apply_locked_at;
+    /// Commits posted for the holder of the writers' turn.
+    lo_post posts[LO_POST_SLOTS];
 } lo_group_sync;
 
 /// The top bit of `generation`: someone may sleep on it.
 #define LO_GROUP_SYNC_SLEEPERS 0x80000000u
 
-_Static_assert(sizeof(lo_group_sync) <= LO_GROUP_SYNC_FILE_SIZE, "one page");
+_Static_assert(sizeof(lo_group_sync) <= LO_GROUP_SYNC_FILE_SIZE, "the file holds it");
+_Static_assert(sizeof(lo_post) == 2048, "posts of 2 KB");
 
 static inline uint64_t lo_group_sync_take_ticket(lo_group_sync *area) {
     return __atomic_add_fetch(&area->written, 1, __ATOMIC_SEQ_CST);
@@ -170,6 +196,33 @@ void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
 int lo_apply_try_lock(lo_group_sync *area);
 int lo_apply_lock(lo_group_sync *area, uint64_t deadline);
 void lo_apply_unlock(lo_group_sync *area);
+
+// Posted commits (CommitPosts.swift). States change with sequentially consistent atomics: a poster
+// stores POSTED, then tries the writers' turn; a holder lets go of the turn, then looks for POSTED.
+
+static inline lo_post *lo_post_at(lo_group_sync *area, int index) { return &area->posts[index]; }
+
+static inline uint32_t lo_post_state(const lo_post *post) { return __atomic_load_n(&post->state, __ATOMIC_SEQ_CST); }
+
+static inline void lo_post_set_state(lo_post *post, uint32_t state) { __atomic_store_n(&post->state, state, __ATOMIC_SEQ_CST); }
+
+/// Changes the state from `from` to `to` if it is `from`: 1 if it did.
+static inline int lo_post_change_state(lo_post *post, uint32_t from, uint32_t to) {
+    return __atomic_compare_exchange_n(&post->state, &from, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static inline int32_t lo_post_owner(const lo_post *post) { return __atomic_load_n(&post->owner, __ATOMIC_SEQ_CST); }
+
+static inline void lo_post_set_owner(lo_post *post, int32_t owner) { __atomic_store_n(&post->owner, owner, __ATOMIC_SEQ_CST); }
+
+/// Changes the owner from `from` to `to` if it is `from`: 1 if it did.
+static inline int lo_post_change_owner(lo_post *post, int32_t from, int32_t to) {
+    return __atomic_compare_exchange_n(&post->owner, &from, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static inline uint64_t lo_post_commit(const lo_post *post) { return __atomic_load_n(&post->commit, __ATOMIC_SEQ_CST); }
+
+static inline void lo_post_set_commit(lo_post *post, uint64_t commit) { __atomic_store_n(&post->commit, commit, __ATOMIC_SEQ_CST); }
 
 // Wake words: a futex word for the threads of one process (CommitQueue.swift). A waiter reads the
 // word, checks what it waits for, then sleeps while the word is unchanged; a waker changes what is
