@@ -83,16 +83,23 @@ final class CommitPostTests: XCTestCase {
         XCTAssertEqual(try second.load(oid: oid, asOf: newer)?.slots, [smallInteger(2)])
     }
 
-    /// A holder that took a post and gave it an id, then died before its append was published: the
-    /// next holder posts it again and appends it.
-    func testAPostWhoseTakerDiedBeforeItsAppendIsAppendedByTheNext() throws {
-        let (first, second, shared) = try openPair("dead-taker.lo")
+    /// Two stores of a new file, an object made, and, holding the writers' turn, a commit of it posted.
+    private func postACommitHoldingTheTurn(_ name: String) throws
+        -> (SQLiteStore, SQLiteStore, SharedLog, Range<UInt64>, CommitID, Int) {
+        let (first, second, shared) = try openPair(name)
         let oids = try first.allocateOIDs(count: 2)
         let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 1)], author: "t", message: "make")
         let request = try CommitRequest(base: base, writes: [object(oids.lowerBound, 5)], roots: [:], removingRoots: [], methods: [],
                                         author: "t", message: "posted")
         try shared.takeTurn()
         let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base)])?.first)
+        return (first, second, shared, oids, base, index)
+    }
+
+    /// A holder that took a post and gave it an id, then died before its append was published: the
+    /// next holder posts it again and appends it.
+    func testAPostWhoseTakerDiedBeforeItsAppendIsAppendedByTheNext() throws {
+        let (first, second, shared, oids, base, index) = try postACommitHoldingTheTurn("dead-taker.lo")
         XCTAssertEqual(shared.takePosts().map(\.index), [index])
         shared.notePostCommit(index, CommitID(base.rawValue + 1))  // and died
         shared.endTurn()
@@ -109,13 +116,7 @@ final class CommitPostTests: XCTestCase {
     /// A holder that died after publishing the head of its append, before marking the post DONE: the
     /// next holder marks it appended, and does not append it again.
     func testAPostWhoseTakerDiedAfterItsAppendIsNotAppendedTwice() throws {
-        let (first, second, shared) = try openPair("dead-after-append.lo")
-        let oids = try first.allocateOIDs(count: 2)
-        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 1)], author: "t", message: "make")
-        let request = try CommitRequest(base: base, writes: [object(oids.lowerBound, 5)], roots: [:], removingRoots: [], methods: [],
-                                        author: "t", message: "posted")
-        try shared.takeTurn()
-        let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base)])?.first)
+        let (first, second, shared, oids, base, index) = try postACommitHoldingTheTurn("dead-after-append.lo")
         let taken = try XCTUnwrap(shared.takePosts().first)
         shared.notePostCommit(index, CommitID(base.rawValue + 1))
         try shared.view.withLock { view in
