@@ -109,7 +109,7 @@ final class FloatBlockTests: XCTestCase {
         XCTAssertEqual(program[6], 0, "no comparison")
         // Nothing to run: a block at an instruction that is not float arithmetic covers nothing.
         XCTAssertEqual(FloatProgram.derive(m.bytecodes, from: third.offset) { m.literals[$0].floatValue },
-                       [UInt8](repeating: 0, count: 24), "a header of zeros")
+                       [UInt8](repeating: 0, count: 32), "a header of zeros")
         // A comparison must feed a forward conditional jump.
         var code: [UInt8] = []
         for i in [Instruction(offset: 0, opcode: .pushTemp, a: -1), Instruction(offset: 0, opcode: .pushTemp, a: -1),
