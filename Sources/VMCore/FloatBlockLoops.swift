@@ -16,7 +16,7 @@
 
 /// A loop tail's steps, 8 bytes each: the step, three operands, the step's instruction (i16, from the float
 /// block's instruction), and where a test that goes the other way continues (i16).
-enum LoopTailStep: UInt8 {
+public enum LoopTailStep: UInt8, Sendable {
     /// `fp[b] := fp[a] + delta` (bytes 1 `a`, 3 `b`, 6–7 the delta as an i16): SmallIntegers, no overflow.
     case addConstant
     /// `fp[a]` is `true` or `false`; the path goes on when it is byte 3 (1: true).
@@ -29,7 +29,7 @@ enum LoopTailStep: UInt8 {
     /// Back at the float block: run it again.
     case loop
 
-    static let holds: UInt8 = 8, constantRight: UInt8 = 16
+    public static let holds: UInt8 = 8, constantRight: UInt8 = 16
 }
 
 enum FloatLoopTail {

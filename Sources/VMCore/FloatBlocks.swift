@@ -14,7 +14,8 @@
 // itself). If any check fails (a SmallInteger, a boxed float, a cache miss or another method, a result
 // out of SmallFloat64 range, NaN or infinity, a division by zero) it undoes the setters, stores nothing,
 // and the ordinary bytecodes run exactly as they would without it. Doubles give the same values as the
-// ordinary path: every step there is the same IEEE operation, boxed or not.
+// ordinary path: every step there is the same IEEE operation, boxed or not. A block whose code continues
+// with a loop's counter, closing jump and test back to itself runs those too and loops (FloatBlockLoops.swift).
 
 /// How a program reads: a header of 16 bytes, then its registers and what the run writes, then its code.
 ///
