@@ -14,7 +14,8 @@
 // itself). If any check fails (a SmallInteger, a boxed float, a cache miss or another method, a result
 // out of SmallFloat64 range, NaN or infinity, a division by zero) it undoes the setters, stores nothing,
 // and the ordinary bytecodes run exactly as they would without it. Doubles give the same values as the
-// ordinary path: every step there is the same IEEE operation, boxed or not.
+// ordinary path: every step there is the same IEEE operation, boxed or not. A block whose code continues
+// with a loop's counter, closing jump and test back to itself runs those too and loops (FloatBlockLoops.swift).
 
 /// How a program reads: a header of 16 bytes, then its registers and what the run writes, then its code.
 ///
@@ -22,13 +23,17 @@
 ///     6    the comparison's opcode (0: none)   7  1 if the comparison feeds `jumpIfTrue`
 ///     8–15 the byte offsets (u16, from byte 0) of `decodedFrom`, `saved`, the code and `undo`
 ///     16–23 how many runs in a row gave up (u64)
+///     24–25 the byte offset of the loop tail (u16; 0: none)   26  1 if the tail follows the conditional jump
+///           taken, 0 if it follows the run's end (FloatBlockLoops.swift)   27  1 if the loads stay decoded
+///           when the tail comes back (`loadsStayDecoded`)
 ///     then R = C + T + K doubles (the registers; the constants filled in),
 ///     T + 1 oops `decodedFrom` (the temporary each load register was last decoded from; one spare),
 ///     S oops `saved` (the temporaries' values before the stores, for undoing them),
 ///     3 words per setter `undo` (receiver, variable index, old value: for undoing the setters that ran),
 ///     T temp frame offsets (i8), K × (`Step`, result, left, right registers), the end (`Step.end` or the
 ///     comparison's `Step`, 0, its two registers),
-///     S × (temp frame offset, register, the `decodedFrom` slot the stored oop goes to)
+///     S × (temp frame offset, register, the `decodedFrom` slot the stored oop goes to),
+///     the loop tail's steps (`LoopTailStep`, 8 bytes each)
 ///
 /// Registers: the constants first, then the temporaries loaded, then one per operation, in order — except
 /// that an operation whose result is the last value of a temporary it loads, read by nothing after it as
@@ -41,7 +46,7 @@
 public enum FloatProgram {
     /// At most this many registers (constants, loads and results) and stores.
     public static let maxRegisters = 64
-    static let headerSize = 24
+    static let headerSize = 32
     /// After this many runs in a row gave up, the block gives up at once (its covered length set to 0).
     static let failuresBeforeGivingUp: UInt64 = 64
 
@@ -147,7 +152,37 @@ public enum FloatProgram {
         var done = Derivation()
         done.end = start
         while done.comparison == nil, let next = statement(code, done, floatLiteral) { done = next }
-        return encode(done, covered: done.end - start)
+        var program = encode(done, covered: done.end - start)
+        guard program.count > headerSize else { return program }
+        // The loop tail: from the conditional jump's target first (an `ifTrue:` that is rarely taken), else
+        // from the end.
+        let block = start - Opcode.floatBlock.length
+        var tail: [UInt8]? = nil, afterJump = false
+        if done.comparison != nil, let jump = plainInstruction(code, at: done.end - Opcode.jumpIfTrue.length) {
+            tail = FloatLoopTail.derive(code, block: block, from: done.end + jump.a)
+            afterJump = tail != nil
+        }
+        if tail == nil { tail = FloatLoopTail.derive(code, block: block, from: done.end) }
+        if let tail, program.count + tail.count <= 0xFFFF {
+            program[24] = UInt8(program.count & 0xFF); program[25] = UInt8(program.count >> 8)
+            program[26] = afterJump ? 1 : 0
+            program[27] = loadsStayDecoded(done, tailWrites: FloatLoopTail.writtenTemps(tail)) ? 1 : 0
+            program += tail
+        }
+        return program
+    }
+
+    /// Whether every temporary the run loads still holds, when the tail comes back, the oop its register was
+    /// decoded from: the run stores it into the load's own register (`sharedRegisters`) or not at all, and the
+    /// tail does not write it. Then the next iteration skips the loads' checks.
+    private static func loadsStayDecoded(_ d: Derivation, tailWrites: [Int]) -> Bool {
+        let shared = sharedRegisters(d)
+        return d.loads.enumerated().allSatisfy { load, temp in
+            if tailWrites.contains(temp) { return false }
+            guard d.storedTemps.contains(temp) else { return true }
+            if case .result(let j)? = d.valueOfTemp[temp] { return shared[j] == load }
+            return false
+        }
     }
 
     /// `d` extended by the statement at `d.end`, or nil if it does not qualify or does not fit.
@@ -242,6 +277,7 @@ public enum FloatProgram {
                             d.comparison?.opcode.rawValue ?? 0, d.comparison?.ifTrue == true ? 1 : 0]
         for offset in [decodedFromOffset, savedOffset, codeOffset, undoOffset] { out += [UInt8(offset & 0xFF), UInt8(offset >> 8)] }
         out += [UInt8](repeating: 0, count: 8)     // the runs that gave up in a row
+        out += [UInt8](repeating: 0, count: 8)     // the loop tail, if any (`derive`)
         for c in d.constants { withUnsafeBytes(of: c.bitPattern.littleEndian) { out += $0 } }
         out += [UInt8](repeating: 0, count: codeOffset - out.count)
         for temp in d.loads { out.append(UInt8(bitPattern: Int8(temp))) }
@@ -310,18 +346,27 @@ extension VM {
     /// Runs the float block at `ip`; answers the address of the instruction to run next: after the statements
     /// it ran, or the first of them when they must run as bytecodes.
     @inline(never) func runFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8> {
-        floatStatements(ip, fp, words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1) ?? ip + Opcode.floatBlock.length
+        let lits = words(fetch(fp[FrameSlot.method], CodeLayout.literals)) + 1
+        var program = lits[Int(ip[1]) | Int(ip[2]) << 8]
+        if program == nilObj {
+            guard let made = makeFloatProgram(ip, fp) else { return ip + Opcode.floatBlock.length }
+            program = made
+        }
+        // Blocks with a loop tail run in a copy of their own, so that the loop leaves the others' code as it was.
+        if words(program)[4] & 0xFFFF != 0 { return runLoopingFloatBlock(ip, fp, lits, program) }
+        return floatStatements(ip, fp, lits, program, looping: false) ?? ip + Opcode.floatBlock.length
+    }
+
+    @inline(never) private func runLoopingFloatBlock(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>,
+                                                     _ lits: UnsafeMutablePointer<Oop>, _ program: Oop) -> UnsafeMutablePointer<UInt8> {
+        floatStatements(ip, fp, lits, program, looping: true) ?? ip + Opcode.floatBlock.length
     }
 
     /// The address after the statements of the float block at `ip` when it ran them, nil if they must run as
-    /// bytecodes.
+    /// bytecodes. `looping`: the program has a loop tail, which may bring the run back for another iteration.
     @inline(__always) private func floatStatements(_ ip: UnsafeMutablePointer<UInt8>, _ fp: UnsafeMutablePointer<Oop>,
-                                                   _ lits: UnsafeMutablePointer<Oop>) -> UnsafeMutablePointer<UInt8>? {
-        var program = lits[Int(ip[1]) | Int(ip[2]) << 8]
-        if program == nilObj {
-            guard let made = makeFloatProgram(ip, fp) else { return nil }
-            program = made
-        }
+                                                   _ lits: UnsafeMutablePointer<Oop>, _ program: Oop,
+                                                   looping: Bool) -> UnsafeMutablePointer<UInt8>? {
         let header = words(program)[1]
         let covered = Int(header & 0xFFFF)
         if covered == 0 { return nil }
@@ -342,14 +387,6 @@ extension VM {
             if failures.pointee >= FloatProgram.failuresBeforeGivingUp { words(program)[1] &= ~0xFFFF }
             return nil
         }
-        for i in 0..<loads {
-            let o = fp[Int(code.load(fromByteOffset: i, as: Int8.self))]
-            if o != decodedFrom[i] {
-                guard isSmallFloat(o) else { return failed() }
-                r[constants + i] = smallFloatValue(o)
-                decodedFrom[i] = o
-            }
-        }
         /// Gives up after the first `setters` setters ran: undoes their stores, latest first, and — since
         /// registers may hold values no temporary holds yet — has the next run decode every temporary again.
         @inline(never) func giveUp(_ setters: Int) -> UnsafeMutablePointer<UInt8>? {
@@ -357,121 +394,138 @@ extension VM {
             decodedFrom.update(repeating: 0, count: loads)
             return failed()
         }
-        var setters = 0
-        var op = code + loads
-        var previous = 0.0, beforePrevious = 0.0
-        // The covered code ends with the conditional jump; take it as it would be taken.
-        var jumps = false
-        let jumpsIfTrue = header >> 56 == 1
-        @inline(__always) func decide(_ holds: Bool) { jumps = holds == jumpsIfTrue }
-        @inline(__always) func register(_ k: Int) -> Double { r[Int(op.load(fromByteOffset: k, as: UInt8.self))] }
-        operations: while true {
-            let result: Double
-            switch op.load(as: FloatProgram.Step.self) {
-            case .addRR: result = register(2) + register(3)
-            case .addRP: result = register(2) + previous
-            case .addRQ: result = register(2) + beforePrevious
-            case .addPR: result = previous + register(3)
-            case .addPP: result = previous + previous
-            case .addPQ: result = previous + beforePrevious
-            case .addQR: result = beforePrevious + register(3)
-            case .addQP: result = beforePrevious + previous
-            case .addQQ: result = beforePrevious + beforePrevious
-            case .subtractRR: result = register(2) - register(3)
-            case .subtractRP: result = register(2) - previous
-            case .subtractRQ: result = register(2) - beforePrevious
-            case .subtractPR: result = previous - register(3)
-            case .subtractPP: result = previous - previous
-            case .subtractPQ: result = previous - beforePrevious
-            case .subtractQR: result = beforePrevious - register(3)
-            case .subtractQP: result = beforePrevious - previous
-            case .subtractQQ: result = beforePrevious - beforePrevious
-            case .multiplyRR: result = register(2) * register(3)
-            case .multiplyRP: result = register(2) * previous
-            case .multiplyRQ: result = register(2) * beforePrevious
-            case .multiplyPR: result = previous * register(3)
-            case .multiplyPP: result = previous * previous
-            case .multiplyPQ: result = previous * beforePrevious
-            case .multiplyQR: result = beforePrevious * register(3)
-            case .multiplyQP: result = beforePrevious * previous
-            case .multiplyQQ: result = beforePrevious * beforePrevious
-            // The ordinary path signals ZeroDivide: leave it to the bytecodes.
-            case .divideRR: guard register(3) != 0 else { return giveUp(setters) }; result = register(2) / register(3)
-            case .divideRP: guard previous != 0 else { return giveUp(setters) }; result = register(2) / previous
-            case .divideRQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = register(2) / beforePrevious
-            case .dividePR: guard register(3) != 0 else { return giveUp(setters) }; result = previous / register(3)
-            case .dividePP: guard previous != 0 else { return giveUp(setters) }; result = previous / previous
-            case .dividePQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = previous / beforePrevious
-            case .divideQR: guard register(3) != 0 else { return giveUp(setters) }; result = beforePrevious / register(3)
-            case .divideQP: guard previous != 0 else { return giveUp(setters) }; result = beforePrevious / previous
-            case .divideQQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = beforePrevious / beforePrevious
-            case .lessR: decide(register(2) < register(3)); break operations
-            case .lessP: decide(previous < register(3)); break operations
-            case .lessQ: decide(beforePrevious < register(3)); break operations
-            case .greaterR: decide(register(2) > register(3)); break operations
-            case .greaterP: decide(previous > register(3)); break operations
-            case .greaterQ: decide(beforePrevious > register(3)); break operations
-            case .lessOrEqualR: decide(register(2) <= register(3)); break operations
-            case .lessOrEqualP: decide(previous <= register(3)); break operations
-            case .lessOrEqualQ: decide(beforePrevious <= register(3)); break operations
-            case .greaterOrEqualR: decide(register(2) >= register(3)); break operations
-            case .greaterOrEqualP: decide(previous >= register(3)); break operations
-            case .greaterOrEqualQ: decide(beforePrevious >= register(3)); break operations
-            case .equalR: decide(register(2) == register(3)); break operations
-            case .equalP: decide(previous == register(3)); break operations
-            case .equalQ: decide(beforePrevious == register(3)); break operations
-            case .notEqualR: decide(register(2) != register(3)); break operations
-            case .notEqualP: decide(previous != register(3)); break operations
-            case .notEqualQ: decide(beforePrevious != register(3)); break operations
-            case .end: break operations
-            case .getter:
-                let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
-                let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
-                guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits else { return giveUp(setters) }
-                let entry = lits[literal + 2]
-                if let v = getterValue(entry, receiver) {
-                    guard isSmallFloat(v) else { return giveUp(setters) }
-                    result = smallFloatValue(v)
-                } else if isSmallFloat(receiver) && !isSmallInt(entry) && fetch(entry, CodeLayout.primitive) == intOop(Self.sqrtPrimitive) {
-                    // The primitive answers the root of a SmallFloat64 (NaN for a negative one) as a Float.
-                    result = smallFloatValue(receiver).squareRoot()
-                } else {
-                    return giveUp(setters)
+        // A loop tail (FloatBlockLoops.swift) brings the run back here for the loop's next iteration.
+        var checkLoads = true
+        while true {
+            if checkLoads {
+                for i in 0..<loads {
+                    let o = fp[Int(code.load(fromByteOffset: i, as: Int8.self))]
+                    if o != decodedFrom[i] {
+                        guard isSmallFloat(o) else { return failed() }
+                        r[constants + i] = smallFloatValue(o)
+                        decodedFrom[i] = o
+                    }
                 }
-                op += 4     // (the step is 8 bytes: its result register is read from the second half)
-            case .setter:
-                let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
-                let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
-                result = register(3)
-                guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits,
-                      let index = setterIndex(lits[literal + 2], receiver), let o = smallFloatOop(result) else { return giveUp(setters) }
-                undo[3 * setters] = receiver; undo[3 * setters + 1] = UInt64(index); undo[3 * setters + 2] = fetch(receiver, index)
-                setters += 1
-                store(receiver, index, o)
+            }
+            var setters = 0
+            var op = code + loads
+            var previous = 0.0, beforePrevious = 0.0
+            // The covered code ends with the conditional jump; take it as it would be taken.
+            var jumps = false
+            let jumpsIfTrue = header >> 56 == 1
+            @inline(__always) func decide(_ holds: Bool) { jumps = holds == jumpsIfTrue }
+            @inline(__always) func register(_ k: Int) -> Double { r[Int(op.load(fromByteOffset: k, as: UInt8.self))] }
+            operations: while true {
+                let result: Double
+                switch op.load(as: FloatProgram.Step.self) {
+                case .addRR: result = register(2) + register(3)
+                case .addRP: result = register(2) + previous
+                case .addRQ: result = register(2) + beforePrevious
+                case .addPR: result = previous + register(3)
+                case .addPP: result = previous + previous
+                case .addPQ: result = previous + beforePrevious
+                case .addQR: result = beforePrevious + register(3)
+                case .addQP: result = beforePrevious + previous
+                case .addQQ: result = beforePrevious + beforePrevious
+                case .subtractRR: result = register(2) - register(3)
+                case .subtractRP: result = register(2) - previous
+                case .subtractRQ: result = register(2) - beforePrevious
+                case .subtractPR: result = previous - register(3)
+                case .subtractPP: result = previous - previous
+                case .subtractPQ: result = previous - beforePrevious
+                case .subtractQR: result = beforePrevious - register(3)
+                case .subtractQP: result = beforePrevious - previous
+                case .subtractQQ: result = beforePrevious - beforePrevious
+                case .multiplyRR: result = register(2) * register(3)
+                case .multiplyRP: result = register(2) * previous
+                case .multiplyRQ: result = register(2) * beforePrevious
+                case .multiplyPR: result = previous * register(3)
+                case .multiplyPP: result = previous * previous
+                case .multiplyPQ: result = previous * beforePrevious
+                case .multiplyQR: result = beforePrevious * register(3)
+                case .multiplyQP: result = beforePrevious * previous
+                case .multiplyQQ: result = beforePrevious * beforePrevious
+                // The ordinary path signals ZeroDivide: leave it to the bytecodes.
+                case .divideRR: guard register(3) != 0 else { return giveUp(setters) }; result = register(2) / register(3)
+                case .divideRP: guard previous != 0 else { return giveUp(setters) }; result = register(2) / previous
+                case .divideRQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = register(2) / beforePrevious
+                case .dividePR: guard register(3) != 0 else { return giveUp(setters) }; result = previous / register(3)
+                case .dividePP: guard previous != 0 else { return giveUp(setters) }; result = previous / previous
+                case .dividePQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = previous / beforePrevious
+                case .divideQR: guard register(3) != 0 else { return giveUp(setters) }; result = beforePrevious / register(3)
+                case .divideQP: guard previous != 0 else { return giveUp(setters) }; result = beforePrevious / previous
+                case .divideQQ: guard beforePrevious != 0 else { return giveUp(setters) }; result = beforePrevious / beforePrevious
+                case .lessR: decide(register(2) < register(3)); break operations
+                case .lessP: decide(previous < register(3)); break operations
+                case .lessQ: decide(beforePrevious < register(3)); break operations
+                case .greaterR: decide(register(2) > register(3)); break operations
+                case .greaterP: decide(previous > register(3)); break operations
+                case .greaterQ: decide(beforePrevious > register(3)); break operations
+                case .lessOrEqualR: decide(register(2) <= register(3)); break operations
+                case .lessOrEqualP: decide(previous <= register(3)); break operations
+                case .lessOrEqualQ: decide(beforePrevious <= register(3)); break operations
+                case .greaterOrEqualR: decide(register(2) >= register(3)); break operations
+                case .greaterOrEqualP: decide(previous >= register(3)); break operations
+                case .greaterOrEqualQ: decide(beforePrevious >= register(3)); break operations
+                case .equalR: decide(register(2) == register(3)); break operations
+                case .equalP: decide(previous == register(3)); break operations
+                case .equalQ: decide(beforePrevious == register(3)); break operations
+                case .notEqualR: decide(register(2) != register(3)); break operations
+                case .notEqualP: decide(previous != register(3)); break operations
+                case .notEqualQ: decide(beforePrevious != register(3)); break operations
+                case .end: break operations
+                case .getter:
+                    let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
+                    let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
+                    guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits else { return giveUp(setters) }
+                    let entry = lits[literal + 2]
+                    if let v = getterValue(entry, receiver) {
+                        guard isSmallFloat(v) else { return giveUp(setters) }
+                        result = smallFloatValue(v)
+                    } else if isSmallFloat(receiver) && !isSmallInt(entry) && fetch(entry, CodeLayout.primitive) == intOop(Self.sqrtPrimitive) {
+                        // The primitive answers the root of a SmallFloat64 (NaN for a negative one) as a Float.
+                        result = smallFloatValue(receiver).squareRoot()
+                    } else {
+                        return giveUp(setters)
+                    }
+                    op += 4     // (the step is 8 bytes: its result register is read from the second half)
+                case .setter:
+                    let receiver = fp[Int(op.load(fromByteOffset: 2, as: Int8.self))]
+                    let literal = Int(op.load(fromByteOffset: 4, as: UInt8.self)) | Int(op.load(fromByteOffset: 6, as: UInt8.self)) << 8
+                    result = register(3)
+                    guard lits[literal + 1] == intOop(classIndexOf(receiver)) | cacheEpochBits,
+                          let index = setterIndex(lits[literal + 2], receiver), let o = smallFloatOop(result) else { return giveUp(setters) }
+                    undo[3 * setters] = receiver; undo[3 * setters + 1] = UInt64(index); undo[3 * setters + 2] = fetch(receiver, index)
+                    setters += 1
+                    store(receiver, index, o)
+                    op += 4
+                }
+                r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
+                beforePrevious = previous
+                previous = result
                 op += 4
             }
-            r[Int(op.load(fromByteOffset: 1, as: UInt8.self))] = result
-            beforePrevious = previous
-            previous = result
-            op += 4
-        }
-        // Each store goes to its temporary at once, the temporary's old value kept, and is undone if a later
-        // value cannot be encoded: all or nothing.
-        let storeCode = op + 4
-        for i in 0..<stores {
-            let temp = Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))
-            guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else {
-                for k in 0..<i { fp[Int(storeCode.load(fromByteOffset: 3 * k, as: Int8.self))] = saved[k] }
-                return giveUp(setters)
+            // Each store goes to its temporary at once, the temporary's old value kept, and is undone if a later
+            // value cannot be encoded: all or nothing.
+            let storeCode = op + 4
+            for i in 0..<stores {
+                let temp = Int(storeCode.load(fromByteOffset: 3 * i, as: Int8.self))
+                guard let o = smallFloatOop(r[Int(storeCode.load(fromByteOffset: 3 * i + 1, as: UInt8.self))]) else {
+                    for k in 0..<i { fp[Int(storeCode.load(fromByteOffset: 3 * k, as: Int8.self))] = saved[k] }
+                    return giveUp(setters)
+                }
+                saved[i] = fp[temp]
+                fp[temp] = o
+                decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
             }
-            saved[i] = fp[temp]
-            fp[temp] = o
-            decodedFrom[Int(storeCode.load(fromByteOffset: 3 * i + 2, as: UInt8.self))] = o
+            if failures.pointee != 0 { failures.pointee = 0 }
+            let end = ip + Opcode.floatBlock.length + covered
+            let next = jumps ? end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8)) : end
+            let tail = words(program)[4]
+            guard looping, jumps == (tail >> 16 & 0xFF == 1) else { return next }
+            if let exit = runLoopTail(base + Int(tail & 0xFFFF), ip, fp) { return exit }
+            checkLoads = tail >> 24 & 0xFF == 0
         }
-        if failures.pointee != 0 { failures.pointee = 0 }
-        let end = ip + Opcode.floatBlock.length + covered
-        guard jumps else { return end }
-        return end + Int(Int16(bitPattern: UInt16(end[-2]) | UInt16(end[-1]) << 8))
     }
 
     /// Derives the program of the float block at `ip` from the bytecodes after it and keeps it in its slot

@@ -36,6 +36,46 @@ final class FloatBlockTests: XCTestCase {
                        "2 constants, 5 temps read, 8 operations, 4 stores, `>` feeding jumpIfFalse")
     }
 
+    func testMandelbrotsLoopTailLeadsBackToTheBlock() {
+        // The inner loop of the benchmark: after the block's jump over `ifTrue:` (taken: no escape), the
+        // path adds 1 to z, jumps back (a safepoint check), tests notDone and z < 50 and reaches the block.
+        let m = method("""
+            escape: cr with: ci
+                | zrzr zi zizi escape z notDone |
+                zrzr := 0.0. zizi := zi := 0.0. z := 0. notDone := true. escape := 0.
+                [notDone and: [z < 50]] whileTrue: [
+                    | zr |
+                    zr := zrzr - zizi + cr.
+                    zi := 2.0 * zr * zi + ci.
+                    zrzr := zr * zr.
+                    zizi := zi * zi.
+                    zrzr + zizi > 4.0 ifTrue: [notDone := false. escape := 1].
+                    z := z + 1].
+                ^ escape
+            """)
+        let block = Instruction.decode(m.bytecodes)!.first { $0.opcode == .floatBlock }!
+        let program = FloatProgram.derive(m.bytecodes, from: block.offset + Opcode.floatBlock.length) { m.literals[$0].floatValue }
+        let tail = Int(program[24]) | Int(program[25]) << 8
+        XCTAssertGreaterThan(tail, 0, "a loop tail")
+        XCTAssertEqual(program[26], 1, "after the conditional jump taken")
+        XCTAssertEqual(program[27], 1, "zrzr, zizi and zi are stored into their loads' registers: the loads stay decoded")
+        let steps = stride(from: tail, to: program.count, by: 8).map { LoopTailStep(rawValue: program[$0]) }
+        XCTAssertEqual(steps, [.addConstant, .backwardJump, .testBoolean, .compare, .loop])
+        XCTAssertEqual(Int8(bitPattern: program[tail + 6]), 1, "z + 1")
+        XCTAssertEqual(program[tail + 27] & LoopTailStep.constantRight, LoopTailStep.constantRight, "z < 50: a constant")
+        XCTAssertEqual(program[tail + 26], 50)
+        // The same loop with a send in it has no tail (the interpreter runs the rest of the iteration).
+        let withSend = method("""
+            escape: cr | zr zi z | zr := zi := 0.0. z := 0.
+                [z < 50] whileTrue: [zr := zr * zr + cr. zi := zi * 2.0. z := z printString size + z]. ^ z
+            """)
+        let other = Instruction.decode(withSend.bytecodes)!.first { $0.opcode == .floatBlock }!
+        let plain = FloatProgram.derive(withSend.bytecodes, from: other.offset + Opcode.floatBlock.length) { withSend.literals[$0].floatValue }
+        XCTAssertGreaterThan(plain[0], 0)
+        XCTAssertEqual(plain[24], 0, "no loop tail")
+        XCTAssertEqual(plain[25], 0)
+    }
+
     func testNoBlockWhereTheRunWouldNotPay() {
         for source in [
             "foo: a | b c | b := a + 1. c := a * b - 3. ^ c",              // no float literal: integer code
@@ -109,7 +149,7 @@ final class FloatBlockTests: XCTestCase {
         XCTAssertEqual(program[6], 0, "no comparison")
         // Nothing to run: a block at an instruction that is not float arithmetic covers nothing.
         XCTAssertEqual(FloatProgram.derive(m.bytecodes, from: third.offset) { m.literals[$0].floatValue },
-                       [UInt8](repeating: 0, count: 24), "a header of zeros")
+                       [UInt8](repeating: 0, count: 32), "a header of zeros")
         // A comparison must feed a forward conditional jump.
         var code: [UInt8] = []
         for i in [Instruction(offset: 0, opcode: .pushTemp, a: -1), Instruction(offset: 0, opcode: .pushTemp, a: -1),
