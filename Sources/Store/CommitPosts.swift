@@ -148,8 +148,7 @@ extension SharedLog {
     /// Whether the holder of the turn still has the post (not finished yet).
     func isTaken(_ index: Int) -> Bool { lo_post_state(post(index)) == LO_POST_TAKEN }
 
-    /// Wakes the posters (they sleep on the log's sync generation, which every sync bumps).
-    /// Wakes every poster asleep (one wake call; each looks at its post).
+    /// Wakes every poster asleep on the log's sync generation (one wake call; each looks at its post).
     func wakePosters() { _ = lo_log_publish(page.area, 0) }
 
     /// After the log's repair, in the writers' turn: the posts whose taker died in its turn.
@@ -173,7 +172,7 @@ extension SharedLog {
         (0..<Int(LO_POST_SLOTS)).contains { lo_post_state(post($0)) == LO_POST_POSTED }
     }
 
-    /// After letting go of the turn: wakes one poster whose post nobody took, to take the turn.
+    /// After letting go of the turn: wakes the posters if a post is still untaken, so that one takes the turn.
     func handOffToAPoster() {
         if hasPosts { wakePosters() }
     }

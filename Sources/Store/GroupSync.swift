@@ -70,7 +70,7 @@ final class GroupSync: @unchecked Sendable {
     }
 
     deinit {
-        munmap(area, Int(LO_GROUP_SYNC_FILE_SIZE))
+        munmap(area, Self.fileSize)
         if flock(descriptor, LOCK_EX | LOCK_NB) == 0 && Self.names(path, descriptor) { unlink(path) }
         close(descriptor)
     }
@@ -107,7 +107,7 @@ final class GroupSync: @unchecked Sendable {
 
     /// Maps the page: rebuilt if `initialize` (the caller is alone), else only if it is valid.
     private static func map(_ path: String, _ descriptor: Int32, initialize: Bool) -> GroupSync? {
-        let size = Int(LO_GROUP_SYNC_FILE_SIZE)
+        let size = fileSize
         if initialize {
             guard ftruncate(descriptor, off_t(size)) == 0 else { return nil }
         } else {

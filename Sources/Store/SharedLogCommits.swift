@@ -422,5 +422,3 @@ extension SQLiteStore {
         unlink(path + "-log")
     }
 }
-
-
