@@ -85,15 +85,17 @@ public final class SQLiteStore: Sendable {
             try log.reset(base: head, holder: Int64(getpid()))
             store.exclusiveLog = ExclusiveLog(log, head: head)
         } else if sharedLog {
-            // Another process may be closing, or replaying a log alone, for a moment.
-            let deadline = Date() + 2
+            // Another process may be closing, or replaying a log alone, for a moment; a store of this
+            // process may be closing for longer (its background apply ends first: StoresOfThisProcess).
+            let deadline = Date() + 2, closingDeadline = Date() + 30
             while true {
                 if let shared = try store.openSharedLog(alone: lock.alone) {
                     store.sharedLog = shared
                     if lock.alone { try StoreLock.share(lock.descriptor, path: path) }
                     break
                 }
-                guard Date() < deadline else {
+                let now = Date()
+                guard now < deadline || (now < closingDeadline && StoresOfThisProcess.mayHold(path, besides: 1)) else {
                     throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (LO_SHARED_LOG=0 in every process, or in none)")
                 }
                 flock(lock.descriptor, LOCK_UN)

@@ -1,6 +1,7 @@
 // The stores this process has open, by database file. A store whose last user lets go of it while its
 // background apply runs closes when that apply ends, on the apply's queue (LogCommits.swift), a moment
-// later; an exclusive open of the same file from this process waits for that rather than fail.
+// later; an open of the same file from this process that needs it closed (exclusive, or finding the
+// shared log being removed) waits for that rather than fail.
 
 import Foundation
 import Synchronization
@@ -24,12 +25,13 @@ enum StoresOfThisProcess {
         files.withLock { $0[file]?.open -= 1; $0[file]?.lastClosed = .now }
     }
 
-    /// Whether a store of this process may hold `path` open now, or be closing.
-    static func mayHold(_ path: String) -> Bool {
+    /// Whether a store of this process may hold `path` open now, or be closing (besides `own` stores
+    /// open: the caller's, while it opens).
+    static func mayHold(_ path: String, besides own: Int = 0) -> Bool {
         guard let file = fileID(path) else { return false }
         return files.withLock { entry in
             guard let stores = entry[file] else { return false }
-            return stores.open > 0 || ContinuousClock.now - stores.lastClosed < closingGrace
+            return stores.open > own || ContinuousClock.now - stores.lastClosed < closingGrace
         }
     }
 

@@ -32,6 +32,22 @@ final class TemporaryDirectory {
     func file(_ name: String) -> String { path + "/" + name }
 }
 
+/// Whether `path` is on a file system in memory (tmpfs, ramfs: the type of the longest mount point
+/// in /proc/mounts that holds it), where syncs cost nothing.
+func isInMemory(_ path: String) -> Bool {
+    guard let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8) else { return false }
+    let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    var longest = "", type = ""
+    for line in mounts.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        guard fields.count > 2 else { continue }
+        let point = String(fields[1])
+        let holds = real == point || real.hasPrefix(point == "/" ? "/" : point + "/")
+        if holds && point.count >= longest.count { (longest, type) = (point, String(fields[2])) }
+    }
+    return type == "tmpfs" || type == "ramfs"
+}
+
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
 
 /// A one-slot object that is its own class: what commit tests write, a new value each time.
