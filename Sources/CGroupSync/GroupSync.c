@@ -134,14 +134,6 @@ void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
     wait_for_generation(&area->log_generation, seen, nanoseconds);
 }
 
-int lo_posts_bump(lo_group_sync *area) {
-    return publish(&area->log_durable, &area->posts_generation, 0);
-}
-
-void lo_posts_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
-    wait_for_generation(&area->posts_generation, seen, nanoseconds);
-}
-
 int lo_apply_try_lock(lo_group_sync *area) {
     return recovered(&area->apply, pthread_mutex_trylock(&area->apply), &area->apply_locked_at);
 }

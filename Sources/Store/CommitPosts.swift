@@ -70,23 +70,7 @@ extension SharedLog {
             withUnsafeMutableBytes(of: &slot.pointee.payload) { $0.copyBytes(from: commit.payload) }
         }
         for index in indexes { lo_post_set_state(post(index), UInt32(LO_POST_POSTED)) }
-        wakeAGatheringHolder()
         return indexes
-    }
-
-    /// After posting: wakes the holder of the turn if it gathers posts and now has as many as it wants.
-    /// (The count is taken after the post is: of the posters that complete the number, the last to
-    /// count sees every post, so one of them wakes it.)
-    private func wakeAGatheringHolder() {
-        let wanted = lo_posts_wanted(page.area)
-        if wanted != 0 && postedCount >= wanted { _ = lo_posts_bump(page.area) }
-    }
-
-    /// How many commits are posted that nobody took.
-    private var postedCount: UInt32 {
-        var count: UInt32 = 0
-        for index in 0..<Int(LO_POST_SLOTS) where lo_post_state(post(index)) == LO_POST_POSTED { count += 1 }
-        return count
     }
 
     /// A free post, or a CLAIMED or DONE one whose owner died (no holder of the turn touches those),
@@ -181,23 +165,6 @@ extension SharedLog {
             repaired = true
         }
         if repaired { wakePosters() }
-    }
-
-    /// Between rounds: waits until `wanted` commits are posted (the posters whose commits the last
-    /// round appended, whom its sync woke, posting their next), or for `limit` nanoseconds at most. A
-    /// round that took only those already posted would leave those about to post for the round after,
-    /// and the posters would split into two halves, each committing every other sync.
-    func gatherPosts(_ wanted: Int, limit: UInt64) {
-        let deadline = lo_group_sync_now() &+ limit
-        lo_posts_set_wanted(page.area, UInt32(min(wanted, Int(LO_POST_SLOTS))))
-        defer { lo_posts_set_wanted(page.area, 0) }
-        while true {
-            let seen = lo_posts_generation(page.area)
-            guard postedCount < UInt32(wanted) else { return }
-            let now = lo_group_sync_now()
-            guard now < deadline else { return }
-            lo_posts_wait(page.area, seen, deadline - now)
-        }
     }
 
     /// Whether a commit is posted that nobody took.

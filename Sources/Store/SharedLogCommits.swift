@@ -38,7 +38,7 @@ extension SQLiteStore {
         defer { shared.endTurn() }
         var results: [Result<CommitID, any Error>] = []
         for round in 1...Self.postRounds {
-            var roundResults: [Result<CommitID, any Error>] = [], postsAppended = 0
+            var roundResults: [Result<CommitID, any Error>] = [], postsAppended = false
             let last: CommitID?
             do {
                 last = try shared.view.withLock { view in
@@ -55,17 +55,11 @@ extension SQLiteStore {
             if let syncThrough = last ?? (conflicted && shared.durableHead < seen ? seen : nil) {
                 // The sync's end wakes the posters (with one wake call), whose own sync it covers; if it
                 // failed, each tries for itself. One covered by another's sync may have slept after it.
-                let started = lo_group_sync_now()
                 do {
                     let outcome = try shared.page.sync(.log, ticket: UInt64(syncThrough.rawValue)) { () throws(StoreError) in try shared.syncFile() }
-                    if outcome == .covered && postsAppended > 0 { shared.wakePosters() }
+                    if outcome == .covered && postsAppended { shared.wakePosters() }
                 } catch {
                     roundResults = roundResults.map { if case .success = $0 { .failure(error) } else { $0 } }
-                }
-                // Waiting for the woken posters at most as long as a sync takes: a round then holds
-                // all of them; had it started at once, those that posted late would wait two syncs.
-                if postsAppended > 0 && round < Self.postRounds {
-                    shared.gatherPosts(postsAppended, limit: min(lo_group_sync_now() &- started, Self.longestGather))
                 }
             }
             if round == 1 { results = roundResults }
@@ -78,9 +72,6 @@ extension SQLiteStore {
     /// How many rounds a holder of the turn appends and syncs posted commits before it hands the turn
     /// on (its own caller, and its process's other commits, wait meanwhile: a few ms at most).
     static let postRounds = 16
-
-    /// The longest a holder waits for posts between rounds (`gatherPosts`), however slow the sync.
-    static let longestGather: UInt64 = 2_000_000
 
     /// Posts the commits and sleeps until a holder of the turn appended or returned each, then makes
     /// the appended durable (a sync that covered them, usually). Nil if they were not posted (no
@@ -143,9 +134,9 @@ extension SQLiteStore {
     }
 
     /// In the writers' turn: the checks and the append of the batch and of the commits posted; answers
-    /// the newest commit appended, if any, and how many posts were.
+    /// the newest commit appended, if any, and whether posts were.
     private func appendShared(_ requests: [CommitRequest], _ results: inout [Result<CommitID, any Error>],
-                              _ postsAppended: inout Int, _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
+                              _ postsAppended: inout Bool, _ view: inout SharedLog.View, _ shared: SharedLog) throws -> CommitID? {
         try repair(&view, shared)
         try view.catchUp(salt: shared.salt, end: shared.end)
         guard view.log.salt == shared.salt, view.log.head == shared.head, view.log.end == shared.end else {
@@ -207,7 +198,7 @@ extension SQLiteStore {
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted
         for index in postsInLog { shared.finishPost(index, appended: true) }
-        postsAppended = postsInLog.count
+        postsAppended = !postsInLog.isEmpty
         return head
     }
 

@@ -44,32 +44,6 @@ final class CommitPostTests: XCTestCase {
         }
     }
 
-    /// Between rounds the holder gathers posts: it sleeps until as many as it wants are posted, and the
-    /// post that completes the number wakes it, long before its limit; with none posted, the limit ends it.
-    func testAGatheringHolderIsWokenByThePostThatCompletesItsNumber() throws {
-        let (first, second, shared) = try openPair("gather.lo")
-        let oid = try first.allocateOIDs(count: 1).lowerBound
-        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 1)], author: "t", message: "make")
-        try shared.takeTurn()
-        let started = Date()
-        shared.gatherPosts(1, limit: 200_000_000)
-        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2, "nothing posted: it waits its limit")
-
-        let gathered = DispatchSemaphore(value: 0)
-        Thread {
-            shared.gatherPosts(1, limit: 120_000_000_000)
-            gathered.signal()
-        }.start()
-        usleep(100_000)  // asleep in its gather, usually
-        let posted = try posting(shared) {
-            try second.commit(base: base, writes: [object(oid, 2)], author: "poster", message: "posted")
-        }
-        XCTAssertEqual(gathered.wait(timeout: .now() + 60), .success, "the post woke the gathering holder")
-        _ = try first.leadHoldingTurn([], shared)
-        XCTAssertEqual(try posted().get().rawValue, base.rawValue + 1)
-        XCTAssertEqual(try first.load(oid: oid, asOf: try first.headCommit())?.slots, [smallInteger(2)])
-    }
-
     func testThePosterCommitIsAppendedWithTheHoldersOwn() throws {
         let (first, second, shared) = try openPair("posted.lo")
         let oids = try first.allocateOIDs(count: 2)

@@ -41,8 +41,7 @@ typedef struct {
     uint64_t magic;
     /// sizeof(lo_group_sync): a file laid out by another build is not used.
     uint32_t size;
-    /// How many posted commits the holder of the writers' turn gathers for: 0 while none does.
-    uint32_t posts_wanted;
+    uint32_t reserved;
     uint8_t padding0[48];
     /// Tickets handed out: a writer takes the next one after its COMMIT has returned.
     uint64_t written;
@@ -83,9 +82,7 @@ typedef struct {
     uint64_t log_applied;
     /// As `generation`, for the log's syncs.
     uint32_t log_generation;
-    /// Bumped by a poster whose post makes the posted commits as many as `posts_wanted`; the holder of
-    /// the writers' turn sleeps on it while it gathers posts for its next round (CommitPosts.swift).
-    uint32_t posts_generation;
+    uint32_t reserved3;
     uint64_t log_locked_at;
     uint8_t padding5[48];
     /// Process-shared and robust: elects the one that syncs the log.
@@ -222,14 +219,6 @@ static inline void lo_post_set_owner(lo_post *post, int32_t owner) { __atomic_st
 static inline int lo_post_change_owner(lo_post *post, int32_t from, int32_t to) {
     return __atomic_compare_exchange_n(&post->owner, &from, to, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
-
-/// A holder gathering posts: how many it waits for (0: none), and its sleep on
-/// `posts_generation`, which a poster bumps, waking it, once that many are posted.
-static inline uint32_t lo_posts_wanted(const lo_group_sync *area) { return __atomic_load_n(&area->posts_wanted, __ATOMIC_SEQ_CST); }
-static inline void lo_posts_set_wanted(lo_group_sync *area, uint32_t wanted) { __atomic_store_n(&area->posts_wanted, wanted, __ATOMIC_SEQ_CST); }
-static inline uint32_t lo_posts_generation(const lo_group_sync *area) { return __atomic_load_n(&area->posts_generation, __ATOMIC_SEQ_CST); }
-int lo_posts_bump(lo_group_sync *area);
-void lo_posts_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
 
 static inline uint64_t lo_post_commit(const lo_post *post) { return __atomic_load_n(&post->commit, __ATOMIC_SEQ_CST); }
 
