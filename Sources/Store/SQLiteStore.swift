@@ -37,12 +37,13 @@ public final class SQLiteStore: Sendable {
         self.writer = Mutex(writer)
         self.walSync = walSync
         applyQueue.setSpecific(key: Self.applyQueueKey, value: ObjectIdentifier(applyQueue))
-        StoresOfThisProcess.opened(path)
+        StoresOfThisProcess.all.opened(path)
     }
 
     deinit {
         closeLog()
-        StoresOfThisProcess.closed(path)
+        if sharedLog != nil { StoresOfThisProcess.sharingTheLog.closed(path) }
+        StoresOfThisProcess.all.closed(path)
     }
 
     /// Whether stores are opened exclusively unless said otherwise: `LO_EXCLUSIVE=1` in the environment.
@@ -61,11 +62,40 @@ public final class SQLiteStore: Sendable {
     /// (else `inUse`). Without it, each commit is its own SQLite transaction and WAL sync.
     public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault,
                             sharedLog: Bool = sharedLogByDefault) throws -> SQLiteStore {
+        // Another process may be closing, or replaying a log alone, for a moment; a store of this
+        // process that shared the log may be closing for longer (its background apply ends first).
+        let deadline = Date() + 2, closingDeadline = Date() + 30
+        while true {
+            do {
+                return try openOnce(path: path, create: create, exclusive: exclusive, sharedLog: sharedLog)
+            } catch is NoSharedLogToJoin {
+                // Opened afresh, not retried on the same connections: while a connection of this process
+                // holds a lock on the file (in WAL mode, from its first read until it closes), SQLite
+                // keeps the descriptors of this process's closed connections open, and with them their
+                // stores' `flock`s (StoreLock.swift). Letting go of this attempt's lets those close.
+                let now = Date()
+                guard now < deadline || (now < closingDeadline && StoresOfThisProcess.sharingTheLog.mayHold(path)) else {
+                    throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (LO_SHARED_LOG=0 in every process, or in none)")
+                }
+                usleep(2000)
+            }
+        }
+    }
+
+    /// Thrown by an open with the shared log that found the store open without it, or the log being
+    /// removed by the last store that shared it: the open is tried again.
+    private struct NoSharedLogToJoin: Error {}
+
+    private static func openOnce(path: String, create: Bool, exclusive: Bool, sharedLog: Bool) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
         if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
-        var lock = try StoreLock.take(writer, path: path, exclusive: exclusive)
+        let lock = try StoreLock.take(writer, path: path, exclusive: exclusive)
+        // An open that fails lets go of its lock itself: SQLite may keep the descriptor open after the
+        // connection closes (see `open`), and the lock with it.
+        var opened = false
+        defer { if !opened { flock(lock.descriptor, LOCK_UN) } }
         try Schema.configure(writer, readOnly: false)
         let walSync = WALSync(databasePath: path)
         writer.walSync = walSync
@@ -85,23 +115,10 @@ public final class SQLiteStore: Sendable {
             try log.reset(base: head, holder: Int64(getpid()))
             store.exclusiveLog = ExclusiveLog(log, head: head)
         } else if sharedLog {
-            // Another process may be closing, or replaying a log alone, for a moment; a store of this
-            // process may be closing for longer (its background apply ends first: StoresOfThisProcess).
-            let deadline = Date() + 2, closingDeadline = Date() + 30
-            while true {
-                if let shared = try store.openSharedLog(alone: lock.alone) {
-                    store.sharedLog = shared
-                    if lock.alone { try StoreLock.share(lock.descriptor, path: path) }
-                    break
-                }
-                let now = Date()
-                guard now < deadline || (now < closingDeadline && StoresOfThisProcess.mayHold(path, besides: 1)) else {
-                    throw StoreError.inUse(path: path, detail: "other processes have it open and commit without the shared commit log (LO_SHARED_LOG=0 in every process, or in none)")
-                }
-                flock(lock.descriptor, LOCK_UN)
-                usleep(2000)
-                lock = try StoreLock.take(writer, path: path, exclusive: false)
-            }
+            guard let shared = try store.openSharedLog(alone: lock.alone) else { throw NoSharedLogToJoin() }
+            store.sharedLog = shared
+            StoresOfThisProcess.sharingTheLog.opened(path)
+            if lock.alone { try StoreLock.share(lock.descriptor, path: path) }
         } else if !lock.alone {
             try StoreLock.refuseSharedLog(path: path)
         } else {
@@ -111,6 +128,7 @@ public final class SQLiteStore: Sendable {
             }
             try StoreLock.share(lock.descriptor, path: path)
         }
+        opened = true
         return store
     }
 

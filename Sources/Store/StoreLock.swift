@@ -19,7 +19,7 @@ enum StoreLock {
         if exclusive {
             // A store of this process may be closing (StoresOfThisProcess.swift): wait a moment for it.
             let deadline = Date() + 2
-            while StoresOfThisProcess.mayHold(path) && Date() < deadline {
+            while StoresOfThisProcess.all.mayHold(path) && Date() < deadline {
                 usleep(1000)
                 if tryLock(descriptor, LOCK_EX) { return (descriptor, true) }
             }

@@ -40,10 +40,33 @@ final class SharedLogTests: XCTestCase {
         withExtendedLifetime(shared) {}
         let plain = directory.file("plain.lo")
         let store = try SQLiteStore.open(path: plain, create: true, exclusive: false, sharedLog: false)
+        let started = Date()
         XCTAssertThrowsError(try SQLiteStore.open(path: plain, exclusive: false, sharedLog: true)) { error in
             guard case StoreError.inUse = error else { return XCTFail("\(error)") }
         }
+        // A store of this process without the log is not one closing (which a shared open waits for).
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "refused without waiting long")
         withExtendedLifetime(store) {}
+    }
+
+    /// A store that shared the log, let go of while its background apply runs, closes when the apply
+    /// ends (removing the log, as the last member); a shared open of the file from this process straight
+    /// after waits for that, and opens it alone.
+    func testASharedOpenRightAfterLettingGoWaitsForTheClose() throws {
+        let path = directory.file("reopen.lo")
+        var oid: UInt64 = 0
+        for round in 0..<40 {
+            do {
+                let store = try SQLiteStore.open(path: path, create: round == 0, exclusive: false, sharedLog: true)
+                if round == 0 { oid = try store.allocateOIDs(count: 1).lowerBound }
+                for value in 0..<10 {
+                    _ = try store.commit(base: try store.headCommit(), writes: [object(oid, round * 10 + value)], author: "t", message: "c")
+                }
+                withExtendedLifetime(store) { usleep(UInt32(round % 6) * 500) }  // around the apply's 2 ms delay
+            }
+            let reopened = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+            XCTAssertEqual(try reopened.load(oid: oid, asOf: try reopened.headCommit())?.slots, [smallInteger(round * 10 + 9)])
+        }
     }
 
     /// A store let go of while its background apply runs closes when the apply ends, on the apply's
