@@ -49,11 +49,10 @@ final class SharedLogTests: XCTestCase {
         withExtendedLifetime(store) {}
     }
 
-    /// A store that shared the log, let go of while its background apply runs, closes when the apply
-    /// ends (removing the log, as the last member); a shared open of the file from this process straight
-    /// after waits for that, and opens it alone.
-    func testASharedOpenRightAfterLettingGoWaitsForTheClose() throws {
-        let path = directory.file("reopen.lo")
+    /// 40 rounds: a store that shares the log commits and is let go of around its background apply
+    /// (which closes it when it ends, on the apply's queue, removing the log as the last member); then
+    /// `reopen` opens the file straight away, and must see the round's last commit.
+    private func letGoDuringTheApplyAndReopen(_ path: String, _ reopen: () throws -> SQLiteStore) throws {
         var oid: UInt64 = 0
         for round in 0..<40 {
             do {
@@ -64,28 +63,21 @@ final class SharedLogTests: XCTestCase {
                 }
                 withExtendedLifetime(store) { usleep(UInt32(round % 6) * 500) }  // around the apply's 2 ms delay
             }
-            let reopened = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
-            XCTAssertEqual(try reopened.load(oid: oid, asOf: try reopened.headCommit())?.slots, [smallInteger(round * 10 + 9)])
+            let reopened = try reopen()
+            XCTAssertEqual(try reopened.load(oid: oid, asOf: try reopened.headCommit())?.slots, [smallInteger(round * 10 + 9)], "round \(round)")
         }
     }
 
-    /// A store let go of while its background apply runs closes when the apply ends, on the apply's
-    /// queue; an exclusive open of the file from this process straight after waits for that.
+    /// A shared open from this process right after waits for such a close, and opens the file alone.
+    func testASharedOpenRightAfterLettingGoWaitsForTheClose() throws {
+        let path = directory.file("reopen.lo")
+        try letGoDuringTheApplyAndReopen(path) { try SQLiteStore.open(path: path, exclusive: false, sharedLog: true) }
+    }
+
+    /// An exclusive open from this process right after waits for such a close.
     func testAnExclusiveOpenRightAfterLettingGoWaitsForTheClose() throws {
         let path = directory.file("close.lo")
-        var oid: UInt64 = 0
-        for round in 0..<40 {
-            do {
-                let store = try SQLiteStore.open(path: path, create: round == 0, exclusive: false, sharedLog: true)
-                if round == 0 { oid = try store.allocateOIDs(count: 1).lowerBound }
-                for value in 0..<10 {
-                    _ = try store.commit(base: try store.headCommit(), writes: [object(oid, round * 10 + value)], author: "t", message: "c")
-                }
-                withExtendedLifetime(store) { usleep(UInt32(round % 6) * 500) }  // around the apply's 2 ms delay
-            }
-            let exclusive = try SQLiteStore.open(path: path, exclusive: true)
-            XCTAssertEqual(try exclusive.load(oid: oid, asOf: try exclusive.headCommit())?.slots, [smallInteger(round * 10 + 9)])
-        }
+        try letGoDuringTheApplyAndReopen(path) { try SQLiteStore.open(path: path, exclusive: true) }
         let store = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
         let started = Date()
         XCTAssertThrowsError(try SQLiteStore.open(path: path, exclusive: true), "a store still open is not waited for forever") { error in
