@@ -10,7 +10,9 @@ struct CommitRequest: Sendable {
         let outOfLine: StoredObject?
     }
 
-    let base: CommitID
+    /// A posted commit, decoded from its payload, is given the base its poster made it on
+    /// (CommitPosts.swift).
+    var base: CommitID
     /// Sorted by OID.
     let writes: [Write]
     /// The encoded records of the writes, one after another.

@@ -177,20 +177,6 @@ struct LoggedCommit {
 }
 
 extension CommitRequest {
-    /// The same commit made on `base` (a posted commit, decoded from its payload: CommitPosts.swift).
-    init(_ other: CommitRequest, base: CommitID) {
-        self.base = base
-        writes = other.writes
-        records = other.records
-        changed = other.changed
-        roots = other.roots
-        methods = other.methods
-        shapes = other.shapes
-        author = other.author
-        message = other.message
-        largeBytes = other.largeBytes
-    }
-
     /// A commit read back from the log, to be written as commit `id` (checked when it was logged).
     init(logged id: CommitID, writes: [Write], records: [UInt8], roots: [(name: String, oid: UInt64?)],
          methods: [MethodChange], shapes: [ClassShape], author: String, message: String) {

@@ -177,7 +177,8 @@ extension SQLiteStore {
             let id = CommitID(head.rawValue + 1)
             guard let payload = LoggedCommit.restamped(post.payload, time: time),
                   let logged = LoggedCommit.decode(payload, as: id), logged.request.largeBytes.isEmpty else { continue }
-            let request = CommitRequest(logged.request, base: post.base)
+            var request = logged.request
+            request.base = post.base
             guard request.base <= head, request.base == head || (try? checkSharedConflicts(request, view.recent)) != nil else { continue }
             head = id
             shared.notePostCommit(post.index, id)  // before the append: if this process dies, the next holder knows
