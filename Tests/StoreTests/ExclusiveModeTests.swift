@@ -12,9 +12,7 @@ final class ExclusiveModeTests: XCTestCase {
     /// Whether the store's log is removed within 10 s: a store closes when its last user lets go of it
     /// or, if an apply was running then, when that ends.
     private func logRemoved(_ path: String) -> Bool {
-        let deadline = Date() + 10
-        while FileManager.default.fileExists(atPath: path + "-log") && Date() < deadline { usleep(1000) }
-        return !FileManager.default.fileExists(atPath: path + "-log")
+        waitUntil { !FileManager.default.fileExists(atPath: path + "-log") }
     }
 
     private func value(_ store: SQLiteStore, _ oid: UInt64, asOf commit: CommitID) throws -> UInt64? {

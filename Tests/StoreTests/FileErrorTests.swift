@@ -55,11 +55,7 @@ final class FileErrorTests: XCTestCase {
     private func storeFile(objects: Int) throws -> String {
         let path = directory.file("image.lo")
         try commitObjects(objects, path)
-        // A store let go of during a background apply closes when the apply ends (LogCommits.swift);
-        // its last connection's close checkpoints the WAL into the file and removes it.
-        let deadline = Date() + 10
-        while FileManager.default.fileExists(atPath: path + "-wal") && Date() < deadline { usleep(1000) }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), "closing checkpoints the WAL")
+        XCTAssertTrue(closedWithin10Seconds(path), "closing checkpoints the WAL")
         return path
     }
 

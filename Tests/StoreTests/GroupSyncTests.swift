@@ -17,11 +17,7 @@ final class GroupSyncTests: XCTestCase {
     private func covered(_ store: SQLiteStore) -> Int { group(store).covered.load(ordering: .relaxed) }
 
     private func waitUntil(_ what: String, _ condition: () -> Bool) {
-        let deadline = Date() + 20
-        while !condition() {
-            if Date() > deadline { return XCTFail("timed out waiting until \(what)") }
-            usleep(1000)
-        }
+        XCTAssertTrue(StoreTests.waitUntil(within: 20, condition), "timed out waiting until \(what)")
     }
 
     /// Three stores on one file. The first holds the mutex before reading `written`; the other two commit

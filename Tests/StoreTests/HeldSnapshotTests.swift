@@ -26,9 +26,7 @@ final class HeldSnapshotTests: XCTestCase {
         }
         XCTAssertTrue(sawHeld, "a commit let go of its read transaction")
 
-        let deadline = Date().addingTimeInterval(5)
-        while store.writer.withLock({ $0.holdsSnapshot }) && Date() < deadline { usleep(1000) }
-        XCTAssertFalse(store.writer.withLock { $0.holdsSnapshot }, "still held with no commit for 5 s")
+        XCTAssertTrue(waitUntil(within: 5) { !store.writer.withLock { $0.holdsSnapshot } }, "still held with no commit for 5 s")
         // Another process can now checkpoint everything and truncate the WAL (it would wait for a held
         // read mark, up to the busy handler's 30 s).
         let other = try Connection(path: path, flags: SQLITE_OPEN_READWRITE)

@@ -121,12 +121,12 @@ final class MaintenanceTests: XCTestCase {
         }
         committer.start()
         let bulk = try store.headCommit()
-        XCTAssertTrue(try waitUntil { try store.headCommit().rawValue >= bulk.rawValue + 3 }, "the committer did not start")
+        XCTAssertTrue(try waitUntil(within: 60) { try store.headCommit().rawValue >= bulk.rawValue + 3 }, "the committer did not start")
         let backupPath = directory.file("backup.lo")
         try store.backup(to: backupPath)
         let copy = try SQLiteStore.open(path: backupPath)
         let copied = try copy.headCommit()
-        XCTAssertTrue(try waitUntil { try store.headCommit().rawValue >= copied.rawValue + 3 },
+        XCTAssertTrue(try waitUntil(within: 60) { try store.headCommit().rawValue >= copied.rawValue + 3 },
                       "commits did not go on after the backup's snapshot")
         stop.mutate { $0 = true }
         while !committer.isFinished { Thread.sleep(forTimeInterval: 0.01) }
@@ -141,14 +141,4 @@ final class MaintenanceTests: XCTestCase {
 
 private func object(_ oid: UInt64, _ value: Int, _ references: UInt64...) -> StoredObject {
     StoredObject(oid: oid, classOID: oid, format: 1, slots: [smallInteger(value)] + references.map(ref))
-}
-
-/// Polls every 10 ms until `condition` holds (true) or 60 s have passed (false).
-private func waitUntil(_ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(60)
-    while Date() < deadline {
-        if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.01)
-    }
-    return false
 }

@@ -180,7 +180,8 @@ final class ObjectStoreTests: XCTestCase {
             }, author: "test", message: "batch")
         }
         let path = store.path
-        store = try SQLiteStore.open(path: directory.file("other.lo"), create: true)  // closes the first store
+        store = try SQLiteStore.open(path: directory.file("other.lo"), create: true)  // lets go of the first store
+        XCTAssertTrue(closedWithin10Seconds(path), "closing checkpoints the WAL")
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
         XCTAssertLessThanOrEqual(size / count, 100, "\(size) bytes for \(count) objects")
         XCTAssertGreaterThan(size / count, 10, "closing should have moved the WAL into the file")

@@ -48,6 +48,23 @@ func isInMemory(_ path: String) -> Bool {
     return type == "tmpfs" || type == "ramfs"
 }
 
+/// Polls every millisecond until `condition` holds (true) or `seconds` have passed (false).
+func waitUntil(within seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date() + seconds
+    while try !condition() {
+        if Date() > deadline { return false }
+        usleep(1000)
+    }
+    return true
+}
+
+/// Whether the store at `path` has closed within 10 s, as its removed WAL shows: a store closes when its
+/// last user lets go of it or, if a background apply was running then, when that ends (LogCommits.swift);
+/// its last connection's close checkpoints the WAL into the file and removes it.
+func closedWithin10Seconds(_ path: String) -> Bool {
+    waitUntil { !FileManager.default.fileExists(atPath: path + "-wal") }
+}
+
 func smallInteger(_ value: Int) -> UInt64 { UInt64(bitPattern: Int64(value) << 3 | 1) }
 
 /// A one-slot object that is its own class: what commit tests write, a new value each time.
@@ -87,9 +104,7 @@ final class BackgroundCommit: Sendable {
 
     /// Waits up to 20 s for the commit to return, failing the test if it does not.
     func wait(file: StaticString = #filePath, line: UInt = #line) {
-        let deadline = Date() + 20
-        while !returned && Date() < deadline { usleep(1000) }
-        XCTAssertTrue(returned, "the commit returned", file: file, line: line)
+        XCTAssertTrue(waitUntil(within: 20) { returned }, "the commit returned", file: file, line: line)
     }
 }
 
