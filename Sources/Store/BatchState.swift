@@ -69,9 +69,22 @@ struct RecentWrites {
         for root in request.roots { roots[root.name] = id }
     }
 
+    mutating func record(_ keys: LoggedCommit.Keys, as id: CommitID) {
+        for oid in keys.oids { objects[oid] = id }
+        for name in keys.roots { roots[name] = id }
+    }
+
     func checkConflicts(_ request: CommitRequest) throws {
-        let oids = request.writes.map(\.oid).filter { objects[$0].map { $0 > request.base } ?? false }
-        let names = request.roots.map(\.name).filter { roots[$0].map { $0 > request.base } ?? false }.sorted()
+        try checkConflicts(oids: request.writes.lazy.map(\.oid), roots: request.roots.lazy.map(\.name), base: request.base)
+    }
+
+    func checkConflicts(_ keys: LoggedCommit.Keys, base: CommitID) throws {
+        try checkConflicts(oids: keys.oids, roots: keys.roots, base: base)
+    }
+
+    private func checkConflicts(oids: some Sequence<UInt64>, roots names: some Sequence<String>, base: CommitID) throws {
+        let oids = oids.filter { objects[$0].map { $0 > base } ?? false }
+        let names = names.filter { roots[$0].map { $0 > base } ?? false }.sorted()
         if !oids.isEmpty || !names.isEmpty { throw CommitConflict(oids: oids, roots: names) }
     }
 }

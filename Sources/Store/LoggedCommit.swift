@@ -79,6 +79,39 @@ struct LoggedCommit {
         return out
     }
 
+    /// What a commit wrote, for conflict checks: its objects' OIDs, ascending, and its roots' names.
+    struct Keys {
+        var oids: [UInt64] = []
+        var roots: [String] = []
+    }
+
+    /// The keys a payload's commit writes, read without decoding the rest (which the apply decodes);
+    /// nil if the payload does not start as a commit.
+    static func keys(_ payload: [UInt8]) -> Keys? {
+        payload.withUnsafeBytes { raw -> Keys? in
+            var reader = Varint.Reader(raw)
+            guard reader.byte() == formatVersion, reader.varint() != nil,
+                  skipString(&reader), skipString(&reader), let writeCount = count(&reader, each: 3) else { return nil }
+            var keys = Keys()
+            keys.oids.reserveCapacity(writeCount)
+            var previous: UInt64 = 0
+            for _ in 0..<writeCount {
+                guard let oid = reader.varint(), oid > previous, oid <= StoredObject.maximumOID,
+                      let kind = reader.byte(), kind <= 1, reader.varint() != nil, let length = reader.varint(),
+                      length <= UInt64(reader.remaining) else { return nil }
+                previous = oid
+                _ = reader.span(Int(length))
+                keys.oids.append(oid)
+            }
+            guard let rootCount = count(&reader, each: 2) else { return nil }
+            for _ in 0..<rootCount {
+                guard let name = string(&reader), optional(&reader) != nil else { return nil }
+                keys.roots.append(name)
+            }
+            return keys
+        }
+    }
+
     /// The commit a payload holds, as commit `id`; nil if the payload is not one.
     static func decode(_ payload: [UInt8], as id: CommitID) -> LoggedCommit? {
         payload.withUnsafeBytes { raw -> LoggedCommit? in
@@ -95,9 +128,9 @@ struct LoggedCommit {
                       let headerLength = reader.varint(), let length = reader.varint(),
                       headerLength <= length, length <= UInt64(reader.remaining) else { return nil }
                 previous = oid
-                let record = reader.bytes(Int(length))
+                let record = reader.span(Int(length))
                 if kind == 1 {
-                    guard let object = RecordCoding.decode(oid: oid, record) else { return nil }
+                    guard let object = RecordCoding.decode(oid: oid, UnsafeRawBufferPointer(record)) else { return nil }
                     writes.append(.init(oid: oid, record: records.count..<records.count, headerLength: 0, outOfLine: object))
                 } else {
                     let start = records.count
@@ -155,9 +188,15 @@ struct LoggedCommit {
         }
     }
 
+    private static func skipString(_ reader: inout Varint.Reader) -> Bool {
+        guard let length = reader.varint(), length <= UInt64(reader.remaining) else { return false }
+        _ = reader.span(Int(length))
+        return true
+    }
+
     private static func string(_ reader: inout Varint.Reader) -> String? {
         guard let length = reader.varint(), length <= UInt64(reader.remaining) else { return nil }
-        return String(validating: reader.bytes(Int(length)), as: UTF8.self)
+        return String(validating: reader.span(Int(length)), as: UTF8.self)
     }
 
     /// A present-or-absent value; nil if malformed (`value` is the value, which may be absent).

@@ -222,10 +222,13 @@ enum Varint {
         }
 
         /// The next `count` bytes (at most what remains).
-        mutating func bytes(_ count: Int) -> [UInt8] {
+        mutating func bytes(_ count: Int) -> [UInt8] { Array(span(count)) }
+
+        /// The next `count` bytes (at most what remains), in place: valid while the buffer is.
+        mutating func span(_ count: Int) -> UnsafeBufferPointer<UInt8> {
             let end = min(buffer.count, position + count)
             defer { position = end }
-            return Array(buffer[position..<end])
+            return UnsafeRawBufferPointer(rebasing: buffer[position..<end]).assumingMemoryBound(to: UInt8.self)
         }
 
         mutating func rest() -> [UInt8] {

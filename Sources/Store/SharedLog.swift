@@ -19,10 +19,31 @@ import Foundation
 import Synchronization
 
 final class SharedLog: Sendable {
+    /// A commit of the log that this process read or appended. What it read stays encoded until an
+    /// apply of this process needs it: most processes never apply what they read, and need only what
+    /// it wrote, for conflict checks (decoding every record in every process cost more than that).
+    enum PendingCommit {
+        case decoded(LoggedCommit)
+        case encoded([UInt8])
+
+        func decoded(as id: CommitID, logPath: String) throws -> LoggedCommit {
+            switch self {
+            case let .decoded(commit): return commit
+            case let .encoded(payload):
+                guard let commit = LoggedCommit.decode(payload, as: id) else { throw SharedLog.undecodable(id, logPath) }
+                return commit
+            }
+        }
+    }
+
+    static func undecodable(_ id: CommitID, _ logPath: String) -> StoreError {
+        .corrupt(path: logPath, detail: "commit \(id.rawValue) in the commit log cannot be decoded")
+    }
+
     struct View {
         let log: CommitLog
-        /// Decoded commits read from the log, in order, after some commit not after `applied`.
-        var records: [(id: CommitID, commit: LoggedCommit)] = []
+        /// Commits read from the log or appended, in order, after some commit not after `applied`.
+        var records: [(id: CommitID, commit: PendingCommit)] = []
         /// The writes of every commit after `recent.since` read so far; `since` is never after `applied`.
         var recent: RecentWrites
     }
@@ -154,11 +175,9 @@ extension SharedLog.View {
         }
         guard end > log.end else { return }
         for record in log.readRecords(upTo: end) {
-            guard let commit = LoggedCommit.decode(record.payload, as: record.commit) else {
-                throw StoreError.corrupt(path: log.path, detail: "commit \(record.commit.rawValue) in the commit log cannot be decoded")
-            }
-            records.append((record.commit, commit))
-            recent.record(commit.request, as: record.commit)
+            guard let keys = LoggedCommit.keys(record.payload) else { throw SharedLog.undecodable(record.commit, log.path) }
+            records.append((record.commit, .encoded(record.payload)))
+            recent.record(keys, as: record.commit)
         }
     }
 
@@ -172,7 +191,12 @@ extension SharedLog.View {
     /// Rebuilds the recent writes from the decoded commits after `applied`.
     mutating func forgetRecentWrites(applied: CommitID) {
         var fresh = RecentWrites(since: applied)
-        for (id, commit) in records where id > applied { fresh.record(commit.request, as: id) }
+        for (id, commit) in records where id > applied {
+            switch commit {
+            case let .decoded(commit): fresh.record(commit.request, as: id)
+            case let .encoded(payload): if let keys = LoggedCommit.keys(payload) { fresh.record(keys, as: id) }
+            }
+        }
         recent = fresh
     }
 }

@@ -197,7 +197,7 @@ extension SQLiteStore {
         // The end before the head: whoever sees a commit durable finds its record within the end.
         shared.store(\.log_end, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
-        view.records += accepted
+        view.records += accepted.lazy.map { ($0.id, .decoded($0.commit)) }
         for index in postsInLog { shared.finishPost(index, appended: true) }
         postsAppended = !postsInLog.isEmpty
         return head
@@ -305,11 +305,12 @@ extension SQLiteStore {
         while true {
             let applied = shared.appliedHead, durable = shared.durableHead
             guard applied < durable else { return }
-            let commits = try shared.view.withLock { view in
+            let pending = try shared.view.withLock { view in
                 try view.catchUp(salt: shared.salt, end: shared.end)
                 view.trim(applied: applied)
                 return Array(view.records.prefix { $0.id <= durable }.prefix(Self.sharedApplyBatchLimit))
             }
+            let commits = try pending.map { (id: $0.id, commit: try $0.commit.decoded(as: $0.id, logPath: path + "-log")) }
             guard let first = commits.first, first.id.rawValue == applied.rawValue + 1, let last = commits.last else {
                 throw StoreError.corrupt(path: path + "-log", detail: "commit \(applied.rawValue + 1) is durable but not in the commit log")
             }

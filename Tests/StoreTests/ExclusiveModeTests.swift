@@ -260,6 +260,32 @@ final class ExclusiveModeTests: XCTestCase {
             var damaged = payload
             damaged[Int.random(in: 0..<damaged.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             _ = LoggedCommit.decode(damaged, as: CommitID(2))  // nil or some commit, never a crash
+            _ = LoggedCommit.keys(damaged)
         }
+    }
+
+    /// What processes that only read a record keep of it (SharedLog.swift): the keys its conflict
+    /// checks need, read without decoding the rest.
+    func testAPayloadsKeysAreWhatItsCommitWrites() throws {
+        let request = try CommitRequest(base: CommitID(1), writes: [object(9, 3), object(1, 2)], roots: ["a": 1], removingRoots: ["b"],
+                                        methods: [MethodChange(className: "C", selector: "s", source: "s")], author: "a", message: "m")
+        let payload = LoggedCommit.encode(request, time: 12.5)
+        let keys = try XCTUnwrap(LoggedCommit.keys(payload))
+        XCTAssertEqual(keys.oids, [1, 9])
+        XCTAssertEqual(keys.roots.sorted(), ["a", "b"])
+        var recent = RecentWrites(since: CommitID(1))
+        recent.record(keys, as: CommitID(2))
+        XCTAssertThrowsError(try recent.checkConflicts(request)) { error in
+            XCTAssertEqual((error as? CommitConflict)?.oids, [1, 9])
+        }
+        let later = try CommitRequest(base: CommitID(2), writes: [object(9, 4)], roots: [:], removingRoots: [], methods: [], author: "a", message: "m")
+        XCTAssertNoThrow(try recent.checkConflicts(later))
+        // Cut anywhere before its roots end, a payload has no keys. (The same commit without the method
+        // is the same bytes up to there, then a count of methods and one of shapes, both zero.)
+        let withoutMethods = try CommitRequest(base: CommitID(1), writes: [object(9, 3), object(1, 2)], roots: ["a": 1], removingRoots: ["b"],
+                                               methods: [], author: "a", message: "m")
+        let rootsEnd = LoggedCommit.encode(withoutMethods, time: 12.5).count - 2
+        XCTAssertNotNil(LoggedCommit.keys(Array(payload.prefix(rootsEnd))))
+        for cut in 0..<rootsEnd { XCTAssertNil(LoggedCommit.keys(Array(payload.prefix(cut))), "cut at \(cut)") }
     }
 }
