@@ -64,36 +64,48 @@ void lo_group_sync_unlock(lo_group_sync *area) {
     pthread_mutex_unlock(&area->mutex);
 }
 
-/// Raises `*durable` to `reached`, bumps `*generation` and wakes its sleepers (see the header).
-static int publish(uint64_t *durable_field, uint32_t *generation, uint64_t reached) {
+/// Raises `*durable` to `reached`, bumps `*generation` and wakes its sleepers whose wait matches
+/// `wake` (FUTEX_BITSET_MATCH_ANY: all of them; see the header). Returns the durable value.
+static uint64_t publish(uint64_t *durable_field, uint32_t *generation, uint64_t reached, uint32_t wake, int *woke) {
     uint64_t durable = __atomic_load_n(durable_field, __ATOMIC_RELAXED);
     while (durable < reached &&
            !__atomic_compare_exchange_n(durable_field, &durable, reached, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {}
     // A waiter sets the sleepers bit before it sleeps, and sleeps only while the word is what it set:
-    // either its bit is in the word this replaces (and it is woken), or it finds the new generation.
+    // either its bit is in the word this replaces (and it is woken if its wait matches), or it finds
+    // the new generation. A wake of some sleepers keeps the bit for the others.
+    uint32_t keep = wake == FUTEX_BITSET_MATCH_ANY ? 0 : LO_GROUP_SYNC_SLEEPERS;
     uint32_t old = __atomic_load_n(generation, __ATOMIC_SEQ_CST), next;
     do {
-        next = (old + 1) & ~LO_GROUP_SYNC_SLEEPERS;
+        next = ((old + 1) & ~LO_GROUP_SYNC_SLEEPERS) | (old & keep);
     } while (!__atomic_compare_exchange_n(generation, &old, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-    if (!(old & LO_GROUP_SYNC_SLEEPERS)) return 0;
-    syscall(SYS_futex, generation, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
-    return 1;
+    *woke = (old & LO_GROUP_SYNC_SLEEPERS) != 0;
+    return durable > reached ? durable : reached;
 }
 
-static void wait_for_generation(uint32_t *generation, uint32_t seen, uint64_t nanoseconds) {
-    struct timespec timeout = { .tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u) };
+static void wake(uint32_t *generation, uint32_t mask) {
+    syscall(SYS_futex, generation, FUTEX_WAKE_BITSET, 0x7fffffff, NULL, NULL, mask);
+}
+
+/// Sleeps on `*generation` while it is `seen`, for `nanoseconds` at most, woken by wakes that match
+/// `bits` (FUTEX_BITSET_MATCH_ANY: every wake).
+static void wait_for_generation(uint32_t *generation, uint32_t seen, uint64_t nanoseconds, uint32_t bits) {
+    uint64_t deadline = lo_group_sync_now() + nanoseconds;  // FUTEX_WAIT_BITSET takes a CLOCK_MONOTONIC time
+    struct timespec until = { .tv_sec = (time_t)(deadline / 1000000000u), .tv_nsec = (long)(deadline % 1000000000u) };
     uint32_t marked = seen | LO_GROUP_SYNC_SLEEPERS, current = seen;
     if (current != marked && !__atomic_compare_exchange_n(generation, &current, marked, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
         && current != marked) return;  // a new generation already
-    syscall(SYS_futex, generation, FUTEX_WAIT, marked, &timeout, NULL, 0);
+    syscall(SYS_futex, generation, FUTEX_WAIT_BITSET, marked, &until, NULL, bits);
 }
 
 int lo_group_sync_publish(lo_group_sync *area, uint64_t reached) {
-    return publish(&area->durable, &area->generation, reached);
+    int woke;
+    publish(&area->durable, &area->generation, reached, FUTEX_BITSET_MATCH_ANY, &woke);
+    if (woke) wake(&area->generation, FUTEX_BITSET_MATCH_ANY);
+    return woke;
 }
 
 void lo_group_sync_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
-    wait_for_generation(&area->generation, seen, nanoseconds);
+    wait_for_generation(&area->generation, seen, nanoseconds, FUTEX_BITSET_MATCH_ANY);
 }
 
 void lo_group_sync_mark_sleepers(lo_group_sync *area) {
@@ -126,12 +138,40 @@ void lo_log_unlock(lo_group_sync *area) {
     pthread_mutex_unlock(&area->log_mutex);
 }
 
+/// The wake of a log sync that made commits through `durable` durable: every sleeper but the posters
+/// (bit 0, which their waits match), and the posters whose posted commits it made durable (bit 1 + the
+/// post's index). The others' commits are not appended or not durable yet: waking them for nothing
+/// cost each poster a wake-up per commit when half of them wait for the next round.
+static uint32_t posters_covered(lo_group_sync *area, uint64_t durable) {
+    uint32_t mask = 1;
+    for (int index = 0; index < LO_POST_SLOTS; index++) {
+        const lo_post *post = &area->posts[index];
+        uint64_t commit = lo_post_commit(post);
+        if (lo_post_state(post) == LO_POST_DONE && commit != 0 && commit <= durable) mask |= 2u << index;
+    }
+    return mask;
+}
+
 int lo_log_publish(lo_group_sync *area, uint64_t reached) {
-    return publish(&area->log_durable, &area->log_generation, reached);
+    int woke;
+    uint64_t durable = publish(&area->log_durable, &area->log_generation, reached, 0, &woke);
+    if (woke) wake(&area->log_generation, posters_covered(area, durable));
+    return woke;
+}
+
+int lo_log_wake_everyone(lo_group_sync *area) {
+    int woke;
+    publish(&area->log_durable, &area->log_generation, 0, FUTEX_BITSET_MATCH_ANY, &woke);
+    if (woke) wake(&area->log_generation, FUTEX_BITSET_MATCH_ANY);
+    return woke;
 }
 
 void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds) {
-    wait_for_generation(&area->log_generation, seen, nanoseconds);
+    wait_for_generation(&area->log_generation, seen, nanoseconds, FUTEX_BITSET_MATCH_ANY);
+}
+
+void lo_log_wait_for_posts(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds, uint32_t posts) {
+    wait_for_generation(&area->log_generation, seen, nanoseconds, (posts << 1) & ~1u);
 }
 
 int lo_apply_try_lock(lo_group_sync *area) {

@@ -8,8 +8,9 @@
 // fit one) on the `-sync` file and sleeps. The holder of the turn takes every posted
 // commit into its batch: checks each against every commit before it, as its own, notes the id it
 // gives it in the post before the append, appends it with its own in one write and, once the head is
-// published, marks it DONE. Then it syncs the log, whose end wakes every poster with one call (they
-// sleep on the log's sync generation), and while commits are posted it goes on for more rounds, so
+// published, marks it DONE. Then it syncs the log, whose end wakes with one call the posters it made
+// durable (they sleep on the log's sync generation, each matching the bits of its posts: GroupSync.c),
+// and while commits are posted it goes on for more rounds, so
 // that one process appends and syncs for all. A post it does not append (a conflict, a base the log
 // lacks, a failed write) is returned: DONE with no id, and the poster commits it itself in the turn,
 // which gives it the exact error.
@@ -104,9 +105,11 @@ extension SharedLog {
     /// What `awaitPosts` sleeps on: the log's sync generation, which every sync bumps.
     var postsGeneration: UInt32 { lo_log_generation(page.area) }
 
-    /// Sleeps until the posts' states may have changed (the generation is no longer `seen`), `postPoll`
-    /// at most.
-    func awaitPosts(_ seen: UInt32) { lo_log_wait(page.area, seen, Self.postPoll) }
+    /// Sleeps until the outcome of one of the posts `indexes` may have changed (the generation is no
+    /// longer `seen`, and a wake names one of them or all posters), `postPoll` at most.
+    func awaitPosts(_ seen: UInt32, _ indexes: some Sequence<Int>) {
+        lo_log_wait_for_posts(page.area, seen, Self.postPoll, indexes.reduce(0) { $0 | 1 << UInt32($1) })
+    }
 
     /// Takes back a post nobody took (a poster that gives up): false if a holder of the turn took it.
     func withdrawPost(_ index: Int) -> Bool {
@@ -149,7 +152,7 @@ extension SharedLog {
     func isTaken(_ index: Int) -> Bool { lo_post_state(post(index)) == LO_POST_TAKEN }
 
     /// Wakes every poster asleep on the log's sync generation (one wake call; each looks at its post).
-    func wakePosters() { _ = lo_log_publish(page.area, 0) }
+    func wakePosters() { _ = lo_log_wake_everyone(page.area) }
 
     /// After the log's repair, in the writers' turn: the posts whose taker died in its turn.
     func repairPosts() {

@@ -115,7 +115,7 @@ extension SQLiteStore {
                 }
                 if withdrawn.count == waiting.count { continue }
             }
-            shared.awaitPosts(seen)
+            shared.awaitPosts(seen, waiting.lazy.map { indexes[$0] })
         }
         let newest = outcomes.compactMap { if case let .appended(commit) = $0 { commit } else { nil } }.max()
         var synced: Result<Void, any Error> = .success(())

@@ -3,6 +3,7 @@
 // to the next one, which neither loses nor doubles them. Two stores of one file in one process use the
 // log as two processes would.
 
+import CGroupSync
 import Foundation
 import Synchronization
 import XCTest
@@ -187,5 +188,43 @@ final class CommitPostTests: XCTestCase {
         XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: try second.headCommit())?.slots, [smallInteger(10)])
         XCTAssertEqual(try second.load(oid: oids.lowerBound + 1, asOf: try second.headCommit())?.slots, [smallInteger(11)])
         XCTAssertEqual(try second.check(), [])
+    }
+
+    /// A log sync wakes the posters whose commits it made durable, not the others (whose commits wait
+    /// for the next round): post 0's poster wakes at each sync that covers it, post 1's sleeps on.
+    /// (A sleeper that was not asleep yet when the generation changed returns once without a wake: the
+    /// bound on post 1's returns allows for that.)
+    func testASyncWakesOnlyThePostersItMadeDurable() throws {
+        let (first, _, shared) = try openPair("wakes.lo")
+        let area = shared.page.area
+        let covered = lo_post_at(area, 0), pending = lo_post_at(area, 1)
+        for post in [covered, pending] { lo_post_set_state(post, UInt32(LO_POST_DONE)) }
+        defer { for index in 0..<2 { shared.freePost(index) } }
+        let head = Int(try first.headCommit().rawValue)
+        lo_post_set_commit(pending, UInt64(head + 1000))
+        let returns = Mutex([0, 0]), stop = Atomic<Bool>(false)
+        let address = Int(bitPattern: area)  // Sendable for the threads: the page outlives them
+        for index in 0..<2 {
+            Thread {
+                let page = UnsafeMutablePointer<lo_group_sync>(bitPattern: address)!
+                while !stop.load(ordering: .acquiring) {
+                    lo_log_wait_for_posts(page, lo_log_generation(page), 10_000_000_000, 1 << UInt32(index))
+                    returns.withLock { $0[index] += 1 }
+                }
+            }.start()
+        }
+        usleep(100_000)
+        for sync in 1...20 {
+            lo_post_set_commit(covered, UInt64(head + sync))
+            _ = lo_log_publish(shared.page.area, UInt64(head + sync))
+            usleep(20_000)
+        }
+        let counted = returns.withLock { $0 }
+        XCTAssertGreaterThanOrEqual(counted[0], 10, "post 0's poster woke at the syncs that covered it")
+        XCTAssertLessThanOrEqual(counted[1], 3, "post 1's poster slept through syncs that did not cover it")
+        stop.store(true, ordering: .releasing)
+        _ = lo_log_wake_everyone(shared.page.area)
+        XCTAssertTrue(waitUntil(within: 5) { returns.withLock { $0[1] } > counted[1] }, "waking everyone wakes it")
+        _ = lo_log_wake_everyone(shared.page.area)
     }
 }

@@ -189,8 +189,12 @@ static inline uint32_t lo_log_generation(const lo_group_sync *area) {
 /// what is durable.
 int lo_log_try_lock(lo_group_sync *area);
 void lo_log_unlock(lo_group_sync *area);
+/// A log sync's publish wakes the posters it made durable, not all of them (GroupSync.c); these wake
+/// every sleeper, and sleep as a poster of the posts in the mask `posts` (bit i: post i).
 int lo_log_publish(lo_group_sync *area, uint64_t reached);
+int lo_log_wake_everyone(lo_group_sync *area);
 void lo_log_wait(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds);
+void lo_log_wait_for_posts(lo_group_sync *area, uint32_t seen, uint64_t nanoseconds, uint32_t posts);
 
 /// The apply lock: as the writers' turn's functions.
 int lo_apply_try_lock(lo_group_sync *area);
