@@ -10,9 +10,9 @@
 // to SQLite. A process reads the log file only while it holds one of them: under the turn nobody else
 // appends or resets; under the apply lock nobody resets, and appends only write past the end it read.
 //
-// Each process keeps what it has read: the decoded commits not applied yet, and what the commits
-// after some applied one wrote (the leader's conflict checks). Locks, outermost first: the apply
-// lock, the writers' turn, `view`. A leader holds the turn alone; a reset, vacuum or rollback both.
+// Each process keeps what it has read: the commits not applied yet (encoded until it applies them),
+// and what the commits after some applied one wrote (the leader's conflict checks). Locks, outermost
+// first: the apply lock, the writers' turn, `view`. A leader holds the turn alone; a reset, vacuum or rollback both.
 
 import CGroupSync
 import Foundation
