@@ -75,16 +75,8 @@ struct RecentWrites {
     }
 
     func checkConflicts(_ request: CommitRequest) throws {
-        try checkConflicts(oids: request.writes.lazy.map(\.oid), roots: request.roots.lazy.map(\.name), base: request.base)
-    }
-
-    func checkConflicts(_ keys: LoggedCommit.Keys, base: CommitID) throws {
-        try checkConflicts(oids: keys.oids, roots: keys.roots, base: base)
-    }
-
-    private func checkConflicts(oids: some Sequence<UInt64>, roots names: some Sequence<String>, base: CommitID) throws {
-        let oids = oids.filter { objects[$0].map { $0 > base } ?? false }
-        let names = names.filter { roots[$0].map { $0 > base } ?? false }.sorted()
+        let oids = request.writes.map(\.oid).filter { objects[$0].map { $0 > request.base } ?? false }
+        let names = request.roots.map(\.name).filter { roots[$0].map { $0 > request.base } ?? false }.sorted()
         if !oids.isEmpty || !names.isEmpty { throw CommitConflict(oids: oids, roots: names) }
     }
 }

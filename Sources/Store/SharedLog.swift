@@ -12,7 +12,8 @@
 //
 // Each process keeps what it has read: the commits not applied yet (encoded until it applies them),
 // and what the commits after some applied one wrote (the leader's conflict checks). Locks, outermost
-// first: the apply lock, the writers' turn, `view`. A leader holds the turn alone; a reset, vacuum or rollback both.
+// first: the apply lock, the writers' turn, `view`. A leader holds the turn alone; a reset, vacuum
+// or rollback both.
 
 import CGroupSync
 import Foundation
@@ -188,7 +189,7 @@ extension SharedLog.View {
         if recent.count > RecentWrites.limit { forgetRecentWrites(applied: applied) }
     }
 
-    /// Rebuilds the recent writes from the decoded commits after `applied`.
+    /// Rebuilds the recent writes from the commits after `applied`.
     mutating func forgetRecentWrites(applied: CommitID) {
         var fresh = RecentWrites(since: applied)
         for (id, commit) in records where id > applied {
