@@ -12,8 +12,10 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
     nonisolated(unsafe) private static var template: (path: String, runtime: Runtime)?
 
     override class func tearDown() {
-        if let template { try? FileManager.default.removeItem(atPath: template.path) }
-        template = nil
+        if let path = template?.path {
+            template = nil  // closes its store first: SQLite leaves the WAL of a file removed under it
+            for suffix in ["", "-wal", "-shm", "-log", "-sync"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
         super.tearDown()
     }
 
