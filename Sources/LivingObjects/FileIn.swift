@@ -95,7 +95,7 @@ extension Runtime {
 
     /// Evaluates a do-it; answers false when it failed.
     private func run(_ source: String, at location: SourceLocation, _ report: inout FileInReport) -> Bool {
-        switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), isDoIt: true) {
+        switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), kind: .doIt) {
         case .failure(let e):
             report.diagnostics.append(Runtime.diagnostic(e.description, at: location))
             report.failed = true

@@ -55,13 +55,13 @@ public final class Runtime {
     }
 
     private func installCompiler() {
-        vm.compiler = { [unowned self, unowned vm] source, cls, isDoIt in
+        vm.compiler = { [unowned self, unowned vm] source, cls, kind in
             let scope = ClassScope(className: vm.className(cls), instanceVariables: vm.allInstVarNames(cls),
-                                   workspace: isDoIt && self.workspaceEvaluation)
+                                   workspace: kind == .doIt && self.workspaceEvaluation)
             do throws(CompileError) {
-                let d = isDoIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
-                               : try SmalltalkCompiler.compileMethod(source, in: scope)
-                if !isDoIt { self.recordMethodVersion(d, in: cls) }
+                let d = kind == .doIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
+                                      : try SmalltalkCompiler.compileMethod(source, in: scope)
+                if kind == .method { self.recordMethodVersion(d, in: cls) }
                 return .success(d)
             } catch {
                 return .failure(.compileError(error.description))
@@ -77,7 +77,7 @@ public final class Runtime {
         let method: Oop
         workspaceEvaluation = workspace
         defer { workspaceEvaluation = false }
-        switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), isDoIt: true) {
+        switch vm.compileMethod(source, in: vm.root(.classUndefinedObject), kind: .doIt) {
         case .success(let m): method = m
         case .failure(let e): throw RuntimeError(e)
         }
@@ -117,7 +117,7 @@ public final class Runtime {
             throw RuntimeError.compile(Diagnostic(location: location?.description ?? "", message: "no class named \(className)"))
         }
         if classSide { cls = vm.classOf(cls) }
-        switch vm.compileMethod(source, in: cls, isDoIt: false) {
+        switch vm.compileMethod(source, in: cls, kind: .method) {
         case .failure(let e):
             throw RuntimeError.compile(Runtime.diagnostic(e.description, at: location))
         case .success(let method):

@@ -55,15 +55,15 @@ extension VM {
             let array = newArray(hs.map { handleValue($0) })
             releaseHandles(to: h)
             return array.map { .value($0) } ?? .fail
-        case 180 where nargs == 1:
+        case 180 where nargs == 1, 183 where nargs == 1:
             guard let source = stringValue(arg0) else { return .fail }
-            switch compileMethod(source, in: rcvr, isDoIt: false) {
+            switch compileMethod(source, in: rcvr, kind: n == 180 ? .method : .recompile) {
             case .success(let m): return .value(m)
             case .failure(let e): lastCompileError = e.description; return .fail
             }
         case 181 where nargs == 2:
             guard let source = stringValue(arg0) else { return .fail }
-            switch compileMethod(source, in: classOf(arg1), isDoIt: true) {
+            switch compileMethod(source, in: classOf(arg1), kind: .doIt) {
             case .failure(let e): lastCompileError = e.description; return .fail
             case .success(let m):
                 let base = sp - nargs
@@ -100,11 +100,11 @@ extension VM {
     }
 
     /// Compiles source in the context of a class and builds the CompiledMethod (not installed).
-    public func compileMethod(_ source: String, in cls: Oop, isDoIt: Bool) -> Result<Oop, VMError> {
+    public func compileMethod(_ source: String, in cls: Oop, kind: CompileKind) -> Result<Oop, VMError> {
         guard let compiler else { return .failure(.compileError("no compiler is installed")) }
         let h = handle(cls)
         defer { releaseHandles(to: h) }
-        switch compiler(source, cls, isDoIt) {
+        switch compiler(source, cls, kind) {
         case .failure(let e): return .failure(e)
         case .success(let description):
             guard let m = makeCompiledMethod(description, methodClass: handleValue(h)) else {
@@ -125,4 +125,14 @@ extension VM {
         return [scavengeCount, fullGCCount, percentile(0.5), percentile(0.99), Int((pauses.last ?? 0) / 1000),
                 Int(fullGCNanos / 1000), Int(oldTop - oldStart), Int(bytesTenured)]
     }
+}
+
+/// What a compile is for.
+public enum CompileKind: Sendable {
+    /// A do-it: run once, with nil as its receiver.
+    case doIt
+    /// A method compiled by a user or a file-in: an image records it as a new version.
+    case method
+    /// A method's unchanged source compiled again for its class's new shape: no new version.
+    case recompile
 }

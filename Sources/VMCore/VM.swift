@@ -164,7 +164,7 @@ public final class VM {
     public internal(set) var quitRequested: Int? = nil
 
     // MARK: Host services
-    public var compiler: ((_ source: String, _ classOop: Oop, _ isDoIt: Bool) -> Result<MethodDescription, VMError>)?
+    public var compiler: ((_ source: String, _ classOop: Oop, _ kind: CompileKind) -> Result<MethodDescription, VMError>)?
     public var writeOut: (String) -> Void = { FileHandle.standardOutput.write($0.data(using: .utf8)!) }
     public var writeErr: (String) -> Void = { FileHandle.standardError.write($0.data(using: .utf8)!) }
     public var readLine: () -> String? = { Swift.readLine(strippingNewline: true) }

@@ -253,6 +253,20 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try later.print("System abort. { Account new rate. (Account >> #rate) versions size }"), "#(2 2)")
     }
 
+    func testReshapingAClassRecordsNoNewVersionsOfItsMethods() throws {
+        let image = try opened()
+        _ = try image.print("Account compile: 'rate ^ 1'. System commit")
+        _ = try image.print("""
+            Object subclass: #Account instanceVariableNames: 'owner balance' classVariableNames: '' package: 'Tx-Test'.
+            Account addInstVarNamed: 'limit'. System commit
+            """)
+        XCTAssertEqual(try image.print("{ TheAccount balance. Account new rate }"), "#(0 1)", "the methods were compiled again")
+        XCTAssertEqual(try image.print("(Account >> #rate) versions collect: [:v | v source]"), "#('rate ^ 1')")
+        XCTAssertEqual(try image.print("(Account >> #balance) versions"), "#()")
+        XCTAssertEqual(try image.print("Account compile: 'rate ^ 1'. (Account >> #rate) versions size"), "2",
+                       "compiling the same source again is a version")
+    }
+
     func testTransactionsWithoutAnImageSignalAnError() throws {
         let fresh = try Shared.runtime()
         XCTAssertEqual(try fresh.print("[System commit] on: Error do: [:e | e messageText]"), "'no image is open'")
