@@ -74,6 +74,11 @@ struct RecentWrites {
         for name in keys.roots { roots[name] = id }
     }
 
+    /// Whether a commit on `base` with these keys writes something written after `base`.
+    func conflicts(_ keys: LoggedCommit.Keys, base: CommitID) -> Bool {
+        keys.oids.contains { objects[$0].map { $0 > base } ?? false } || keys.roots.contains { roots[$0].map { $0 > base } ?? false }
+    }
+
     func checkConflicts(_ request: CommitRequest) throws {
         let oids = request.writes.map(\.oid).filter { objects[$0].map { $0 > request.base } ?? false }
         let names = request.roots.map(\.name).filter { roots[$0].map { $0 > request.base } ?? false }.sorted()

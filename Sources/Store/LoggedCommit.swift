@@ -85,22 +85,28 @@ struct LoggedCommit {
         var roots: [String] = []
     }
 
-    /// The keys a payload's commit writes, read without decoding the rest (which the apply decodes);
-    /// nil if the payload does not start as a commit.
-    static func keys(_ payload: [UInt8]) -> Keys? {
+    /// The keys a payload's commit writes, read without building the commit. Without `validating`,
+    /// the rest is not looked at (a record of the log, checked when it was appended; the apply decodes
+    /// it). With it, nil unless the whole payload is a commit, exactly when `decode` answers one: how
+    /// the holder of the writers' turn checks a post before appending it, without allocating it.
+    static func keys(_ payload: [UInt8], validating: Bool = false) -> Keys? {
         payload.withUnsafeBytes { raw -> Keys? in
             var reader = Varint.Reader(raw)
-            guard reader.byte() == formatVersion, reader.varint() != nil,
-                  skipString(&reader), skipString(&reader), let writeCount = count(&reader, each: 3) else { return nil }
+            guard reader.byte() == formatVersion, reader.varint() != nil, skipString(&reader, validating: validating),
+                  skipString(&reader, validating: validating), let writeCount = count(&reader, each: 3) else { return nil }
             var keys = Keys()
             keys.oids.reserveCapacity(writeCount)
             var previous: UInt64 = 0
             for _ in 0..<writeCount {
                 guard let oid = reader.varint(), oid > previous, oid <= StoredObject.maximumOID,
-                      let kind = reader.byte(), kind <= 1, reader.varint() != nil, let length = reader.varint(),
+                      let kind = reader.byte(), kind <= 1, let headerLength = reader.varint(), let length = reader.varint(),
                       length <= UInt64(reader.remaining) else { return nil }
                 previous = oid
-                _ = reader.span(Int(length))
+                let record = reader.span(Int(length))
+                if validating {
+                    guard headerLength <= length,
+                          kind == 0 || RecordCoding.decode(oid: oid, UnsafeRawBufferPointer(record)) != nil else { return nil }
+                }
                 keys.oids.append(oid)
             }
             guard let rootCount = count(&reader, each: 2) else { return nil }
@@ -108,8 +114,26 @@ struct LoggedCommit {
                 guard let name = string(&reader), optional(&reader) != nil else { return nil }
                 keys.roots.append(name)
             }
+            guard !validating || skipMethodsAndShapes(&reader) else { return nil }
             return keys
         }
+    }
+
+    /// Walks the method versions and class shapes as `decode` reads them, to the payload's end.
+    private static func skipMethodsAndShapes(_ reader: inout Varint.Reader) -> Bool {
+        guard let methodCount = count(&reader, each: 5) else { return false }
+        for _ in 0..<methodCount {
+            guard skipString(&reader, validating: true), optional(&reader) != nil, skipString(&reader, validating: true),
+                  let hasCategory = reader.byte(), hasCategory <= 1,
+                  hasCategory == 0 || skipString(&reader, validating: true), skipString(&reader, validating: true) else { return false }
+        }
+        guard let shapeCount = count(&reader, each: 4) else { return false }
+        for _ in 0..<shapeCount {
+            guard reader.varint() != nil, let classIndex = reader.varint(), classIndex <= UInt64(UInt32.max),
+                  reader.byte() != nil, let nameCount = count(&reader, each: 1) else { return false }
+            for _ in 0..<nameCount where !skipString(&reader, validating: true) { return false }
+        }
+        return reader.atEnd
     }
 
     /// The commit a payload holds, as commit `id`; nil if the payload is not one.
@@ -188,10 +212,11 @@ struct LoggedCommit {
         }
     }
 
-    private static func skipString(_ reader: inout Varint.Reader) -> Bool {
+    /// Steps over a string; `validating`: false unless it is UTF-8, as `string` requires.
+    private static func skipString(_ reader: inout Varint.Reader, validating: Bool) -> Bool {
         guard let length = reader.varint(), length <= UInt64(reader.remaining) else { return false }
-        _ = reader.span(Int(length))
-        return true
+        let bytes = reader.span(Int(length))
+        return !validating || String(validating: bytes, as: UTF8.self) != nil
     }
 
     private static func string(_ reader: inout Varint.Reader) -> String? {

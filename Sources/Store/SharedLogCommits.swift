@@ -172,19 +172,19 @@ extension SQLiteStore {
             for post in returned { shared.finishPost(post.index, appended: false) }
             if !returned.isEmpty { shared.wakePosters() }
         }
-        var postsInLog: [Int] = []
+        // Posts are checked and kept encoded, not decoded: the holder's round is the time every
+        // poster waits on, and the apply decodes them anyway.
+        var postsInLog: [Int] = [], postPayloads: [(id: CommitID, payload: [UInt8])] = []
         for post in posts {
             let id = CommitID(head.rawValue + 1)
             guard let payload = LoggedCommit.restamped(post.payload, time: time),
-                  let logged = LoggedCommit.decode(payload, as: id), logged.request.largeBytes.isEmpty else { continue }
-            var request = logged.request
-            request.base = post.base
-            guard request.base <= head, request.base == head || (try? checkSharedConflicts(request, view.recent)) != nil else { continue }
+                  let keys = LoggedCommit.keys(payload, validating: true),
+                  post.base <= head, post.base == head || !postConflicts(payload, keys, base: post.base, view.recent) else { continue }
             head = id
             shared.notePostCommit(post.index, id)  // before the append: if this process dies, the next holder knows
-            view.recent.record(request, as: id)
+            view.recent.record(keys, as: id)
             payloads.append(payload)
-            accepted.append((id, logged))
+            postPayloads.append((id, payload))
             postsInLog.append(post.index)
         }
         guard !payloads.isEmpty else { return nil }
@@ -198,6 +198,7 @@ extension SQLiteStore {
         shared.store(\.log_end, UInt64(view.log.end))
         shared.store(\.log_head, UInt64(head.rawValue))
         view.records += accepted.lazy.map { ($0.id, .decoded($0.commit)) }
+        view.records += postPayloads.lazy.map { ($0.id, .encoded($0.payload)) }
         for index in postsInLog { shared.finishPost(index, appended: true) }
         postsAppended = !postsInLog.isEmpty
         return head
@@ -215,6 +216,15 @@ extension SQLiteStore {
         guard !conflicts.isEmpty else { return }
         let oids = Set(conflicts.flatMap(\.oids)), roots = Set(conflicts.flatMap(\.roots))
         throw CommitConflict(oids: request.writes.map(\.oid).filter(oids.contains), roots: roots.sorted())
+    }
+
+    /// Whether a post (a valid payload, on a base before the head) wrote something written since its
+    /// base: from the recent writes, or for a base before them, as a decoded commit's check.
+    private func postConflicts(_ payload: [UInt8], _ keys: LoggedCommit.Keys, base: CommitID, _ recent: RecentWrites) -> Bool {
+        if base >= recent.since { return recent.conflicts(keys, base: base) }
+        guard var request = LoggedCommit.decode(payload, as: CommitID(base.rawValue + 1))?.request else { return true }
+        request.base = base
+        return (try? checkSharedConflicts(request, recent)) == nil
     }
 
     /// In the writers' turn: finishes a reset that failed or whose writer died (the page still says

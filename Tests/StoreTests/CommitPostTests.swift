@@ -88,6 +88,27 @@ final class CommitPostTests: XCTestCase {
         XCTAssertEqual(try second.load(oid: oid, asOf: newer)?.slots, [smallInteger(2)])
     }
 
+    /// A post is checked as a whole before it is appended: one whose payload does not decode is
+    /// returned (its poster then commits it itself, and meets the error), and nothing is appended.
+    func testAPostThatDoesNotDecodeIsReturnedNotAppended() throws {
+        let (first, _, shared) = try openPair("undecodable.lo")
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 1)], author: "t", message: "make")
+        let request = try CommitRequest(base: base, writes: [object(oid, 5)], roots: [:], removingRoots: [], methods: [],
+                                        author: "t", message: "posted")
+        var payload = LoggedCommit.encode(request, time: 1)
+        payload[payload.firstRange(of: Array("posted".utf8))!.lowerBound] = 0xFF  // its message is not UTF-8
+        XCTAssertNotNil(LoggedCommit.keys(payload), "its keys alone read")
+        try shared.takeTurn()
+        let index = try XCTUnwrap(shared.post([(payload, base)])?.first)
+        XCTAssertEqual(try first.leadHoldingTurn([], shared).count, 0)
+        guard case .returned = shared.postState(index) else { return XCTFail("\(shared.postState(index))") }
+        shared.freePost(index)
+        XCTAssertEqual(try first.headCommit(), base, "nothing appended")
+        XCTAssertEqual(try first.load(oid: oid, asOf: base)?.slots, [smallInteger(1)])
+        XCTAssertEqual(try first.check(), [])
+    }
+
     /// Two stores of a new file, an object made, and, holding the writers' turn, a commit of it posted.
     private func postACommitHoldingTheTurn(_ name: String) throws
         -> (SQLiteStore, SQLiteStore, SharedLog, Range<UInt64>, CommitID, Int) {

@@ -264,6 +264,44 @@ final class ExclusiveModeTests: XCTestCase {
         }
     }
 
+    /// How the holder of the writers' turn checks a post without decoding it (SharedLogCommits.swift):
+    /// whatever the damage, a payload has validated keys exactly when it decodes, and they are the
+    /// decoded commit's.
+    func testValidatedKeysAreAnsweredExactlyWhenThePayloadDecodes() throws {
+        let request = try CommitRequest(base: CommitID(1), writes: [object(1, 2), object(9, 3)], roots: ["a": 1], removingRoots: ["b"],
+                                        methods: [MethodChange(className: "C", selector: "s", category: "accessing", source: "s ^1")],
+                                        shapes: [ClassShape(classOID: 40, classIndex: 300, format: 1, names: ["x", "y"])],
+                                        author: "ann", message: "ünïcode")
+        let payload = LoggedCommit.encode(request, time: 12.5)
+        func assertAgree(_ bytes: [UInt8], _ what: @autoclosure () -> String) {
+            let decoded = LoggedCommit.decode(bytes, as: CommitID(2)), keys = LoggedCommit.keys(bytes, validating: true)
+            XCTAssertEqual(keys != nil, decoded != nil, what())
+            guard let decoded, let keys else { return }
+            XCTAssertEqual(keys.oids, decoded.request.writes.map(\.oid), what())
+            XCTAssertEqual(keys.roots, decoded.request.roots.map(\.name), what())
+        }
+        assertAgree(payload, "whole")
+        XCTAssertEqual(LoggedCommit.keys(payload, validating: true)?.oids, [1, 9])
+        for cut in 0..<payload.count { assertAgree(Array(payload.prefix(cut)), "cut at \(cut)") }
+        assertAgree(payload + [0], "a byte past the end")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            var damaged = payload
+            let at = Int.random(in: 0..<damaged.count, using: &generator), byte = UInt8.random(in: 0...255, using: &generator)
+            damaged[at] = byte
+            assertAgree(damaged, "byte \(at) set to \(byte)")
+        }
+        // A byte that is not UTF-8 in the message, in the method's source, in a shape's name: refused.
+        for text in ["ünïcode", "s ^1", "y"] {
+            var damaged = payload
+            let range = try XCTUnwrap(damaged.firstRange(of: Array(text.utf8)))
+            damaged[range.lowerBound] = 0xFF
+            assertAgree(damaged, "not UTF-8 in \(text)")
+            XCTAssertNil(LoggedCommit.keys(damaged, validating: true), text)
+            XCTAssertNotNil(LoggedCommit.keys(damaged), "without validating, only the keys are read")
+        }
+    }
+
     /// What processes that only read a record keep of it (SharedLog.swift): the keys its conflict
     /// checks need, read without decoding the rest.
     func testAPayloadsKeysAreWhatItsCommitWrites() throws {
