@@ -260,6 +260,12 @@ final class CommitLog: @unchecked Sendable {
         return records
     }
 
+    /// Forgets the records read after `end` (after commit `head`): the next `readRecords` reads them again.
+    func unread(end: Int, head: CommitID) {
+        self.end = end
+        self.head = head
+    }
+
     /// Bytes of the file read ahead, up to 1 MB at a time.
     private struct Window {
         var start: Int

@@ -175,10 +175,22 @@ extension SharedLog.View {
             if known.map({ $0 < log.base }) ?? true { recent = RecentWrites(since: log.base) }
         }
         guard end > log.end else { return }
-        for record in log.readRecords(upTo: end) {
-            guard let keys = LoggedCommit.keys(record.payload) else { throw SharedLog.undecodable(record.commit, log.path) }
+        // All or nothing: a record that does not decode fails this look and every later one, so that
+        // the records after it are never passed over (the conflict checks would miss their writes).
+        let (oldEnd, oldHead) = (log.end, log.head)
+        let read = log.readRecords(upTo: end)
+        var keys: [LoggedCommit.Keys] = []
+        keys.reserveCapacity(read.count)
+        for record in read {
+            guard let recordKeys = LoggedCommit.keys(record.payload) else {
+                log.unread(end: oldEnd, head: oldHead)
+                throw SharedLog.undecodable(record.commit, log.path)
+            }
+            keys.append(recordKeys)
+        }
+        for (record, recordKeys) in zip(read, keys) {
             records.append((record.commit, .encoded(record.payload)))
-            recent.record(keys, as: record.commit)
+            recent.record(recordKeys, as: record.commit)
         }
     }
 

@@ -159,6 +159,40 @@ final class SharedLogTests: XCTestCase {
         XCTAssertEqual(try reopened.check(), [])
     }
 
+    /// A record this build cannot read (another build's format) in front of one it can: every commit
+    /// that would be checked against them fails with a clear error, the second attempt too. (The first
+    /// look used to pass over the readable record after failing, and the retry then committed on a
+    /// stale base without seeing its write.)
+    func testARecordThatCannotBeReadFailsEveryLookNotJustTheFirst() throws {
+        let path = directory.file("unreadable.lo")
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        XCTAssertEqual(try second.load(oid: oid, asOf: base)?.slots, [smallInteger(0)], "second has read the log so far")
+        let shared = try XCTUnwrap(first.sharedLog)
+        try shared.takeTurn()
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            let readable = try CommitRequest(base: base, writes: [object(oid, 7)], roots: [:], removingRoots: [], methods: [],
+                                             author: "t", message: "readable")
+            var unreadable = LoggedCommit.encode(readable, time: 1)
+            unreadable[0] = 99  // a format this build does not know
+            try view.log.append([unreadable, LoggedCommit.encode(readable, time: 1)]) { end in shared.store(\.log_appending_to, UInt64(end)) }
+            shared.store(\.log_end, UInt64(view.log.end))
+            shared.store(\.log_head, UInt64(view.log.head.rawValue))
+        }
+        shared.endTurn()
+        for attempt in 1...2 {
+            XCTAssertThrowsError(try second.commit(base: base, writes: [object(oid, 8)], author: "t", message: "stale"), "attempt \(attempt)") { error in
+                guard case let StoreError.corrupt(errorPath, detail) = error else { return XCTFail("attempt \(attempt): \(error)") }
+                XCTAssertEqual(errorPath, path + "-log")
+                XCTAssertTrue(detail.contains("commit \(base.rawValue + 1) in the commit log cannot be decoded"), detail)
+            }
+        }
+        XCTAssertEqual(try second.load(oid: oid, asOf: try second.headCommit())?.slots, [smallInteger(0)], "nothing stale was committed")
+    }
+
     /// A leader that died after publishing its records' end, before the head: they are whole and
     /// checked, and the next leader takes them as committed.
     func testAnAppendWhoseHeadWasNotPublishedIsTaken() throws {
