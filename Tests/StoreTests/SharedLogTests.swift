@@ -117,31 +117,57 @@ final class SharedLogTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-log"), "removed by the last store to close")
     }
 
+    /// Two stores of a new file sharing the log, and an object (the first of `oidCount` allocated) made
+    /// by the first at `base`.
+    private func twoStoresAndAnObject(_ name: String, oidCount: Int = 1) throws
+        -> (path: String, first: SQLiteStore, second: SQLiteStore, oids: Range<UInt64>, base: CommitID) {
+        let path = directory.file(name)
+        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
+        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
+        let oids = try first.allocateOIDs(count: oidCount)
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 0)], author: "t", message: "make")
+        return (path, first, second, oids, base)
+    }
+
+    /// A logged commit that writes `value` into object `oid`.
+    private func payload(base: CommitID, oid: UInt64, value: Int, message: String, time: Double = 1) throws -> [UInt8] {
+        LoggedCommit.encode(try CommitRequest(base: base, writes: [object(oid, value)], roots: [:], removingRoots: [], methods: [],
+                                              author: "t", message: message), time: time)
+    }
+
+    /// How far a leader got in publishing its append.
+    private enum Published { case nothing, end, endAndHead }
+
+    /// In the writers' turn, as a leader would: appends these records after the log's, and publishes
+    /// as far as `publishing` says (a leader that died before the rest).
+    private func appendAsAHolder(_ payloads: [[UInt8]], _ shared: SharedLog, publishing: Published) throws {
+        try shared.takeTurn()
+        defer { shared.endTurn() }
+        try shared.view.withLock { view in
+            try view.catchUp(salt: shared.salt, end: shared.end)
+            try view.log.append(payloads) { end in shared.store(\.log_appending_to, UInt64(end)) }
+            switch publishing {
+            case .nothing: try view.log.reload()  // this process knows the log only as far as the page says
+            case .end: shared.store(\.log_end, UInt64(view.log.end))
+            case .endAndHead:
+                shared.store(\.log_end, UInt64(view.log.end))
+                shared.store(\.log_head, UInt64(view.log.head.rawValue))
+            }
+        }
+    }
+
     /// A leader that died after writing its records, before publishing them: they were never
     /// acknowledged, and the next leader zeroes them (a record of the same length and commit id would
     /// otherwise leave the dead one's next record valid after it).
     func testAnAppendLeftHalfDoneIsZeroed() throws {
-        let path = directory.file("dead-append.lo")
-        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
-        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
-        let oid = try first.allocateOIDs(count: 1).lowerBound
-        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        let (path, first, second, oids, base) = try twoStoresAndAnObject("dead-append.lo")
+        let oid = oids.lowerBound
         let shared = try XCTUnwrap(first.sharedLog)
-        // As a leader killed between its pwrite and its publishing: two records past the end.
-        try shared.takeTurn()
-        try shared.view.withLock { view in
-            try view.catchUp(salt: shared.salt, end: shared.end)
-            // The same length as the next commit's record: without the zeroing, the dead second record
-            // would follow it as a valid commit.
-            let dead = try CommitRequest(base: base, writes: [object(oid, 6)], roots: [:], removingRoots: [], methods: [],
-                                         author: "t", message: "after")
-            let time = Date().timeIntervalSince1970
-            try view.log.append([LoggedCommit.encode(dead, time: time), LoggedCommit.encode(dead, time: time)]) { end in
-                shared.store(\.log_appending_to, UInt64(end))
-            }
-            try view.log.reload()  // this process knows the log only as far as the page says
-        }
-        shared.endTurn()
+        // As a leader killed between its pwrite and its publishing: two records past the end, of the
+        // same length as the next commit's record: without the zeroing, the dead second record would
+        // follow it as a valid commit.
+        let dead = try payload(base: base, oid: oid, value: 6, message: "after", time: Date().timeIntervalSince1970)
+        try appendAsAHolder([dead, dead], shared, publishing: .nothing)
         XCTAssertGreaterThan(shared.appendingTo, UInt64(shared.end))
         let next = try second.commit(base: base, writes: [object(oid, 1)], author: "t", message: "after")
         XCTAssertEqual(next.rawValue, base.rawValue + 1)
@@ -164,25 +190,13 @@ final class SharedLogTests: XCTestCase {
     /// look used to pass over the readable record after failing, and the retry then committed on a
     /// stale base without seeing its write.)
     func testARecordThatCannotBeReadFailsEveryLookNotJustTheFirst() throws {
-        let path = directory.file("unreadable.lo")
-        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
-        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
-        let oid = try first.allocateOIDs(count: 1).lowerBound
-        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        let (path, first, second, oids, base) = try twoStoresAndAnObject("unreadable.lo")
+        let oid = oids.lowerBound
         XCTAssertEqual(try second.load(oid: oid, asOf: base)?.slots, [smallInteger(0)], "second has read the log so far")
-        let shared = try XCTUnwrap(first.sharedLog)
-        try shared.takeTurn()
-        try shared.view.withLock { view in
-            try view.catchUp(salt: shared.salt, end: shared.end)
-            let readable = try CommitRequest(base: base, writes: [object(oid, 7)], roots: [:], removingRoots: [], methods: [],
-                                             author: "t", message: "readable")
-            var unreadable = LoggedCommit.encode(readable, time: 1)
-            unreadable[0] = 99  // a format this build does not know
-            try view.log.append([unreadable, LoggedCommit.encode(readable, time: 1)]) { end in shared.store(\.log_appending_to, UInt64(end)) }
-            shared.store(\.log_end, UInt64(view.log.end))
-            shared.store(\.log_head, UInt64(view.log.head.rawValue))
-        }
-        shared.endTurn()
+        let readable = try payload(base: base, oid: oid, value: 7, message: "readable")
+        var unreadable = readable
+        unreadable[0] = 99  // a format this build does not know
+        try appendAsAHolder([unreadable, readable], try XCTUnwrap(first.sharedLog), publishing: .endAndHead)
         for attempt in 1...2 {
             XCTAssertThrowsError(try second.commit(base: base, writes: [object(oid, 8)], author: "t", message: "stale"), "attempt \(attempt)") { error in
                 guard case let StoreError.corrupt(errorPath, detail) = error else { return XCTFail("attempt \(attempt): \(error)") }
@@ -196,21 +210,9 @@ final class SharedLogTests: XCTestCase {
     /// A leader that died after publishing its records' end, before the head: they are whole and
     /// checked, and the next leader takes them as committed.
     func testAnAppendWhoseHeadWasNotPublishedIsTaken() throws {
-        let path = directory.file("dead-head.lo")
-        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
-        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
-        let oids = try first.allocateOIDs(count: 2)
-        let base = try first.commit(base: try first.headCommit(), writes: [object(oids.lowerBound, 0)], author: "t", message: "make")
-        let shared = try XCTUnwrap(first.sharedLog)
-        try shared.takeTurn()
-        try shared.view.withLock { view in
-            try view.catchUp(salt: shared.salt, end: shared.end)
-            let dead = try CommitRequest(base: base, writes: [object(oids.lowerBound, 7)], roots: [:], removingRoots: [], methods: [],
-                                         author: "t", message: "dead")
-            try view.log.append([LoggedCommit.encode(dead, time: 1)]) { end in shared.store(\.log_appending_to, UInt64(end)) }
-            shared.store(\.log_end, UInt64(view.log.end))  // and killed before the head
-        }
-        shared.endTurn()
+        let (_, first, second, oids, base) = try twoStoresAndAnObject("dead-head.lo", oidCount: 2)
+        let dead = try payload(base: base, oid: oids.lowerBound, value: 7, message: "dead")
+        try appendAsAHolder([dead], try XCTUnwrap(first.sharedLog), publishing: .end)  // and killed before the head
         let next = try second.commit(base: CommitID(base.rawValue + 1), writes: [object(oids.lowerBound + 1, 1)], author: "t", message: "next")
         XCTAssertEqual(next.rawValue, base.rawValue + 2)
         XCTAssertEqual(try second.load(oid: oids.lowerBound, asOf: next)?.slots, [smallInteger(7)])
@@ -224,11 +226,9 @@ final class SharedLogTests: XCTestCase {
     /// A reset whose writer died after writing the new header, before the page said so: the next
     /// holder of the writers' turn finishes it, and commits go on in the new generation.
     func testAResetLeftHalfDoneIsFinished() throws {
-        let path = directory.file("dead-reset.lo")
-        let first = try SQLiteStore.open(path: path, create: true, exclusive: false, sharedLog: true)
-        let second = try SQLiteStore.open(path: path, exclusive: false, sharedLog: true)
-        let oid = try first.allocateOIDs(count: 1).lowerBound
-        var head = try first.commit(base: try first.headCommit(), writes: [object(oid, 0)], author: "t", message: "make")
+        let (path, first, second, oids, made) = try twoStoresAndAnObject("dead-reset.lo")
+        let oid = oids.lowerBound
+        var head = made
         try first.drainLog()
         let shared = try XCTUnwrap(first.sharedLog)
         let oldSalt = shared.salt
