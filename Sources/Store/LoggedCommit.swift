@@ -216,7 +216,9 @@ struct LoggedCommit {
     private static func skipString(_ reader: inout Varint.Reader, validating: Bool) -> Bool {
         guard let length = reader.varint(), length <= UInt64(reader.remaining) else { return false }
         let bytes = reader.span(Int(length))
-        return !validating || String(validating: bytes, as: UTF8.self) != nil
+        // ASCII, the usual author and message, is UTF-8 without asking String (whose check, generic
+        // over encodings, looks up type metadata at every call).
+        return !validating || !bytes.contains(where: { $0 >= 0x80 }) || String(validating: bytes, as: UTF8.self) != nil
     }
 
     private static func string(_ reader: inout Varint.Reader) -> String? {
