@@ -1,6 +1,7 @@
 // One-object commit rates beside the raw fsync rate of the same disk, measured in turns so that a disk
 // whose speed swings is compared with itself: probe, 1 session, probe, 8 threads, probe, 8 processes,
-// probe… Each rate is divided by the mean of the probes on either side of it.
+// probe… Each rate is divided by the mean of the probes on either side of it; the last lines give the
+// median ratio of the rounds for each mode.
 //
 //   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
 //   store-bench commit-processes [processes] [seconds]  (only the processes' run, once, for profiling)
@@ -134,6 +135,7 @@ func commitFigures(rounds: Int, duration: Double) throws {
     print("round  fsync/s (probes between runs)  1 session (CPU per commit)  8 threads (commits per transaction, CPU per commit)"
           + "  8 processes (CPU per commit, syncs per commit)  [largest WAL: 1 session, 8 threads, 8 processes]")
     var processTraces: [String] = []
+    var ratios: (one: [Double], threads: [Double], processes: [Double]) = ([], [], [])
     for round in 1...rounds {
         let probe0 = measureFsyncRate(duration: 1)
         let (one, oneWAL) = try watchingWAL(path) { try threadCommitRate(store, sessions: 1, classOID: classOID, duration: duration) }
@@ -146,6 +148,9 @@ func commitFigures(rounds: Int, duration: Double) throws {
         }
         let probe3 = SQLiteStore.exclusiveByDefault ? probe2 : measureFsyncRate(duration: 1)
         func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
+        ratios.one.append(one.rate / ((probe0 + probe1) / 2))
+        ratios.threads.append(eight.rate / ((probe1 + probe2) / 2))
+        ratios.processes.append(processes.rate / ((probe2 + probe3) / 2))
         let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
         print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
               + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes.rate, probe2, probe3))"
@@ -153,6 +158,11 @@ func commitFigures(rounds: Int, duration: Double) throws {
               + "  [\(oneWAL.summary), \(eightWAL.summary), \(processWAL.summary)]")
         processTraces.append("\(round)  \(processWAL.traceInMB)")
     }
+    func median(_ values: [Double]) -> String {
+        let sorted = values.sorted(), middle = sorted.count / 2
+        return String(format: "%.2f×", sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2)
+    }
+    print("median of the rounds: 1 session \(median(ratios.one)), 8 threads \(median(ratios.threads)), 8 processes \(median(ratios.processes))")
     print("WAL size (MB) every 0.25 s while 8 processes commit (from the workers' launch):")
     for trace in processTraces { print(trace) }
 }
