@@ -147,22 +147,19 @@ func commitFigures(rounds: Int, duration: Double) throws {
             try processCommitRate(path: path, processes: 8, classOID: classOID, duration: duration)
         }
         let probe3 = SQLiteStore.exclusiveByDefault ? probe2 : measureFsyncRate(duration: 1)
-        func ratio(_ rate: Double, _ a: Double, _ b: Double) -> String { String(format: "%6.0f/s %5.2f×", rate, rate / ((a + b) / 2)) }
         ratios.one.append(one.rate / ((probe0 + probe1) / 2))
         ratios.threads.append(eight.rate / ((probe1 + probe2) / 2))
         ratios.processes.append(processes.rate / ((probe2 + probe3) / 2))
+        func ratio(_ rate: Double, _ ratios: [Double]) -> String { String(format: "%6.0f/s %5.2f×", rate, ratios.last!) }
         let probes = [probe0, probe1, probe2, probe3].map { String(format: "%.0f", $0) }.joined(separator: "/")
-        print("\(round)  \(probes)  \(ratio(one.rate, probe0, probe1))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, probe1, probe2))"
-              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes.rate, probe2, probe3))"
+        print("\(round)  \(probes)  \(ratio(one.rate, ratios.one))" + String(format: " %3.0f µs", one.cpu) + "  \(ratio(eight.rate, ratios.threads))"
+              + String(format: " (%.1f/tx, %3.0f µs)", eight.batching, eight.cpu) + "  \(ratio(processes.rate, ratios.processes))"
               + String(format: " (%3.0f µs, %.2f)", processes.cpu, processes.syncs)
               + "  [\(oneWAL.summary), \(eightWAL.summary), \(processWAL.summary)]")
         processTraces.append("\(round)  \(processWAL.traceInMB)")
     }
-    func median(_ values: [Double]) -> String {
-        let sorted = values.sorted(), middle = sorted.count / 2
-        return String(format: "%.2f×", sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2)
-    }
-    print("median of the rounds: 1 session \(median(ratios.one)), 8 threads \(median(ratios.threads)), 8 processes \(median(ratios.processes))")
+    print(String(format: "median of the rounds: 1 session %.2f×, 8 threads %.2f×, 8 processes %.2f×",
+                 median(ratios.one), median(ratios.threads), median(ratios.processes)))
     print("WAL size (MB) every 0.25 s while 8 processes commit (from the workers' launch):")
     for trace in processTraces { print(trace) }
 }
