@@ -84,14 +84,19 @@ public final class Runtime {
         do { return try vm.run(method: method, receiver: vm.nilObj) } catch let e as VMError { throw RuntimeError(e) }
     }
 
-    /// Evaluates and answers the result's printString.
+    /// Evaluates and answers the result's printString, cut at `printLimit` characters.
     public func evaluateAndPrint(_ source: String, workspace: Bool = false) throws -> String {
         try printString(evaluate(source, workspace: workspace))
     }
 
+    /// How much of a result `lo eval` and the REPL print, as Pharo's print-it: a huge (or cyclic)
+    /// structure is cut there, followed by '...', and printing it stops there.
+    public static let printLimit = 50_000
+
+    /// The object's printString, cut at `printLimit` characters.
     public func printString(_ o: Oop) throws -> String {
         do {
-            let s = try vm.send("printString", to: o)
+            let s = try vm.send("printStringLimitedTo:", to: o, with: [intOop(Self.printLimit)])
             return vm.stringValue(s) ?? "<printString did not answer a String>"
         } catch let e as VMError { throw RuntimeError(e) }
     }

@@ -89,7 +89,11 @@ struct Lo: ParsableCommand {
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate an expression and print the result's printString.",
-        discussion: "A successful evaluation is committed to the image; a failed one commits nothing.")
+        discussion: """
+            A successful evaluation is committed to the image; a failed one commits nothing. As Pharo's \
+            print-it, at most 50,000 characters of the result are printed (then '...'): printing a huge \
+            or cyclic structure stops there.
+            """)
     @OptionGroup var options: KernelOptions
     @OptionGroup var commits: CommitOptions
     @Argument(parsing: .allUnrecognized, help: "Smalltalk statements; the value of the last one is printed (may start with -).")

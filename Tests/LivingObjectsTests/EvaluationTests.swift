@@ -23,6 +23,18 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    func testAResultPrintsAtMostThePrintLimitAndAStructureWithoutEndStops() throws {
+        let limit = Runtime.printLimit
+        let long = try c.print("(1 to: \(limit)) asArray")
+        XCTAssertEqual(long.count, limit + 3)
+        XCTAssertTrue(long.hasPrefix("#(1 2 3 ") && long.hasSuffix("..."), String(long.suffix(20)))
+        XCTAssertEqual(try c.print("String new: \(limit - 2) withAll: $a").count, limit, "a printString of exactly the limit is whole")
+        // Its printString would recurse until the stack runs out.
+        let cycle = try c.print("| c | c := OrderedCollection new. c add: c. c")
+        XCTAssertEqual(cycle.count, limit + 3)
+        XCTAssertTrue(cycle.hasPrefix("an OrderedCollection(an OrderedCollection("))
+    }
+
     func testClosuresShareCapturedVariablesAndReturnNonLocally() throws {
         XCTAssertEqual(try c.print("| n inc | n := 0. inc := [n := n + 1]. inc value. inc value. n"), "2")
         XCTAssertEqual(try c.print("| blocks | blocks := (1 to: 3) collect: [:i | [i * 10]]. (blocks collect: [:b | b value]) asArray"), "#(10 20 30)")
