@@ -18,7 +18,7 @@ public struct ImageFile {
 
     static func openStore(_ path: String) throws -> SQLiteStore {
         guard FileManager.default.fileExists(atPath: path) else { throw RuntimeError.image("\(path): no such image") }
-        do { return try SQLiteStore.open(path: path) } catch { throw RuntimeError.image("cannot open image \(path): \(error)") }
+        do { return try SQLiteStore.openShared(path: path) } catch { throw RuntimeError.image("cannot open image \(path): \(error)") }
     }
 
     /// The commit a reference names: a commit id (`12` or `#12`) or a checkpoint's name.

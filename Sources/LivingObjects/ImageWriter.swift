@@ -257,7 +257,7 @@ extension Runtime {
     public func commitImage(toPath path: String, message: String) throws -> CommitID {
         if let s = imageSession, s.store.path == path { return try commitImage(to: s.store, message: message) }
         let store: SQLiteStore
-        do { store = try SQLiteStore.open(path: path, create: true) } catch {
+        do { store = try SQLiteStore.openShared(path: path, create: true) } catch {
             throw RuntimeError.image("cannot create image \(path): \(error)")
         }
         return try commitImage(to: store, message: message)

@@ -3,6 +3,7 @@
 
 import Foundation
 import Store
+import Synchronization
 import VMCore
 import XCTest
 @testable import LivingObjects
@@ -164,6 +165,26 @@ final class ImageTransactionTests: AccountImageTestCase {
         try second.rt.abortImage()
         XCTAssertEqual(try second.rt.evaluateAndCommit("Counter := Counter + 1"), "8")
         XCTAssertEqual(try opened().print("Counter"), "8")
+    }
+
+    func testRuntimesOfOneImageShareItsStoreAndCommitFromThreadsAtOnce() throws {
+        let images = try (0..<3).map { _ in try opened() }
+        let store = try XCTUnwrap(images[0].rt.imageStore)
+        XCTAssertTrue(images.allSatisfy { $0.rt.imageStore === store }, "one store per image in a process")
+        // Each runtime changes its own object, 20 commits each, on threads of their own at once.
+        let statements = ["Counter := Counter + 1", "TheAccount deposit: 1", "Saved at: 1 put: Saved first + 1"]
+        let failures = Mutex<[String]>([])
+        nonisolated(unsafe) let runtimes = images.map(\.rt)
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
+            do {
+                let printed = try runtimes[index].evaluateAndPrint("20 timesRepeat: [\(statements[index]). System commit]. #done")
+                if printed != "#done" { failures.withLock { $0.append(printed) } }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(try opened().print("{ Counter. TheAccount balance. Saved first }"), "#(21 20 21)")
     }
 
     // MARK: Classes made in a transaction that is aborted

@@ -5,6 +5,7 @@
 import Foundation
 import LivingObjects
 import Store
+import Synchronization
 import VMCore
 
 /// CPU time (user + system) of the process so far, in microseconds.
@@ -103,4 +104,52 @@ func imageCommitCount(_ count: Int, imagePath: String, statement: String = "Benc
     let last = try rt.imageStore!.headCommit()
     precondition(last.rawValue - first.rawValue == count, "\(last.rawValue - first.rawValue) commits made, not \(count)")
     print("\(count) commits from Smalltalk of \(statement)")
+}
+
+/// `store-bench image-sessions [sessions] [seconds]`: the bare kernel's image opened by `sessions`
+/// runtimes of this process, each on a thread of its own committing one changed object from Smalltalk
+/// in a loop (`BenchCounterK := n. System commit`) for `seconds`, beside the fsync rate: the group
+/// commit of sessions embedded in one process. Then the same loop in one runtime alone.
+func imageSessionFigures(sessions: Int, duration: Double) throws {
+    guard let kernel = Runtime.locateKernel() else { fatalError("cannot find the kernel sources: set LO_KERNEL") }
+    let path = directory + "/sessions.lo"
+    let made = try Runtime(kernelDirectory: kernel)
+    for k in 1...sessions { _ = try made.evaluate("Smalltalk at: #BenchCounter\(k) put: 0") }
+    try made.commitImage(toPath: path, message: "kernel")
+    let runtimes = try (1...sessions).map { _ in UncheckedRuntime(try Runtime(image: path)) }
+    let stores = Set(runtimes.map { ObjectIdentifier($0.runtime.imageStore!) }).count
+    @Sendable func loop(_ k: Int) -> String {
+        """
+        | n end | n := 0. end := Time millisecondClockValue + \(Int(duration * 1000)).
+        [Time millisecondClockValue < end] whileTrue: [BenchCounter\(k) := n. System commit. n := n + 1].
+        n
+        """
+    }
+    func run(_ count: Int) throws -> (rate: Double, cpu: Double) {
+        let counts = Mutex<Int>(0), started = cpuMicroseconds()
+        let time = try seconds {
+            try runThreads(count) { index in
+                let made = intValue(try runtimes[index].runtime.evaluate(loop(index + 1)))
+                counts.withLock { $0 += made }
+            }
+        }
+        let total = counts.withLock { $0 }
+        return (Double(total) / time, Double(cpuMicroseconds() - started) / Double(total))
+    }
+    let probe0 = measureFsyncRate(duration: 1)
+    let one = try run(1)
+    let probe1 = measureFsyncRate(duration: 1)
+    let all = try run(sessions)
+    let probe2 = measureFsyncRate(duration: 1)
+    report("raw fsync rate (three probes)", String(format: "%.0f/s, %.0f/s, %.0f/s", probe0, probe1, probe2))
+    report("1 runtime: System commit in a loop", String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit",
+                                                       one.rate, one.rate / ((probe0 + probe1) / 2), one.cpu))
+    report("\(sessions) runtimes of one process (\(stores) store\(stores == 1 ? "" : "s"))",
+           String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit", all.rate, all.rate / ((probe1 + probe2) / 2), all.cpu))
+}
+
+/// A runtime handed to one thread of `runThreads` (each runtime is used by one thread at a time).
+final class UncheckedRuntime: @unchecked Sendable {
+    let runtime: Runtime
+    init(_ runtime: Runtime) { self.runtime = runtime }
 }

@@ -4,6 +4,7 @@
 //
 //   swift build -c release --product store-bench && .build/release/store-bench [objects] [large MB] [directory]
 //   .build/release/store-bench image [commits] [seconds]
+//   .build/release/store-bench image-sessions [sessions] [seconds]      (ImageCommits.swift)
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
 //   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
 //   .build/release/store-bench commit-processes [processes] [seconds]   (CommitRates.swift)
@@ -95,6 +96,11 @@ func peakMemoryMB() -> Double {
     return Double(line.split(separator: " ").dropFirst().first ?? "0")! / 1024
 }
 
+if mode == "image-sessions" {
+    try imageSessionFigures(sessions: numbers.count > 0 ? objectCount : 8, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
+}
 if commitCountMode {
     try commitCount(numbers.count > 0 ? objectCount : 1000, sessions: numbers.count > 1 ? largeMegabytes : 1)
     try? FileManager.default.removeItem(atPath: directory)
