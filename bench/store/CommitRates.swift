@@ -5,6 +5,7 @@
 //
 //   store-bench commits [rounds] [seconds] [directory]      (a commit worker: store-bench commit-worker …)
 //   store-bench commit-processes [processes] [seconds]  (only the processes' run, once, for profiling)
+//   store-bench commit-stores [stores] [seconds]  (stores of one process, a thread each: posts without process switches)
 //   store-bench commit-count [commits] [sessions]  (a fixed number of commits, for callgrind/strace; TMPDIR=/dev/shm: no disk)
 
 import Foundation
@@ -198,4 +199,26 @@ func commitCount(_ count: Int, sessions: Int) throws {
     let made = count / sessions * sessions
     print("\(made) commits in \(sessions) sessions, \(statistics.batches - 1) transactions"
           + String(format: "; per commit %.1f µs wall, %.1f µs CPU", wall / Double(made), cpu / Double(made)))
+}
+
+/// `store-bench commit-stores N S`: a fresh store with a warm WAL, then N stores of its file opened in
+/// this process commit for S seconds, a thread each: the posting of commits between stores (as between
+/// processes) without process switches, for profiling beside `commit-count` (one store's threads).
+func storeCommitFigures(stores count: Int, duration: Double) throws {
+    let (path, store, classOID) = try commitStore()
+    _ = try warmUpWAL(store, path: path, classOID: classOID)
+    let oids = try store.allocateOIDs(count: count)
+    let stores = try (0..<count).map { _ in try SQLiteStore.open(path: path) }
+    let counts = Mutex<Int>(0)
+    let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    let cpuStart = cpuMicroseconds()
+    let time = try seconds {
+        try runThreads(count) { index in
+            let made = try commitLoop(stores[index], oid: oids.lowerBound + UInt64(index), classOID: classOID, until: end)
+            counts.withLock { $0 += made }
+        }
+    }
+    let total = counts.withLock { $0 }
+    print(String(format: "%d stores: %.0f commits/s, %.0f µs CPU per commit", count, Double(total) / time,
+                 Double(cpuMicroseconds() - cpuStart) / Double(total)))
 }

@@ -97,7 +97,8 @@ func makeKernelImage(path: String) throws {
 /// values of `N` is the cost of `System commit` (and of the statement).
 func imageCommitCount(_ count: Int, imagePath: String, statement: String = "BenchCounter := i", directory: String) throws {
     let path = directory + "/image.lo"
-    try FileManager.default.copyItem(atPath: imagePath, toPath: path)
+    // A backup, not a copy of the file: commits may still be in the image's commit log.
+    try SQLiteStore.open(path: imagePath).backup(to: path)
     let rt = try Runtime(image: path)
     let first = try rt.imageStore!.headCommit()
     _ = try rt.evaluate("1 to: \(count) do: [:i | \(statement). System commit]")
@@ -125,16 +126,18 @@ func imageSessionFigures(sessions: Int, duration: Double) throws {
         n
         """
     }
-    func run(_ count: Int) throws -> (rate: Double, cpu: Double) {
-        let counts = Mutex<Int>(0), started = cpuMicroseconds()
+    let store = runtimes[0].runtime.imageStore!
+    func run(_ count: Int) throws -> (rate: Double, cpu: Double, batching: Double) {
+        let counts = Mutex<Int>(0), started = cpuMicroseconds(), before = store.groupCommitStatistics
         let time = try seconds {
             try runThreads(count) { index in
                 let made = intValue(try runtimes[index].runtime.evaluate(loop(index + 1)))
                 counts.withLock { $0 += made }
             }
         }
-        let total = counts.withLock { $0 }
-        return (Double(total) / time, Double(cpuMicroseconds() - started) / Double(total))
+        let total = counts.withLock { $0 }, after = store.groupCommitStatistics
+        return (Double(total) / time, Double(cpuMicroseconds() - started) / Double(total),
+                Double(after.commits - before.commits) / Double(max(after.batches - before.batches, 1)))
     }
     let probe0 = measureFsyncRate(duration: 1)
     let one = try run(1)
@@ -145,7 +148,8 @@ func imageSessionFigures(sessions: Int, duration: Double) throws {
     report("1 runtime: System commit in a loop", String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit",
                                                        one.rate, one.rate / ((probe0 + probe1) / 2), one.cpu))
     report("\(sessions) runtimes of one process (\(stores) store\(stores == 1 ? "" : "s"))",
-           String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit", all.rate, all.rate / ((probe1 + probe2) / 2), all.cpu))
+           String(format: "%.0f/s (%.2f× fsync), CPU %.0f µs per commit", all.rate, all.rate / ((probe1 + probe2) / 2), all.cpu)
+           + (stores == 1 ? String(format: ", %.1f commits per transaction", all.batching) : ""))
 }
 
 /// A runtime handed to one thread of `runThreads` (each runtime is used by one thread at a time).

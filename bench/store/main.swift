@@ -8,6 +8,7 @@
 //   .build/release/store-bench commits [rounds] [seconds] [directory]   (CommitRates.swift)
 //   .build/release/store-bench commit-count [commits] [sessions]        (CommitRates.swift)
 //   .build/release/store-bench commit-processes [processes] [seconds]   (CommitRates.swift)
+//   .build/release/store-bench commit-stores [stores] [seconds]         (CommitRates.swift)
 //   .build/release/store-bench image-make PATH; store-bench image-commit-count N PATH [STATEMENT]   (ImageCommits.swift)
 
 import Foundation
@@ -98,6 +99,11 @@ func peakMemoryMB() -> Double {
 
 if mode == "image-sessions" {
     try imageSessionFigures(sessions: numbers.count > 0 ? objectCount : 8, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
+    try? FileManager.default.removeItem(atPath: directory)
+    exit(0)
+}
+if mode == "commit-stores" {
+    try storeCommitFigures(stores: numbers.count > 0 ? objectCount : 8, duration: numbers.count > 1 ? Double(largeMegabytes) : 3)
     try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }
