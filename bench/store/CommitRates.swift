@@ -31,20 +31,26 @@ func threadCommitRate(_ store: SQLiteStore, sessions: Int, classOID: UInt64, dur
     -> (rate: Double, batching: Double, cpu: Double) {
     let before = store.groupCommitStatistics
     let oids = try store.allocateOIDs(count: sessions)
+    let (rate, cpu) = try sessionCommitRate(Array(repeating: store, count: sessions), oids: oids, classOID: classOID, duration: duration)
+    let after = store.groupCommitStatistics
+    return (rate, Double(after.commits - before.commits) / Double(after.batches - before.batches), cpu)
+}
+
+/// Commits per second of one session per store of `stores` (the same store, or several), each on a
+/// thread of its own writing one of `oids`, and the process's CPU time per commit in microseconds.
+func sessionCommitRate(_ stores: [SQLiteStore], oids: Range<UInt64>, classOID: UInt64, duration: Double) throws
+    -> (rate: Double, cpu: Double) {
     let counts = Mutex<Int>(0)
     let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
     let cpuBefore = cpuMicroseconds()
     let time = try seconds {
-        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuMicroseconds()
-    try runThreads(sessions) { session in
-            let count = try commitLoop(store, oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
+        try runThreads(stores.count) { session in
+            let count = try commitLoop(stores[session], oid: oids.lowerBound + UInt64(session), classOID: classOID, until: end)
             counts.withLock { $0 += count }
         }
     }
-    let cpu = Double(cpuMicroseconds() - cpuBefore)
-    let after = store.groupCommitStatistics
     let commits = Double(counts.withLock { $0 })
-    return (commits / time, Double(after.commits - before.commits) / Double(after.batches - before.batches), cpu / commits)
+    return (commits / time, Double(cpuMicroseconds() - cpuBefore) / commits)
 }
 
 /// Commits per second of `count` processes, each with its own `SQLiteStore` on the file at `path`, and
@@ -209,16 +215,6 @@ func storeCommitFigures(stores count: Int, duration: Double) throws {
     _ = try warmUpWAL(store, path: path, classOID: classOID)
     let oids = try store.allocateOIDs(count: count)
     let stores = try (0..<count).map { _ in try SQLiteStore.open(path: path) }
-    let counts = Mutex<Int>(0)
-    let end = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
-    let cpuStart = cpuMicroseconds()
-    let time = try seconds {
-        try runThreads(count) { index in
-            let made = try commitLoop(stores[index], oid: oids.lowerBound + UInt64(index), classOID: classOID, until: end)
-            counts.withLock { $0 += made }
-        }
-    }
-    let total = counts.withLock { $0 }
-    print(String(format: "%d stores: %.0f commits/s, %.0f µs CPU per commit", count, Double(total) / time,
-                 Double(cpuMicroseconds() - cpuStart) / Double(total)))
+    let (rate, cpu) = try sessionCommitRate(stores, oids: oids, classOID: classOID, duration: duration)
+    print(String(format: "%d stores: %.0f commits/s, %.0f µs CPU per commit", count, rate, cpu))
 }

@@ -110,7 +110,7 @@ func imageCommitCount(_ count: Int, imagePath: String, statement: String = "Benc
 /// `store-bench image-sessions [sessions] [seconds]`: the bare kernel's image opened by `sessions`
 /// runtimes of this process, each on a thread of its own committing one changed object from Smalltalk
 /// in a loop (`BenchCounterK := n. System commit`) for `seconds`, beside the fsync rate: the group
-/// commit of sessions embedded in one process. Then the same loop in one runtime alone.
+/// commit of sessions embedded in one process. First the same loop in one runtime alone.
 func imageSessionFigures(sessions: Int, duration: Double) throws {
     guard let kernel = Runtime.locateKernel() else { fatalError("cannot find the kernel sources: set LO_KERNEL") }
     let path = directory + "/sessions.lo"
