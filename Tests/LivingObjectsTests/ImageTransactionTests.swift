@@ -148,6 +148,16 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("TheAccount balance"), "30")
     }
 
+    func testGemStonesCommitTransactionAnswersFalseOnAConflictAndAbortTransactionLetsTheRetryCommit() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try first.print("TheAccount deposit: 10. System commitTransaction"), "true")
+        XCTAssertEqual(try second.print("TheAccount deposit: 20. System commitTransaction"), "false")
+        XCTAssertEqual(try second.print("TheAccount balance"), "20", "the failed commit keeps the session's changes")
+        XCTAssertEqual(try second.print("System abortTransaction. TheAccount balance"), "10")
+        XCTAssertEqual(try second.print("TheAccount deposit: 20. System commitTransaction"), "true")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "30")
+    }
+
     func testCommitsOfDifferentObjectsDoNotConflict() throws {
         let first = try opened(), second = try opened()
         XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")
