@@ -178,6 +178,16 @@ extension VM {
                 f = callerOf(cur)
             }
             return .value(nilObj)
+        case 214:
+            // `primReturn: value`: the receiver (the active frame or one of its callers) returns value
+            // to its caller, every frame above it dying. For a frame at the bottom of its stack (a do-it
+            // the host called), after the unwind blocks ran in Smalltalk (`return:through:`).
+            guard nargs == 1, let target = frame, isOnActiveStack(target) else { return .fail }
+            var f: UnsafeMutablePointer<UInt64>? = hdr
+            while let cur = f, cur != target { f = callerOf(cur) }
+            guard f == target else { return .fail }
+            discardFrames(from: hdr, to: target)
+            return .next(returnFrom(target, value: arg0))
         case 196:
             guard let me = frame, let target = frameOf(arg0) else { return .fail }
             // `target` must be below `me` on the active process's stack.

@@ -112,6 +112,16 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try c.print("[#(1 2) at: 5] on: SubscriptOutOfBounds do: [:e | 'out of bounds']"), "'out of bounds'")
     }
 
+    /// A do-it's context is at the bottom of the stack (the host called it): `^` in a block returns
+    /// through the unwind blocks to the host, as it does from a method.
+    func testANonLocalReturnFromADoItRunsTheUnwindBlocksOnItsWay() throws {
+        let fresh = try CapturingRuntime()
+        XCTAssertEqual(try fresh.rt.evaluateAndPrint("Smalltalk at: #Log put: OrderedCollection new. [^ 3] ensure: [Log add: #ensured]. 4"), "3")
+        XCTAssertEqual(try fresh.rt.evaluateAndPrint("#(1 2) do: [:x | [x = 2 ifTrue: [^ x]] ifCurtailed: [Log add: x]]. 0"), "2")
+        XCTAssertEqual(try fresh.rt.evaluateAndPrint("thisContext return: 5. 6"), "5")
+        XCTAssertEqual(try fresh.rt.evaluateAndPrint("Log asArray"), "#(#ensured 2)")
+    }
+
     func testDeepRecursionIsACatchableError() throws {
         XCTAssertEqual(try c.print("| b | b := nil. b := [:n | (b value: n + 1) + 1]. [b value: 0] on: StackOverflow do: [:e | 'caught']"), "'caught'")
         XCTAssertEqual(try c.print("3 + 4"), "7", "the runtime is usable afterwards")
