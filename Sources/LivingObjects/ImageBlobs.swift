@@ -114,22 +114,39 @@ extension Runtime {
         throw BlobProblem("\(session.store.path) is open as of commit \(session.base.rawValue), a read-only view of its history: nothing can be imported")
     }
 
-    /// Streams a file into the store as staged large bytes.
+    /// Streams a file into the store as staged large bytes: the bytes it holds when the import begins
+    /// (a file that grows meanwhile, as a log does, is not followed).
     private func importFile(_ path: String, into store: SQLiteStore) throws -> LargeBytes {
+        try refuseStoreFile(path, of: store)
         let file = open(path, O_RDONLY | O_CLOEXEC)
         guard file >= 0 else { throw BlobProblem("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(file) }
+        var info = stat()
+        guard fstat(file, &info) == 0 else { throw BlobProblem("cannot read \(path): \(String(cString: strerror(errno)))") }
+        // A file that is not a regular one (a pipe, a device) is read to its end.
+        var remaining = info.st_mode & S_IFMT == S_IFREG ? Int(info.st_size) : Int.max
         return try store.writeLargeBytes { buffer in
-            while true {
-                let count = read(file, buffer.baseAddress, buffer.count)
-                if count >= 0 { return count }
+            while remaining > 0 {
+                let count = read(file, buffer.baseAddress, min(buffer.count, remaining))
+                if count >= 0 {
+                    remaining -= count
+                    return count
+                }
                 if errno != EINTR { throw BlobProblem("cannot read \(path): \(String(cString: strerror(errno)))") }
             }
+            return 0
         }
+    }
+
+    /// Reading or writing the store's own files from Smalltalk would read what it writes, or damage it.
+    private func refuseStoreFile(_ path: String, of store: SQLiteStore) throws {
+        guard StoreFiles.isStoreFile(path, of: store.path) else { return }
+        throw BlobProblem("\(path) is the image \(store.path) or one of the files kept beside it")
     }
 
     /// Streams large bytes from the store into a file, replacing it.
     private func exportFile(_ large: LargeBytes, to path: String, from store: SQLiteStore) throws {
+        try refuseStoreFile(path, of: store)
         let file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard file >= 0 else { throw BlobProblem("cannot write \(path): \(String(cString: strerror(errno)))") }
         var closed = false

@@ -21,8 +21,8 @@ extension ImageFile {
     public func backup(to destination: String, replacing: Bool = false) throws -> CommitID {
         let manager = FileManager.default
         let target = URL(fileURLWithPath: destination).standardizedFileURL.resolvingSymlinksInPath()
-        guard target.path != URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path else {
-            throw RuntimeError.image("\(destination) is the image itself")
+        guard !StoreFiles.isStoreFile(destination, of: path) && !StoreFiles.isStoreFile(path, of: destination) else {
+            throw RuntimeError.image("\(destination) is the image or one of the files kept beside it")
         }
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: target.deletingLastPathComponent().path, isDirectory: &isDirectory),

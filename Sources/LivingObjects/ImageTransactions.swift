@@ -10,6 +10,10 @@ extension Runtime {
         vm.imageTransaction = { [unowned self] operation, argument in self.transaction(operation, argument) }
         vm.methodVersions = { [unowned self] className, selector in self.methodVersions(className: className, selector: selector) }
         vm.blobStore = { [unowned self] request in self.blobRequest(request) }
+        vm.isImageFile = { [unowned self] path in
+            guard let store = self.imageSession?.store else { return false }
+            return StoreFiles.isStoreFile(path, of: store.path)
+        }
         vm.objectsMoved = { [unowned self] newAddress in self.imageSession?.objectsMoved(newAddress) }
         vm.faultHandler = { [unowned self] ghosts in
             guard let loader = self.imageSession?.loader else { return "this object space has no image to load objects from" }

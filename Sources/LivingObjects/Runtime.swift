@@ -32,6 +32,7 @@ public final class Runtime {
         installImageHooks()
         vm.fileOut = { [unowned self] name, format, path in
             guard let f = SourceFormat(rawValue: format) else { return "unknown source format \(format): use #tonel or #chunk" }
+            if self.vm.isImageFile?(path) == true { return "\(path) is the open image or one of its files" }
             do { try self.fileOut(package: name, format: f, to: path); return nil } catch { return "\(error)" }
         }
     }

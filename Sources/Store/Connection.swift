@@ -42,11 +42,20 @@ final class Connection: @unchecked Sendable {
         sqlite3_busy_handler(handle, waitWhileBusy, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    deinit {
+    private var closed = false
+
+    deinit { close() }
+
+    /// Closes the connection now (the last of a database's closes checkpoints its WAL into the file
+    /// and removes it); nothing may use it after.
+    func close() {
+        guard !closed else { return }
+        closed = true
         releaseSnapshot()
         heldSnapshot = HeldSnapshot()
         statements.removeAll()
         frequent.removeAll()
+        used.removeAll()
         sqlite3_close_v2(handle)
     }
 

@@ -43,6 +43,10 @@ public final class SQLiteStore: Sendable {
     deinit {
         closeLog()
         if sharedLog != nil { StoresOfThisProcess.sharingTheLog.closed(path) }
+        // The connections close before the store counts as closed (`awaitStoresClosed`): the last to
+        // close moves SQLite's WAL into the file.
+        idleReaders.withLock { $0.removeAll() }
+        writer.withLock { $0.close() }
         StoresOfThisProcess.all.closed(path)
     }
 
@@ -62,6 +66,8 @@ public final class SQLiteStore: Sendable {
     /// (else `inUse`). Without it, each commit is its own SQLite transaction and WAL sync.
     public static func open(path: String, create: Bool = false, exclusive: Bool = exclusiveByDefault,
                             sharedLog: Bool = sharedLogByDefault) throws -> SQLiteStore {
+        // Opened by the file a symlink names, which SQLite names its WAL after: so is the commit log.
+        let path = StoreFiles.followingSymlinks(path)
         // Another process may be closing, or replaying a log alone, for a moment; a store of this
         // process that shared the log may be closing for longer (its background apply ends first).
         let deadline = Date() + 2, closingDeadline = Date() + 30
@@ -88,7 +94,12 @@ public final class SQLiteStore: Sendable {
 
     private static func openOnce(path: String, create: Bool, exclusive: Bool, sharedLog: Bool) throws -> SQLiteStore {
         let exists = FileManager.default.fileExists(atPath: path)
-        if exists { try Schema.inspect(path: path) } else if !create { throw StoreError.fileNotFound(path: path) }
+        if exists {
+            try StoreFiles.refuseHardLinks(path)
+            try Schema.inspect(path: path)
+        } else if !create {
+            throw StoreError.fileNotFound(path: path)
+        }
         let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let writer = try Connection(path: path, flags: flags)
         let lock = try StoreLock.take(writer, path: path, exclusive: exclusive)

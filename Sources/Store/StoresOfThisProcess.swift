@@ -22,14 +22,10 @@ enum StoresOfThisProcess {
 
     fileprivate struct WeakStore { weak var store: SQLiteStore? }
 
-    fileprivate struct FileID: Hashable { let device: UInt64, inode: UInt64 }
+    fileprivate typealias FileID = StoreFiles.FileID
 
     /// The file at `path` (under any name), if it exists.
-    fileprivate static func fileID(_ path: String) -> FileID? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-    }
+    fileprivate static func fileID(_ path: String) -> FileID? { StoreFiles.identity(of: path) }
 
     final class Registry: Sendable {
         private let files = Mutex<[FileID: (open: Int, lastClosed: ContinuousClock.Instant)]>([:])
@@ -44,6 +40,9 @@ enum StoresOfThisProcess {
             files.withLock { $0[file]?.open -= 1; $0[file]?.lastClosed = .now }
         }
 
+        /// Whether any store is open.
+        var anyOpen: Bool { files.withLock { $0.values.contains { $0.open > 0 } } }
+
         /// Whether a store of this process may hold `path` open now, or be closing.
         func mayHold(_ path: String) -> Bool {
             guard let file = StoresOfThisProcess.fileID(path) else { return false }
@@ -51,12 +50,6 @@ enum StoresOfThisProcess {
                 guard let stores = entry[file] else { return false }
                 return stores.open > 0 || ContinuousClock.now - stores.lastClosed < StoresOfThisProcess.closingGrace
             }
-        }
-
-        private static func fileID(_ path: String) -> FileID? {
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            return FileID(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         }
     }
 
@@ -80,5 +73,16 @@ extension SQLiteStore {
             if let file = StoresOfThisProcess.fileID(path) { stores[file] = StoresOfThisProcess.WeakStore(store: store) }
             return store
         }
+    }
+}
+
+extension SQLiteStore {
+    /// Waits until every store of this process has closed, for `timeout` at most: a store let go of
+    /// while its background apply runs closes when that apply ends (applying what is durable and,
+    /// for the last process, removing the commit log). A process about to exit calls this, so that
+    /// it leaves the image whole in its file rather than partly in its commit log.
+    public static func awaitStoresClosed(timeout: Duration = .seconds(60)) {
+        let deadline = ContinuousClock.now + timeout
+        while StoresOfThisProcess.all.anyOpen && ContinuousClock.now < deadline { usleep(2000) }
     }
 }

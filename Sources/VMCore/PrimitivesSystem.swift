@@ -19,7 +19,8 @@ extension VM {
             guard let path = stringValue(arg0), let data = FileManager.default.contents(atPath: path) else { return .fail }
             return newBytes([UInt8](data), root: .classByteArray).map { .value($0) } ?? .fail
         case 154 where nargs == 3:
-            guard let path = stringValue(arg0), isPointer(arg1), Format.isBytes(formatOf(arg1)) else { return .fail }
+            guard let path = stringValue(arg0), isPointer(arg1), Format.isBytes(formatOf(arg1)),
+                  isImageFile?(path) != true else { return .fail }
             let data = Data(byteArrayContents(arg1))
             if sp.pointee == trueObj, let handle = FileHandle(forWritingAtPath: path) {
                 defer { try? handle.close() }
@@ -32,8 +33,12 @@ extension VM {
             guard let path = stringValue(arg0) else { return .fail }
             return .value(bool(FileManager.default.fileExists(atPath: path)))
         case 156:
-            guard let path = stringValue(arg0), (try? FileManager.default.removeItem(atPath: path)) != nil else { return .fail }
+            guard let path = stringValue(arg0), isImageFile?(path) != true,
+                  (try? FileManager.default.removeItem(atPath: path)) != nil else { return .fail }
             return .value(rcvr)
+        case 160:
+            guard let path = stringValue(arg0) else { return .fail }
+            return .value(bool(isImageFile?(path) == true))
         case 157:
             guard let path = stringValue(arg0), let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return .fail }
             let h = handleMark

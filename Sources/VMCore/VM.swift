@@ -171,6 +171,9 @@ public final class VM {
     public var arguments: [String] = []
     /// Writes a package's source (name, "tonel" or "chunk", path); answers an error message or nil.
     public var fileOut: ((_ package: String, _ format: String, _ path: String) -> String?)?
+    /// Whether a path names the open image's file or one of the files kept beside it, which programs
+    /// may not write or delete (primitives 154, 156, file-out).
+    public var isImageFile: ((_ path: String) -> Bool)?
     /// Transactions on the image (`System commit: / abort / checkpoint:`): nil when done.
     public var imageTransaction: ((_ operation: String, _ argument: String) -> ImageTransactionProblem?)?
     /// Moves the bytes of Blobs between files, the image's store and byte objects (PrimitivesBlobs.swift).

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LivingObjects
+import Store
 import VMCore
 
 struct KernelOptions: ParsableArguments {
@@ -82,6 +83,10 @@ struct Lo: ParsableCommand {
             else { break }
         }
         if !leading.isEmpty, !args.isEmpty { args.insert(contentsOf: leading, at: 1) } else { args = leading + args }
+        // However the command ends (ArgumentParser exits on errors), an image let go of while its
+        // background apply runs is closed first, so that its file holds every commit (a copy of the
+        // file alone is then whole).
+        atexit { SQLiteStore.awaitStoresClosed() }
         main(args)
     }
 }

@@ -145,6 +145,32 @@ final class BlobTests: MasterImageTestCase {
         XCTAssertEqual(try opened().evaluateAndPrint("Kept first copyFrom: 299998 to: 300000"), printed(kept[299_997..<300_000]))
     }
 
+    /// A program may not import, overwrite or delete the image's own files (an import of the image
+    /// read its own writes until the disk was full); the image stays whole.
+    func testTheImagesOwnFilesCanBeNeitherImportedNorWrittenNorDeleted() throws {
+        let rt = try opened()
+        let link = path("link.lo")
+        XCTAssertEqual(symlink(image, link), 0)
+        for name in [image!, image + "-log", image + "-wal", link] {
+            let imported = "[(Blob fromFile: '\(name)') size] on: Error do: [:e | e messageText]"
+            XCTAssertTrue(try rt.evaluateAndPrint(imported).contains("one of the files kept beside it"), name)
+            let exported = "[(Blob fromBytes: #[1 2 3]) writeToFile: '\(name)'. 'written'] on: Error do: [:e | e messageText]"
+            XCTAssertTrue(try rt.evaluateAndPrint(exported).contains("one of the files kept beside it"), name)
+            let written = "[(FileReference path: '\(name)') contents: 'x'. 'written'] on: FileException do: [:e | e messageText]"
+            XCTAssertTrue(try rt.evaluateAndPrint(written).contains("Cannot write the open image"), name)
+            let deleted = "[(FileReference path: '\(name)') delete. 'deleted'] on: FileException do: [:e | e messageText]"
+            if FileManager.default.fileExists(atPath: name) {
+                XCTAssertTrue(try rt.evaluateAndPrint(deleted).contains("Cannot delete the open image"), name)
+            }
+        }
+        let other = path("other.txt")
+        XCTAssertEqual(try rt.evaluateAndPrint("(FileReference path: '\(other)') contents: 'x'. (FileReference path: '\(other)') contents"), "'x'",
+                       "other files are written as before")
+        XCTAssertEqual(try rt.evaluateAndPrint("Smalltalk at: #Marker put: 7. System commit"), "true")
+        XCTAssertEqual(try opened().evaluateAndPrint("Marker"), "7")
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+    }
+
     func testABlobBiggerThanTheHeapIsImportedReadAndWrittenBack() throws {
         var small = VMConfiguration()
         small.heapLimitBytes = 64 << 20

@@ -179,7 +179,14 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try image.backup(to: copy, replacing: true), CommitID(head.rawValue + 1))
         XCTAssertEqual(try print("Smalltalk at: #Counter", in: copy), "6")
 
-        assertImageError(try image.backup(to: file, replacing: true), mentions: "the image itself")
+        assertImageError(try image.backup(to: file, replacing: true), mentions: "the image or one of the files kept beside it")
+        // Its commit log, WAL and shared page too, by any name: replacing one breaks the image.
+        let link = path("link.lo")
+        XCTAssertEqual(symlink(file, link), 0)
+        for name in [file + "-log", file + "-wal", file + "-sync", link, directory.path + "/./b.lo-wal"] {
+            assertImageError(try image.backup(to: name, replacing: true), mentions: "kept beside it")
+        }
+        XCTAssertEqual(try print("Smalltalk at: #Counter", in: file), "6", "the image still opens")
         assertImageError(try image.backup(to: path("no/such/dir.lo")), mentions: "no such directory")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }, [],
                        "no partial files are left")

@@ -39,6 +39,17 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try lo(["eval", "Made"]).out, "3\n")
     }
 
+    /// The `lo` that makes the image waits, before it exits, for the apply of the kernel's big commit:
+    /// the image's file then holds every commit, and a copy of that file alone opens.
+    func testTheFirstCommandLeavesTheWholeImageInItsFile() throws {
+        _ = try lo(["eval", "Smalltalk at: #Made put: 41"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("living.image-log")), "the commit log is applied and removed")
+        let copy = path("copy")
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: path("living.image"), toPath: copy + "/living.image")
+        XCTAssertEqual(try LoProcess.run(["eval", "Made + 1"], in: URL(fileURLWithPath: copy)).out, "42\n")
+    }
+
     /// `LO_STACK_KB` sets each process's stack, and with it how deep a recursion goes before StackOverflow.
     func testStackSizeFromTheEnvironment() throws {
         let probe = "Smalltalk at: #D put: 0. Object compile: 'probeDepth D := D + 1. self probeDepth'. [nil probeDepth] on: StackOverflow do: [:e | e return: D]"
