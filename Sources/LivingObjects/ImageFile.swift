@@ -80,12 +80,19 @@ public struct ImageFile {
     /// Names a commit (the head by default), replacing an earlier checkpoint of that name.
     @discardableResult
     public func checkpoint(_ name: String, at commit: CommitID? = nil) throws -> CommitID {
-        guard !name.isEmpty, Self.commitNumber(name) == nil, name.trimmingCharacters(in: .whitespaces) == name else {
-            throw RuntimeError.image("\(name.debugDescription) cannot name a checkpoint: it would read as a commit id, or is blank")
-        }
+        try Self.checkCheckpointName(name)
         let target = try commit ?? store.headCommit()
         try store.checkpoint(name: name, commit: target)
         return target
+    }
+
+    /// Throws unless `name` can name a checkpoint: not blank, not padded, no control characters (it
+    /// is printed in one line of `lo history`), and not read as a commit id by `--as-of` and `rollback`.
+    static func checkCheckpointName(_ name: String) throws {
+        guard !name.isEmpty, commitNumber(name) == nil, name.trimmingCharacters(in: .whitespaces) == name,
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw RuntimeError.image("\(name.debugDescription) cannot name a checkpoint: it would read as a commit id, is blank or holds control characters")
+        }
     }
 
     /// Removes a checkpoint; answers the commit it named.

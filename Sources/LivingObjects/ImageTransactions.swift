@@ -34,7 +34,7 @@ extension Runtime {
     /// of that name).
     @discardableResult
     public func checkpointImage(name: String) throws -> CommitID {
-        guard !name.isEmpty else { throw RuntimeError.image("a checkpoint needs a name") }
+        try ImageFile.checkCheckpointName(name)
         let commit = try commitImage(message: "checkpoint \(name)")
         do { try imageSession!.store.checkpoint(name: name, commit: commit) } catch {
             throw RuntimeError.image("cannot name commit \(commit.rawValue) \(name): \(error)")

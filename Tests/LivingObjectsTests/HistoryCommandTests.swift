@@ -82,6 +82,7 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         assertImageError(try image.commit(named: "later"), mentions: "no commit or checkpoint named later")
         assertImageError(try image.checkpoint("12"), mentions: "cannot name a checkpoint")
         assertImageError(try image.checkpoint(""), mentions: "cannot name a checkpoint")
+        assertImageError(try image.checkpoint("a\u{0}b"), mentions: "cannot name a checkpoint")
         XCTAssertEqual(try image.checkpoint("store", at: CommitID(1)), CommitID(1))
         XCTAssertEqual(try image.removeCheckpoint("kernel"), CommitID(2))
         XCTAssertEqual(try image.store.checkpoints().map(\.name), ["store"])

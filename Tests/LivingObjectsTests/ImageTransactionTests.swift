@@ -267,6 +267,13 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try store.checkpoints().map(\.name), ["three"])
         XCTAssertEqual(try store.checkpoints().first?.commit, try store.headCommit())
         XCTAssertEqual(try image.print("[System checkpoint: ''] on: Error do: [:e | e messageText]"), "'a checkpoint needs a name'")
+        // Names `lo` would read as commit ids, or could not print in one line: refused before committing.
+        let head = try store.headCommit()
+        for name in ["'2'", "'#3'", "' padded'", "(String with: (Character value: 0) with: $a)", "(String with: $a with: Character cr)"] {
+            XCTAssertTrue(try image.print("Counter := 4. [System checkpoint: \(name)] on: Error do: [:e | e messageText]").contains("cannot name a checkpoint"), name)
+        }
+        XCTAssertEqual(try store.headCommit(), head, "nothing was committed")
+        XCTAssertEqual(try store.checkpoints().map(\.name), ["three"])
     }
 
     func testMethodVersionsNewestFirstAndAbortDropsUncommittedOnes() throws {
