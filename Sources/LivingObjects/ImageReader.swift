@@ -111,6 +111,7 @@ private struct ImageReader {
     }
 
     func read(into runtime: Runtime, asOf requested: CommitID?) throws {
+        let gcGeneration = try store.gcGeneration()
         let head = try store.headCommit()
         let snapshot = requested ?? head
         guard try store.isIntact(snapshot) else {
@@ -136,7 +137,7 @@ private struct ImageReader {
             throw bad("the records of its VM roots and class table are missing")
         }
 
-        let session = ImageSession(store: store, base: snapshot, vm: vm)
+        let session = ImageSession(store: store, base: snapshot, gcGeneration: gcGeneration, vm: vm)
         session.isReadOnly = requested != nil
         session.specialsOIDs = [specialsOID, rootsOID, tableOID]
         session.headerCounters = (intValue(specials[3]), intValue(specials[4]))

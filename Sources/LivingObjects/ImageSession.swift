@@ -61,6 +61,10 @@ final class ImageSession {
         return first
     }
 
+    /// The store's gc generation when the session began, read before its snapshot: if a gc ran since,
+    /// it may have reclaimed objects this session holds (ImageGCCheck.swift).
+    let gcGeneration: UInt32
+
     /// Opened as of a past commit (`Runtime(image:asOf:)`): a view of history, never committed.
     var isReadOnly = false
     /// Methods compiled since the last commit, oldest first: written with the next commit.
@@ -70,9 +74,10 @@ final class ImageSession {
     /// The class shapes this session knows and those it records with its next commit (ImageShapes.swift).
     private(set) lazy var shapes = ShapeBook(session: self)
 
-    init(store: SQLiteStore, base: CommitID, vm: VM) {
+    init(store: SQLiteStore, base: CommitID, gcGeneration: UInt32, vm: VM) {
         self.store = store
         self.base = base
+        self.gcGeneration = gcGeneration
         self.vm = vm
         self.snapshot = base
     }

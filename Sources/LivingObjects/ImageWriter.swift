@@ -84,17 +84,19 @@ extension Runtime {
             }
         }
         let shapes = session.shapes.pending
+        let roots = assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:]
         do {
-            session.base = try store.commit(base: session.base, writes: writes,
-                                            roots: assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:],
-                                            methodVersions: methodChanges, shapes: shapes,
-                                            author: ImageSession.author, message: message)
+            session.base = try session.commitChecked { gcGeneration in
+                try store.commit(base: session.base, writes: writes, roots: roots, methodVersions: methodChanges, shapes: shapes,
+                                 author: ImageSession.author, message: message, gcGeneration: gcGeneration)
+            } referringTo: { writes.lazy.flatMap(\.referencedOIDs) + roots.values } writing: { writes.map(\.oid) }
         } catch {
             // The new objects are not in the store: they get OIDs again with the next commit, and
             // the changed objects stay changed.
             for o in assigned.fresh { session.forget(o) }
             if assigned.specials { session.specialsOIDs = [] }
             if let conflict = error as? CommitConflict { throw RuntimeError.commitConflict(describe(conflict, session)) }
+            if let reclaimed = error as? ReclaimedObjects { throw RuntimeError.commitConflict(describe(reclaimed, session)) }
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
         }
         session.fingerprints.reserveCapacity(session.fingerprints.count + written.count)
@@ -139,11 +141,16 @@ extension Runtime {
         if let s = imageSession, s.store === store { return s }
         // Another store gets every object: those not loaded yet are read from this session's first.
         if let problem = imageSession?.loader?.loadAll() { throw RuntimeError.image(problem) }
-        let base: CommitID
-        do { base = try store.headCommit() } catch { throw RuntimeError.image("cannot read \(store.path): \(error)") }
+        let base: CommitID, gcGeneration: UInt32
+        do {
+            gcGeneration = try store.gcGeneration()
+            base = try store.headCommit()
+        } catch {
+            throw RuntimeError.image("cannot read \(store.path): \(error)")
+        }
         if let source = imageSession?.store { try copyBlobs(from: source, to: store) }
         imageSession?.forgetAll()
-        let s = ImageSession(store: store, base: base, vm: vm)
+        let s = ImageSession(store: store, base: base, gcGeneration: gcGeneration, vm: vm)
         s.blobClassIndex = imageSession?.blobClassIndex
         s.pendingMethodVersions = imageSession?.pendingMethodVersions ?? []
         s.loader = ImageLoader(session: s, vm: vm)
@@ -183,15 +190,26 @@ extension Runtime {
 
     /// Names the objects of a conflict this session knows: "an Association (#Counter), an Array (OID 812)".
     private func describe(_ conflict: CommitConflict, _ session: ImageSession) -> String {
-        var names = conflict.oids.prefix(10).map { oid -> String in
+        var names = describe(oids: conflict.oids, session)
+        if !conflict.roots.isEmpty { names.append("the roots \(conflict.roots.joined(separator: ", "))") }
+        return "\(session.store.path) was changed by another session since this one began: "
+            + "it committed changes to \(names.joined(separator: ", ")); nothing was written (System abort, then try again)"
+    }
+
+    private func describe(_ reclaimed: ReclaimedObjects, _ session: ImageSession) -> String {
+        "\(session.store.path) was collected (lo gc) since this session began, and the changes refer to objects it "
+            + "reclaimed, which another session had dropped: \(describe(oids: reclaimed.oids, session).joined(separator: ", ")); "
+            + "nothing was written (System abort, then try again)"
+    }
+
+    private func describe(oids: [UInt64], _ session: ImageSession) -> [String] {
+        var names = oids.prefix(10).map { oid -> String in
             if session.specialsOIDs.contains(oid) { return "the class table or VM roots (OID \(oid))" }
             guard let o = session.objects[oid] else { return "an object (OID \(oid))" }
             return describe(o) + " (OID \(oid))"
         }
-        if conflict.oids.count > 10 { names.append("and \(conflict.oids.count - 10) more") }
-        if !conflict.roots.isEmpty { names.append("the roots \(conflict.roots.joined(separator: ", "))") }
-        return "\(session.store.path) was changed by another session since this one began: "
-            + "it committed changes to \(names.joined(separator: ", ")); nothing was written (System abort, then try again)"
+        if oids.count > 10 { names.append("and \(oids.count - 10) more") }
+        return names
     }
 
     /// "an Association (#Counter)", "the class Point", "a Dictionary".

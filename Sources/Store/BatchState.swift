@@ -6,6 +6,8 @@ struct BatchState {
     var head: CommitID
     /// Writes of the commits after the oldest base in the batch; nil when there are too many to hold.
     var recentWrites: RecentWrites?
+    /// The store's gc generation, once a commit of the batch asked.
+    private var knownGCGeneration: UInt32?
 
     /// For the commits on these bases (at least one), in a `BEGIN IMMEDIATE` transaction.
     init(bases: some Collection<CommitID>, _ connection: Connection) throws {
@@ -20,6 +22,13 @@ struct BatchState {
             // What the first requests write, for the conflict checks of those after them.
             recentWrites = RecentWrites(since: head)
         }
+    }
+
+    mutating func gcGeneration(_ connection: Connection) throws -> UInt32 {
+        if let knownGCGeneration { return knownGCGeneration }
+        let generation = try SQLiteStore.gcGeneration(connection)
+        knownGCGeneration = generation
+        return generation
     }
 
     /// After `request` was written as commit `id`.

@@ -8,12 +8,14 @@ extension SQLiteStore {
     /// recorded yet: a shape is never replaced) atomically, as a new commit on top of the snapshot
     /// `base`. If a commit after `base` wrote any of the same objects or roots, throws `CommitConflict`
     /// and writes nothing. Other errors (`StoreError.diskFull`…) also leave the store as it was: keep
-    /// the data and retry.
+    /// the data and retry. With `gcGeneration` (GCGeneration.swift), a gc since that generation
+    /// refuses the commit (`collectedMeanwhile`).
     public func commit(base: CommitID, writes: [StoredObject], roots: [String: UInt64] = [:],
                        removingRoots: [String] = [], methodVersions: [MethodChange] = [], shapes: [ClassShape] = [],
-                       author: String, message: String) throws -> CommitID {
+                       author: String, message: String, gcGeneration: UInt32? = nil) throws -> CommitID {
         let request = try CommitRequest(base: base, writes: writes, roots: roots, removingRoots: removingRoots,
-                                        methods: methodVersions, shapes: shapes, author: author, message: message)
+                                        methods: methodVersions, shapes: shapes, author: author, message: message,
+                                        gcGeneration: gcGeneration)
         let ticket = CommitTicket(request)
         if let gathering = commitQueue.enqueue(ticket), case let .finished(result) = gathering.wait(for: ticket) {
             return try result.get()
@@ -104,6 +106,8 @@ extension SQLiteStore {
                             return .success(try apply(ticket.request, &batch, connection))
                         } catch let conflict as CommitConflict {
                             return .failure(conflict)
+                        } catch let collected as StoreError where collected == .collectedMeanwhile(path: path) {
+                            return .failure(collected)
                         }
                     }
                     return (results, batch)
@@ -137,6 +141,7 @@ extension SQLiteStore {
     private func apply(_ request: CommitRequest, _ batch: inout BatchState, _ connection: Connection) throws -> CommitID {
         let head = batch.head
         guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
+        if request.gcGeneration != nil { try checkGCGeneration(request, current: batch.gcGeneration(connection)) }
         if request.base < head {
             if let recent = batch.recentWrites, recent.since <= request.base {
                 try recent.checkConflicts(request)

@@ -30,10 +30,12 @@ import CGroupSync
 import Glibc
 
 extension SharedLog {
-    /// A post the holder of the turn took: the commit's payload, and the base it was made on.
+    /// A post the holder of the turn took: the commit's payload, the base it was made on, and the gc
+    /// generation its references were checked under (`CommitRequest.gcGeneration`).
     struct TakenPost {
         let index: Int
         let base: CommitID
+        let gcGeneration: UInt32?
         let payload: [UInt8]
     }
 
@@ -53,7 +55,7 @@ extension SharedLog {
 
     /// Claims a free post (or one a dead process left) for each payload and posts them: their indexes,
     /// or nil (nothing posted) if a payload is too long or there are not enough posts.
-    func post(_ commits: [(payload: [UInt8], base: CommitID)]) -> [Int]? {
+    func post(_ commits: [(payload: [UInt8], base: CommitID, gcGeneration: UInt32?)]) -> [Int]? {
         guard commits.allSatisfy({ $0.payload.count <= Int(LO_POST_CAPACITY) }) else { return nil }
         var indexes: [Int] = []
         for _ in commits {
@@ -67,6 +69,7 @@ extension SharedLog {
             let slot = post(index)
             slot.pointer(to: \.length)!.pointee = UInt32(commit.payload.count)
             slot.pointer(to: \.base)!.pointee = UInt64(commit.base.rawValue)
+            slot.pointer(to: \.gc_generation)!.pointee = commit.gcGeneration.map { $0 &+ 1 } ?? 0
             lo_post_set_commit(slot, 0)
             withUnsafeMutableBytes(of: &slot.pointee.payload) { $0.copyBytes(from: commit.payload) }
         }
@@ -133,7 +136,9 @@ extension SharedLog {
                   lo_post_change_state(slot, UInt32(LO_POST_POSTED), UInt32(LO_POST_TAKEN)) != 0 else { continue }
             let length = Int(min(slot.pointer(to: \.length)!.pointee, UInt32(LO_POST_CAPACITY)))
             let payload = withUnsafeBytes(of: &slot.pointee.payload) { Array($0.prefix(length)) }
-            taken.append(TakenPost(index: index, base: CommitID(Int64(bitPattern: slot.pointer(to: \.base)!.pointee)), payload: payload))
+            let generation = slot.pointer(to: \.gc_generation)!.pointee
+            taken.append(TakenPost(index: index, base: CommitID(Int64(bitPattern: slot.pointer(to: \.base)!.pointee)),
+                                   gcGeneration: generation == 0 ? nil : generation &- 1, payload: payload))
         }
         return taken
     }

@@ -27,6 +27,9 @@ struct CommitRequest: Sendable {
     let message: String
     /// Staged large bytes the writes refer to; each must exist, complete, when the commit is written.
     let largeBytes: [LargeBytes]
+    /// The gc generation under which the committer found every object its writes refer to
+    /// (GCGeneration.swift): the commit is refused under another. Nil: not checked.
+    let gcGeneration: UInt32?
 
     /// Where the write of `oid` is in `writes`, if the request writes it.
     func writeIndex(of oid: UInt64) -> Int? {
@@ -39,7 +42,8 @@ struct CommitRequest: Sendable {
     }
 
     init(base: CommitID, writes objects: [StoredObject], roots: [String: UInt64], removingRoots: [String],
-         methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String) throws {
+         methods: [MethodChange], shapes: [ClassShape] = [], author: String, message: String,
+         gcGeneration: UInt32? = nil) throws {
         let sorted = zip(objects, objects.dropFirst()).allSatisfy({ $0.oid < $1.oid }) ? objects : objects.sorted { $0.oid < $1.oid }
         var writes: [Write] = [], records: [UInt8] = []
         writes.reserveCapacity(sorted.count)
@@ -87,6 +91,7 @@ struct CommitRequest: Sendable {
         self.author = author
         self.message = message
         self.largeBytes = largeBytes
+        self.gcGeneration = gcGeneration
     }
 }
 

@@ -32,6 +32,8 @@ final class ExclusiveLog: Sendable {
     let applyScheduled = Atomic<Bool>(false)
     /// Set when the store closes: scheduled applies then do nothing (the store applies what is left).
     let closed = Atomic<Bool>(false)
+    /// Bumped by every gc of the store (GCGeneration.swift): changed only while `log` is held.
+    let gcGeneration = Atomic<UInt32>(0)
     /// How long after a commit the apply starts. Applying at once put one commit in each SQLite
     /// transaction, on the second core, while the committing thread needed it; waiting 2 ms lets a
     /// batch gather (one session on the real disk 0.86× → 1.05× the fsync probe, 8 threads 2.6× → 3.9×;

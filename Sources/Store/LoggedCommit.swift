@@ -256,5 +256,6 @@ extension CommitRequest {
         self.author = author
         self.message = message
         largeBytes = []
+        gcGeneration = nil
     }
 }

@@ -74,6 +74,9 @@ final class SharedLog: Sendable {
     var appliedHead: CommitID { load(\.log_applied) }
     var salt: UInt64 { lo_log_load(page.field(\.log_salt)) }
     var end: Int { Int(lo_log_load(page.field(\.log_end))) }
+    /// Bumped by every gc of the store, and by a holder of the turn that took it from a dead one
+    /// (GCGeneration.swift).
+    var gcGeneration: UInt32 { lo_gc_generation(page.area) }
     /// The end of an append under way, or `resetting`.
     var appendingTo: UInt64 { lo_log_load(page.field(\.log_appending_to)) }
 
@@ -118,6 +121,7 @@ final class SharedLog: Sendable {
     func takeTurn() throws {
         var locked = lo_group_sync_try_lock_writer(page.area)
         if locked == EBUSY { locked = lo_group_sync_lock_writer(page.area, lo_group_sync_now() &+ Self.patience) }
+        if locked == 1 { lo_gc_generation_bump(page.area) }  // the dead holder may have been a gc
         switch locked {
         case 0, 1: return
         case ETIMEDOUT: throw StoreError.busy(path: page.path)
@@ -128,6 +132,7 @@ final class SharedLog: Sendable {
     /// Takes the writers' turn if nobody holds it (or its holder died): whether it did.
     func tryTakeTurn() -> Bool {
         let locked = lo_group_sync_try_lock_writer(page.area)
+        if locked == 1 { lo_gc_generation_bump(page.area) }
         return locked == 0 || locked == 1
     }
 

@@ -80,7 +80,7 @@ extension SQLiteStore {
     private func commitByPost(_ requests: [CommitRequest], _ shared: SharedLog) -> [Result<CommitID, any Error>?]? {
         guard requests.allSatisfy({ $0.largeBytes.isEmpty }) else { return nil }
         let time = Date().timeIntervalSince1970
-        guard let indexes = shared.post(requests.map { (LoggedCommit.encode($0, time: time), $0.base) }) else { return nil }
+        guard let indexes = shared.post(requests.map { (LoggedCommit.encode($0, time: time), $0.base, $0.gcGeneration) }) else { return nil }
         let posted = lo_group_sync_now()
         var outcomes = [SharedLog.PostState?](repeating: nil, count: indexes.count), timedOut = Set<Int>()
         while true {
@@ -146,9 +146,11 @@ extension SQLiteStore {
         let time = Date().timeIntervalSince1970
         var payloads: [[UInt8]] = [], accepted: [(id: CommitID, commit: LoggedCommit)] = []
         var head = view.log.head
+        let gcGeneration = shared.gcGeneration
         for request in requests {
             do {
                 guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
+                if request.gcGeneration != nil { try checkGCGeneration(request, current: gcGeneration) }
                 if request.base < head { try checkSharedConflicts(request, view.recent) }
                 if !request.largeBytes.isEmpty {
                     try withReader { connection in
@@ -177,7 +179,8 @@ extension SQLiteStore {
         var postsInLog: [Int] = [], postPayloads: [(id: CommitID, payload: [UInt8])] = []
         for post in posts {
             let id = CommitID(head.rawValue + 1)
-            guard let payload = LoggedCommit.restamped(post.payload, time: time),
+            guard post.gcGeneration.map({ $0 == gcGeneration }) ?? true,
+                  let payload = LoggedCommit.restamped(post.payload, time: time),
                   let keys = LoggedCommit.keys(payload, validating: true),
                   post.base <= head, post.base == head || !postConflicts(payload, keys, base: post.base, view.recent) else { continue }
             head = id

@@ -23,6 +23,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRequest(String)
     /// Another process has the store open in a way that excludes this open (an exclusive open).
     case inUse(path: String, detail: String)
+    /// A gc (vacuum) ran after the commit's references were checked (`SQLiteStore.gcGeneration`):
+    /// nothing was written; check them again, then commit.
+    case collectedMeanwhile(path: String)
     case sqlite(path: String, code: Int32, message: String)
 
     init(sqliteCode rc: Int32, message: String, path: String) {
@@ -52,6 +55,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             "the state as of commit \(id.rawValue) was reclaimed by vacuum (it keeps the commits of its window and named checkpoints)"
         case let .invalidRequest(text): "invalid request: \(text)"
         case let .inUse(path, detail): "\(path) is in use: \(detail)"
+        case let .collectedMeanwhile(path): "\(path) was collected (lo gc) after this commit's references were checked; nothing was written"
         case let .sqlite(path, code, message): "\(path): SQLite error \(code): \(message)"
         }
     }

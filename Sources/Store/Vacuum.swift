@@ -21,11 +21,12 @@ extension SQLiteStore {
     /// snapshot reaches.
     ///
     /// A session whose snapshot is older than W, or that holds references to objects it got from such a
-    /// snapshot, may find them gone: keep the window longer than the oldest session. Runs as one write
+    /// snapshot, may find them gone: keep the window longer than the oldest session. Such a session
+    /// cannot commit a reference to an object gone (GCGeneration.swift). Runs as one write
     /// transaction, so commits wait meanwhile.
     @discardableResult
     public func vacuum(retain window: Duration) throws -> VacuumReport {
-        try withLogDrained { _ in try vacuumInSQLite(retain: window) }
+        try collecting { try vacuumInSQLite(retain: window) }
     }
 
     private func vacuumInSQLite(retain window: Duration) throws -> VacuumReport {
@@ -33,6 +34,7 @@ extension SQLiteStore {
         let cutoff = Date().timeIntervalSince1970 - seconds
         let report = try writer.withLock { connection in
             try connection.transaction(immediate: true) {
+                try Self.countCollection(connection)
                 let head = try Self.head(connection)
                 let oldestKept = try oldestCommit(since: cutoff, connection) ?? head
                 try Self.raiseHorizon(to: oldestKept, connection)

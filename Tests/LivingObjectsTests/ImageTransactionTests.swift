@@ -158,6 +158,28 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("TheAccount balance"), "30")
     }
 
+    /// The holder still sees the array it loaded in `Saved`; another session drops it and a gc reclaims
+    /// it. Committing a new reference to it would leave the head referring to nothing: the commit
+    /// fails as a conflict naming it, and after an abort the holder sees the gc's world.
+    func testASessionCannotCommitAReferenceToAnObjectAGCReclaimedAfterAnotherSessionDroppedIt() throws {
+        let dropper = try opened()
+        XCTAssertEqual(try dropper.print("Saved at: 3 put: (Array with: 'precious' with: 42). System commit"), "true")
+        let holder = try opened()
+        XCTAssertEqual(try holder.print("(Saved at: 3) last"), "42")
+        XCTAssertEqual(try dropper.print("Saved at: 3 put: nil. System commit"), "true")
+        let store = try XCTUnwrap(dropper.rt.imageStore)
+        XCTAssertGreaterThan(try store.vacuum(retain: .zero).objectsRemoved, 0, "the array among them")
+
+        let refused = try holder.print("[Counter := Saved at: 3. System commit] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(refused.contains("an Array (OID"), refused)
+        XCTAssertTrue(refused.contains("reclaimed"), refused)
+        XCTAssertEqual(try store.check(), [])
+        XCTAssertEqual(try holder.print("System abort. Counter := Saved at: 3. System commit. Counter"), "nil")
+        XCTAssertEqual(try holder.print("Counter := 2. System commit. Counter"), "2", "commits after the abort are checked and pass")
+        XCTAssertEqual(try opened().print("{ Counter. Saved at: 3 }"), "#(2 nil)")
+        XCTAssertEqual(try store.check(), [])
+    }
+
     func testCommitsOfDifferentObjectsDoNotConflict() throws {
         let first = try opened(), second = try opened()
         XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")

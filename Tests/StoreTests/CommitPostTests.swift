@@ -88,6 +88,29 @@ final class CommitPostTests: XCTestCase {
         XCTAssertEqual(try second.load(oid: oid, asOf: newer)?.slots, [smallInteger(2)])
     }
 
+    /// A gc between the poster's check of what its commit refers to and the holder's append (here the
+    /// generation is bumped as a gc in the turn does) returns the post; its poster's own try is refused.
+    func testAPostCheckedBeforeAGCIsReturnedAndItsPosterToldToCheckAgain() throws {
+        let (first, second, shared) = try openPair("collected.lo")
+        let oid = try first.allocateOIDs(count: 1).lowerBound
+        let base = try first.commit(base: try first.headCommit(), writes: [object(oid, 1)], author: "t", message: "make")
+        let checkedUnder = try second.gcGeneration()
+        try shared.takeTurn()
+        let posted = try posting(shared) {
+            try second.commit(base: base, writes: [object(oid, 2)], author: "t", message: "checked before the gc",
+                              gcGeneration: checkedUnder)
+        }
+        lo_gc_generation_bump(shared.page.area)
+        XCTAssertEqual(try first.leadHoldingTurn([], shared).count, 0)
+        XCTAssertThrowsError(try posted().get()) { error in
+            XCTAssertEqual(error as? StoreError, .collectedMeanwhile(path: second.path))
+        }
+        XCTAssertEqual(try second.headCommit(), base, "nothing appended")
+        XCTAssertNotEqual(try second.gcGeneration(), checkedUnder)
+        XCTAssertEqual(try second.commit(base: base, writes: [object(oid, 2)], author: "t", message: "checked again",
+                                         gcGeneration: try second.gcGeneration()).rawValue, base.rawValue + 1)
+    }
+
     /// A post is checked as a whole before it is appended: one whose payload does not decode is
     /// returned (its poster then commits it itself, and meets the error), and nothing is appended.
     func testAPostThatDoesNotDecodeIsReturnedNotAppended() throws {
@@ -100,7 +123,7 @@ final class CommitPostTests: XCTestCase {
         payload[payload.firstRange(of: Array("posted".utf8))!.lowerBound] = 0xFF  // its message is not UTF-8
         XCTAssertNotNil(LoggedCommit.keys(payload), "its keys alone read")
         try shared.takeTurn()
-        let index = try XCTUnwrap(shared.post([(payload, base)])?.first)
+        let index = try XCTUnwrap(shared.post([(payload, base, nil)])?.first)
         XCTAssertEqual(try first.leadHoldingTurn([], shared).count, 0)
         guard case .returned = shared.postState(index) else { return XCTFail("\(shared.postState(index))") }
         shared.freePost(index)
@@ -118,7 +141,7 @@ final class CommitPostTests: XCTestCase {
         let request = try CommitRequest(base: base, writes: [object(oids.lowerBound, 5)], roots: [:], removingRoots: [], methods: [],
                                         author: "t", message: "posted")
         try shared.takeTurn()
-        let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base)])?.first)
+        let index = try XCTUnwrap(shared.post([(LoggedCommit.encode(request, time: 1), base, nil)])?.first)
         return (first, second, shared, oids, base, index)
     }
 
@@ -170,14 +193,14 @@ final class CommitPostTests: XCTestCase {
     func testPostsOfTheDeadAreReclaimed() throws {
         let (first, _, shared) = try openPair("reclaimed.lo")
         withExtendedLifetime(first) {}
-        let indexes = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0)), count: 16)))
+        let indexes = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0), nil), count: 16)))
         XCTAssertEqual(Set(indexes).count, 16)
-        XCTAssertNil(shared.post([([4], CommitID(0))]), "every post is in use")
+        XCTAssertNil(shared.post([([4], CommitID(0), nil)]), "every post is in use")
         for index in indexes { shared.freePost(index) }
-        XCTAssertNil(shared.post(Array(repeating: ([4], CommitID(0)), count: 17)), "all or none")
-        XCTAssertNil(shared.post([([UInt8](repeating: 0, count: 4096), CommitID(0))]))
+        XCTAssertNil(shared.post(Array(repeating: ([4], CommitID(0), nil), count: 17)), "all or none")
+        XCTAssertNil(shared.post([([UInt8](repeating: 0, count: 4096), CommitID(0), nil)]))
 
-        let again = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0)), count: 16)))
+        let again = try XCTUnwrap(shared.post(Array(repeating: ([1, 2, 3], CommitID(0), nil), count: 16)))
         XCTAssertEqual(shared.takePosts().count, 16)
         for index in again { shared.finishPost(index, appended: false) }
         let dead = Process()
@@ -185,8 +208,8 @@ final class CommitPostTests: XCTestCase {
         try dead.run()
         dead.waitUntilExit()
         shared.setPostOwnerForTests(again[3], dead.processIdentifier)
-        XCTAssertEqual(shared.post([([4], CommitID(0))]), [again[3]])
-        XCTAssertNil(shared.post([([5], CommitID(0))]), "the others' owner lives")
+        XCTAssertEqual(shared.post([([4], CommitID(0), nil)]), [again[3]])
+        XCTAssertNil(shared.post([([5], CommitID(0), nil)]), "the others' owner lives")
         for index in again { shared.freePost(index) }
     }
 

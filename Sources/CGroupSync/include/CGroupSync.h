@@ -30,7 +30,9 @@ typedef struct {
     /// The poster's process id (0 while FREE).
     int32_t owner;
     uint32_t length;
-    uint32_t reserved;
+    /// The gc generation its poster checked its references under (`SQLiteStore.gcGeneration`), plus
+    /// one; 0: not checked.
+    uint32_t gc_generation;
     uint64_t base;
     /// The commit id the holder of the turn gave it (0: none).
     uint64_t commit;
@@ -82,7 +84,10 @@ typedef struct {
     uint64_t log_applied;
     /// As `generation`, for the log's syncs.
     uint32_t log_generation;
-    uint32_t reserved3;
+    /// Bumped by every gc (vacuum) of the store, and whenever the writers' turn is taken from a holder
+    /// that died (it may have been one): a commit checked under another gc generation is refused
+    /// (Sources/Store/GCGeneration.swift).
+    uint32_t gc_generation;
     uint64_t log_locked_at;
     uint8_t padding5[48];
     /// Process-shared and robust: elects the one that syncs the log.
@@ -178,6 +183,8 @@ void lo_group_sync_unlock_writer(lo_group_sync *area);
 
 // The shared commit log's fields and locks (SharedLog.swift). Loads acquire, stores release.
 
+static inline uint32_t lo_gc_generation(const lo_group_sync *area) { return __atomic_load_n(&area->gc_generation, __ATOMIC_SEQ_CST); }
+static inline void lo_gc_generation_bump(lo_group_sync *area) { __atomic_add_fetch(&area->gc_generation, 1, __ATOMIC_SEQ_CST); }
 static inline uint64_t lo_log_load(const uint64_t *field) { return __atomic_load_n(field, __ATOMIC_ACQUIRE); }
 static inline void lo_log_store(uint64_t *field, uint64_t value) { __atomic_store_n(field, value, __ATOMIC_RELEASE); }
 
