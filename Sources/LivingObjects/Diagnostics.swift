@@ -15,6 +15,8 @@ public enum RuntimeError: Error, CustomStringConvertible {
     case compile(Diagnostic)
     /// An error nobody handled; Smalltalk has already printed its stack on stderr.
     case unhandledError
+    /// A program terminated the evaluation's process (`Process>>terminate`), with no error.
+    case terminated
     /// Every process waits and nothing can wake them.
     case deadlock
     case kernelNotFound
@@ -32,6 +34,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
         switch self {
         case .compile(let d): return d.description
         case .unhandledError: return "unhandled error"
+        case .terminated: return VMError.terminated.description
         case .deadlock: return VMError.deadlock.description
         case .kernelNotFound: return "cannot find the kernel sources: set LO_KERNEL to the kernel directory"
         case .bootstrap(let m): return "bootstrap failed: \(m)"
@@ -44,6 +47,7 @@ public enum RuntimeError: Error, CustomStringConvertible {
     init(_ e: VMError) {
         switch e {
         case .processTerminated: self = .unhandledError
+        case .terminated: self = .terminated
         case .deadlock: self = .deadlock
         case .compileError(let m): self = .compile(Diagnostic(location: "", message: m))
         default: self = .vm(e)

@@ -1,8 +1,14 @@
 // Evaluating against an image: only a successful evaluation is committed.
 
+import Store
+
 extension Runtime {
     /// Whether the object space is a read-only view of an image's past (`Runtime(image:asOf:)`).
     public var isImageReadOnly: Bool { imageSession?.isReadOnly ?? false }
+
+    /// The commit the object space was last opened at or committed as (nil without an image): a
+    /// program that commits (`System commit`) moves it.
+    public var imageCommit: CommitID? { imageSession?.base }
 
     /// Evaluates `source` and answers its printString. If it succeeded (and did not ask to quit with
     /// a non-zero code), the Transcript is flushed and the object space committed to its image; a

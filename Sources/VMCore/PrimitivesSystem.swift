@@ -10,7 +10,7 @@ extension VM {
             if let s = stringValue(arg0) { text = s }
             else if isPointer(arg0), Format.isBytes(formatOf(arg0)) { text = String(decoding: byteArrayContents(arg0), as: UTF8.self) }
             else { return .fail }
-            if n == 150 { writeOut(text) } else { writeErr(text) }
+            if n == 150 { writeOut(text) } else { stderrWrites += 1; writeErr(text) }
             return .value(rcvr)
         case 152:
             guard let line = readLine() else { return .value(nilObj) }

@@ -233,7 +233,7 @@ extension VM {
         store(p, ProcessLayout.stackId, nilObj)
         store(p, ProcessLayout.myList, nilObj)
         if p == evalProcess {
-            evalFailed = true; evalDone = true
+            evalFailed = true; evalDone = true; evalTerminated = true
             return .stop
         }
         return switchToNext()
@@ -372,10 +372,12 @@ extension VM {
         defer { releaseHandles(to: outer) }
         // Evaluations may nest (a primitive calling back into the host): keep the outer one's state.
         let savedProcess = handle(evalProcess), savedResult = handle(evalResult)
-        let saved = (evalDone, evalFailed, activeStackIndex, sp, hdr, interruptsDelivered)
+        let saved = (evalDone, evalFailed, activeStackIndex, sp, hdr, interruptsDelivered, evalTerminated)
+        let stderrWritesBefore = stderrWrites
         let previousActive = handle(root(.processor) != 0 && root(.processor) != nilObj ? activeProcess : 0)
         guard let p = make() else { throw VMError.outOfMemory }
-        evalProcess = p; evalDone = false; evalFailed = false; evalResult = nilObj; deadlocked = false; interruptsDelivered = 0
+        evalProcess = p; evalDone = false; evalFailed = false; evalTerminated = false; evalResult = nilObj; deadlocked = false
+        interruptsDelivered = 0
         if activeStackIndex >= 0 && handleValue(previousActive) != 0 {
             stacks[activeStackIndex].sp = sp
             stacks[activeStackIndex].hdr = hdr
@@ -384,8 +386,10 @@ extension VM {
         transfer(to: p)
         interpret()
         let result = evalResult, failed = evalFailed, wasDeadlock = deadlocked
+        // Terminated with nothing said on stderr: no unhandled error reported itself.
+        let terminatedQuietly = evalTerminated && stderrWrites == stderrWritesBefore
         evalProcess = handleValue(savedProcess); evalResult = handleValue(savedResult)
-        evalDone = saved.0; evalFailed = saved.1; interruptsDelivered = saved.5
+        evalDone = saved.0; evalFailed = saved.1; interruptsDelivered = saved.5; evalTerminated = saved.6
         if saved.2 >= 0 && handleValue(previousActive) != 0 && stacks[saved.2].inUse {
             activeStackIndex = saved.2; sp = saved.3; hdr = saved.4
             store(scheduler, SchedulerLayout.activeProcess, handleValue(previousActive))
@@ -394,7 +398,7 @@ extension VM {
         }
         if quitRequested != nil { return nilObj }
         if wasDeadlock { throw VMError.deadlock }
-        if failed { throw VMError.processTerminated }
+        if failed { throw terminatedQuietly ? VMError.terminated : VMError.processTerminated }
         return result
     }
 }

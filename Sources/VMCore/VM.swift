@@ -36,6 +36,8 @@ public enum VMError: Error, CustomStringConvertible {
     case compileError(String)
     case badImage(String)
     case processTerminated
+    /// The evaluation's process was terminated by a program (`Process>>terminate`), with no error.
+    case terminated
     case invalid(String)
 
     public var description: String {
@@ -45,6 +47,7 @@ public enum VMError: Error, CustomStringConvertible {
         case .compileError(let m): return m
         case .badImage(let m): return "bad image: \(m)"
         case .processTerminated: return "the evaluation ended with an unhandled error"
+        case .terminated: return "the evaluation's process was terminated (Process>>terminate) before it finished"
         case .invalid(let m): return m
         }
     }
@@ -160,6 +163,11 @@ public final class VM {
     var evalResult: Oop { get { roots[Root.evalResult.rawValue] } set { roots[Root.evalResult.rawValue] = newValue } }
     var evalDone = false
     var evalFailed = false
+    /// The evaluation's process was terminated (`Process>>terminate`), not stopped by the VM.
+    var evalTerminated = false
+    /// Lines Smalltalk wrote on stderr (primitive 151): an unhandled error writes its report there
+    /// before it terminates the process.
+    var stderrWrites = 0
     var deadlocked = false
     public internal(set) var quitRequested: Int? = nil
 

@@ -153,6 +153,7 @@ struct Run: ParsableCommand {
         rt.vm.arguments = scriptArguments
         var failed = false
         let committing = !commits.noCommit && !rt.isImageReadOnly
+        let openedAt = rt.imageCommit
         for file in files {
             let report = rt.fileIn(path: file)
             for d in report.diagnostics { Log.info("\(d)") }
@@ -162,7 +163,10 @@ struct Run: ParsableCommand {
             if rt.exitCode != nil { break }
         }
         if failed { Output.flush(rt) } else if !Output.flushed(rt) { failed = true }
-        if failed && committing { Log.info("nothing was committed to \(options.imagePath)") }
+        if failed && committing {
+            Log.info(rt.imageCommit == openedAt ? "nothing was committed to \(options.imagePath)"
+                : "what changed after the last commit the files made was not committed to \(options.imagePath)")
+        }
         if !failed && committing {
             do { try rt.commitIfSucceeded(message: "run: \(files.joined(separator: " "))") } catch let e as RuntimeError {
                 Output.report(e, rt)

@@ -120,6 +120,23 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("TheAccount balance"), "7")
     }
 
+    /// A terminated process does not leave its transaction normally: what it changed is put back, in
+    /// a forked process as in the evaluation's own (which then fails with a message of its own).
+    func testTransactionAbortsWhenItsProcessIsTerminated() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            [System transaction: [TheAccount deposit: 5. Processor activeProcess terminate]] fork.
+            Processor yield.
+            TheAccount balance
+            """), "0")
+        XCTAssertThrowsError(try image.print("System transaction: [TheAccount deposit: 6. Processor activeProcess terminate]")) { error in
+            XCTAssertEqual("\(error)", "the evaluation's process was terminated (Process>>terminate) before it finished")
+        }
+        XCTAssertEqual(try image.print("TheAccount balance"), "0")
+        XCTAssertEqual(try opened().print("TheAccount balance"), "0")
+        XCTAssertEqual(try image.rt.imageStore?.commits(limit: 1).first?.message, "account image", "nothing was committed")
+    }
+
     func testTransactionAbortsOnAnErrorAndPassesItOn() throws {
         let image = try opened()
         XCTAssertEqual(try image.print("""

@@ -107,6 +107,13 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try lo(["--image", image, "eval", "#(#Loaded #Gadget #MainRan) collect: [:k | Smalltalk includesKey: k]"]).out,
                        "#(false false false)\n")
 
+        // A script that committed before the failure keeps that commit, and is not told otherwise.
+        let committing = try script("committing.st", "Smalltalk at: #Early put: 1. System commit. Smalltalk at: #Late put: 2. 1 / 0")
+        let partly = try lo(["--image", image, "run", committing], exitCode: 1)
+        XCTAssertTrue(partly.err.hasSuffix("what changed after the last commit the files made was not committed to \(image)\n"), partly.err)
+        XCTAssertEqual(try lo(["--image", image, "eval", "#(#Early #Late) collect: [:k | Smalltalk includesKey: k]"]).out,
+                       "#(true false)\n")
+
         // A Tonel package fails the same way; `Smalltalk quit: 0` after the failure does not hide it.
         let package = path("Demo")
         try FileManager.default.createDirectory(atPath: package, withIntermediateDirectories: true)

@@ -25,7 +25,7 @@ final class MisbehavingProgramTests: XCTestCase {
         for p in programs {
             do { _ = try c.rt.evaluate(p) } catch let e as RuntimeError {
                 switch e {
-                case .compile, .unhandledError, .deadlock: break
+                case .compile, .unhandledError, .terminated, .deadlock: break
                 default: XCTFail("\(p): unexpected \(e)")
                 }
             }
