@@ -101,8 +101,12 @@ extension Runtime {
             report.failed = true
             return false
         case .success(let method):
+            let globals = doItGlobals
             do {
                 _ = try vm.run(method: method, receiver: vm.nilObj)
+                for warning in undeclaredWarnings(globals) {
+                    report.diagnostics.append(Diagnostic(location: location.description, message: "warning: \(warning)"))
+                }
                 return true
             } catch let e as VMError {
                 if case .processTerminated = e {} else {

@@ -10,6 +10,8 @@ public final class Runtime {
     /// Problems met while loading the kernel (compile errors, failing class initializers).
     public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
     var workspaceEvaluation = false
+    /// The globals the last do-it compiled refers to (`undeclaredGlobals`).
+    private(set) var doItGlobals: [String] = []
     /// The image this object space was opened from or last committed to (ImageSession.swift).
     var imageSession: ImageSession?
 
@@ -62,7 +64,7 @@ public final class Runtime {
             do throws(CompileError) {
                 let d = kind == .doIt ? try SmalltalkCompiler.compileDoIt(source, in: scope)
                                       : try SmalltalkCompiler.compileMethod(source, in: scope)
-                if kind == .method { self.recordMethodVersion(d, in: cls) }
+                if kind == .method { self.recordMethodVersion(d, in: cls) } else { self.doItGlobals = Self.globals(in: d.literals) }
                 return .success(d)
             } catch {
                 return .failure(.compileError(error.description))
@@ -82,7 +84,35 @@ public final class Runtime {
         case .success(let m): method = m
         case .failure(let e): throw RuntimeError(e)
         }
-        do { return try vm.run(method: method, receiver: vm.nilObj) } catch let e as VMError { throw RuntimeError(e) }
+        let globals = doItGlobals
+        do {
+            let result = try vm.run(method: method, receiver: vm.nilObj)
+            for warning in undeclaredWarnings(globals) { vm.writeErr("warning: \(warning)\n") }
+            return result
+        } catch let e as VMError {
+            throw RuntimeError(e)
+        }
+    }
+
+    /// After a do-it ran: a warning for each global it refers to that is still undefined (a typo,
+    /// or `Foo := 3` where `Smalltalk at: #Foo put: 3` was meant). It ran with those as nil, as in Pharo.
+    func undeclaredWarnings(_ globals: [String]) -> [String] {
+        var seen = Set<String>()
+        return globals.filter { seen.insert($0).inserted && vm.isUndeclared($0) }.map {
+            "undeclared variable '\($0)': it is not a global of Smalltalk (Smalltalk at: #\($0) put: … makes one)"
+        }
+    }
+
+    private static func globals(in literals: [Literal]) -> [String] {
+        var names: [String] = []
+        for literal in literals {
+            switch literal {
+            case .binding(let name) where name.first?.isUppercase == true: names.append(name)
+            case .block(let block): names += globals(in: block.literals)
+            default: break
+            }
+        }
+        return names
     }
 
     /// Evaluates and answers the result's printString, cut at `printLimit` characters.

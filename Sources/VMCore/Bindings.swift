@@ -35,6 +35,14 @@ extension VM {
         return identityDictionaryLookup(handleValue(h), sym)
     }
 
+    /// Whether `name` is no global, only a variable of Undeclared (code referred to it before it was
+    /// defined, or assigned it without defining it).
+    public func isUndeclared(_ name: String) -> Bool {
+        guard let sym = intern(name), identityDictionaryLookup(root(.smalltalk), sym) == nil else { return false }
+        let undeclared = root(.undeclared)
+        return undeclared != 0 && undeclared != nilObj && identityDictionaryLookup(undeclared, sym) != nil
+    }
+
     /// The dictionary of workspace variables (REPL do-its), made on first use.
     func workspace() -> Oop {
         if root(.workspace) == 0 || root(.workspace) == nilObj,

@@ -23,6 +23,22 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    /// As in Pharo, a do-it runs with an undefined global as nil; it is told so once it has run, unless
+    /// the do-it itself defined it.
+    func testAnUndefinedGlobalInADoItRunsAsNilWithAWarning() throws {
+        let fresh = try CapturingRuntime()
+        XCTAssertEqual(try fresh.print("Zork size"), "0")
+        XCTAssertEqual(try fresh.print("[:x | Zork2 := x] value: 4. Zork2"), "4")
+        XCTAssertEqual(fresh.err.split(separator: "\n"), [
+            "warning: undeclared variable 'Zork': it is not a global of Smalltalk (Smalltalk at: #Zork put: … makes one)",
+            "warning: undeclared variable 'Zork2': it is not a global of Smalltalk (Smalltalk at: #Zork2 put: … makes one)",
+        ])
+        fresh.err = ""
+        XCTAssertEqual(try fresh.print("Smalltalk at: #Defined put: 3. Defined + 1"), "4")
+        XCTAssertEqual(try fresh.print("Zork := 1. Smalltalk at: #Zork put: 2. Zork"), "2", "the binding moved into Smalltalk")
+        XCTAssertEqual(fresh.err, "")
+    }
+
     func testAResultPrintsAtMostThePrintLimitAndAStructureWithoutEndStops() throws {
         let limit = Runtime.printLimit
         let long = try c.print("(1 to: \(limit)) asArray")
