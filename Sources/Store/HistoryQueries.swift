@@ -134,19 +134,18 @@ extension SQLiteStore {
     /// thinned out (`isIntact`) throws `snapshotReclaimed`.
     public func rollback(to target: CommitID, author: String) throws -> CommitID {
         try withLogDrained { log in
+            if let sharedLog { return try sharedCommitOutsideTheLog(sharedLog) { try rollbackInSQLite(to: target, author: author) } }
             let id = try rollbackInSQLite(to: target, author: author)
             // A commit outside the log: the log starts after it (its transaction synced SQLite's WAL).
             if let log, let exclusiveLog {
                 try log.reset(base: id)
                 exclusiveLog.committedOutsideTheLog(id)
-            } else if let sharedLog {
-                try sharedCommittedOutsideTheLog(id, sharedLog)
             }
             return id
         }
     }
 
-    private func rollbackInSQLite(to target: CommitID, author: String) throws -> CommitID {
+    func rollbackInSQLite(to target: CommitID, author: String) throws -> CommitID {
         try writer.withLock { connection in
             try connection.transaction(immediate: true) {
                 let head = try Self.head(connection)

@@ -240,7 +240,11 @@ extension SQLiteStore {
         if shared.appendingTo == SharedLog.resetting {
             try view.log.reload()
             if view.log.salt == shared.salt {
-                try view.log.reset(base: shared.head)  // the header was not written: write it
+                // The header was not written: write it. A commit written outside the log may be in
+                // SQLite past the page's head, its writer dead before it raised the marks.
+                let sqliteHead = try withReader { try Self.head($0) }
+                if sqliteHead > shared.head { raiseMarks(to: sqliteHead, shared) }
+                try view.log.reset(base: shared.head)
             } else {
                 guard view.log.base == shared.head else {
                     throw StoreError.corrupt(path: view.log.path, detail: "the commit log starts after commit \(view.log.base.rawValue), but the shared page's head is \(shared.head.rawValue)")
@@ -375,17 +379,32 @@ extension SQLiteStore {
         return try body()
     }
 
-    /// In `withSharedLogDrained`, after a commit written to SQLite directly (a rollback, its WAL
-    /// synced): the log starts after it. The marks go first: if the reset fails, the next holder of
-    /// the turn does it.
-    func sharedCommittedOutsideTheLog(_ id: CommitID, _ shared: SharedLog) throws {
+    /// In `withSharedLogDrained`: runs `commit`, which writes a commit to SQLite directly (a rollback,
+    /// its WAL synced), then starts the log after it. The page says `resetting` from before that
+    /// commit: if this process dies after it, before the marks say so, the next holder of the turn
+    /// finds SQLite's head past the page's and starts the log there (`repair`), instead of giving the
+    /// commit's id to another. The marks go before the reset: if that fails, the next holder does it.
+    func sharedCommitOutsideTheLog(_ shared: SharedLog, _ commit: () throws -> CommitID) throws -> CommitID {
+        shared.view.withLock { _ in shared.store(\.log_appending_to, SharedLog.resetting) }
+        let id: CommitID
+        do {
+            id = try commit()
+        } catch {
+            try? shared.view.withLock { view in try resetSharedLog(after: shared.head, &view, shared) }
+            throw error
+        }
         try shared.view.withLock { view in
-            shared.store(\.log_appending_to, SharedLog.resetting)
-            shared.store(\.log_head, UInt64(id.rawValue))
-            shared.raiseDurable(to: id)
-            shared.raiseApplied(to: id)
+            raiseMarks(to: id, shared)
             try resetSharedLog(after: id, &view, shared)
         }
+        return id
+    }
+
+    /// A commit SQLite has, written outside the log: the head, durable and applied.
+    private func raiseMarks(to id: CommitID, _ shared: SharedLog) {
+        shared.store(\.log_head, UInt64(id.rawValue))
+        shared.raiseDurable(to: id)
+        shared.raiseApplied(to: id)
     }
 
     // MARK: Opening, closing

@@ -254,6 +254,29 @@ final class SharedLogTests: XCTestCase {
         withExtendedLifetime(first) {}
     }
 
+    /// A rollback whose process died after its commit reached SQLite, before the page's marks said so:
+    /// the next holder of the turn starts the log after that commit, so the next commit gets the id
+    /// after it (given the rollback's own id, it was skipped by the apply, which found SQLite had it).
+    func testARollbackWhoseWriterDiedBeforeTheMarksIsNotOverwritten() throws {
+        let (_, first, second, oids, made) = try twoStoresAndAnObject("dead-rollback.lo")
+        let oid = oids.lowerBound
+        let changed = try second.commit(base: made, writes: [object(oid, 1)], author: "t", message: "changed")
+        let shared = try XCTUnwrap(first.sharedLog)
+        var rollback: CommitID?
+        try first.withSharedLogDrained(shared) {
+            // As `sharedCommitOutsideTheLog` until the process is killed, after the commit.
+            shared.view.withLock { _ in shared.store(\.log_appending_to, SharedLog.resetting) }
+            rollback = try first.rollbackInSQLite(to: made, author: "t")
+        }
+        XCTAssertEqual(rollback, CommitID(changed.rawValue + 1))
+        XCTAssertEqual(shared.head, changed, "the page does not know the rollback")
+        let next = try second.commit(base: try XCTUnwrap(rollback), writes: [object(oid, 2)], author: "t", message: "next")
+        XCTAssertEqual(next.rawValue, changed.rawValue + 2)
+        XCTAssertEqual(try first.commits(limit: 3).map(\.message), ["next", "Rollback to #\(made.rawValue)", "changed"])
+        XCTAssertEqual(try first.load(oid: oid, asOf: next)?.slots, [smallInteger(2)])
+        XCTAssertEqual(try first.check(), [])
+    }
+
     /// A child process writes an object after the parent's snapshot: the parent's commit of it conflicts.
     func testConflictWithAnotherProcess() throws {
         let executable = try storeTortureExecutable()
