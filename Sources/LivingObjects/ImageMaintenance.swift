@@ -29,8 +29,15 @@ extension ImageFile {
               isDirectory.boolValue else {
             throw RuntimeError.image("cannot back up to \(destination): no such directory")
         }
+        // A file replaced is locked as an open store would be: refused if one has it open (it would
+        // go on committing into the copy), and no store opens it until the copy has its name.
+        var replacedLock: Int32 = -1
+        defer { if replacedLock >= 0 { close(replacedLock) } }
         if manager.fileExists(atPath: destination, isDirectory: &isDirectory) {
             guard replacing, !isDirectory.boolValue else { throw RuntimeError.image("\(destination) already exists") }
+            do { replacedLock = try StoreFiles.lockUnused(target.path) } catch {
+                throw RuntimeError.image("cannot replace \(destination): \(error)")
+            }
         }
         let partial = target.path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
         func removeFiles(_ base: String) { for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: base + suffix) } }
@@ -38,7 +45,9 @@ extension ImageFile {
             removeFiles(partial)
             try store.backup(to: partial)
             let commit = try SQLiteStore.open(path: partial).headCommit()
-            for suffix in ["-wal", "-shm"] { try? manager.removeItem(atPath: target.path + suffix) }
+            // The replaced store's companions go too: a commit log left by a killed process would be
+            // replayed into the copy.
+            for suffix in StoreFiles.companionSuffixes { try? manager.removeItem(atPath: target.path + suffix) }
             guard rename(partial, target.path) == 0 else {
                 throw RuntimeError.image("cannot move the backup into \(destination): \(String(cString: strerror(errno)))")
             }

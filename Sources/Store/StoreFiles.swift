@@ -48,6 +48,26 @@ public enum StoreFiles {
         return URL(fileURLWithPath: absolute).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
+    /// Before a file is replaced (a backup restored over it): locks it as an open store would, so
+    /// that no store opens it until the caller closes the descriptor answered. Throws `inUse` if a
+    /// store (of any process) has it open, and `invalidRequest` if it is not a regular file.
+    public static func lockUnused(_ path: String) throws(StoreError) -> Int32 {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { throw .ioError(path: path, detail: "cannot open it (errno \(errno))") }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            throw .invalidRequest("\(path) is not a regular file")
+        }
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EINTR else {
+                close(descriptor)
+                throw .inUse(path: path, detail: "it is open (in lo or a program embedding it): close it first")
+            }
+        }
+        return descriptor
+    }
+
     struct FileID: Hashable { let device: UInt64, inode: UInt64 }
 
     /// The file at `path` (under any name), if it exists.

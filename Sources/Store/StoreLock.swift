@@ -15,13 +15,13 @@ enum StoreLock {
     /// Throws `StoreError.inUse` when it is excluded.
     static func take(_ connection: Connection, path: String, exclusive: Bool) throws -> (descriptor: Int32, alone: Bool) {
         let descriptor = try databaseDescriptor(connection, path: path)
-        if tryLock(descriptor, LOCK_EX) { return (descriptor, true) }
+        if tryLock(descriptor, LOCK_EX) { return (try stillNamed(descriptor, path), true) }
         if exclusive {
             // A store of this process may be closing (StoresOfThisProcess.swift): wait a moment for it.
             let deadline = Date() + 2
             while StoresOfThisProcess.all.mayHold(path) && Date() < deadline {
                 usleep(1000)
-                if tryLock(descriptor, LOCK_EX) { return (descriptor, true) }
+                if tryLock(descriptor, LOCK_EX) { return (try stillNamed(descriptor, path), true) }
             }
             throw StoreError.inUse(path: path, detail: liveHolder(path)?.description ?? "another process has it open, and an exclusive open must be alone")
         }
@@ -35,7 +35,20 @@ enum StoreLock {
             guard Date() < deadline else { throw StoreError.inUse(path: path, detail: "another process holds it exclusively") }
             usleep(1000)
         }
-        return (descriptor, false)
+        return (try stillNamed(descriptor, path), false)
+    }
+
+    /// The descriptor, once locked, if `path` still names its file: a file replaced meanwhile (a
+    /// backup restored over it, holding the old file's lock while it did: `StoreFiles.lockUnused`)
+    /// would be opened with the old one, which no longer has a name.
+    private static func stillNamed(_ descriptor: Int32, _ path: String) throws -> Int32 {
+        var opened = stat(), named = stat()
+        guard fstat(descriptor, &opened) == 0, stat(path, &named) == 0,
+              opened.st_dev == named.st_dev, opened.st_ino == named.st_ino else {
+            flock(descriptor, LOCK_UN)
+            throw StoreError.inUse(path: path, detail: "it was replaced while it was being opened: open it again")
+        }
+        return descriptor
     }
 
     /// From the exclusive lock `take` gave a normal open to the shared one.

@@ -193,6 +193,33 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
                        "no partial files are left")
     }
 
+    /// Restoring a backup over an image someone has open would let them go on committing into the
+    /// copy: refused until they close it. Then the copy replaces the image and its companions (a
+    /// commit log left beside it would be replayed into the copy); a device is never replaced.
+    func testBackupReplacesOnlyAnImageNobodyHasOpen() throws {
+        let file = try image("source.lo")
+        try commit("Smalltalk at: #Counter put: 5", to: file)
+        let live = try image("live.lo")
+        try commit("Smalltalk at: #Counter put: 99", to: live)
+        var session: SQLiteStore? = try SQLiteStore.open(path: live)
+        let source = try ImageFile(path: file)
+        assertImageError(try source.backup(to: live, replacing: true), mentions: "is open")
+        XCTAssertNotNil(session)
+        session = nil
+        func isOpen(_ path: String) -> Bool {
+            guard let descriptor = try? StoreFiles.lockUnused(path) else { return true }
+            close(descriptor)
+            return false
+        }
+        let deadline = Date() + 10      // the store closes once its background apply ends
+        while isOpen(live) && Date() < deadline { usleep(1000) }
+        try Data("not a log".utf8).write(to: URL(fileURLWithPath: live + "-log"))
+        XCTAssertNoThrow(try source.backup(to: live, replacing: true))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: live + "-log"), "the replaced image's log went with it")
+        XCTAssertEqual(try print("Smalltalk at: #Counter", in: live), "5")
+        assertImageError(try source.backup(to: "/dev/null", replacing: true), mentions: "not a regular file")
+    }
+
     func testBackupIsConsistentWhileAnotherSessionCommits() throws {
         let file = try image("busy.lo")
         let writer = try SQLiteStore.open(path: file)
