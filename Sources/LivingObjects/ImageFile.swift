@@ -24,7 +24,7 @@ public struct ImageFile {
     /// The commit a reference names: a commit id (`12` or `#12`) or a checkpoint's name.
     public func commit(named reference: String) throws -> CommitID {
         if let id = Self.commitNumber(reference) {
-            guard try store.commits(limit: 1, before: CommitID(id + 1)).first?.id == CommitID(id) else {
+            guard id < Int64.max, try store.commits(limit: 1, before: CommitID(id + 1)).first?.id == CommitID(id) else {
                 throw RuntimeError.image("\(path) has no commit \(id)")
             }
             return CommitID(id)

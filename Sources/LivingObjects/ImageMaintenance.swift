@@ -59,6 +59,9 @@ extension ImageFile {
         }
     }
 
+    /// A million years: a longer window would overflow the store's clock.
+    public static let longestRetentionDays = 365_000_000
+
     /// What `collectGarbage` reclaimed, and the file's size (with its WAL) before and after.
     public struct Reclaimed: Sendable {
         public let vacuum: VacuumReport
@@ -70,6 +73,9 @@ extension ImageFile {
     /// and every object no kept snapshot reaches. A session opened on a snapshot older than that
     /// (`lo eval --as-of`, a long-running REPL) may then find objects gone.
     public func collectGarbage(keepingDays days: Int) throws -> Reclaimed {
+        guard (0...Self.longestRetentionDays).contains(days) else {
+            throw RuntimeError.image("a retention window of \(days) days is out of range (0 to \(Self.longestRetentionDays))")
+        }
         let before = fileSize()
         let report = try store.vacuum(retain: .seconds(days * 86_400))
         return Reclaimed(vacuum: report, bytesBefore: before, bytesAfter: fileSize())

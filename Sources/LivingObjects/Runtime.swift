@@ -28,7 +28,7 @@ public final class Runtime {
         var config = configuration
         if let mb = ProcessInfo.processInfo.environment["LO_EDEN_MB"].flatMap(Int.init) { config.edenBytes = mb << 20 }
         if let kb = ProcessInfo.processInfo.environment["LO_COPY_KB"].flatMap(UInt64.init) { config.scavengeCopyTargetBytes = kb << 10 }
-        if let kb = ProcessInfo.processInfo.environment["LO_STACK_KB"].flatMap(Int.init) { config.stackWords = max(64, kb) << 7 }
+        if let kb = ProcessInfo.processInfo.environment["LO_STACK_KB"].flatMap(Int.init) { config.stackWords = min(max(64, kb), 1 << 20) << 7 }
         vm = try VM(config: config)
         installCompiler()
         installImageHooks()

@@ -8,8 +8,10 @@ public struct VMConfiguration: Sendable {
     public var survivorBytes = 2 << 20
     /// When most young objects survive, the nursery shrinks so that a scavenge copies about this much.
     public var scavengeCopyTargetBytes: UInt64 = 512 << 10
-    /// Old space may not grow past this; exhausting it raises OutOfMemory.
+    /// Old space may not grow past this; exhausting it raises OutOfMemory. At most `maximumHeapLimitBytes`.
     public var heapLimitBytes = 4 << 30
+    /// The address space old space may reserve (1 TB).
+    public static let maximumHeapLimitBytes = 1 << 40
     /// Words of stack per process (bounds recursion depth).
     public var stackWords = 1 << 20
     public init() {}
@@ -224,6 +226,9 @@ public final class VM {
     public var bootstrapping = false
 
     public init(config: VMConfiguration = VMConfiguration()) throws {
+        guard config.heapLimitBytes > 0, config.heapLimitBytes <= VMConfiguration.maximumHeapLimitBytes else {
+            throw VMError.invalid("a heap limit of \(config.heapLimitBytes) bytes is out of range (1 TB at most)")
+        }
         self.config = config
         remembered = .allocate(capacity: rememberedCapacity)
         classTable = VM.mapOrDie(VM.classTableCapacity * 8).assumingMemoryBound(to: Oop.self)

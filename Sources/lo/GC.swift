@@ -16,6 +16,7 @@ struct GC: ImageCommand {
 
     func validate() throws {
         if keepDays < 0 { throw ValidationError("--keep-days cannot be negative") }
+        if keepDays > ImageFile.longestRetentionDays { throw ValidationError("--keep-days is at most \(ImageFile.longestRetentionDays)") }
     }
 
     func run(on image: ImageFile) throws {

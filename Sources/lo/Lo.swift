@@ -36,6 +36,9 @@ struct KernelOptions: ParsableArguments {
     /// exist; with no path, a freshly bootstrapped kernel that is saved nowhere.
     func makeRuntime(image path: String?) throws -> Runtime {
         var config = VMConfiguration()
+        guard heapLimit <= VMConfiguration.maximumHeapLimitBytes >> 20 else {
+            throw ValidationError("--heap-limit is at most \(VMConfiguration.maximumHeapLimitBytes >> 20) MB")
+        }
         config.heapLimitBytes = max(64, heapLimit) << 20
         let rt: Runtime
         if asOf != nil && path == nil { throw ValidationError("--as-of needs an image: --image PATH or LO_IMAGE") }

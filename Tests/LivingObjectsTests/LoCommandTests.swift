@@ -30,6 +30,24 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         return path("my.lo")
     }
 
+    /// Numbers at the edge of their type are refused with a message, not a trap.
+    func testHugeNumericArgumentsGetAClearError() throws {
+        let image = path("edge.image")
+        try lo(["--image", image, "eval", "1"])
+        let huge = String(Int64.max)
+        for (arguments, status, message) in [
+            (["eval", "--as-of", huge, "1"], Int32(1), "has no commit \(huge)"),
+            (["rollback", huge], 1, "has no commit \(huge)"),
+            (["checkpoint", "x", "--commit", huge], 1, "has no commit \(huge)"),
+            (["gc", "--keep-days", huge], 64, "--keep-days is at most"),
+            (["eval", "--heap-limit", "100000000", "1"], 64, "--heap-limit is at most"),
+        ] {
+            let result = try lo(["--image", image] + arguments, exitCode: status)
+            XCTAssertTrue(result.err.contains(message), "\(arguments): \(result.err)")
+        }
+        XCTAssertEqual(try lo(["--image", image, "check"]).out.prefix(3), "ok:")
+    }
+
     func testEvalRunAndReplUseLivingImageInTheCurrentDirectory() throws {
         let made = try lo(["eval", "Smalltalk at: #Made put: 1"])
         XCTAssertTrue(made.err.contains("creating image living.image from kernel"), made.err)
