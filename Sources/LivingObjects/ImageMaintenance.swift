@@ -40,9 +40,10 @@ extension ImageFile {
             }
         }
         let partial = target.path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
-        func removeFiles(_ base: String) { for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: base + suffix) } }
+        func removeFiles(_ base: String) { for suffix in [""] + StoreFiles.companionSuffixes { try? manager.removeItem(atPath: base + suffix) } }
         do {
             removeFiles(partial)
+            removeDeadPartials(of: target)
             try store.backup(to: partial)
             let commit = try SQLiteStore.open(path: partial).headCommit()
             // The replaced store's companions go too: a commit log left by a killed process would be
@@ -61,6 +62,16 @@ extension ImageFile {
 
     /// A million years: a longer window would overflow the store's clock.
     public static let longestRetentionDays = 365_000_000
+
+    /// Removes what backups to `target` by processes that died left (`NAME.partial-PID` and its companions).
+    private func removeDeadPartials(of target: URL) {
+        let directory = target.deletingLastPathComponent().path, prefix = target.lastPathComponent + ".partial-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) {
+            let pidText = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    }
 
     /// What `collectGarbage` reclaimed, and the file's size (with its WAL) before and after.
     public struct Reclaimed: Sendable {

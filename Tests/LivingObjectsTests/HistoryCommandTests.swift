@@ -218,6 +218,16 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: live + "-log"), "the replaced image's log went with it")
         XCTAssertEqual(try print("Smalltalk at: #Counter", in: live), "5")
         assertImageError(try source.backup(to: "/dev/null", replacing: true), mentions: "not a regular file")
+
+        // What a backup killed halfway left is removed by the next one.
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let leftOver = live + ".partial-\(dead.processIdentifier)"
+        for name in [leftOver, leftOver + "-wal", leftOver + "-log"] { try Data([1]).write(to: URL(fileURLWithPath: name)) }
+        XCTAssertNoThrow(try source.backup(to: live, replacing: true))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains("partial") }, [])
     }
 
     func testBackupIsConsistentWhileAnotherSessionCommits() throws {
