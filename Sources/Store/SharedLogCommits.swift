@@ -390,7 +390,12 @@ extension SQLiteStore {
         do {
             id = try commit()
         } catch {
-            try? shared.view.withLock { view in try resetSharedLog(after: shared.head, &view, shared) }
+            // It may have failed after SQLite's COMMIT; if this fails too, the next holder does it.
+            try? shared.view.withLock { view in
+                let sqliteHead = try withReader { try Self.head($0) }
+                if sqliteHead > shared.head { raiseMarks(to: sqliteHead, shared) }
+                try resetSharedLog(after: shared.head, &view, shared)
+            }
             throw error
         }
         try shared.view.withLock { view in
