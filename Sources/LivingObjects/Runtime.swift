@@ -10,7 +10,7 @@ public final class Runtime {
     /// Problems met while loading the kernel (compile errors, failing class initializers).
     public internal(set) var bootstrapDiagnostics: [Diagnostic] = []
     var workspaceEvaluation = false
-    /// The globals the last do-it compiled refers to (`undeclaredGlobals`).
+    /// The globals the last do-it compiled refers to (`undeclaredWarnings`).
     private(set) var doItGlobals: [String] = []
     /// The image this object space was opened from or last committed to (ImageSession.swift).
     var imageSession: ImageSession?

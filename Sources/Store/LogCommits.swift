@@ -18,7 +18,7 @@ extension SQLiteStore {
             for request in requests {
                 do {
                     guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
-                    if request.gcGeneration != nil { try checkGCGeneration(request, current: exclusive.gcGeneration.load(ordering: .acquiring)) }
+                    try checkGCGeneration(request, current: exclusive.gcGeneration.load(ordering: .acquiring))
                     if request.base < head { try checkLoggedConflicts(request, exclusive) }
                     if !request.largeBytes.isEmpty {
                         try withReader { connection in

@@ -150,7 +150,7 @@ extension SQLiteStore {
         for request in requests {
             do {
                 guard request.base <= head else { throw StoreError.noSuchCommit(request.base) }
-                if request.gcGeneration != nil { try checkGCGeneration(request, current: gcGeneration) }
+                try checkGCGeneration(request, current: gcGeneration)
                 if request.base < head { try checkSharedConflicts(request, view.recent) }
                 if !request.largeBytes.isEmpty {
                     try withReader { connection in
@@ -240,10 +240,8 @@ extension SQLiteStore {
         if shared.appendingTo == SharedLog.resetting {
             try view.log.reload()
             if view.log.salt == shared.salt {
-                // The header was not written: write it. A commit written outside the log may be in
-                // SQLite past the page's head, its writer dead before it raised the marks.
-                let sqliteHead = try withReader { try Self.head($0) }
-                if sqliteHead > shared.head { raiseMarks(to: sqliteHead, shared) }
+                // The header was not written: write it (after a commit outside the log SQLite may have).
+                try raiseMarksToSQLitesHead(shared)
                 try view.log.reset(base: shared.head)
             } else {
                 guard view.log.base == shared.head else {
@@ -392,8 +390,7 @@ extension SQLiteStore {
         } catch {
             // It may have failed after SQLite's COMMIT; if this fails too, the next holder does it.
             try? shared.view.withLock { view in
-                let sqliteHead = try withReader { try Self.head($0) }
-                if sqliteHead > shared.head { raiseMarks(to: sqliteHead, shared) }
+                try raiseMarksToSQLitesHead(shared)
                 try resetSharedLog(after: shared.head, &view, shared)
             }
             throw error
@@ -403,6 +400,13 @@ extension SQLiteStore {
             try resetSharedLog(after: id, &view, shared)
         }
         return id
+    }
+
+    /// In the writers' turn, with every logged commit applied: a commit written outside the log may be
+    /// in SQLite past the page's head (its writer died, or failed, before it raised the marks).
+    private func raiseMarksToSQLitesHead(_ shared: SharedLog) throws {
+        let sqliteHead = try withReader { try Self.head($0) }
+        if sqliteHead > shared.head { raiseMarks(to: sqliteHead, shared) }
     }
 
     /// A commit SQLite has, written outside the log: the head, durable and applied.
