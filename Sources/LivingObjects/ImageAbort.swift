@@ -56,9 +56,13 @@ private struct ImageRestore {
     /// Ghosts whose objects other sessions changed: their headers as of the head (and, when classes
     /// change index, those of every ghost: their instances may change size).
     var changedGhosts: [UInt64: StoredHeader] = [:]
-    /// Classes whose class index the abort changes (another session redefined them, or this session's
-    /// redefinition is undone), by OID: their index now and in the head.
+    /// Classes whose version the abort changes (another session redefined them, or this session's
+    /// redefinition is undone), by OID: their index now and in the head. The two are the same when
+    /// this session and another each made a version at the same index.
     var reindexed: [UInt64: (from: Int, to: Int)] = [:]
+    /// The store's shapes of the classes whose records, ghosts or instances may need migrating, and
+    /// the least class index above every index a shape is recorded for.
+    var shapes: (classes: Set<UInt64>, fresh: [ClassShape], indexFloor: Int) = ([], [], 0)
     /// The class table of the head (references).
     private(set) var headClassTable: [UInt64] = []
 
@@ -88,8 +92,9 @@ private struct ImageRestore {
         for h in try store.headers(of: Array(ghosts), asOf: head) { changedGhosts[h.oid] = h }
         let headIndexes = records.mapValues { Int($0.identityHash) }.merging(changedGhosts.mapValues { Int($0.identityHash) }) { a, _ in a }
         for (oid, index) in headIndexes {
-            guard let o = session.objects[oid], vm.isClass(o), vm.imageHeader(of: o).hash != index else { continue }
-            reindexed[oid] = (vm.imageHeader(of: o).hash, index)
+            guard let o = session.objects[oid], vm.isClass(o) else { continue }
+            let now = vm.imageHeader(of: o).hash
+            if now != index || session.shapes.isMadeVersion(oid, index: now) { reindexed[oid] = (now, index) }
         }
         if !reindexed.isEmpty {
             // Ghosts of their instances (those that keep another class's OID are not) may change size.
@@ -101,9 +106,10 @@ private struct ImageRestore {
         // The shapes of the classes whose records or ghosts may need migrating (ImageShapes.swift).
         let shaped = records.values.filter { $0.slots != nil }.map { ($0.classOID, $0.shape) }
             + changedGhosts.values.filter { $0.kind == .slots }.map { ($0.classOID, $0.shape) }
-        try session.shapes.read(Set(shaped.compactMap { classOID, shape in
+        let classes = Set(shaped.compactMap { classOID, shape in
             currentIndex(classOID).map { UInt32($0) != shape } ?? false ? classOID : nil
-        }).union(reindexed.keys))
+        }).union(reindexed.keys)
+        shapes = (classes, try store.classShapes(of: Array(classes)), try store.highestShapeIndex() + 1)
     }
 
     /// The class index a class has in the head: from its record if the abort puts one back, else as in memory.
@@ -122,6 +128,8 @@ private struct ImageRestore {
     mutating func apply() throws {
         let specials = try specialsRecords()
         headClassTable = specials.classTable
+        session.shapes.restart(fresh: shapes.fresh, of: shapes.classes)
+        vm.classIndexFloor = shapes.indexFloor
         let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
         // Objects in memory that are instances of classes changing index and are not put back from a
         // record are migrated as they are (made since, or unchanged).
@@ -196,7 +204,8 @@ private struct ImageRestore {
     private func migrateInstancesOfReindexedClasses() -> [(Oop, Oop)] {
         var copies: [(Oop, Oop)] = []
         for (classOID, change) in reindexed {
-            guard let old = session.shapes.shape(classOID, index: change.from),
+            guard let cls = session.objects[classOID],
+                  let old = session.shapes.memoryShape(of: cls, oid: classOID, loading: false),
                   let new = session.shapes.shape(classOID, index: change.to) else { continue }
             for o in vm.allInstances(ofClassIndex: change.from) where session.oids[o].map({ records[$0] == nil }) ?? true {
                 if let copy = session.migratedCopy(of: o, from: old, to: new) { copies.append((o, copy)) }

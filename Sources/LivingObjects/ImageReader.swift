@@ -137,6 +137,7 @@ private struct ImageReader {
             throw bad("the records of its VM roots and class table are missing")
         }
 
+        vm.classIndexFloor = try store.highestShapeIndex() + 1
         let session = ImageSession(store: store, base: snapshot, gcGeneration: gcGeneration, vm: vm)
         session.isReadOnly = requested != nil
         session.specialsOIDs = [specialsOID, rootsOID, tableOID]

@@ -10,6 +10,13 @@
 // values, new ones are nil, removed ones are dropped, the indexed part is kept. Ghosts are allocated
 // at the migrated size, so that loading fills them in place. Records written before shapes were kept
 // (store format 2) have none: they hold the first shape recorded for their class, else its current.
+//
+// A class index names one version of a class only if no two versions of a class get the same index:
+// a session gives new classes indices above every index a shape is recorded for (`classIndexFloor`),
+// so that a rollback, which gives the class table back its old length, does not hand out an index again.
+// Two sessions may still each make a version of a class at the same index; the second one's commit
+// conflicts (both write the class), and until its abort its own version is the one its memory follows
+// (`madeVersions`).
 
 import Store
 import VMCore
@@ -25,6 +32,9 @@ final class ShapeBook {
     /// Shapes to record with the next commit, and the keys of every shape recorded or pending.
     private(set) var pending: [ClassShape] = []
     private var known = Set<Key>()
+    /// The versions of classes this session made since it last committed: they hold its instances in
+    /// memory, even where the store records another session's version at the same index.
+    private var madeVersions: [Key: ClassShape] = [:]
 
     private struct Key: Hashable {
         let classOID: UInt64, index: Int
@@ -45,17 +55,38 @@ final class ShapeBook {
     func read(_ classOIDs: some Sequence<UInt64>) throws -> Bool {
         let unread = Set(classOIDs).filter { recorded[$0] == nil }
         if unread.isEmpty { return false }
+        let shapes = try store.classShapes(of: Array(unread))
         for oid in unread { recorded[oid] = [] }
-        for shape in try store.classShapes(of: Array(unread)) {
-            recorded[shape.classOID, default: []].append(shape)
-            known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex)))
-        }
+        add(shapes)
         return true
     }
 
-    /// The shape of class `classOID` at class index `index`: pending, recorded (if read), or that of the
-    /// class of that OID registered at that index in memory (loading what it needs with `loading`).
+    private func add(_ shapes: [ClassShape]) {
+        for shape in shapes {
+            recorded[shape.classOID, default: []].append(shape)
+            known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex)))
+        }
+    }
+
+    /// An abort: memory is as committed in the store's head again. The versions this session made are
+    /// forgotten, and so is what was read of the store before; `fresh` are the shapes of `classOIDs`
+    /// as the store has them now. (Shapes noted to be recorded stay until `dropPending`: the abort
+    /// may need those of the versions it puts back.)
+    func restart(fresh: [ClassShape], of classOIDs: some Sequence<UInt64>) {
+        pending.removeAll { madeVersions[Key(classOID: $0.classOID, index: Int($0.classIndex))] != nil }
+        madeVersions = [:]
+        migrations = [:]
+        recorded = [:]
+        known = Set(pending.map { Key(classOID: $0.classOID, index: Int($0.classIndex)) })
+        for oid in classOIDs { recorded[oid] = [] }
+        add(fresh)
+    }
+
+    /// The shape of class `classOID` at class index `index`: a version this session made, pending,
+    /// recorded (if read), or that of the class of that OID registered at that index in memory
+    /// (loading what it needs with `loading`).
     func shape(_ classOID: UInt64, index: Int, loading: Bool = false) -> ClassShape? {
+        if let s = madeVersions[Key(classOID: classOID, index: index)] { return s }
         if let s = pending.first(where: { $0.classOID == classOID && Int($0.classIndex) == index }) { return s }
         if let s = recorded[classOID]?.first(where: { Int($0.classIndex) == index }) { return s }
         guard let cls = vm.registeredClass(at: index), session.oids[cls] == classOID else { return nil }
@@ -86,20 +117,31 @@ final class ShapeBook {
         pending.append(shape)
     }
 
-    /// The next commit recorded `count` pending shapes.
+    /// A version of a class this session made (redefining it): to be recorded with the next commit.
+    func noteMadeVersion(_ shape: ClassShape) {
+        madeVersions[Key(classOID: shape.classOID, index: Int(shape.classIndex))] = shape
+        note(shape)
+    }
+
+    /// The next commit recorded `count` pending shapes (and every version this session made).
     func recorded(first count: Int) {
         for shape in pending.prefix(count) where recorded[shape.classOID] != nil {
             recorded[shape.classOID]!.append(shape)
         }
         pending.removeFirst(count)
+        madeVersions = [:]
     }
 
     /// An abort: shapes noted since the last commit are forgotten (memory is as committed again).
     func dropPending() {
         for shape in pending { known.remove(Key(classOID: shape.classOID, index: Int(shape.classIndex))) }
         pending = []
+        madeVersions = [:]
         migrations = [:]
     }
+
+    /// Whether `index` holds a version of class `classOID` this session made since it last committed.
+    func isMadeVersion(_ classOID: UInt64, index: Int) -> Bool { madeVersions[Key(classOID: classOID, index: index)] != nil }
 
     // MARK: Migration
 
@@ -212,7 +254,7 @@ extension ImageSession {
             guard vm.isClass(old), let oid = oids[old], isClassObject(new), vm.indexOfClass(new) != nil else { continue }
             replaced[oid] = new
             noteShapes(of: vm.instanceSide(old), &seen)
-            if let shape = shapes.memoryShape(of: new, oid: oid, loading: true) { shapes.note(shape) }
+            if let shape = shapes.memoryShape(of: new, oid: oid, loading: true) { shapes.noteMadeVersion(shape) }
         }
         return replaced.isEmpty ? [] : resizedGhosts(ofInstancesOf: replaced)
     }

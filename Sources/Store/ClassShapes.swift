@@ -48,6 +48,18 @@ extension SQLiteStore {
         }
     }
 
+    /// The greatest class index a shape is recorded for (0 if none): a session gives new classes
+    /// greater ones, so that an index never names two versions of one class.
+    public func highestShapeIndex() throws -> Int {
+        try drainLog()
+        return try withReader { connection in
+            let query = try connection.statement("SELECT coalesce(max(class_index), 0) FROM shapes")
+            defer { query.reset() }
+            guard try query.step() else { return 0 }
+            return Int(query.int64(0))
+        }
+    }
+
     /// Records the shapes not recorded yet (inside a commit's transaction).
     static func insert(_ shapes: [ClassShape], commit: CommitID, _ connection: Connection) throws {
         if shapes.isEmpty { return }

@@ -147,11 +147,14 @@ extension VM {
     }
     @inline(__always) public func classAt(_ index: Int) -> Oop { classTable[index] }
 
-    /// Reserves a class-table index for a class object.
+    /// Reserves a class-table index for a class object: the first after the table's last entry and
+    /// not below `classIndexFloor`.
     public func newClassIndex() -> Int? {
-        guard classTableCount < VM.classTableCapacity else { return nil }
-        classTableCount += 1
-        return classTableCount - 1
+        let index = max(classTableCount, classIndexFloor)
+        guard index < VM.classTableCapacity else { return nil }
+        for i in classTableCount..<index { classTable[i] = 0 }
+        classTableCount = index + 1
+        return index
     }
     public func setClass(_ cls: Oop, at index: Int) { classTable[index] = cls }
 

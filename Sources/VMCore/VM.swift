@@ -94,6 +94,9 @@ public final class VM {
 
     var classTable: UnsafeMutablePointer<Oop>
     var classTableCount = 8       // indices 0-7 are reserved (immediate tags, free)
+    /// The least index a new class gets (an image store's: indices some version of a class had in
+    /// its history, which a rollback may have left out of the class table, are not handed out again).
+    public var classIndexFloor = 0
     static let classTableCapacity = 1 << 22
 
     var roots: UnsafeMutablePointer<Oop>

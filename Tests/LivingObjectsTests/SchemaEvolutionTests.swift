@@ -209,6 +209,53 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(image.rt.vm.classTableSize, size, "the new versions' class indices are given back")
     }
 
+    func testAnAbortAfterAnotherSessionMadeAVersionAtTheSameIndexMigratesThisSessionsInstancesByName() throws {
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("(Recs at: 1) a"), "1")
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "a b c d"))
+        let other = try openedWithoutPrefetching()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "c x a"))
+        try other.rt.commitImage(message: "Rec: c x a")
+        XCTAssertEqual(try image.print("Rec identityHash"), try other.print("Rec identityHash"), "both versions have one class index")
+        XCTAssertEqual(try image.print("System commitTransaction"), "false", "both sessions wrote Rec")
+        XCTAssertEqual(try image.print("| made | made := Rec new instVarNamed: 'a' put: #made; yourself. System abort. { Rec instVarNames. made a }"),
+                       "#(#(#c #x #a) #made)")
+        XCTAssertEqual(try values(image, "Recs", ["c", "x", "a"]),
+                       "#(#('1' nil 1) #('2' nil 2) #('3' nil 3) #('4' nil 4) #('5' nil 5))")
+        XCTAssertEqual(try image.print("(Recs at: 1) instVarNamed: 'x' put: #x1. System commit"), "true")
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["c", "x", "a"]),
+                       "#(#('1' #x1 1) #('2' nil 2) #('3' nil 3) #('4' nil 4) #('5' nil 5))")
+    }
+
+    // MARK: Rollback
+
+    func testAClassIndexARollbackLeftOutOfTheClassTableIsNotGivenToAnotherVersion() throws {
+        let store = try SQLiteStore.open(path: image)
+        let before = try store.headCommit()
+        let changer = try openedWithoutPrefetching()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c x a"))
+        try changer.rt.commitImage(message: "Rec: c x a")
+        let rolledBack = try changer.print("Rec identityHash")
+        _ = try ImageFile(path: image).rollback(to: before)
+        for (ivars, expected) in [("a c x", "#(#(1 '1' nil) #(2 '2' nil) #(3 '3' nil) #(4 '4' nil) #(5 '5' nil))"),
+                                  ("p q r w", "#(#(1 2 3 4) #(1 2 3 4) #(1 2 3 4) #(1 2 3 4) #(1 2 3 4))")] {
+            let names = ivars.split(separator: " ")
+            let session = try openedWithoutPrefetching()
+            _ = try session.rt.evaluate(EvolutionImage.define("Rec", ivars))
+            XCTAssertNotEqual(try session.print("Rec identityHash"), rolledBack)
+            if names.count == 4 {
+                XCTAssertEqual(try session.print("Recs do: [:r | #(#p #q #r #w) doWithIndex: [:n :i | r instVarNamed: n put: i]]. System commit"), "true")
+            } else {
+                try session.rt.commitImage(message: "Rec: \(ivars)")
+            }
+            XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+            let later = try openedWithoutPrefetching()
+            _ = try later.rt.evaluate(EvolutionImage.define("Rec", ivars + " t"))
+            XCTAssertEqual(try values(later, "Recs", names.map(String.init)), expected)
+            _ = try ImageFile(path: image).rollback(to: before)
+        }
+    }
+
     // MARK: Indexable classes and subclasses
 
     func testAnIndexableClassKeepsTheIndexedPart() throws {
