@@ -63,16 +63,17 @@ extension VM {
         fullGCPending = false
         fullGCCount += 1
         // Old space is not low any more (evicting made room, say): nothing to signal.
-        if oldTop < oldEnd - (oldEnd - oldStart) / 16 { lowSpaceSignalled = false; lowSpacePending = false }
+        if oldTop < oldLimit - (oldLimit - oldStart) / 16 { lowSpaceSignalled = false; lowSpacePending = false }
     }
 
     /// The next full collection runs when old space has doubled since this one, or fills three quarters
     /// of its limit (then an image's objects can be evicted); when more than that is live, half-way to it.
     func nextFullGCThreshold() -> UInt64 {
-        let live = oldTop - oldStart, size = oldEnd - oldStart, high = size / 4 * 3
+        let live = oldTop - oldStart, size = oldLimit - oldStart, high = size / 4 * 3
         let next = max(live * 2, 64 << 20)
         if next <= high { return oldStart + next }
-        return oldStart + (live < high ? high : live + (size - live) / 2)
+        if live < high { return oldStart + high }
+        return oldStart + (live < size ? live + (size - live) / 2 : live)     // past the limit: tenuring went on
     }
 
     /// Marks what the roots reach, and what the host keeps besides; answers the bytes marked.

@@ -21,7 +21,7 @@
 
 extension VM {
     /// Live bytes above which a full collection evicts: half of old space.
-    var evictionLevel: UInt64 { (oldEnd - oldStart) / 2 }
+    var evictionLevel: UInt64 { (oldLimit - oldStart) / 2 }
 
     /// Turns evictable objects into ghosts (those loaded since the last eviction too with
     /// `includingRecent`) and answers how many, and how many recent ones it kept; the marks of the

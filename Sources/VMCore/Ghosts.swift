@@ -111,7 +111,7 @@ extension VM {
     public func loadedObjectBytes(words count: Int) -> Int { (max(count, 1) + 1 + (count >= 255 ? 1 : 0)) * 8 }
 
     /// Whether `bytes` more fit in old space now.
-    public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldEnd }
+    public func oldSpaceHasRoom(for bytes: Int) -> Bool { oldTop + UInt64(bytes) <= oldLimit }
 
     /// Has the next safepoint run a full collection (a fault found no room: evicting may make some).
     public func collectSoon() {
@@ -124,7 +124,7 @@ extension VM {
 
     /// The room a fault keeps free when it loads more than it was asked for: a quarter of old space, the
     /// part above the level at which a full collection runs (and evicts).
-    public var oldSpaceReserve: Int { Int(oldEnd - oldStart) / 4 }
+    public var oldSpaceReserve: Int { Int(oldLimit - oldStart) / 4 }
 
     /// Makes a ghost the object it stands for: its class index and format are written into its header
     /// (identity hash and size stay), its slots set to nil (pointers) or its words to zero (bits), ready

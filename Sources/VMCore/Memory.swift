@@ -14,9 +14,10 @@ extension VM {
         survivorBytes = surv
         pastStart = edenEnd; pastTop = pastStart
         futureStart = edenEnd + surv; futureTop = futureStart
-        oldReserved = config.heapLimitBytes
+        oldReserved = config.heapLimitBytes + Int(VM.tenuringReserveScavenges) * newBytes
         oldStart = UInt64(UInt(bitPattern: VM.mapOrDie(oldReserved)))
         oldTop = oldStart
+        oldLimit = oldStart + UInt64(config.heapLimitBytes)
         oldEnd = oldStart + UInt64(oldReserved)
         fullGCThreshold = nextFullGCThreshold()
         setUpCards()
@@ -62,19 +63,35 @@ extension VM {
     }
 
     func allocateOld(_ bytes: UInt64) -> UInt64? {
-        if oldTop + bytes > oldEnd - (oldEnd - oldStart) / 64 {
-            // Nearly full: a full collection runs first (the threshold may lie past the limit), and
-            // lowSpace is signalled only if old space is still nearly full after it.
-            if !lowSpaceSignalled { fullGCPending = true }
-            lowSpacePending = true
-            gcPending = true
-            if oldTop + bytes > oldEnd { return nil }
+        if oldTop + bytes > lowSpaceLevel {
+            noteLowSpace()
+            if oldTop + bytes > oldLimit { return nil }
         }
         let s = oldTop
         oldTop += bytes
         if oldTop > fullGCThreshold { fullGCPending = true; gcPending = true }
         return s
     }
+
+    /// Old space is nearly full past this (1/64 of the heap limit left).
+    var lowSpaceLevel: UInt64 { oldLimit - (oldLimit - oldStart) / 64 }
+
+    /// Old space is nearly full: a full collection runs first (the threshold may lie past the limit),
+    /// and lowSpace is signalled only if old space is still nearly full after it.
+    func noteLowSpace() {
+        if !lowSpaceSignalled { fullGCPending = true }
+        lowSpacePending = true
+        gcPending = true
+    }
+
+    /// How many scavenges' worth of tenuring (each at most the young space) old space keeps room for
+    /// past the heap limit. The safepoint ends the active process when a full collection leaves less
+    /// than `tenuringReserveScavenges - 1` of them (`heapExhausted`): scavenges outside safepoints
+    /// (`become`, moving classes) come one at a time between safepoints.
+    static let tenuringReserveScavenges: UInt64 = 4
+
+    /// Whether old space has grown so far into the tenuring reserve that the next scavenges might not fit.
+    var heapExhausted: Bool { oldTop > oldLimit + (newEnd - newStart) }
 
     // MARK: Spaces and the write barrier
 

@@ -67,7 +67,7 @@ extension VM {
         case 126, 127, 128, 129:
             guard nargs == 1 else { return nil }
             return becomePrimitive(rcvr, arg0, twoWay: n == 126 || n == 128, elementwise: n <= 127) ? sp[-nargs] : nil
-        case 130: fullGC(); return intOop(Int(oldEnd - oldTop))
+        case 130: fullGC(); return intOop(oldTop < oldLimit ? Int(oldLimit - oldTop) : 0)
         case 131: scavenge(); return intOop(Int(edenEnd - edenTop))
         case 138:
             guard loadEveryObject() else { return nil }

@@ -239,6 +239,17 @@ extension VM {
         return switchToNext()
     }
 
+    /// Objects that survive scavenges filled old space past the heap limit, and a full collection did
+    /// not bring it back: the process making them is ended (its Smalltalk code cannot run to handle it:
+    /// running allocates), so that the VM can go on and the objects only it held can be reclaimed.
+    private func endActiveProcessOutOfMemory() -> Next {
+        let limitMB = (oldLimit - oldStart) >> 20
+        writeErr("VM: out of memory: objects still referenced fill the heap limit (\(limitMB) MB) even after a full collection; ending the process\n")
+        stderrWrites += 1       // the evaluation failed with this report (not a quiet `terminate`)
+        collectSoon()
+        return terminateActiveProcess()
+    }
+
     /// The bottom frame of the active process returned `value`.
     func processFinished(_ value: Oop) -> Next {
         let p = activeProcess
@@ -299,7 +310,8 @@ extension VM {
         if gcPending {
             gcPending = false
             scavenge()
-            if fullGCPending { fullGC() }
+            if fullGCPending || heapExhausted { fullGC() }
+            if heapExhausted { return endActiveProcessOutOfMemory() }
         }
         if stacks[activeStackIndex].overflowed && sp < stacks[activeStackIndex].base + config.stackWords / 2 {
             stacks[activeStackIndex].overflowed = false

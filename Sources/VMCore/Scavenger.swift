@@ -19,7 +19,8 @@ extension VM {
         if !tenureAll && !survivedBefore && futureTop + bytes <= futureStart + survivorBytes {
             dest = futureTop; futureTop += bytes
         } else {
-            // Tenuring may exceed the soft limit: the heap limit check happens at the next safepoint.
+            // Tenuring may go past the heap limit into the reserve kept for it (Memory.swift,
+            // `tenuringReserveScavenges`); the safepoint after the scavenge deals with that.
             if oldTop + bytes > oldEnd { fatalError("heap limit exhausted while tenuring") }
             dest = oldTop; oldTop += bytes
             bytesTenured += bytes
@@ -136,6 +137,7 @@ extension VM {
         clearDeadWeakReferences(weak)
         pruneRememberedSet()
         if !tenureAll { adaptNursery(copied: (futureTop - futureStart) + (oldTop - tenuredFrom), outOf: used) }
+        if oldTop > lowSpaceLevel && !lowSpaceSignalled { noteLowSpace() }
         swap(&pastStart, &futureStart)
         pastTop = futureTop
         futureTop = futureStart

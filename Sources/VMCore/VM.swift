@@ -78,7 +78,10 @@ public final class VM {
     var fullEdenLimit: UInt64 = 0
     /// Set when most of what the last scavenge found survived: survivors skip the survivor space.
     var tenureAtFirstScavenge = false
-    var oldStart: UInt64 = 0, oldTop: UInt64 = 0, oldEnd: UInt64 = 0
+    /// Old space: objects from `oldStart` to `oldTop`. Allocation stops at `oldLimit` (the heap limit);
+    /// past it, up to `oldEnd`, lies room that only tenuring uses (`tenuringReserve`), so that a
+    /// scavenge never finds old space full.
+    var oldStart: UInt64 = 0, oldTop: UInt64 = 0, oldLimit: UInt64 = 0, oldEnd: UInt64 = 0
     var fullGCThreshold: UInt64 = 0
     var oldReserved: Int = 0
     var forwardTable: UnsafeMutablePointer<UInt64>? = nil

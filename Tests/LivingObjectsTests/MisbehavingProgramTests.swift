@@ -112,6 +112,18 @@ final class MisbehavingProgramTests: XCTestCase {
         XCTAssertEqual(try c.print("Smalltalk garbageCollect. (Array new: 1000) size"), "1000")
     }
 
+    func testSmallObjectsThatSurviveFillingTheHeapAreOutOfMemoryToo() throws {
+        var config = VMConfiguration()
+        config.heapLimitBytes = 64 << 20
+        let c = try CapturingRuntime(configuration: config)
+        // Every Array survives its scavenges: old space fills by tenuring alone, not by allocation.
+        XCTAssertEqual(try c.print("| l | l := nil. [[l := Array with: l] repeat] on: OutOfMemory do: [:e | l := nil. #caught]"), "#caught")
+        // A program that goes on after it: its process is ended, and the VM with the heap it held lives on.
+        XCTAssertThrowsError(try c.print("| l | l := nil. [[l := Array with: l] repeat] on: OutOfMemory do: [:e | e retry]"))
+        XCTAssertTrue(c.err.contains("out of memory: objects still referenced fill the heap limit (64 MB)"), c.err)
+        XCTAssertEqual(try c.print("| l | l := nil. 1 to: 100000 do: [:i | l := Array with: l]. l size"), "1")
+    }
+
     func testBigGarbageUnderASmallHeapLimitIsCollectedNotOutOfMemory() throws {
         var config = VMConfiguration()
         config.heapLimitBytes = 64 << 20
