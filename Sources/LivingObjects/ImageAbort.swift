@@ -141,6 +141,7 @@ private struct ImageRestore {
         session.snapshot = head
         session.committedSinceSnapshot = []
         session.madeSinceSnapshot = []
+        session.unseenWrites = ([], [])
         do {
             try loader.makeGhosts(for: records.values.flatMap(\.referencedOIDs), classIndex: currentIndex)
         } catch let e as ImageLoader.LoadProblem { throw builder.bad(e.text) }

@@ -86,6 +86,7 @@ extension Runtime {
         let shapes = session.shapes.pending
         let roots = assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:]
         do {
+            try checkUnseenWrites(writes, roots: roots.keys, session)
             session.base = try session.commitChecked { gcGeneration in
                 try store.commit(base: session.base, writes: writes, roots: roots, methodVersions: methodChanges, shapes: shapes,
                                  author: ImageSession.author, message: message, gcGeneration: gcGeneration)
@@ -108,12 +109,39 @@ extension Runtime {
                 if w.isNew { session.madeSinceSnapshot.insert(w.oid) }
                 else if session.objects[w.oid] != nil { session.committedSinceSnapshot.insert(w.oid) }
             }
+            noteUnseenWrites(after: previousBase, before: session.base, session)
         }
         vm.clearChangedObjects()
         if let specials { session.savedSpecials = (specials.words, specials.oidChanges) }
         session.pendingMethodVersions.removeFirst(methodChanges.count)
         session.shapes.recorded(first: shapes.count)
         return session.base
+    }
+
+    /// Other sessions' commits came between this session's base and its new commit: what they wrote is
+    /// not what memory holds (the snapshot stays), so from now on writing it conflicts.
+    private func noteUnseenWrites(after previousBase: CommitID, before commit: CommitID, _ session: ImageSession) {
+        guard commit.rawValue > previousBase.rawValue + 1, session.unseenWrites != nil else { return }
+        do {
+            let writes = try session.store.writes(after: previousBase, before: commit)
+            session.unseenWrites!.oids.formUnion(writes.oids)
+            session.unseenWrites!.roots.formUnion(writes.roots)
+        } catch {
+            session.unseenWrites = nil
+        }
+    }
+
+    /// Throws `CommitConflict` when the commit writes what another session committed after this
+    /// session's snapshot and before its base (the store checks what came after the base).
+    private func checkUnseenWrites(_ writes: [StoredObject], roots: some Collection<String>, _ session: ImageSession) throws {
+        guard let unseen = session.unseenWrites else {
+            throw RuntimeError.commitConflict("what other sessions committed since this session's snapshot could not be read; "
+                + "nothing was written (System abort, then try again)")
+        }
+        if unseen.oids.isEmpty && unseen.roots.isEmpty { return }
+        let oids = writes.map(\.oid).filter(unseen.oids.contains)
+        let names = roots.filter(unseen.roots.contains).sorted()
+        if !oids.isEmpty || !names.isEmpty { throw CommitConflict(oids: oids, roots: names) }
     }
 
     /// What a commit writes: the changed objects and the new objects they reach, and the roots and

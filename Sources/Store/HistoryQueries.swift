@@ -20,6 +20,54 @@ extension SQLiteStore {
         }
     }
 
+    /// The objects and roots that the commits after `after` and before `before` wrote (all of them
+    /// durable). Those the commit log holds are read from memory, the rest from SQLite, which has
+    /// them: nothing waits for the log to be applied, unless this process has not read the log that
+    /// far (another process appended those commits).
+    public func writes(after: CommitID, before: CommitID) throws -> (oids: Set<UInt64>, roots: Set<String>) {
+        if before.rawValue <= after.rawValue + 1 { return ([], []) }
+        var oids = Set<UInt64>(), roots = Set<String>()
+        /// The newest of the commits SQLite answers for: those before the log's first in the range.
+        var fromSQLiteThrough = CommitID(before.rawValue - 1)
+        func fromLog(_ id: CommitID, _ keys: LoggedCommit.Keys) {
+            guard id > after && id < before else { return }
+            fromSQLiteThrough = min(fromSQLiteThrough, CommitID(id.rawValue - 1))
+            oids.formUnion(keys.oids)
+            roots.formUnion(keys.roots)
+        }
+        if let exclusive = exclusiveLog {
+            exclusive.state.withLock { state in
+                for (id, commit) in state.pending where id > after && id < before { fromLog(id, commit.keys) }
+            }
+        } else if let shared = sharedLog {
+            let readThatFar = shared.view.withLock { view -> Bool in
+                guard view.log.head.rawValue >= before.rawValue - 1 else { return false }
+                for (id, commit) in view.records where id > after && id < before {
+                    switch commit {
+                    case let .decoded(commit): fromLog(id, commit.keys)
+                    case let .encoded(payload): if let keys = LoggedCommit.keys(payload) { fromLog(id, keys) } else { return false }
+                    }
+                }
+                return true
+            }
+            if !readThatFar {
+                (oids, roots) = ([], [])
+                fromSQLiteThrough = CommitID(before.rawValue - 1)
+                try drainLog()
+            }
+        }
+        if fromSQLiteThrough <= after { return (oids, roots) }
+        try withReader { connection in
+            oids.formUnion(try changedOIDs(after: after, through: fromSQLiteThrough, connection))
+            let query = try connection.statement("SELECT DISTINCT name FROM roots WHERE commit_id > ? AND commit_id <= ?")
+            defer { query.reset() }
+            query.bind(1, after.rawValue)
+            query.bind(2, fromSQLiteThrough.rawValue)
+            while try query.step() { roots.insert(query.string(0)) }
+        }
+        return (oids, roots)
+    }
+
     /// The OIDs a commit wrote, ascending.
     public func changedOIDs(commit: CommitID) throws -> [UInt64] {
         try drainLog()

@@ -85,6 +85,9 @@ struct LoggedCommit {
         var roots: [String] = []
     }
 
+    /// The objects and roots this commit writes.
+    var keys: Keys { Keys(oids: request.writes.map(\.oid), roots: request.roots.map(\.name)) }
+
     /// The keys a payload's commit writes, read without building the commit. Without `validating`,
     /// the rest is not looked at (a record of the log, checked when it was appended; the apply decodes
     /// it). With it, nil unless the whole payload is a commit, exactly when `decode` answers one: how

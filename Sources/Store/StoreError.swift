@@ -67,6 +67,11 @@ public struct CommitConflict: Error, Equatable, Sendable, CustomStringConvertibl
     public let oids: [UInt64]
     public let roots: [String]
 
+    public init(oids: [UInt64], roots: [String]) {
+        self.oids = oids
+        self.roots = roots
+    }
+
     public var description: String {
         "commit conflict on objects \(oids.prefix(10).map(String.init))" + (roots.isEmpty ? "" : " and roots \(roots)")
     }

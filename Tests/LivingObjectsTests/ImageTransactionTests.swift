@@ -197,6 +197,23 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    /// The second session's snapshot stays before the first's commit when it commits something else
+    /// (its memory still holds the account as it read it): writing the account later must conflict,
+    /// not undo the first's deposit.
+    func testACommitAfterAnotherSessionsCommitStillConflictsWithWhatThatCommitWrote() throws {
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try second.print("TheAccount balance"), "0")
+        XCTAssertEqual(try first.print("TheAccount deposit: 10. System commit"), "true")
+        XCTAssertEqual(try second.print("Counter := 5. System commit"), "true", "no overlap")
+        XCTAssertEqual(try second.print("TheAccount balance"), "0", "the snapshot stays")
+        let conflict = try second.print("[TheAccount deposit: 20. System commit] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(conflict.contains("an Account (OID"), conflict)
+        XCTAssertEqual(try second.print("Counter := 6. System commitTransaction"), "false", "still conflicts: the deposit is not undone")
+        XCTAssertEqual(try opened().print("{ TheAccount balance. Counter }"), "#(10 5)")
+        XCTAssertEqual(try second.print("System abort. TheAccount deposit: 20. Counter := 6. System commit"), "true")
+        XCTAssertEqual(try opened().print("{ TheAccount balance. Counter }"), "#(30 6)")
+    }
+
     func testCommitsOfDifferentObjectsDoNotConflict() throws {
         let first = try opened(), second = try opened()
         XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")
