@@ -97,6 +97,12 @@ private struct ImageRestore {
             if now != index || session.shapes.isMadeVersion(oid, index: now) { reindexed[oid] = (now, index) }
         }
         if !reindexed.isEmpty {
+            // Their instances loaded unchanged are put back from their records too: memory may lack
+            // what the version they were migrated to dropped.
+            let loaded = reindexed.values.flatMap { vm.allInstances(ofClassIndex: $0.from) }.compactMap { o in
+                session.oids[o].flatMap { records[$0] == nil && vm.liveProcessState(o) == nil ? $0 : nil }
+            }
+            for r in try store.records(of: loaded, asOf: head) { records[r.oid] = r }
             // Ghosts of their instances (those that keep another class's OID are not) may change size.
             let more = session.objects.compactMap { oid, o in
                 vm.isGhost(o) && changedGhosts[oid] == nil && vm.ghostClassOID(o).map { reindexed[$0] != nil } ?? true ? oid : nil

@@ -12,13 +12,14 @@ extension ImageSession {
     /// Runs `commit` with the gc generation to commit under: the store's, once every object the writes
     /// refer to (`referenced`, but for those written: `written`) is known to exist if a gc ran since
     /// this session began. A gc that runs meanwhile makes the store refuse the commit: the check is
-    /// made again. Throws `ReclaimedObjects` naming those gone.
+    /// made again. Throws `ReclaimedObjects` naming those gone. After a gc, `afterGC` runs first too.
     func commitChecked(_ commit: (UInt32) throws -> CommitID, referringTo referenced: () -> [UInt64],
-                       writing written: () -> [UInt64]) throws -> CommitID {
+                       writing written: () -> [UInt64], afterGC: () throws -> Void) throws -> CommitID {
         var attempts = 1
         while true {
             let generation = try store.gcGeneration()
             if generation != gcGeneration {
+                try afterGC()
                 let writtenOIDs = Set(written())
                 let missing = try store.missingObjects(among: referenced().lazy.filter { !writtenOIDs.contains($0) })
                 guard missing.isEmpty else { throw ReclaimedObjects(oids: missing) }
@@ -27,6 +28,27 @@ extension ImageSession {
                 return try commit(generation)
             } catch StoreError.collectedMeanwhile where attempts < Self.gcCheckAttempts {
                 attempts += 1
+            }
+        }
+    }
+
+    /// After a gc, which deletes the shapes no kept record needs: the shapes the records to write name
+    /// (and those of the classes among them) that the store no longer has are recorded again, from the
+    /// classes in memory (this session may still hold a version of a class that the image left behind).
+    func noteShapesAGCMayHaveDeleted(_ writes: [StoredObject]) throws {
+        var used: [UInt64: Set<Int>] = [:]
+        for w in writes {
+            if w.slots != nil && w.shape != 0 { used[w.classOID, default: []].insert(Int(w.shape)) }
+            if let cls = objects[w.oid], vm.isClass(cls) { used[w.oid, default: []].insert(Int(w.identityHash)) }
+        }
+        if used.isEmpty { return }
+        var recorded: [UInt64: Set<Int>] = [:]
+        for shape in try store.classShapes(of: Array(used.keys)) { recorded[shape.classOID, default: []].insert(Int(shape.classIndex)) }
+        for (classOID, indexes) in used {
+            for index in indexes.subtracting(recorded[classOID] ?? []) {
+                guard let cls = vm.registeredClass(at: index), oids[cls] == classOID,
+                      let shape = shapes.memoryShape(of: cls, oid: classOID, loading: true) else { continue }
+                shapes.noteAgain(shape)
             }
         }
     }

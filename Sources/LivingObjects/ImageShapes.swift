@@ -117,6 +117,13 @@ final class ShapeBook {
         pending.append(shape)
     }
 
+    /// To be recorded with the next commit even if known: a gc deleted it from the store.
+    func noteAgain(_ shape: ClassShape) {
+        guard !pending.contains(where: { $0.classOID == shape.classOID && $0.classIndex == shape.classIndex }) else { return }
+        known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex)))
+        pending.append(shape)
+    }
+
     /// A version of a class this session made (redefining it): to be recorded with the next commit.
     func noteMadeVersion(_ shape: ClassShape) {
         madeVersions[Key(classOID: shape.classOID, index: Int(shape.classIndex))] = shape

@@ -83,14 +83,17 @@ extension Runtime {
                 session.shapes.note(shape)
             }
         }
-        let shapes = session.shapes.pending
         let roots = assigned.specials ? [ImageSpecialsRecord.rootName: session.specialsOIDs[0]] : [:]
+        var shapesRecorded = 0
         do {
             try checkUnseenWrites(writes, roots: roots.keys, session)
             session.base = try session.commitChecked { gcGeneration in
-                try store.commit(base: session.base, writes: writes, roots: roots, methodVersions: methodChanges, shapes: shapes,
-                                 author: ImageSession.author, message: message, gcGeneration: gcGeneration)
+                let shapes = session.shapes.pending
+                shapesRecorded = shapes.count
+                return try store.commit(base: session.base, writes: writes, roots: roots, methodVersions: methodChanges, shapes: shapes,
+                                        author: ImageSession.author, message: message, gcGeneration: gcGeneration)
             } referringTo: { writes.lazy.flatMap(\.referencedOIDs) + roots.values } writing: { writes.map(\.oid) }
+              afterGC: { try session.noteShapesAGCMayHaveDeleted(writes) }
         } catch {
             // The new objects are not in the store: they get OIDs again with the next commit, and
             // the changed objects stay changed.
@@ -114,7 +117,7 @@ extension Runtime {
         vm.clearChangedObjects()
         if let specials { session.savedSpecials = (specials.words, specials.oidChanges) }
         session.pendingMethodVersions.removeFirst(methodChanges.count)
-        session.shapes.recorded(first: shapes.count)
+        session.shapes.recorded(first: shapesRecorded)
         return session.base
     }
 

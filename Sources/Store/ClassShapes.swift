@@ -53,12 +53,18 @@ extension SQLiteStore {
     public func highestShapeIndex() throws -> Int {
         try drainLog()
         return try withReader { connection in
-            let query = try connection.statement("SELECT coalesce(max(class_index), 0) FROM shapes")
+            let query = try connection.statement("""
+                SELECT max(coalesce((SELECT max(class_index) FROM shapes), 0),
+                           coalesce((SELECT value FROM meta WHERE key = '\(Self.highestShapeIndexKey)'), 0))
+                """)
             defer { query.reset() }
             guard try query.step() else { return 0 }
             return Int(query.int64(0))
         }
     }
+
+    /// The `meta` key under which gc keeps the greatest class index of the shapes it deleted.
+    static let highestShapeIndexKey = "highest_shape_index"
 
     /// Records the shapes not recorded yet (inside a commit's transaction).
     static func insert(_ shapes: [ClassShape], commit: CommitID, _ connection: Connection) throws {

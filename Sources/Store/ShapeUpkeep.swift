@@ -30,8 +30,13 @@ struct ShapeUse {
         if shapedClasses.contains(object.oid) { named.insert(Key(classOID: object.oid, index: object.identityHash)) }
     }
 
-    /// Deletes the shapes not needed; answers how many.
+    /// Deletes the shapes not needed; answers how many. The greatest class index among them is kept
+    /// in `meta` first: sessions never give a new class an index a shape had (`highestShapeIndex`).
     func dropUnused(_ connection: Connection) throws -> Int {
+        try connection.execute("""
+            INSERT INTO meta (key, value) SELECT '\(SQLiteStore.highestShapeIndexKey)', coalesce(max(class_index), 0) FROM shapes WHERE true
+            ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)
+            """)
         let scan = try connection.statement("SELECT id, class_oid, class_index FROM shapes ORDER BY id")
         var unused: [Int64] = []
         var firstSeen = Set<UInt64>()

@@ -60,12 +60,14 @@ extension VM {
 
     /// Whether every reference to `old` may become a reference to `new`. The objects the VM names (the
     /// classes it knows, `Processor`, `Smalltalk`, the symbol table, the selectors it sends) keep their
-    /// identity; another class gives way only to an object shaped like a class; a binding (an
+    /// identity, and so does every Symbol; another class gives way only to an object shaped like a class; a binding (an
     /// Association, which literal frames name and the interpreter reads and writes at slot 2) only to an
     /// object with two pointer slots; closures, contexts, processes and semaphores only to objects of
     /// their own class.
     func mayReplace(_ old: Oop, by new: Oop) -> Bool {
         for r in Root.allCases where r.rawValue < Root.undeclared.rawValue && roots[r.rawValue] == old { return false }
+        // A Symbol is its name: the symbol table, selectors and method literals rely on it.
+        if isSymbol(old) { return false }
         let h = hashOf(old)
         if h < classTableCount && classTable[h] == old {
             return Format.isPointers(formatOf(new)) && numSlotsOf(new) > ClassLayout.format

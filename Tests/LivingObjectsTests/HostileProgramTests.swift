@@ -79,10 +79,12 @@ final class HostileProgramTests: XCTestCase {
         _ = try c.rt.evaluate("Smalltalk at: #Zork put: 1")
         for p in ["(Smalltalk associationAt: #Zork) become: Object new", "Processor become: Object new",
                   "BlockClosure become: Object", "Point become: Object new", "[thisContext become: Object new] value",
-                  "[3] become: Object new", "Processor activeProcess become: Object new", "Semaphore new becomeForward: 'abc'"] {
+                  "[3] become: Object new", "Processor activeProcess become: Object new", "Semaphore new becomeForward: 'abc'",
+                  "#zork becomeForward: 'zork' copy", "'x' copy become: #x", "#printString become: #displayString"] {
             XCTAssertEqual(try errorText(c, p), "#Error", p)
         }
         XCTAssertEqual(try c.print("Zork"), "1")
+        XCTAssertEqual(try c.print("{ #zork isSymbol. #zork == 'zork' asSymbol. 3 printString }"), "#(true true '3')")
         // A binding may become another object with a value slot, a class another class.
         XCTAssertEqual(try c.print("(Smalltalk associationAt: #Zork) become: 3 @ 4. Zork := 5. Zork"), "5")
         XCTAssertEqual(try c.print("| a b | a := Array with: 1. b := Array with: 2. a become: b. a first"), "2")

@@ -227,6 +227,20 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#('1' #x1 1) #('2' nil 2) #('3' nil 3) #('4' nil 4) #('5' nil 5))")
     }
 
+    func testAnAbortPutsBackFromTheirRecordsLoadedInstancesWhoseVersionDroppedAVariable() throws {
+        let changer = try openedWithoutPrefetching()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "a b c d"))
+        try changer.rt.commitImage(message: "Rec: d added; the instances stay stored as a b c")
+        let image = try openedWithoutPrefetching()
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "a c"))
+        XCTAssertEqual(try image.print("Recs inject: 0 into: [:sum :r | sum + r a]"), "15", "loaded and migrated: b dropped in memory")
+        XCTAssertEqual(try image.print("System abort. Rec instVarNames"), "#(#a #b #c #d)")
+        XCTAssertEqual(try values(image, "Recs", ["a", "b", "d"]), "#(#(1 10 nil) #(2 20 nil) #(3 30 nil) #(4 40 nil) #(5 50 nil))")
+        XCTAssertEqual(try image.print("(Recs at: 1) instVarNamed: 'd' put: #d1. System commit"), "true")
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "b", "d"]),
+                       "#(#(1 10 #d1) #(2 20 nil) #(3 30 nil) #(4 40 nil) #(5 50 nil))")
+    }
+
     // MARK: Rollback
 
     func testAClassIndexARollbackLeftOutOfTheClassTableIsNotGivenToAnotherVersion() throws {
@@ -254,6 +268,35 @@ final class SchemaEvolutionTests: MasterImageTestCase {
             XCTAssertEqual(try values(later, "Recs", names.map(String.init)), expected)
             _ = try ImageFile(path: image).rollback(to: before)
         }
+    }
+
+    func testAGCAfterARollbackDoesNotGiveTheRolledBackVersionsIndexAgain() throws {
+        let before = try SQLiteStore.open(path: image).headCommit()
+        let changer = try openedWithoutPrefetching()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c x a"))
+        try changer.rt.commitImage(message: "Rec: c x a")
+        let rolledBack = try changer.print("Rec identityHash")
+        _ = try ImageFile(path: image).rollback(to: before)
+        XCTAssertGreaterThan(try ImageFile(path: image).collectGarbage(keepingDays: 0).vacuum.shapesRemoved, 0, "c x a among them")
+        let later = try openedWithoutPrefetching()
+        _ = try later.rt.evaluate(EvolutionImage.define("Rec", "a c x"))
+        XCTAssertNotEqual(try later.print("Rec identityHash"), rolledBack)
+    }
+
+    /// A session holds a version of Rec that another session replaced; a gc deletes its shape (no kept
+    /// record is written with it). An instance of it that the session commits then records it again.
+    func testASessionRecordsAgainTheShapeOfItsVersionThatAGCDeleted() throws {
+        let holder = try openedWithoutPrefetching()
+        _ = try holder.rt.evaluate(EvolutionImage.define("Rec", "a b c x"))
+        try holder.rt.commitImage(message: "Rec: x added")
+        let other = try openedWithoutPrefetching()
+        _ = try other.rt.evaluate(EvolutionImage.define("Rec", "a q"))
+        XCTAssertEqual(try other.print("Recs do: [:r | r instVarNamed: 'q' put: r a]. System commit"), "true")
+        XCTAssertGreaterThan(try ImageFile(path: image).collectGarbage(keepingDays: 0).vacuum.shapesRemoved, 0)
+        XCTAssertEqual(try holder.print("Tallies first instVarNamed: 'label' put: (Rec new instVarNamed: 'x' put: #x; yourself). System commit"), "true")
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+        XCTAssertEqual(try openedWithoutPrefetching().print("| r | r := Tallies first instVarNamed: 'label'. { Rec instVarNames. r class == Rec. r a }"),
+                       "#(#(#a #q) true nil)")
     }
 
     // MARK: Indexable classes and subclasses
