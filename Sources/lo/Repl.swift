@@ -12,7 +12,7 @@ struct Repl: ParsableCommand {
             Statements continue over several lines until brackets, parentheses and quotes balance; an empty \
             line evaluates what was typed. `!!` repeats the previous input, `:history` lists it, `:quit` or \
             end of input leaves. Ctrl-C interrupts a running evaluation. Each successful evaluation is \
-            committed to the image.
+            committed to the image; what a failed one changed is undone (`System abort`).
             """,
         aliases: ["open"])
     @OptionGroup var options: KernelOptions
@@ -42,14 +42,28 @@ struct Repl: ParsableCommand {
             history.append(input)
             editor.remember(input)
             Interrupts.evaluating = true
+            let commitsEachInput = !commits.noCommit && !rt.isImageReadOnly && rt.imageStore != nil
+            var evaluated = false
             do {
                 let s = try rt.evaluateAndPrint(input, workspace: true)
+                evaluated = true
                 if Output.flushed(rt) {
                     Swift.print(s)
-                    if !commits.noCommit && !rt.isImageReadOnly { try rt.commitIfSucceeded(message: "repl: \(input.prefix(200))") }
+                    if commitsEachInput { try rt.commitIfSucceeded(message: "repl: \(input.prefix(200))") }
                 }
             } catch let e as RuntimeError {
                 Output.report(e, rt)
+                // What a failed input changed is not committed with the next one: it is undone, as a
+                // failed `lo eval` leaves the image as it was. (A commit that conflicted keeps the changes,
+                // for `System abort` and a retry.)
+                if commitsEachInput && !evaluated {
+                    do {
+                        try rt.abortImage()
+                        FileHandle.standardError.write(Data("(what the failed input changed since the last commit was undone: System abort)\n".utf8))
+                    } catch let abortError as RuntimeError {
+                        Output.report(abortError, rt)
+                    }
+                }
             }
             Interrupts.evaluating = false
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }

@@ -199,6 +199,15 @@ final class LoCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try lo(["--image", image, "eval", "{ Counter. TheAccount balance }"]).out, "#(10 10)\n")
     }
 
+    func testReplUndoesWhatAFailedInputChanged() throws {
+        let image = try anImage()
+        let session = try lo(["--image", image, "repl"],
+                             input: "Counter := 10\nCounter := Counter - 3. 1/0. TheAccount deposit: 3\n1\n{ Counter. TheAccount balance }\n")
+        XCTAssertEqual(session.out, "10\n1\n#(10 0)\n", "the failed input's first statement is undone at once")
+        XCTAssertTrue(session.err.contains("was undone"), session.err)
+        XCTAssertEqual(try lo(["--image", image, "eval", "{ Counter. TheAccount balance }"]).out, "#(10 0)\n")
+    }
+
     func testTestDoesNotCommitToAnImage() throws {
         let image = try anImage()
         let head = try SQLiteStore.open(path: image).headCommit()
