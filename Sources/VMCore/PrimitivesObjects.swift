@@ -208,10 +208,25 @@ extension VM {
             from += more.map(\.0)
             to += more.map(\.1)
         }
+        // One way, the object referred to instead takes the identity hash of the one it replaces (as
+        // Pharo's `becomeForward:` does), so that hashed collections still find it: a class migrating
+        // its instances keeps their hashes. Not a class's: its hash is its class index.
+        let hashes = twoWay ? [] : from.map { isRegisteredClass($0) ? nil : Optional(hashOf($0)) }
         let pairs = become(from, to, twoWay: twoWay)
+        for ((_, new), hash) in zip(pairs, hashes) {
+            guard let hash, !isRegisteredClass(new), hashOf(new) != hash else { continue }
+            words(new).pointee = headerOf(new) & ~(Header.hashMask << Header.hashShift) | UInt64(hash) << Header.hashShift
+            noteChanged(new)
+        }
         identitiesChanged?(pairs, twoWay)
         invalidateMethodCaches()
         return true
+    }
+
+    /// Whether `o` is the class registered at the class index its identity hash names.
+    private func isRegisteredClass(_ o: Oop) -> Bool {
+        let h = hashOf(o)
+        return h < classTableCount && classTable[h] == o
     }
 
     // MARK: Strings

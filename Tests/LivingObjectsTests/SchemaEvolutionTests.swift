@@ -241,6 +241,17 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#(1 10 #d1) #(2 20 nil) #(3 30 nil) #(4 40 nil) #(5 50 nil))")
     }
 
+    func testLoadedInstancesKeepTheirIdentityHashWhenTheirClassChanges() throws {
+        let image = try openedWithoutPrefetching()
+        XCTAssertEqual(try image.print("Smalltalk at: #Hashes put: (Recs collect: [:r | r identityHash]). Smalltalk at: #Held put: (IdentitySet withAll: Recs). Recs size"), "5")
+        _ = try image.rt.evaluate(EvolutionImage.define("Rec", "c a"))
+        XCTAssertEqual(try image.print("{ (Recs collect: [:r | r identityHash]) = Hashes. Recs allSatisfy: [:r | Held includes: r] }"), "#(true true)")
+        XCTAssertEqual(try image.print("Recs first becomeForward: Object new. Held includes: Recs first"), "true", "becomeForward: copies the hash")
+        try image.rt.commitImage(message: "Rec: c a")
+        XCTAssertEqual(try openedWithoutPrefetching().print("{ (Recs collect: [:r | r identityHash]) = Hashes. Recs allSatisfy: [:r | Held includes: r] }"),
+                       "#(true true)")
+    }
+
     // MARK: Rollback
 
     func testAClassIndexARollbackLeftOutOfTheClassTableIsNotGivenToAnotherVersion() throws {
