@@ -194,9 +194,21 @@ final class ShapeBook {
         guard let new = shape(classOID, index: current) else {
             throw ImageLoader.LoadProblem(text: "the instance variables of the class of object \(object) (class index \(current)) are not known")
         }
-        let migration = ShapeMigration(from: old, to: new)
+        let migration = ShapeMigration(from: old, to: new, dropping: removedBetween(classOID, written, current, old.names))
         migrations[key] = migration
         return migration
+    }
+
+    /// Those of `names` (of the version at index `written`) that a version recorded after it and
+    /// before the one at `current` did not have: removed and added again, they are other variables.
+    private func removedBetween(_ classOID: UInt64, _ written: Int, _ current: Int, _ names: [String]) -> Set<String> {
+        let versions = (recorded[classOID] ?? []) + pending.filter { $0.classOID == classOID }
+        guard let from = versions.firstIndex(where: { Int($0.classIndex) == written }) else { return [] }
+        let to = versions.firstIndex { Int($0.classIndex) == current } ?? versions.count
+        guard from + 1 < to else { return [] }
+        var removed = Set<String>()
+        for version in versions[(from + 1)..<to] { removed.formUnion(Set(names).subtracting(version.names)) }
+        return removed
     }
 
     private static func cannot(_ oid: UInt64, _ count: Int, _ migration: ShapeMigration) -> String {
@@ -212,11 +224,12 @@ struct ShapeMigration {
     /// For each named slot of `new`, the slot of `old` of that name, if any.
     private let sources: [Int?]
 
-    init(from old: ClassShape, to new: ClassShape) {
+    /// `dropping`: names of `old` that do not carry their values over (removed in a version between).
+    init(from old: ClassShape, to new: ClassShape, dropping dropped: Set<String> = []) {
         self.old = old
         self.new = new
         var position: [String: Int] = [:]
-        for (i, name) in old.names.enumerated() where position[name] == nil { position[name] = i }
+        for (i, name) in old.names.enumerated() where position[name] == nil && !dropped.contains(name) { position[name] = i }
         sources = new.names.map { position[$0] }
     }
 

@@ -43,6 +43,17 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(try later.print("(Recs at: 3) sum"), "'33'", "methods compiled for the new shape read it")
     }
 
+    func testAVariableRemovedAndAddedAgainIsANewVariable() throws {
+        let remover = try openedWithoutPrefetching()
+        _ = try remover.rt.evaluate(EvolutionImage.define("Rec", "b c"))
+        XCTAssertEqual(try remover.print("(Recs at: 2) instVarNamed: 'b' put: 22. System commit"), "true", "one instance rewritten without a")
+        let adder = try openedWithoutPrefetching()
+        _ = try adder.rt.evaluate(EvolutionImage.define("Rec", "a b c"))
+        try adder.rt.commitImage(message: "Rec: a again")
+        XCTAssertEqual(try values(try openedWithoutPrefetching(), "Recs", ["a", "b"]),
+                       "#(#(nil 10) #(nil 22) #(nil 30) #(nil 40) #(nil 50))", "no a comes back from the records written before its removal")
+    }
+
     func testAMigratedInstanceIsWrittenInItsNewShapeOnlyWhenItChanges() throws {
         let changer = try openedWithoutPrefetching()
         _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "d a"))
