@@ -138,7 +138,7 @@ private struct ImageRestore {
         vm.classIndexFloor = shapes.indexFloor
         let symbols = putsBackSymbolTable(specials.roots) ? vm.symbols() : []
         // Objects in memory that are instances of classes changing index and are not put back from a
-        // record are migrated as they are (made since, or unchanged).
+        // record are migrated as they are (those made since).
         let migratedInMemory = migrateInstancesOfReindexedClasses()
         // Classes made since the last commit at a class index the head gives another class move away.
         movesClassesOutOfTheWay(of: specials.classTable)
