@@ -35,8 +35,10 @@ final class ImageSession {
     /// What other sessions committed after the snapshot and before this session's base: memory holds
     /// those objects as of the snapshot, so writing one would undo their commit (a lost update). A
     /// commit checks its writes against the base, and these besides (`ImageWriter`); nil when they
-    /// could not be read (then every commit conflicts until an abort). An abort empties them.
+    /// could not be read or grew past `unseenWritesLimit` (then every commit conflicts until an
+    /// abort). An abort empties them.
     var unseenWrites: (oids: Set<UInt64>, roots: Set<String>)? = ([], [])
+    nonisolated(unsafe) static var unseenWritesLimit = 1_000_000
     /// The OIDs of the records describing the VM state (`ImageSpecialsRecord`).
     var specialsOIDs: [UInt64] = []
     /// The identity-hash state and cache epoch the image header was written with: kept as they were,

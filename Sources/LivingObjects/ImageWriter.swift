@@ -101,6 +101,7 @@ extension Runtime {
             if assigned.specials { session.specialsOIDs = [] }
             if let conflict = error as? CommitConflict { throw RuntimeError.commitConflict(describe(conflict, session)) }
             if let reclaimed = error as? ReclaimedObjects { throw RuntimeError.commitConflict(describe(reclaimed, session)) }
+            if let error = error as? RuntimeError { throw error }
             throw RuntimeError.image("cannot commit the image to \(store.path): \(error)")
         }
         session.fingerprints.reserveCapacity(session.fingerprints.count + written.count)
@@ -122,13 +123,16 @@ extension Runtime {
     }
 
     /// Other sessions' commits came between this session's base and its new commit: what they wrote is
-    /// not what memory holds (the snapshot stays), so from now on writing it conflicts.
+    /// not what memory holds (the snapshot stays), so from now on writing it conflicts. Past
+    /// `ImageSession.unseenWritesLimit` of them (a session left open while others commit a lot), or if
+    /// they cannot be read, every commit conflicts until an abort.
     private func noteUnseenWrites(after previousBase: CommitID, before commit: CommitID, _ session: ImageSession) {
         guard commit.rawValue > previousBase.rawValue + 1, session.unseenWrites != nil else { return }
         do {
             let writes = try session.store.writes(after: previousBase, before: commit)
             session.unseenWrites!.oids.formUnion(writes.oids)
             session.unseenWrites!.roots.formUnion(writes.roots)
+            if session.unseenWrites!.oids.count > ImageSession.unseenWritesLimit { session.unseenWrites = nil }
         } catch {
             session.unseenWrites = nil
         }
@@ -138,8 +142,8 @@ extension Runtime {
     /// session's snapshot and before its base (the store checks what came after the base).
     private func checkUnseenWrites(_ writes: [StoredObject], roots: some Collection<String>, _ session: ImageSession) throws {
         guard let unseen = session.unseenWrites else {
-            throw RuntimeError.commitConflict("what other sessions committed since this session's snapshot could not be read; "
-                + "nothing was written (System abort, then try again)")
+            throw RuntimeError.commitConflict("this session cannot tell what other sessions committed since its snapshot "
+                + "(too much, or it could not be read); nothing was written (System abort, then try again)")
         }
         if unseen.oids.isEmpty && unseen.roots.isEmpty { return }
         let oids = writes.map(\.oid).filter(unseen.oids.contains)

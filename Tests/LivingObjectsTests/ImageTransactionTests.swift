@@ -214,6 +214,19 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("{ TheAccount balance. Counter }"), "#(30 6)")
     }
 
+    func testASessionTooFarBehindOtherSessionsCommitsConflictsUntilItAborts() throws {
+        let limit = ImageSession.unseenWritesLimit
+        ImageSession.unseenWritesLimit = 0
+        defer { ImageSession.unseenWritesLimit = limit }
+        let first = try opened(), second = try opened()
+        XCTAssertEqual(try second.print("TheAccount balance"), "0")
+        XCTAssertEqual(try first.print("TheAccount deposit: 10. System commit"), "true")
+        XCTAssertEqual(try second.print("Counter := 5. System commit"), "true", "no overlap")
+        let conflict = try second.print("[Counter := 6. System commit] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(conflict.contains("cannot tell what other sessions committed"), conflict)
+        XCTAssertEqual(try second.print("System abort. Counter := 6. System commit. { Counter. TheAccount balance }"), "#(6 10)")
+    }
+
     func testCommitsOfDifferentObjectsDoNotConflict() throws {
         let first = try opened(), second = try opened()
         XCTAssertEqual(try first.print("Transcript show: 'both print'; cr. TheAccount deposit: 10. System commit"), "true")
