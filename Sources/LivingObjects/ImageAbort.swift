@@ -31,11 +31,16 @@ extension Runtime {
 
     /// The classes made since the last commit are forgotten with everything else: their class-table
     /// entries are given back (after a full collection, those of classes whose instances are all
-    /// garbage), so that the next class made takes the first free index again.
+    /// garbage), so that the next class made takes the first free index again. Not those of classes
+    /// with an OID still registered there that the head's class table left out (another session
+    /// rolled back to before them): this session may still hold them, and their instances (a class,
+    /// for a metaclass) know their class by index only.
     private func releaseClassIndices(notIn headTable: [UInt64], _ session: ImageSession) {
         let nilReference = session.oids[vm.nilObj].map(StoredObject.reference)
         let leftOver = (VM.ghostClassIndex + 1..<vm.classTableSize).filter { i in
-            vm.classTableEntry(i) != 0 && (i >= headTable.count || headTable[i] == nilReference)
+            let cls = vm.classTableEntry(i)
+            return cls != 0 && (i >= headTable.count || headTable[i] == nilReference)
+                && (session.oids[cls] == nil || vm.registeredClass(at: i) == nil)
         }
         if leftOver.isEmpty { return }
         vm.fullGC()

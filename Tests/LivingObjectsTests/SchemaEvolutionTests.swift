@@ -321,6 +321,17 @@ final class SchemaEvolutionTests: MasterImageTestCase {
                        "#(#(#a #q) true nil)")
     }
 
+    func testAnAbortAfterARollbackToBeforeAClassLeavesTheClassThisSessionHoldsWorking() throws {
+        let before = try SQLiteStore.open(path: image).headCommit()
+        let maker = try openedWithoutPrefetching()
+        XCTAssertEqual(try maker.print("\(EvolutionImage.define("Late", "v")). Late class compile: 'hello ^ 42'. System commit"), "true")
+        let holder = try openedWithoutPrefetching()
+        XCTAssertEqual(try holder.rt.evaluateAndPrint("held := Late. held hello", workspace: true), "42")
+        _ = try ImageFile(path: image).rollback(to: before)
+        XCTAssertEqual(try holder.rt.evaluateAndPrint("System abort. { Smalltalk includesKey: #Late. held hello. held new class == held }", workspace: true),
+                       "#(false 42 true)", "the rolled-back class is not in the image, but what holds it still works")
+    }
+
     // MARK: Indexable classes and subclasses
 
     func testAnIndexableClassKeepsTheIndexedPart() throws {
