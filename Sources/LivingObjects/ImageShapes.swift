@@ -38,6 +38,14 @@ final class ShapeBook {
 
     private struct Key: Hashable {
         let classOID: UInt64, index: Int
+
+        init(classOID: UInt64, index: Int) {
+            self.classOID = classOID
+            self.index = index
+        }
+
+        /// The key of a shape: its class and class index.
+        init(_ shape: ClassShape) { self.init(classOID: shape.classOID, index: Int(shape.classIndex)) }
     }
     /// Migrations worked out so far (forgotten with the pending shapes they may rest on).
     private var migrations: [MigrationKey: ShapeMigration] = [:]
@@ -64,7 +72,7 @@ final class ShapeBook {
     private func add(_ shapes: [ClassShape]) {
         for shape in shapes {
             recorded[shape.classOID, default: []].append(shape)
-            known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex)))
+            known.insert(Key(shape))
         }
     }
 
@@ -73,11 +81,11 @@ final class ShapeBook {
     /// as the store has them now. (Shapes noted to be recorded stay until `dropPending`: the abort
     /// may need those of the versions it puts back.)
     func restart(fresh: [ClassShape], of classOIDs: some Sequence<UInt64>) {
-        pending.removeAll { madeVersions[Key(classOID: $0.classOID, index: Int($0.classIndex))] != nil }
+        pending.removeAll { madeVersions[Key($0)] != nil }
         madeVersions = [:]
         migrations = [:]
         recorded = [:]
-        known = Set(pending.map { Key(classOID: $0.classOID, index: Int($0.classIndex)) })
+        known = Set(pending.map { Key($0) })
         for oid in classOIDs { recorded[oid] = [] }
         add(fresh)
     }
@@ -113,20 +121,20 @@ final class ShapeBook {
 
     /// To be recorded with the next commit (unless known already).
     func note(_ shape: ClassShape) {
-        guard known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex))).inserted else { return }
+        guard known.insert(Key(shape)).inserted else { return }
         pending.append(shape)
     }
 
     /// To be recorded with the next commit even if known: a gc deleted it from the store.
     func noteAgain(_ shape: ClassShape) {
-        guard !pending.contains(where: { $0.classOID == shape.classOID && $0.classIndex == shape.classIndex }) else { return }
-        known.insert(Key(classOID: shape.classOID, index: Int(shape.classIndex)))
+        guard !pending.contains(where: { Key($0) == Key(shape) }) else { return }
+        known.insert(Key(shape))
         pending.append(shape)
     }
 
     /// A version of a class this session made (redefining it): to be recorded with the next commit.
     func noteMadeVersion(_ shape: ClassShape) {
-        madeVersions[Key(classOID: shape.classOID, index: Int(shape.classIndex))] = shape
+        madeVersions[Key(shape)] = shape
         note(shape)
     }
 
@@ -141,7 +149,7 @@ final class ShapeBook {
 
     /// An abort: shapes noted since the last commit are forgotten (memory is as committed again).
     func dropPending() {
-        for shape in pending { known.remove(Key(classOID: shape.classOID, index: Int(shape.classIndex))) }
+        for shape in pending { known.remove(Key(shape)) }
         pending = []
         madeVersions = [:]
         migrations = [:]
