@@ -20,14 +20,22 @@ extension Runtime {
         do { _ = try vm.prepareImageSave() } catch let e as VMError { throw RuntimeError.image(e.description) }
         // Every object is old now, and nothing below collects: addresses stay put.
         var restore = ImageRestore(vm: vm, session: session)
+        // The reads agree with each other although a gc may run meanwhile (Store/ConsistentReads.swift).
         do {
-            try restore.load()
+            let head = try session.store.headCommit()
+            try session.store.withConsistentReads(asOf: head) {
+                try restore.load(head)
+                Self.betweenAbortReadsForTests?()
+                try restore.apply()
+            }
         } catch let e as StoreError {
             throw RuntimeError.image("cannot read \(session.store.path): \(e)")
         }
-        try restore.apply()
         releaseClassIndices(notIn: restore.headClassTable, session)
     }
+
+    /// Tests: runs after an abort has read the records to put back, before it reads what they refer to.
+    nonisolated(unsafe) static var betweenAbortReadsForTests: (() -> Void)?
 
     /// The classes made since the last commit are forgotten with everything else: their class-table
     /// entries are given back (after a full collection, those of classes whose instances are all
@@ -79,9 +87,9 @@ private struct ImageRestore {
         builder = ImageObjectBuilder(store: session.store, vm: vm)
     }
 
-    mutating func load() throws {
+    mutating func load(_ head: CommitID) throws {
         let store = session.store
-        head = try store.headCommit()
+        self.head = head
         var wanted = changedObjects()
         if session.snapshot < head {
             for id in session.snapshot.rawValue + 1...head.rawValue {

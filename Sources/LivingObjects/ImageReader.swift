@@ -114,6 +114,13 @@ private struct ImageReader {
         let gcGeneration = try store.gcGeneration()
         let head = try store.headCommit()
         let snapshot = requested ?? head
+        // The reads agree with each other although a gc may run meanwhile (Store/ConsistentReads.swift).
+        try store.withConsistentReads(asOf: snapshot) {
+            try read(into: runtime, asOf: snapshot, head: head, readOnly: requested != nil, gcGeneration: gcGeneration)
+        }
+    }
+
+    private func read(into runtime: Runtime, asOf snapshot: CommitID, head: CommitID, readOnly: Bool, gcGeneration: UInt32) throws {
         guard try store.isIntact(snapshot) else {
             throw RuntimeError.image("""
                 \(store.path): the state as of commit \(snapshot.rawValue) was reclaimed by gc (it keeps every state \
@@ -139,7 +146,7 @@ private struct ImageReader {
 
         vm.classIndexFloor = try store.highestShapeIndex() + 1
         let session = ImageSession(store: store, base: snapshot, gcGeneration: gcGeneration, vm: vm)
-        session.isReadOnly = requested != nil
+        session.isReadOnly = readOnly
         session.specialsOIDs = [specialsOID, rootsOID, tableOID]
         session.headerCounters = (intValue(specials[3]), intValue(specials[4]))
         for record in arrays + [specialsRecord!] { session.fingerprints[record.oid] = record.fingerprint }

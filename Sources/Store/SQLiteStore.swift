@@ -22,6 +22,9 @@ public final class SQLiteStore: Sendable {
     let writer: Mutex<Connection>
     let walSync: WALSync
     private let idleReaders = Mutex<[Connection]>([])
+    /// The read transaction each thread's reads share, while it has one (ConsistentReads.swift).
+    let pinnedReaders = Mutex<[UInt: Connection]>([:])
+    let pinnedReaderCount = Atomic<Int>(0)
     let commitQueue = CommitQueue()
     /// Whether a check to let go of the writer's held snapshot is scheduled (Commit.swift).
     let snapshotReleaseScheduled = Atomic<Bool>(false)
@@ -155,11 +158,20 @@ public final class SQLiteStore: Sendable {
     // MARK: Connections
 
     func withReader<T>(_ body: (Connection) throws -> T) throws -> T {
-        let connection = try idleReaders.withLock { $0.popLast() } ?? openReader()
-        defer { idleReaders.withLock { if $0.count < 16 { $0.append(connection) } } }
+        if let pinned = pinnedReader() { return try body(pinned) }
+        let connection = try takeReader()
+        defer { giveBack(connection) }
         try connection.run(.begin)
         defer { connection.rollbackQuietly() }
         return try body(connection)
+    }
+
+    func takeReader() throws -> Connection {
+        try idleReaders.withLock { $0.popLast() } ?? openReader()
+    }
+
+    func giveBack(_ reader: Connection) {
+        idleReaders.withLock { if $0.count < 16 { $0.append(reader) } }
     }
 
     private func openReader() throws -> Connection {

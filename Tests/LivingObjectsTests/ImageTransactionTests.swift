@@ -197,6 +197,41 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    /// An abort reads the head in several batches. Between two of them another session removes the
+    /// method the head's Account has, and a gc with no window reclaims it: the abort still puts back the
+    /// head as it was when it began (one read transaction), and the next abort the gc's world.
+    func testAnAbortIsNotBrokenByAGCThatRunsWhileItReads() throws {
+        let holder = try opened()
+        nonisolated(unsafe) let other = try opened()  // used by one thread at a time
+        XCTAssertEqual(try holder.print("TheAccount balance"), "0")
+        XCTAssertEqual(try other.print("Account compile: 'bonus ^ #(7 8) , #(9)'. System commit"), "true")
+        let method = try XCTUnwrap(other.rt.imageSession?.oids[try other.rt.evaluate("Account >> #bonus")])
+        let store = try XCTUnwrap(other.rt.imageStore)
+        let gcDone = DispatchSemaphore(value: 0)
+        // On another thread, as another process would: the other session commits, the gc runs, and
+        // the abort goes on once the gc has deleted the method (its last step waits for the abort).
+        Runtime.betweenAbortReadsForTests = {
+            Runtime.betweenAbortReadsForTests = nil
+            let reclaimed = DispatchSemaphore(value: 0)
+            Thread {
+                XCTAssertEqual(try? other.print("Account removeSelector: #bonus. System commit"), "true")
+                Thread { _ = try? store.vacuum(retain: .zero); gcDone.signal() }.start()
+                let deadline = Date() + 10
+                while Date() < deadline, (try? store.missingObjects(among: [method])) != [method] { usleep(1000) }
+                reclaimed.signal()
+            }.start()
+            reclaimed.wait()
+        }
+        defer { Runtime.betweenAbortReadsForTests = nil }
+        XCTAssertEqual(try holder.print("System abort"), "true", "as of the head when the abort began")
+        XCTAssertEqual(holder.err, "")
+        XCTAssertEqual(try holder.print("Account includesSelector: #bonus"), "true")
+        XCTAssertEqual(gcDone.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(try store.missingObjects(among: [method]), [method], "the gc reclaimed the method")
+        XCTAssertEqual(try holder.print("System abort. Account includesSelector: #bonus"), "false")
+        XCTAssertEqual(try store.check(), [])
+    }
+
     /// The second session's snapshot stays before the first's commit when it commits something else
     /// (its memory still holds the account as it read it): writing the account later must conflict,
     /// not undo the first's deposit.
