@@ -29,10 +29,17 @@ public struct ImageFile {
             }
             return CommitID(id)
         }
-        guard let checkpoint = try store.checkpoints().first(where: { $0.name == reference }) else {
+        guard let checkpoint = try checkpoint(named: reference) else {
             throw RuntimeError.image("\(path) has no commit or checkpoint named \(reference)")
         }
         return checkpoint.commit
+    }
+
+    /// The checkpoint named `name` as Swift compares strings ("café" composed or decomposed): the one
+    /// spelled with the same bytes first (an image may hold both forms from before they were merged).
+    private func checkpoint(named name: String) throws -> Checkpoint? {
+        let all = try store.checkpoints()
+        return all.first { $0.name.utf8.elementsEqual(name.utf8) } ?? all.first { $0.name == name }
     }
 
     /// The number of a reference that looks like a commit id (`12`, `#12`), or nil.
@@ -98,10 +105,10 @@ public struct ImageFile {
     /// Removes a checkpoint; answers the commit it named.
     @discardableResult
     public func removeCheckpoint(_ name: String) throws -> CommitID {
-        guard let checkpoint = try store.checkpoints().first(where: { $0.name == name }) else {
+        guard let checkpoint = try checkpoint(named: name) else {
             throw RuntimeError.image("\(path) has no checkpoint named \(name)")
         }
-        try store.removeCheckpoint(name: name)
+        try store.removeCheckpoint(name: checkpoint.name)
         return checkpoint.commit
     }
 }

@@ -103,6 +103,8 @@ final class ImageLoader {
     private func describe(_ error: Error) -> String {
         switch error {
         case let e as LoadProblem: e.text
+        case let e as StoreError where e.isSnapshotReclaimed:
+            "\(e); this session's view is older than that (System abort moves it to the newest commit)"
         case let e as RuntimeError: "\(e)"
         default: "\(error)"
         }

@@ -77,7 +77,9 @@ extension Runtime {
         let pending = session.pendingMethodVersions.reversed()
             .filter { $0.change.className == className && $0.change.selector == selector }
             .map { MethodVersionRecord(source: $0.change.source, author: author, time: Int($0.time.timeIntervalSince1970)) }
-        let stored = (try? session.store.methodVersions(className: className, selector: selector)) ?? []
+        var stored = (try? session.store.methodVersions(className: className, selector: selector)) ?? []
+        // A view of the past sees no version from after it.
+        if session.isReadOnly { stored.removeAll { $0.commit > session.snapshot } }
         return pending + stored.map { MethodVersionRecord(source: $0.method.source, author: $0.author,
                                                           time: Int($0.time.timeIntervalSince1970)) }
     }

@@ -225,6 +225,10 @@ extension Runtime {
 
     /// Names the objects of a conflict this session knows: "an Association (#Counter), an Array (OID 812)".
     private func describe(_ conflict: CommitConflict, _ session: ImageSession) -> String {
+        if let rollback = conflict.rollback {
+            return "\(session.store.path) was rolled back (commit \(rollback.rawValue)) since this session began; "
+                + "nothing was written (System abort, then try again)"
+        }
         var names = describe(oids: conflict.oids, session)
         if !conflict.roots.isEmpty { names.append("the roots \(conflict.roots.joined(separator: ", "))") }
         return "\(session.store.path) was changed by another session since this one began: "

@@ -8,6 +8,7 @@ struct BatchState {
     var recentWrites: RecentWrites?
     /// The store's gc generation, once a commit of the batch asked.
     private var knownGCGeneration: UInt32?
+    private var knownLastRollback: CommitID??
 
     /// For the commits on these bases (at least one), in a `BEGIN IMMEDIATE` transaction.
     init(bases: some Collection<CommitID>, _ connection: Connection) throws {
@@ -29,6 +30,14 @@ struct BatchState {
         let generation = try SQLiteStore.gcGeneration(connection)
         knownGCGeneration = generation
         return generation
+    }
+
+    /// The newest rollback's commit, once a commit of the batch on a base before the head asked.
+    mutating func lastRollback(_ connection: Connection) throws -> CommitID? {
+        if let knownLastRollback { return knownLastRollback }
+        let rollback = try SQLiteStore.lastRollback(connection)
+        knownLastRollback = .some(rollback)
+        return rollback
     }
 
     /// After `request` was written as commit `id`.

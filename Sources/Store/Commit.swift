@@ -144,6 +144,9 @@ extension SQLiteStore {
         if request.gcGeneration != nil { try checkGCGeneration(request, current: batch.gcGeneration(connection)) }
         if request.base < head {
             if let recent = batch.recentWrites, recent.since <= request.base {
+                if let rollback = try batch.lastRollback(connection), request.base < rollback {
+                    throw CommitConflict(oids: [], roots: [], rollback: rollback)
+                }
                 try recent.checkConflicts(request)
             } else {
                 try checkConflicts(request, connection)
@@ -173,8 +176,9 @@ extension SQLiteStore {
         insert.bind(1, id.rawValue)
         insert.bind(2, time)
         insert.bind(5, Int64(request.writes.count))
-        try request.author.withCString { author in
-            try request.message.withCString { message in
+        var author = request.author, message = request.message
+        try author.withUTF8 { author in
+            try message.withUTF8 { message in
                 try request.changed.withUnsafeBytes { changed in
                     insert.bindWithoutCopy(3, text: author)
                     insert.bindWithoutCopy(4, text: message)
@@ -213,6 +217,9 @@ extension SQLiteStore {
 
     /// Throws `CommitConflict` if a commit after the base wrote one of the request's objects or roots.
     func checkConflicts(_ request: CommitRequest, _ connection: Connection) throws {
+        if let rollback = try Self.lastRollback(connection), request.base < rollback {
+            throw CommitConflict(oids: [], roots: [], rollback: rollback)
+        }
         let conflicting = try conflictingWrites(request, connection)
         var conflictingRoots: [String] = []
         if !request.roots.isEmpty {

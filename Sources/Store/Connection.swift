@@ -235,9 +235,11 @@ final class Statement {
         sqlite3_bind_null(stmt, Int32(index))
     }
 
+    /// Binds every byte of `value`, NUL characters too (a message or a method's source may hold them).
     func bind(_ index: Int, _ value: String) {
         needsReset = true
-        _ = value.withCString { sqlite3_bind_text(stmt, Int32(index), $0, -1, sqliteTransient) }  // a short string: no copy to the heap
+        var value = value
+        value.withUTF8 { _ = sqlite3_bind_text(stmt, Int32(index), Self.start($0), Int32($0.count), sqliteTransient) }
     }
 
     func bind(_ index: Int, _ value: String?) {
@@ -260,9 +262,14 @@ final class Statement {
     }
 
     /// Binds a NUL-terminated text that SQLite does not copy (as `bindWithoutCopy(_:_:)`).
-    func bindWithoutCopy(_ index: Int, text: UnsafePointer<CChar>) {
+    func bindWithoutCopy(_ index: Int, text: UnsafeBufferPointer<UInt8>) {
         needsReset = true
-        sqlite3_bind_text(stmt, Int32(index), text, -1, nil)
+        sqlite3_bind_text(stmt, Int32(index), Self.start(text), Int32(text.count), nil)
+    }
+
+    /// Where SQLite reads a text's bytes (a null pointer would bind NULL, not the empty string).
+    private static func start(_ text: UnsafeBufferPointer<UInt8>) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(text.baseAddress ?? emptyText.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 
     /// Binds bytes that SQLite copies (the buffer need not outlive the call).
@@ -298,7 +305,7 @@ final class Statement {
 
     func string(_ column: Int) -> String {
         guard let text = sqlite3_column_text(stmt, Int32(column)) else { return "" }
-        return String(cString: text)
+        return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(stmt, Int32(column)))), as: UTF8.self)
     }
 
     /// The column's bytes, valid until the next step or reset.
@@ -319,4 +326,5 @@ let waitWhileBusy: @convention(c) (UnsafeMutableRawPointer?, Int32) -> Int32 = {
     return 1
 }
 
+private let emptyText: StaticString = ""
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -92,8 +92,23 @@ extension SQLiteStore {
                 throw StoreError.noSuchCommit(commit)
             }
             guard try Self.isIntact(commit, connection) else { throw StoreError.snapshotReclaimed(commit) }
+            // One checkpoint per name as Swift compares them (canonical equivalence: "café" composed
+            // or decomposed), kept composed; older rows of another form of the name are replaced too.
+            let names = try connection.statement("SELECT name FROM checkpoints")
+            var equivalent: [String] = []
+            while try names.step() {
+                let old = names.string(0)
+                if old == name { equivalent.append(old) }
+            }
+            names.reset()
+            let delete = try connection.statement("DELETE FROM checkpoints WHERE name = ?")
+            for old in equivalent {
+                delete.reset()
+                delete.bind(1, old)
+                try delete.run()
+            }
             let insert = try connection.statement("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)")
-            insert.bind(1, name)
+            insert.bind(1, name.precomposedStringWithCanonicalMapping)
             insert.bind(2, commit.rawValue)
             insert.bind(3, Date().timeIntervalSince1970)
             try insert.run()
@@ -193,6 +208,15 @@ extension SQLiteStore {
         }
     }
 
+    /// The `meta` key of the newest rollback's commit: every commit on a base before it conflicts
+    /// (the rollback changed what that base saw in ways its changed list does not name: objects made
+    /// after the target are left unreachable, not written).
+    static let lastRollbackKey = "last_rollback"
+
+    static func lastRollback(_ connection: Connection) throws -> CommitID? {
+        try connection.integer("SELECT value FROM meta WHERE key = '\(lastRollbackKey)'").map { CommitID($0) }
+    }
+
     func rollbackInSQLite(to target: CommitID, author: String) throws -> CommitID {
         try writer.withLock { connection in
             try connection.transaction(immediate: true) {
@@ -237,6 +261,7 @@ extension SQLiteStore {
                 insertCommit.bind(5, Int64(restored.count))
                 insertCommit.bind(6, OIDList.encode(sorted: restored))
                 try insertCommit.run()
+                try connection.execute("INSERT OR REPLACE INTO meta VALUES ('\(Self.lastRollbackKey)', \(id.rawValue))")
                 return id
             }
         }

@@ -61,6 +61,7 @@ extension SQLiteStore {
             do { try withReader { try checkConflicts(request, $0) } } catch let conflict as CommitConflict { conflicts.append(conflict) }
         }
         guard !conflicts.isEmpty else { return }
+        if let withARollback = conflicts.first(where: { $0.rollback != nil }) { throw withARollback }
         let oids = Set(conflicts.flatMap(\.oids)), roots = Set(conflicts.flatMap(\.roots))
         throw CommitConflict(oids: request.writes.map(\.oid).filter(oids.contains), roots: roots.sorted())
     }

@@ -266,11 +266,29 @@ public final class SQLiteStore: Sendable {
         }
     }
 
+    /// Of a snapshot vacuum thinned out (before its horizon, not a checkpoint), only the objects not
+    /// written between it and the horizon read as they were: vacuum kept the version each had at the
+    /// horizon, which is then the one it had at the snapshot. For the others the version the snapshot
+    /// saw may be gone, and an older one would be read, or none: `snapshotReclaimed` instead.
+    private static func checkNotThinnedOut(_ oids: [UInt64], asOf snapshot: CommitID, _ connection: Connection) throws {
+        let horizon = try Self.horizon(connection)
+        let probe = try connection.statement("SELECT 1 FROM objects WHERE oid = ? AND commit_id > ? AND commit_id <= ? LIMIT 1")
+        for oid in oids {
+            probe.reset()
+            probe.bind(1, oid)
+            probe.bind(2, snapshot.rawValue)
+            probe.bind(3, horizon.rawValue)
+            if try probe.step() { throw StoreError.snapshotReclaimed(snapshot) }
+        }
+        probe.reset()
+    }
+
     /// Reads the newest version as of `snapshot` of each OID of `oids` that exists then, ascending:
     /// `decode` gets the OID, its header and (with `contents`) its contents. A run of consecutive OIDs is
     /// read with one range scan (which reads no other object); the others with one seek each.
     private static func scanNewest<T>(_ oids: [UInt64], asOf snapshot: CommitID, contents: Bool, _ connection: Connection,
                                       decode: (UInt64, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> T) throws -> [T] {
+        if try !isIntact(snapshot, connection) { try checkNotThinnedOut(oids, asOf: snapshot, connection) }
         let ascending = zip(oids, oids.dropFirst()).allSatisfy { $0 < $1 }
         let sorted = ascending ? oids : Array(Set(oids)).sorted()
         var found: [T] = []

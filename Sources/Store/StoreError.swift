@@ -40,6 +40,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    public var isSnapshotReclaimed: Bool { if case .snapshotReclaimed = self { true } else { false } }
+
     public var description: String {
         switch self {
         case let .notAStore(path, reason): "\(path) is not a Living Objects store: \(reason)"
@@ -52,7 +54,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .objectsNotFound(oids, asOf): "objects not found as of commit \(asOf.rawValue): \(oids.prefix(10).map(String.init))"
         case let .noSuchCommit(id): "no commit \(id.rawValue)"
         case let .snapshotReclaimed(id):
-            "the state as of commit \(id.rawValue) was reclaimed by vacuum (it keeps the commits of its window and named checkpoints)"
+            "the state as of commit \(id.rawValue) was reclaimed by gc (it keeps the commits of its window and named checkpoints)"
         case let .invalidRequest(text): "invalid request: \(text)"
         case let .inUse(path, detail): "\(path) is in use: \(detail)"
         case let .collectedMeanwhile(path): "\(path) was collected (lo gc) after this commit's references were checked; nothing was written"
@@ -66,14 +68,18 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct CommitConflict: Error, Equatable, Sendable, CustomStringConvertible {
     public let oids: [UInt64]
     public let roots: [String]
+    /// A rollback committed after the request's base: it conflicts whatever the request writes.
+    public let rollback: CommitID?
 
-    public init(oids: [UInt64], roots: [String]) {
+    public init(oids: [UInt64], roots: [String], rollback: CommitID? = nil) {
         self.oids = oids
         self.roots = roots
+        self.rollback = rollback
     }
 
     public var description: String {
-        "commit conflict on objects \(oids.prefix(10).map(String.init))" + (roots.isEmpty ? "" : " and roots \(roots)")
+        if let rollback { return "commit conflict with the rollback committed as \(rollback.rawValue)" }
+        return "commit conflict on objects \(oids.prefix(10).map(String.init))" + (roots.isEmpty ? "" : " and roots \(roots)")
     }
 }
 

@@ -11,6 +11,11 @@ extension VM {
     /// then Undeclared (where it is created if missing).
     public func resolveBinding(_ name: String, in cls: Oop) -> Oop? {
         guard let sym = intern(name) else { return nil }
+        // A dictionary whose objects could not be loaded must not make the name look undeclared.
+        let failures = faultFailures
+        defer {
+            if faultFailures != failures { lastInstallError = "cannot look up \(name): \(faultError ?? "an object could not be loaded")" }
+        }
         var c = instanceSide(cls)
         var depth = 0
         while c != nilObj && isPointer(c) && depth < 10_000 {
@@ -24,6 +29,7 @@ extension VM {
             depth += 1
         }
         if let a = identityDictionaryLookup(root(.smalltalk), sym) { return a }
+        if faultFailures != failures { return nil }
         // Lowercase names can only come from workspace do-its: they live in the workspace.
         let undeclared = name.first?.isLowercase == true ? workspace() : root(.undeclared)
         guard undeclared != 0 && undeclared != nilObj else { return nil }

@@ -32,10 +32,17 @@ struct History: ImageCommand {
         if json { return try printJSON(entries.map(CommitJSON.init)) }
         for entry in entries {
             let c = entry.commit
-            let message = c.message.split(whereSeparator: \.isNewline).joined(separator: " ")
             let names = entry.checkpoints.isEmpty ? "" : "  [\(entry.checkpoints.joined(separator: ", "))]"
-            print("\(c.id.rawValue)  \(ISO8601.local(c.time))  \(c.author)  \(c.objectCount) objects  \(message)\(names)")
+            print("\(c.id.rawValue)  \(ISO8601.local(c.time))  \(oneLine(c.author))  \(c.objectCount) objects  \(oneLine(c.message))\(names)")
         }
+    }
+
+    /// A field of a line of the listing: line breaks and other control characters become spaces,
+    /// so that no author or message can make a line of its own.
+    private func oneLine(_ field: String) -> String {
+        String(String.UnicodeScalarView(field.unicodeScalars.map {
+            [.control, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory) ? " " : $0
+        }))
     }
 
     private func printVersions(of method: String, _ versions: [MethodVersion]) throws {
@@ -43,8 +50,8 @@ struct History: ImageCommand {
         if versions.isEmpty { Log.info("no recorded versions of \(method)") }
         for (i, v) in versions.enumerated() {
             if i > 0 { print("") }
-            let category = v.method.category.map { "  \($0)" } ?? ""
-            print("\(v.commit.rawValue)  \(ISO8601.local(v.time))  \(v.author)\(category)")
+            let category = v.method.category.map { "  \(oneLine($0))" } ?? ""
+            print("\(v.commit.rawValue)  \(ISO8601.local(v.time))  \(oneLine(v.author))\(category)")
             for line in v.method.source.split(separator: "\n", omittingEmptySubsequences: false) { print("    \(line)") }
         }
     }

@@ -356,6 +356,23 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try lo("eval", "--image", file, "Smalltalk includesKey: #Gone").out, "false")
     }
 
+    /// An author is the user's name as the environment gives it: a line break in it must not make a
+    /// line of `lo history` of its own (one that could pass for a commit).
+    func testNoAuthorOrMessageMakesALineOfHistoryOfItsOwn() throws {
+        _ = try loExecutable()
+        let file = try image("authors.lo")
+        let forged = "mallory\n99  2020-01-01T00:00:00Z  admin  1 objects  forged"
+        let eval = try LoProcess.run(["eval", "--image", file, "Smalltalk at: #Forged put: 1. System commit: 'two', (String with: Character cr), 'lines'"],
+                                     in: directory, environment: ["USER": forged])
+        XCTAssertEqual(eval.status, 0, eval.err)
+        let history = try lo("history", "--image", file, "--limit", "2")
+        XCTAssertEqual(history.status, 0, history.err)
+        let lines = history.out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, history.out)
+        XCTAssertFalse(lines.contains { $0.hasPrefix("99 ") }, history.out)
+        XCTAssertTrue(lines[0].contains("mallory 99") && lines[0].hasSuffix("two lines"), history.out)
+    }
+
     func testLoCommandsRefuseMissingAndForeignFilesWithoutTouchingThem() throws {
         _ = try loExecutable()
         let missing = path("missing.lo"), text = path("text.lo")

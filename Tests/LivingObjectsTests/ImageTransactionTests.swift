@@ -232,6 +232,24 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    /// A gc with no window keeps the account's version of the checkpoint and of the head, not the one
+    /// a session opened between them saw: that session's read must fail clearly, not answer the
+    /// checkpoint's balance; an abort moves it to the head.
+    func testASessionWhoseSnapshotAGCThinnedOutGetsAnErrorNotAnOlderVersion() throws {
+        let other = try opened()
+        XCTAssertEqual(try other.print("TheAccount balance: 1. System checkpoint: 'one'. TheAccount balance: 2. System commit"), "true")
+        let holder = try opened()
+        XCTAssertEqual(try other.print("TheAccount balance: 3. System commit"), "true")
+        _ = try XCTUnwrap(other.rt.imageStore).vacuum(retain: .zero)
+        let read = try holder.print("[Smalltalk at: #TheAccount] on: Error do: [:e | e messageText]")
+        XCTAssertTrue(read.contains("reclaimed by gc"), read)
+        XCTAssertThrowsError(try holder.print("TheAccount balance"), "compiling it looks the global up") {
+            XCTAssertTrue("\($0)".contains("cannot look up TheAccount") && "\($0)".contains("reclaimed by gc"), "\($0)")
+        }
+        XCTAssertEqual(try holder.print("System abort"), "true")
+        XCTAssertEqual(try holder.print("TheAccount balance"), "3")
+    }
+
     /// The second session's snapshot stays before the first's commit when it commits something else
     /// (its memory still holds the account as it read it): writing the account later must conflict,
     /// not undo the first's deposit.
@@ -393,6 +411,16 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try later.print("Account compile: 'rate ^ 3'. (Account >> #rate) versions size"), "3",
                        "a version not committed yet is listed")
         XCTAssertEqual(try later.print("System abort. { Account new rate. (Account >> #rate) versions size }"), "#(2 2)")
+    }
+
+    func testAViewOfThePastListsNoMethodVersionFromAfterIt() throws {
+        let image = try opened()
+        _ = try image.print("Account compile: 'rate ^ 1'. System commit")
+        let first = try XCTUnwrap(image.rt.imageStore).headCommit()
+        _ = try image.print("Account compile: 'rate ^ 2'. System commit. Account compile: 'rate ^ 3'. System commit")
+        let past = try Runtime(image: self.image, asOf: first)
+        XCTAssertEqual(try past.evaluateAndPrint("(Account >> #rate) versions collect: [:v | v source]"), "#('rate ^ 1')")
+        XCTAssertEqual(try opened().print("(Account >> #rate) versions size"), "3")
     }
 
     func testReshapingAClassRecordsNoNewVersionsOfItsMethods() throws {

@@ -99,7 +99,66 @@ final class HistoryTests: XCTestCase {
         let second = try store.commit(base: first, writes: [object(oid, 2)], author: "t", message: "two")
         _ = try store.rollback(to: first, author: "admin")
         XCTAssertThrowsError(try store.commit(base: second, writes: [object(oid, 3)], author: "t", message: "stale")) {
-            XCTAssertEqual(($0 as? CommitConflict)?.oids, [oid])
+            XCTAssertEqual(($0 as? CommitConflict)?.rollback, CommitID(second.rawValue + 1))
         }
+    }
+
+    /// An object made after the rollback's target is not written by the rollback (it is left
+    /// unreachable): a session based before the rollback that changes it must still conflict, or its
+    /// change would be acknowledged and lost. Sessions based on the rollback commit freely.
+    func testASessionBasedBeforeARollbackConflictsEvenOnObjectsTheRollbackDidNotWrite() throws {
+        let oids = try store.allocateOIDs(count: 2)
+        let (root, later) = (oids.lowerBound, oids.lowerBound + 1)
+        let first = try store.commit(base: try store.headCommit(), writes: [object(root, 1)], roots: ["R": root], author: "t", message: "one")
+        let second = try store.commit(base: first, writes: [object(root, 2, refersTo: later), object(later, 0)], author: "t", message: "two")
+        let rollback = try store.rollback(to: first, author: "admin")
+        XCTAssertEqual(try store.changedOIDs(commit: rollback), [root])
+        XCTAssertThrowsError(try store.commit(base: second, writes: [object(later, 42)], author: "t", message: "stale")) {
+            XCTAssertEqual(($0 as? CommitConflict)?.rollback, rollback)
+            XCTAssertTrue("\($0)".contains("rollback"), "\($0)")
+        }
+        let after = try store.commit(base: rollback, writes: [object(later, 43)], author: "t", message: "fresh")
+        XCTAssertThrowsError(try store.commit(base: second, writes: [object(root, 5)], author: "t", message: "stale again"))
+        XCTAssertNoThrow(try store.commit(base: after, writes: [object(root, 6)], author: "t", message: "fresh again"))
+    }
+
+    func testMessagesAndSourcesKeepEveryCharacterNULsToo() throws {
+        let source = "bar ^ 'a\u{0}b' , ''"
+        _ = try store.commit(base: try store.headCommit(), writes: [],
+                             methodVersions: [MethodChange(className: "Foo", selector: "bar", category: "", source: source)],
+                             author: "", message: "one\u{0}two")
+        XCTAssertEqual(try store.commits(limit: 1).first?.message, "one\u{0}two")
+        XCTAssertEqual(try store.commits(limit: 1).first?.author, "")
+        XCTAssertEqual(try store.methodVersions(className: "Foo", selector: "bar").map(\.method.source), [source])
+        XCTAssertEqual(try store.methodVersions(className: "Foo", selector: "bar").map(\.method.category), [""], "empty, not null")
+    }
+
+    func testACheckpointNameIsOneNameWhetherItsAccentsAreComposedOrNot() throws {
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        let first = try store.commit(base: try store.headCommit(), writes: [object(oid, 1)], author: "t", message: "one")
+        let second = try store.commit(base: first, writes: [object(oid, 2)], author: "t", message: "two")
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        try store.checkpoint(name: composed, commit: first)
+        try store.checkpoint(name: decomposed, commit: second)
+        XCTAssertEqual(try store.checkpoints().count, 1, "the second moved the first")
+        let kept = try XCTUnwrap(store.checkpoints().first)
+        XCTAssertEqual(kept.commit, second)
+        XCTAssertEqual(Array(kept.name.utf8), Array(composed.utf8), "kept composed")
+    }
+
+    /// Reading as of a snapshot a vacuum thinned out would answer an older version of an object (the
+    /// one the snapshot's was written over): refused instead.
+    func testReadsAsOfASnapshotVacuumThinnedOutAreRefused() throws {
+        let oid = try store.allocateOIDs(count: 1).lowerBound
+        let first = try store.commit(base: try store.headCommit(), writes: [object(oid, 1)], roots: ["R": oid], author: "t", message: "one")
+        try store.checkpoint(name: "one", commit: first)
+        let second = try store.commit(base: first, writes: [object(oid, 2)], author: "t", message: "two")
+        let third = try store.commit(base: second, writes: [object(oid, 3)], author: "t", message: "three")
+        XCTAssertEqual(try store.load(oid: oid, asOf: second), object(oid, 2))
+        _ = try store.vacuum(retain: .zero)
+        XCTAssertThrowsError(try store.load(oid: oid, asOf: second)) { XCTAssertEqual($0 as? StoreError, .snapshotReclaimed(second)) }
+        XCTAssertThrowsError(try store.headers(of: [oid], asOf: second))
+        XCTAssertEqual(try store.load(oid: oid, asOf: first), object(oid, 1), "a checkpoint is kept whole")
+        XCTAssertEqual(try store.load(oid: oid, asOf: third), object(oid, 3))
     }
 }
