@@ -6,6 +6,13 @@ extension Runtime {
     /// Whether the object space is a read-only view of an image's past (`Runtime(image:asOf:)`).
     public var isImageReadOnly: Bool { imageSession?.isReadOnly ?? false }
 
+    /// Whether persistent objects differ from their committed records, or methods were compiled,
+    /// since the last commit (or since a read-only view opened): what a commit would write.
+    public var hasUncommittedChanges: Bool {
+        guard let session = imageSession else { return false }
+        return !session.pendingMethodVersions.isEmpty || !session.recordChanged(among: vm.changedObjects).isEmpty
+    }
+
     /// The commit the object space was last opened at or committed as (nil without an image): a
     /// program that commits (`System commit`) moves it.
     public var imageCommit: CommitID? { imageSession?.base }

@@ -56,6 +56,14 @@ struct KernelOptions: ParsableArguments {
         Interrupts.install(rt)
         return rt
     }
+
+    /// After an evaluation of a view of the past (`--as-of`) that changed objects: says that they
+    /// were not committed (a view is read-only).
+    func noteChangesNotCommitted(_ rt: Runtime) {
+        guard rt.isImageReadOnly, rt.hasUncommittedChanges else { return }
+        fflush(nil)  // the result first
+        Log.info("note: the image is open as of \(asOf ?? "a past commit"), read-only: the changes were not committed")
+    }
 }
 
 /// Whether eval, run and repl commit what they did to the image.
@@ -120,6 +128,7 @@ struct Eval: ParsableCommand {
             if let code = rt.exitCode { throw ExitCode(Int32(code)) }
             try rt.flushTranscript()
             print(s)
+            options.noteChangesNotCommitted(rt)
         } catch let e as RuntimeError {
             Output.report(e, rt)
             throw ExitCode(1)
@@ -176,6 +185,7 @@ struct Run: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        if !failed { options.noteChangesNotCommitted(rt) }
         // `Smalltalk quit: 0` after a failure does not hide it.
         if let code = rt.exitCode, code != 0 || !failed { throw ExitCode(Int32(code)) }
         if failed { throw ExitCode(1) }

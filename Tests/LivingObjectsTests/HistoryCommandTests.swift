@@ -352,7 +352,10 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         let lines = history.out.split(separator: "\n")
         XCTAssertTrue(lines.contains { $0.hasPrefix(rollback.out + "  ") && $0.hasSuffix("Rollback to #\(before.rawValue)") }, history.out)
         XCTAssertEqual(try lo("check", "--image", file).status, 0)
-        XCTAssertEqual(try lo("eval", "--image", file, "--as-of", String(before.rawValue), "Smalltalk at: #Gone put: 1").out, "1")
+        let view = try lo("eval", "--image", file, "--as-of", String(before.rawValue), "Smalltalk at: #Gone put: 1")
+        XCTAssertEqual(view.out, "1")
+        XCTAssertTrue(view.err.contains("read-only: the changes were not committed"), view.err)
+        XCTAssertEqual(try lo("eval", "--image", file, "--as-of", String(before.rawValue), "3 + 4").err, "", "no change, no note")
         XCTAssertEqual(try lo("eval", "--image", file, "Smalltalk includesKey: #Gone").out, "false")
     }
 
