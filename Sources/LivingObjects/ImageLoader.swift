@@ -548,15 +548,13 @@ extension ImageSession {
 extension ImageSession {
     /// Before `become:` (its objects are loaded): a one-way become of one object of the image into
     /// another must redirect references nothing in memory holds — those of objects not loaded — so
-    /// they are all loaded first. A class of the image becoming another class (redefined) leaves the
+    /// the VM has loaded them all first (`becomePrimitive`). A class of the image becoming another class (redefined) leaves the
     /// objects not loaded alone: they are migrated when they load; answers replacements for ghosts whose
     /// size changes with it (`classesWillChange`).
     func identitiesWillChange(_ from: [Oop], _ to: [Oop], twoWay: Bool) -> [(Oop, Oop)] {
         if twoWay { return [] }
-        if zip(from, to).contains(where: { oids[$0.0] != nil && oids[$0.1] != nil }) {
-            _ = loader?.loadAll()
-            return []
-        }
+        // Between two objects of the image the VM loaded every object first: no class changes here.
+        if zip(from, to).contains(where: { oids[$0.0] != nil && oids[$0.1] != nil }) { return [] }
         return classesWillChange(from, to)
     }
 

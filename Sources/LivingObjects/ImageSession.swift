@@ -171,6 +171,37 @@ final class ImageSession {
         return true
     }
 
+    /// After a commit `commit` that other sessions' commits came before (since the snapshot, they wrote
+    /// `unseenWrites` and `others`): if memory holds none of those objects loaded, and each ghost of
+    /// them still fits its object as of `commit`, memory is what `commit` holds, so loading continues
+    /// from there, as `advanceSnapshot` does. Otherwise everything this session commits would stay
+    /// loaded until an abort (`reloadableOID`), and a long run of commits beside another session's
+    /// would fill the heap with what cannot be evicted. Answers whether it moved.
+    func moveSnapshot(to commit: CommitID, pastOthers others: (oids: Set<UInt64>, roots: Set<String>)) -> Bool {
+        guard !isReadOnly, let unseen = unseenWrites, unseen.roots.isEmpty, others.roots.isEmpty else { return false }
+        var ghosts: [UInt64] = []
+        for oid in unseen.oids.union(others.oids) {
+            guard let o = objects[oid] else { continue }
+            guard vm.isGhost(o) else { return false }
+            ghosts.append(oid)
+        }
+        if !ghosts.isEmpty {
+            guard let headers = try? store.headers(of: ghosts, asOf: commit), headers.count == ghosts.count else { return false }
+            for h in headers {
+                guard let ghost = objects[h.oid], vm.isGhost(ghost),
+                      vm.imageHeader(of: ghost).hash == Int(h.identityHash),
+                      vm.ghostClassOID(ghost).map({ $0 == h.classOID }) ?? true,
+                      vm.ghostFits(ghost, words: shapes.ghostWords(h, current: objects[h.classOID].map { vm.imageHeader(of: $0).hash }))
+                else { return false }
+            }
+        }
+        snapshot = commit
+        committedSinceSnapshot = []
+        madeSinceSnapshot = []
+        unseenWrites = ([], [])
+        return true
+    }
+
     /// Who commits: $USER, or "lo". Read once: reading the environment costs more than a commit.
     static let author: String = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo"
 }

@@ -109,11 +109,15 @@ extension Runtime {
         // Unless this commit follows the snapshot directly (then they are all of the new snapshot): the
         // objects of the snapshot since committed (not the VM-state records, which are not objects).
         if !session.advanceSnapshot(after: previousBase, to: session.base) {
-            for w in written {
-                if w.isNew { session.madeSinceSnapshot.insert(w.oid) }
-                else if session.objects[w.oid] != nil { session.committedSinceSnapshot.insert(w.oid) }
+            // What other sessions' commits between the base and this one wrote (nil if unreadable).
+            let others = try? store.writes(after: previousBase, before: session.base)
+            if others.map({ !session.moveSnapshot(to: session.base, pastOthers: $0) }) ?? true {
+                for w in written {
+                    if w.isNew { session.madeSinceSnapshot.insert(w.oid) }
+                    else if session.objects[w.oid] != nil { session.committedSinceSnapshot.insert(w.oid) }
+                }
+                noteUnseenWrites(others, session)
             }
-            noteUnseenWrites(after: previousBase, before: session.base, session)
         }
         vm.clearChangedObjects()
         if let specials { session.savedSpecials = (specials.words, specials.oidChanges) }
@@ -126,16 +130,12 @@ extension Runtime {
     /// not what memory holds (the snapshot stays), so from now on writing it conflicts. Past
     /// `ImageSession.unseenWritesLimit` of them (a session left open while others commit a lot), or if
     /// they cannot be read, every commit conflicts until an abort.
-    private func noteUnseenWrites(after previousBase: CommitID, before commit: CommitID, _ session: ImageSession) {
-        guard commit.rawValue > previousBase.rawValue + 1, session.unseenWrites != nil else { return }
-        do {
-            let writes = try session.store.writes(after: previousBase, before: commit)
-            session.unseenWrites!.oids.formUnion(writes.oids)
-            session.unseenWrites!.roots.formUnion(writes.roots)
-            if session.unseenWrites!.oids.count > ImageSession.unseenWritesLimit { session.unseenWrites = nil }
-        } catch {
-            session.unseenWrites = nil
-        }
+    private func noteUnseenWrites(_ others: (oids: Set<UInt64>, roots: Set<String>)?, _ session: ImageSession) {
+        guard session.unseenWrites != nil else { return }
+        guard let others else { session.unseenWrites = nil; return }
+        session.unseenWrites!.oids.formUnion(others.oids)
+        session.unseenWrites!.roots.formUnion(others.roots)
+        if session.unseenWrites!.oids.count > ImageSession.unseenWritesLimit { session.unseenWrites = nil }
     }
 
     /// Throws `CommitConflict` when the commit writes what another session committed after this

@@ -204,6 +204,10 @@ extension VM {
         from = from.map(followed)
         to = to.map(followed)
         for (a, b) in zip(from, to) where !mayReplace(a, by: b) || (twoWay && !mayReplace(b, by: a)) { return false }
+        // One way from an object of the image to another: records not loaded refer to the one replaced
+        // by its OID, so every object is loaded first for the become to reach them (false if that
+        // failed: `faultError`; nothing changed).
+        if !twoWay, zip(from, to).contains(where: { isPersistent($0.0) && isPersistent($0.1) }), !loadEveryObject() { return false }
         if let more = identitiesWillChange?(from, to, twoWay), !more.isEmpty, !twoWay {
             from += more.map(\.0)
             to += more.map(\.1)

@@ -13,7 +13,7 @@ struct KernelOptions: ParsableArguments {
     @Flag(name: .long, help: "Print bootstrap progress on stderr.")
     var verbose = false
 
-    @Option(name: .long, help: "The most memory (MB) objects may use: unchanged objects of the image are evicted as it fills, and programs that need more get OutOfMemory.")
+    @Option(name: .long, help: "The most memory (MB, at least 64) objects may use: unchanged objects of the image are evicted as it fills, and programs that need more get OutOfMemory.")
     var heapLimit: Int = 4096
 
     @Option(name: .long, help: "The image to open ($LO_IMAGE, else ./living.image); made from the kernel if it does not exist.")

@@ -83,6 +83,37 @@ final class EvictionTests: MasterImageTestCase {
         XCTAssertGreaterThan(image.rt.vm.evictions, 0)
         XCTAssertEqual(try image.print("System abort. { (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }"), "#(true 99)")
     }
+
+    /// A one-way become between two objects of the image must redirect the references of objects not
+    /// loaded too, so every object is loaded first; when they do not fit in the heap, the become
+    /// fails and changes nothing (it used to go on and miss them).
+    func testABecomeBetweenObjectsOfAnImageLargerThanTheHeapFailsAndChangesNothing() throws {
+        let image = try opened()
+        let failed = try image.print("[(Blobs at: 1) becomeForward: (Blobs at: 2). #done] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(failed.contains("heap limit"), failed)
+        XCTAssertEqual(try image.print("{ (Blobs at: 1) == (Blobs at: 2). ((Blobs at: 1) at: 1) at: 1. ((Blobs at: 2) at: 1) at: 1 }"), "#(false 1 2)")
+        XCTAssertEqual(try image.print("System commit"), "true")
+        XCTAssertEqual(try opened().print("{ (Blobs at: 1) == (Blobs at: 2). ((Blobs at: 1) at: 1) at: 1 }"), "#(false 1)")
+    }
+
+    /// When what another session committed meanwhile is nothing this session has loaded, its commit
+    /// moves the snapshot past both (as a commit right after the snapshot does): what it committed
+    /// can be evicted again, and the other session's change is read when first used.
+    func testACommitAfterAnotherSessionsCommitOfObjectsNotLoadedMovesTheSnapshot() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("(Blobs at: 3) size"), "\(BlobImage.perChunk)")
+        let other = try CapturingImage(path: self.image)
+        XCTAssertEqual(try other.print("((Blobs at: 120) at: 1) at: 5 put: 99. System commit"), "true")
+        XCTAssertEqual(try image.print("(Blobs at: 3) at: 1 put: { 'fresh' copy. 42 }. System commit"), "true")
+        let session = try XCTUnwrap(image.rt.imageSession)
+        XCTAssertEqual(session.snapshot, session.base, "the snapshot moved to this session's commit")
+        XCTAssertEqual(session.committedSinceSnapshot, [])
+        let chunk = image.rt.vm.followed(try image.rt.evaluate("Blobs at: 3"))
+        XCTAssertNotNil(session.reloadableOID(of: chunk), "what it committed can be evicted")
+        XCTAssertEqual(try image.print("{ (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }"), "#(true 99)")
+        XCTAssertEqual(try image.print("((Blobs at: 7) at: 1) at: 5 put: 55. System commit"), "true", "commits go on")
+        XCTAssertEqual(try other.print("System abort. { (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 7) at: 1) at: 5 }"), "#(true 55)")
+    }
 }
 
 /// An image whose global Blobs holds 130 Arrays of 100 ByteArrays of 2,000 bytes: 26 MB, opened with a

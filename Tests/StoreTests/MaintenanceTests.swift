@@ -30,7 +30,10 @@ final class MaintenanceTests: XCTestCase {
         XCTAssertEqual(try store.load(oids: [a, b], asOf: head), [object(a, 3, b), object(b, 0)])
         XCTAssertNil(try store.load(oid: c, asOf: head), "unreachable from every kept snapshot")
         XCTAssertEqual(try store.load(oids: [a, d], asOf: commits[0]), [object(a, 1, b, d), object(d, 0)], "the checkpoint's state")
-        XCTAssertEqual(try store.load(oid: a, asOf: commits[1]), object(a, 1, b, d), "the superseded version of a at c2 is gone")
+        // a's version at c2 is gone: read as of c2, a would be c1's version, so the read is refused.
+        // b, written by no commit since, reads as it was.
+        XCTAssertThrowsError(try store.load(oid: a, asOf: commits[1])) { XCTAssertEqual($0 as? StoreError, .snapshotReclaimed(commits[1])) }
+        XCTAssertEqual(try store.load(oid: b, asOf: commits[1]), object(b, 0))
         XCTAssertEqual(try store.check(), [])
     }
 
