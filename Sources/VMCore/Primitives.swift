@@ -63,6 +63,20 @@ extension VM {
 
     /// Primitives that collect garbage or exchange identities; the answer is read after the heap changed.
     private func heapPrimitive(_ n: Int, nargs: Int, rcvr: Oop, arg0: Oop) -> Oop? {
+        let failures = faultFailures
+        if let value = heapPrimitiveOnce(n, nargs: nargs, rcvr: rcvr, arg0: arg0) { return value }
+        // Objects of the image it had to load did not fit (the loader asked for a collection): a full
+        // collection evicts those loaded earlier and unchanged, then it runs once more. These primitives
+        // may collect (the interpreter reloads its registers after them).
+        guard faultFailures != failures, fullGCPending, (126...129).contains(n) || n == 138 || n == 140 else { return nil }
+        let mark = handleMark
+        defer { releaseHandles(to: mark) }
+        let receiver = handle(rcvr), argument = handle(arg0)
+        fullGC()
+        return heapPrimitiveOnce(n, nargs: nargs, rcvr: handleValue(receiver), arg0: handleValue(argument))
+    }
+
+    private func heapPrimitiveOnce(_ n: Int, nargs: Int, rcvr: Oop, arg0: Oop) -> Oop? {
         switch n {
         case 126, 127, 128, 129:
             guard nargs == 1 else { return nil }

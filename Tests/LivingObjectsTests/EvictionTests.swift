@@ -84,6 +84,22 @@ final class EvictionTests: MasterImageTestCase {
         XCTAssertEqual(try image.print("System abort. { (Blobs at: 3) first = #('fresh' 42). ((Blobs at: 120) at: 1) at: 5 }"), "#(true 99)")
     }
 
+    /// After a traversal has filled the heap with blobs loaded and unchanged, `allInstances` needs room
+    /// for the ghosts of every stored instance: a collection evicts the blobs first, and it answers at
+    /// once (it used to fail, and succeed only when asked again).
+    func testAllInstancesAfterATraversalFilledTheHeapAnswersTheFirstTime() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("""
+            | n |
+            n := 0.
+            Blobs do: [:chunk | chunk do: [:b | n := n + (b at: 3)]].
+            n
+            """), "\(BlobImage.chunks * BlobImage.perChunk * (BlobImage.perChunk + 1) / 2)")
+        XCTAssertEqual(try image.print("""
+            [(ByteArray allInstances select: [:b | b size = \(BlobImage.blobSize)]) size] on: ObjectFault do: [:e | e messageText]
+            """), "\(BlobImage.count)")
+    }
+
     /// A one-way become between two objects of the image must redirect the references of objects not
     /// loaded too, so every object is loaded first; when they do not fit in the heap, the become
     /// fails and changes nothing (it used to go on and miss them).
