@@ -176,11 +176,14 @@ final class ImageSession {
     /// them still fits its object as of `commit`, memory is what `commit` holds, so loading continues
     /// from there, as `advanceSnapshot` does. Otherwise everything this session commits would stay
     /// loaded until an abort (`reloadableOID`), and a long run of commits beside another session's
-    /// would fill the heap with what cannot be evicted. Answers whether it moved.
+    /// would fill the heap with what cannot be evicted. It may read the store (waiting until `commit`
+    /// is in SQLite), so commits try it only past `snapshotMoveThreshold` objects. Answers whether it moved.
     func moveSnapshot(to commit: CommitID, pastOthers others: (oids: Set<UInt64>, roots: Set<String>)) -> Bool {
         guard !isReadOnly, let unseen = unseenWrites, unseen.roots.isEmpty, others.roots.isEmpty else { return false }
         var ghosts: [UInt64] = []
         for oid in unseen.oids.union(others.oids) {
+            // The VM-state records (class table, roots) are no objects but what memory holds all the same.
+            if specialsOIDs.contains(oid) { return false }
             guard let o = objects[oid] else { continue }
             guard vm.isGhost(o) else { return false }
             ghosts.append(oid)
@@ -201,6 +204,10 @@ final class ImageSession {
         unseenWrites = ([], [])
         return true
     }
+
+    /// How many objects committed or made since the snapshot (which stay loaded) make a commit try
+    /// `moveSnapshot`; tests lower it.
+    nonisolated(unsafe) static var snapshotMoveThreshold = 4096
 
     /// Who commits: $USER, or "lo". Read once: reading the environment costs more than a commit.
     static let author: String = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "lo"

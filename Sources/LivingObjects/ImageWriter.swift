@@ -111,7 +111,9 @@ extension Runtime {
         if !session.advanceSnapshot(after: previousBase, to: session.base) {
             // What other sessions' commits between the base and this one wrote (nil if unreadable).
             let others = try? store.writes(after: previousBase, before: session.base)
-            if others.map({ !session.moveSnapshot(to: session.base, pastOthers: $0) }) ?? true {
+            // Moving the snapshot may read the store: only once enough would stay loaded otherwise.
+            let pinned = session.committedSinceSnapshot.count + session.madeSinceSnapshot.count + written.count
+            if pinned < ImageSession.snapshotMoveThreshold || others.map({ !session.moveSnapshot(to: session.base, pastOthers: $0) }) ?? true {
                 for w in written {
                     if w.isNew { session.madeSinceSnapshot.insert(w.oid) }
                     else if session.objects[w.oid] != nil { session.committedSinceSnapshot.insert(w.oid) }

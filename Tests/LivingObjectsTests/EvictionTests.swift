@@ -116,6 +116,9 @@ final class EvictionTests: MasterImageTestCase {
     /// moves the snapshot past both (as a commit right after the snapshot does): what it committed
     /// can be evicted again, and the other session's change is read when first used.
     func testACommitAfterAnotherSessionsCommitOfObjectsNotLoadedMovesTheSnapshot() throws {
+        let threshold = ImageSession.snapshotMoveThreshold
+        ImageSession.snapshotMoveThreshold = 0
+        defer { ImageSession.snapshotMoveThreshold = threshold }
         let image = try opened()
         XCTAssertEqual(try image.print("(Blobs at: 3) size"), "\(BlobImage.perChunk)")
         let other = try CapturingImage(path: self.image)
