@@ -336,7 +336,7 @@ final class ImageLoader {
         }
         guard vm.oldSpaceHasRoom(for: bytes + keepingFree) else {
             // Objects asked for: a collection may evict enough for them to fit when asked for again.
-            if keepingFree == 0 { vm.collectSoon() }
+            if keepingFree == 0 { vm.faultFoundNoRoom() }
             throw LoadProblem(text: "it does not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
         }
         // New ghosts, in OID order (missing objects become ghosts too: loading one says it is missing).
@@ -518,7 +518,7 @@ final class ImageLoader {
         if let keepingFree {
             let bytes = words.reduce(0) { $0 + vm.ghostBytes(words: $1) } + (absent.count - headers.count) * vm.ghostBytes(words: 0)
             guard vm.oldSpaceHasRoom(for: bytes + keepingFree) else {
-                vm.collectSoon()
+                vm.faultFoundNoRoom()
                 throw LoadProblem(text: "\(absent.count) objects do not fit in the heap limit of \(vm.config.heapLimitBytes >> 20) MB")
             }
         }

@@ -119,6 +119,13 @@ extension VM {
         gcPending = true
     }
 
+    /// Called by the fault handler when the objects asked for do not fit until a full collection has
+    /// evicted some: it runs soon, and the send that needed them is sent again after it.
+    public func faultFoundNoRoom() {
+        collectSoon()
+        faultNeedsRoom = true
+    }
+
     /// Bytes of old space in use.
     public var oldSpaceBytes: Int { Int(oldTop - oldStart) }
 
@@ -164,6 +171,7 @@ extension VM {
             noteFaultFailure("this object space has no image to load object \(ghosts.first.map(ghostOID) ?? 0) from")
             return false
         }
+        faultNeedsRoom = false
         if let problem = faultHandler(ghosts) {
             noteFaultFailure(problem)
             return false

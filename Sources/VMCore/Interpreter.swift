@@ -620,6 +620,11 @@ extension VM {
         guard unloadedOperands(sp, nargs) else { return nil }
         let ghosts = ghostOperands(sp, nargs)
         guard ghosts.isEmpty || faultIn(ghosts) else {
+            if let (resend, newSP, _) = replaceByResend(sp, nargs, selector: fetch(method, CodeLayout.selector),
+                                                           lookupClass: methodClassOf(method)) {
+                sp = newSP
+                return .send(selector: fetch(resend, CodeLayout.selector), numArgs: 1)
+            }
             guard let selector = replaceByObjectFault(sp, nargs) else { return terminateActiveProcess() }
             sp -= nargs - 1
             return .send(selector: selector, numArgs: 1)

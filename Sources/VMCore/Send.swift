@@ -24,7 +24,7 @@ extension VM {
             entry[0] = selector; entry[1] = UInt64(classIndex) | cacheEpochBits; entry[2] = m
             return (m, sp, nargs)
         }
-        if faultFailures != failures { return objectFault(sp, nargs) }
+        if faultFailures != failures { return objectFault(sp, nargs, resending: selector) }
         return doesNotUnderstand(classTable[classIndex], selector, sp, nargs)
     }
 
@@ -33,7 +33,7 @@ extension VM {
     private func findMethodForGhost(_ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int)
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         let receiver = sp[-nargs]
-        guard faultIn([receiver]) else { return objectFault(sp, nargs) }
+        guard faultIn([receiver]) else { return objectFault(sp, nargs, resending: selector) }
         // A small ghost is a forwarder now: the method runs with its object as receiver.
         sp[-nargs] = followed(receiver)
         let found = findMethod(classIndexOf(sp[-nargs]), selector, sp, nargs)
@@ -57,10 +57,10 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
         sendNotCacheable = false
         let failures = faultFailures
-        guard let receiver = loaded(sp[-nargs]) else { return objectFault(sp, nargs) }
+        guard let receiver = loaded(sp[-nargs]) else { return objectFault(sp, nargs, resending: selector, from: cls) }
         sp[-nargs] = receiver
         if let m = lookup(cls, selector) { return (m, sp, nargs) }
-        if faultFailures != failures { return objectFault(sp, nargs) }
+        if faultFailures != failures { return objectFault(sp, nargs, resending: selector, from: cls) }
         return doesNotUnderstand(cls, selector, sp, nargs)
     }
 
@@ -92,9 +92,12 @@ extension VM {
         return nil
     }
 
-    /// A ghost the send needs cannot be loaded: the send becomes `Processor objectFault: why` (the
-    /// kernel signals ObjectFault, an Error).
-    private func objectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int) -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+    /// A ghost the send of `selector` needs cannot be loaded: the send is made again after a full
+    /// collection if it did not fit (ObjectFaultResend.swift), else it becomes `Processor objectFault:
+    /// why` (the kernel signals ObjectFault, an Error).
+    private func objectFault(_ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int, resending selector: Oop, from cls: Oop = 0)
+        -> (Oop, UnsafeMutablePointer<UInt64>, Int) {
+        if let resend = replaceByResend(sp, nargs, selector: selector, lookupClass: cls) { return resend }
         self.sp = sp
         let selector = replaceByObjectFault(sp, nargs)
         guard let selector, let handler = lookup(classOf(root(.processor)), selector) else {

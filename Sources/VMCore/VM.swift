@@ -224,6 +224,9 @@ public final class VM {
     /// Why the last fault failed, and how many have failed.
     public internal(set) var faultError: String? = nil
     public internal(set) var faultFailures = 0
+    /// Whether the last fault failed only for want of room (the loader asked for a full collection):
+    /// the send that needed it is sent again after one (ObjectFaultResend.swift).
+    var faultNeedsRoom = false
     /// The frames of `Processor objectFault:` activations the VM started (ObjectFaultNesting.swift).
     var objectFaultFrames: [(stack: Int, frame: UnsafeMutablePointer<UInt64>)] = []
     var lastCompileError = ""

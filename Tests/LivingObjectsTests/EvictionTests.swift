@@ -112,6 +112,42 @@ final class EvictionTests: MasterImageTestCase {
         XCTAssertEqual(try opened().print("{ (Blobs at: 1) == (Blobs at: 2). ((Blobs at: 1) at: 1) at: 1 }"), "#(false 1)")
     }
 
+    /// A send to a big ghost right after a traversal filled the heap with blobs loaded and unchanged:
+    /// the ghost does not fit until a full collection evicts them, and none can run in the middle of a
+    /// send, so the send is made again after one (it used to fail once, and succeed when repeated);
+    /// so is a primitive's.
+    /// An object that fits in no heap this size still fails, once, with an ObjectFault.
+    func testASendWhoseGhostFindsTheHeapFullIsSentAgainAfterACollection() throws {
+        let big = 5 << 20, huge = 20 << 20
+        XCTAssertEqual(try opened(heapLimit: 64 << 20).print("""
+            Smalltalk at: #Big put: ((ByteArray new: \(big)) at: 12345 put: 7; yourself).
+            Smalltalk at: #Huge put: (ByteArray new: \(huge)).
+            System commit
+            """), "true")
+        let traversal = "| n | n := 0. Blobs do: [:chunk | chunk do: [:b | n := n + (b at: 3)]]. n"
+        let sum = "\(BlobImage.chunks * BlobImage.perChunk * (BlobImage.perChunk + 1) / 2)"
+        /// What `expression` answers in a session whose traversal left Big a ghost and the heap full.
+        func afterATraversal(_ expression: String) throws -> (answer: String, collected: Bool) {
+            let image = try opened()
+            XCTAssertEqual(try image.print(traversal), sum)
+            XCTAssertTrue(image.rt.vm.isGhost(try XCTUnwrap(image.rt.global("Big"))))
+            let collections = image.rt.vm.fullGCCount
+            let answer = try image.print("[\(expression)] on: ObjectFault do: [:e | e messageText]")
+            return (answer, image.rt.vm.fullGCCount > collections)
+        }
+        let send = try afterATraversal("{ Big at: 12345. Big size }")
+        XCTAssertEqual(send.answer, "#(7 \(big))")
+        XCTAssertTrue(send.collected)
+        let primitive = try afterATraversal("(ByteArray new: 3) replaceFrom: 1 to: 3 with: Big startingAt: 12344")
+        XCTAssertEqual(primitive.answer, "#[0 7 0]", "as a primitive's argument")
+        XCTAssertTrue(primitive.collected)
+        let image = try opened()
+        XCTAssertEqual(try image.print(traversal), sum)
+        XCTAssertEqual(try image.print("[Huge at: 1] on: ObjectFault do: [:e | #fault]"), "#fault")
+        XCTAssertEqual(try image.print("[Huge size] on: ObjectFault do: [:e | #fault]"), "#fault")
+        XCTAssertEqual(try image.print("Big at: 12345"), "7")
+    }
+
     /// When what another session committed meanwhile is nothing this session has loaded, its commit
     /// moves the snapshot past both (as a commit right after the snapshot does): what it committed
     /// can be evicted again, and the other session's change is read when first used.
