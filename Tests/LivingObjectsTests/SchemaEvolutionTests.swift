@@ -359,6 +359,55 @@ final class SchemaEvolutionTests: MasterImageTestCase {
         XCTAssertEqual(image.rt.vm.imageSlotCount(try element(image, "SubRecs", 0)), 3)
     }
 
+    // MARK: Concurrent sessions
+
+    /// A redefinition gives the class a new method dictionary: a method another session compiles
+    /// meanwhile into the old one was lost with it, silently. The two commits conflict now, in either
+    /// order, and the one retried after an abort keeps both changes. (Selectors and names the image
+    /// has already: a new Symbol would make both sessions write the symbol table, and conflict anyway.)
+    func testAMethodAddedBeforeAnotherSessionRedefinesTheClassIsNeverLost() throws {
+        try compileAndRedefineConcurrently(compilerFirst: true, "size ^ a * 2", check: "(Recs at: 2) size", "4")
+    }
+
+    func testAMethodChangedAfterAnotherSessionRedefinedTheClassIsNeverLost() throws {
+        try compileAndRedefineConcurrently(compilerFirst: false, "sum ^ a * 3", check: "(Recs at: 2) sum", "6")
+    }
+
+    private func compileAndRedefineConcurrently(compilerFirst: Bool, _ source: String, check: String, _ expected: String) throws {
+        let compiler = try openedWithoutPrefetching(), redefiner = try openedWithoutPrefetching()
+        XCTAssertEqual(try compiler.print("Rec name"), "#Rec")
+        XCTAssertEqual(try redefiner.print("Rec name"), "#Rec")
+        let compile = "Rec compile: '\(source)'. System commit"
+        let redefine = EvolutionImage.define("Rec", "c b a") + ". System commit"
+        let (first, second) = compilerFirst ? (compiler, redefiner) : (redefiner, compiler)
+        let secondChange = compilerFirst ? redefine : compile
+        XCTAssertEqual(try first.print(compilerFirst ? compile : redefine), "true")
+        let conflict = try second.print("[\(secondChange)] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(conflict.contains("a MethodDictionary") || conflict.contains("an Association (#sum)"), conflict)
+        XCTAssertEqual(try second.print("System abort. \(secondChange)"), "true", second.err)
+        let later = try openedWithoutPrefetching()
+        XCTAssertEqual(try later.print("{ Rec instVarNames. \(check) }"), "#(#(#c #b #a) \(expected))")
+    }
+
+    /// A session holds a version of Rec whose instance variable names it never loaded; another
+    /// redefines Rec and rewrites every instance, and a gc reclaims the old version's names and shape.
+    /// An instance of the old version committed then would name a shape nobody can read: the commit
+    /// is refused (it was accepted, and the object could never be loaded).
+    func testACommitOfAnInstanceOfAClassVersionWhoseLayoutAGCReclaimedIsRefused() throws {
+        let old = try openedWithoutPrefetching()
+        XCTAssertEqual(try old.print("Rec name"), "#Rec")
+        let changer = try openedWithoutPrefetching()
+        _ = try changer.rt.evaluate(EvolutionImage.define("Rec", "c a"))
+        XCTAssertEqual(try changer.print("Recs do: [:r | r instVarNamed: 'a' put: (r instVarNamed: 'a') + 1000]. System commit"), "true")
+        XCTAssertGreaterThan(try ImageFile(path: image).collectGarbage(keepingDays: 0).vacuum.shapesRemoved, 0)
+        let extra = "Smalltalk at: #Extra put: (Rec new instVarAt: 1 put: 11; yourself). System commit"
+        let refused = try old.print("[\(extra)] on: CommitConflict do: [:e | e messageText]")
+        XCTAssertTrue(refused.contains("the changes hold instances of a version of the class Rec"), refused)
+        XCTAssertEqual(try old.print("System abort. \(extra)"), "true", old.err)
+        XCTAssertEqual(try openedWithoutPrefetching().print("{ Extra instVarNamed: 'c'. Extra instVarNamed: 'a' }"), "#(11 nil)")
+        XCTAssertEqual(try ImageFile(path: image).check().problems, [])
+    }
+
     // MARK: Check and gc
 
     func testCheckVerifiesShapesAndGCDeletesThoseNoRecordNeedsAnyMore() throws {
