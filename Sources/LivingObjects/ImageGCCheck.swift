@@ -3,9 +3,11 @@
 
 import Store
 
-/// Objects a commit refers to that a gc reclaimed since the session began.
+/// Objects a commit refers to that a gc reclaimed since the session began, or classes (`layouts`)
+/// whose version the commit writes instances of had their layout reclaimed.
 struct ReclaimedObjects: Error {
-    let oids: [UInt64]
+    var oids: [UInt64] = []
+    var layouts: [UInt64] = []
 }
 
 extension ImageSession {
@@ -44,13 +46,20 @@ extension ImageSession {
         if used.isEmpty { return }
         var recorded: [UInt64: Set<Int>] = [:]
         for shape in try store.classShapes(of: Array(used.keys)) { recorded[shape.classOID, default: []].insert(Int(shape.classIndex)) }
+        var unrecordable: [UInt64] = []
         for (classOID, indexes) in used {
             for index in indexes.subtracting(recorded[classOID] ?? []) {
-                guard let cls = vm.registeredClass(at: index), oids[cls] == classOID,
-                      let shape = shapes.memoryShape(of: cls, oid: classOID, loading: true) else { continue }
+                guard let cls = vm.registeredClass(at: index), oids[cls] == classOID else { continue }
+                // Its instance variable names were not loaded, and the gc reclaimed them: the records
+                // would name a shape nobody can read.
+                guard let shape = shapes.memoryShape(of: cls, oid: classOID, loading: true) else {
+                    unrecordable.append(classOID)
+                    continue
+                }
                 shapes.noteAgain(shape)
             }
         }
+        if !unrecordable.isEmpty { throw ReclaimedObjects(layouts: unrecordable.sorted()) }
     }
 
     /// How often a commit is checked again when gcs keep running meanwhile, before it fails.

@@ -153,6 +153,8 @@ final class ImageLoader {
             let found = try store.records(of: pending, asOf: session.snapshot)
             readCount += 1
             if found.count != pending.count {
+                // Memory refers to it, so it existed as of the snapshot unless a gc deleted it since.
+                if try !store.isIntact(session.snapshot) { throw StoreError.snapshotReclaimed(session.snapshot) }
                 let missing = Set(pending).subtracting(found.map(\.oid)).sorted()
                 throw LoadProblem(text: "object \(missing[0]) does not exist as of commit \(session.snapshot.rawValue)")
             }

@@ -14,6 +14,11 @@ extension ImageFile {
         return try store.commits(limit: 1, before: CommitID(id.rawValue + 1))[0]
     }
 
+    /// Whether `path` names the image's file or one of the files kept beside it.
+    public func isImageFile(_ path: String) -> Bool {
+        StoreFiles.isStoreFile(path, of: self.path) || StoreFiles.isStoreFile(self.path, of: path)
+    }
+
     /// Copies the image, as of one commit, to `destination` while other sessions go on committing.
     /// The copy is written beside the destination and renamed into place when complete; an existing
     /// file is replaced only if `replacing`. Answers the commit the copy holds.
@@ -21,7 +26,7 @@ extension ImageFile {
     public func backup(to destination: String, replacing: Bool = false) throws -> CommitID {
         let manager = FileManager.default
         let target = URL(fileURLWithPath: destination).standardizedFileURL.resolvingSymlinksInPath()
-        guard !StoreFiles.isStoreFile(destination, of: path) && !StoreFiles.isStoreFile(path, of: destination) else {
+        guard !isImageFile(destination) else {
             throw RuntimeError.image("\(destination) is the image or one of the files kept beside it")
         }
         var isDirectory: ObjCBool = false

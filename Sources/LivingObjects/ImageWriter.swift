@@ -238,8 +238,12 @@ extension Runtime {
     }
 
     private func describe(_ reclaimed: ReclaimedObjects, _ session: ImageSession) -> String {
-        "\(session.store.path) was collected (lo gc) since this session began, and the changes refer to objects it "
-            + "reclaimed, which another session had dropped: \(describe(oids: reclaimed.oids, session).joined(separator: ", ")); "
+        let what = reclaimed.oids.isEmpty
+            ? "the changes hold instances of a version of \(describe(oids: reclaimed.layouts, session).joined(separator: ", ")) "
+                + "whose layout it reclaimed, another session having redefined the class"
+            : "the changes refer to objects it reclaimed, which another session had dropped: "
+                + describe(oids: reclaimed.oids, session).joined(separator: ", ")
+        return "\(session.store.path) was collected (lo gc) since this session began, and \(what); "
             + "nothing was written (System abort, then try again)"
     }
 

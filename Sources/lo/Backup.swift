@@ -13,7 +13,8 @@ struct Backup: ImageCommand {
     @Flag(name: .long, help: "Replace the destination if it exists.") var force = false
 
     func run(on image: ImageFile) throws {
-        if !force, FileManager.default.fileExists(atPath: destination) {
+        // (Opening the image made the files kept beside it: backup refuses those names.)
+        if !force, !image.isImageFile(destination), FileManager.default.fileExists(atPath: destination) {
             throw ValidationError("\(destination) already exists (--force replaces it)")
         }
         let commit = try image.backup(to: destination, replacing: force)

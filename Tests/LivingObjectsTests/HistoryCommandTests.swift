@@ -399,5 +399,12 @@ final class HistoryCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.err.contains("--force"), refused.err)
         XCTAssertEqual(try lo("backup", "--image", file, copy, "--force").status, 0)
+        // Opening the image makes the files kept beside it: a backup to one of those names is refused
+        // as such, not as a file that exists (it did not, and --force was no way out).
+        for companion in [file + "-log", file + "-wal"] {
+            let wrong = try lo("backup", "--image", file, companion)
+            XCTAssertEqual(wrong.status, 1)
+            XCTAssertTrue(wrong.err.contains("is the image or one of the files kept beside it"), wrong.err)
+        }
     }
 }

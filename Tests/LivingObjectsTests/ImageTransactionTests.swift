@@ -250,6 +250,19 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try holder.print("TheAccount balance"), "3")
     }
 
+    /// An object another session dropped, and a gc deleted, while this session had not loaded it yet:
+    /// the read is refused as one of a reclaimed snapshot (it said the object did not exist).
+    func testASessionReadingAnObjectAGCDeletedSinceItsSnapshotIsToldToAbort() throws {
+        let holder = try opened()
+        XCTAssertEqual(try holder.print("Smalltalk includesKey: #TheAccount"), "true")
+        let other = try opened()
+        XCTAssertEqual(try other.print("Smalltalk removeKey: #TheAccount. System commit"), "true")
+        _ = try XCTUnwrap(other.rt.imageStore).vacuum(retain: .zero)
+        let read = try holder.print("[(Smalltalk at: #TheAccount) balance] on: ObjectFault do: [:e | e messageText]")
+        XCTAssertTrue(read.contains("reclaimed by gc") && read.contains("System abort"), read)
+        XCTAssertEqual(try holder.print("System abort. Smalltalk includesKey: #TheAccount"), "false")
+    }
+
     /// The second session's snapshot stays before the first's commit when it commits something else
     /// (its memory still holds the account as it read it): writing the account later must conflict,
     /// not undo the first's deposit.
