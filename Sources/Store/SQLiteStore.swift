@@ -46,6 +46,10 @@ public final class SQLiteStore: Sendable {
     deinit {
         closeLog()
         if sharedLog != nil { StoresOfThisProcess.sharingTheLog.closed(path) }
+        // The shared page's file is removed when the last process lets go of it: before the store
+        // counts as closed, since a process may exit as soon as it does.
+        sharedLog = nil
+        walSync.closeGroup()
         // The connections close before the store counts as closed (`awaitStoresClosed`): the last to
         // close moves SQLite's WAL into the file.
         idleReaders.withLock { $0.removeAll() }

@@ -292,8 +292,10 @@ extension SQLiteStore {
     /// same delay, so that they gather (applying again at once put a few commits in each transaction).
     func scheduleSharedApply(_ shared: SharedLog, after delay: DispatchTimeInterval = .seconds(0)) {
         guard !shared.applyScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        applyQueue.asyncAfter(deadline: .now() + delay) { [weak self] in
-            guard let self, !shared.closed.load(ordering: .acquiring) else { return }
+        // Weak: a scheduled apply must not keep the log, and its page, open after the store closed
+        // (the last process's close removes the page's file; a process may exit as soon as it closes).
+        applyQueue.asyncAfter(deadline: .now() + delay) { [weak self, weak shared] in
+            guard let self, let shared, !shared.closed.load(ordering: .acquiring) else { return }
             var failed = false
             do { _ = try applyShared(shared, wait: false) } catch { failed = true }
             shared.applyScheduled.store(false, ordering: .releasing)

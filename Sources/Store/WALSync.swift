@@ -76,6 +76,11 @@ final class WALSync: Sendable {
         }
     }
 
+    /// Lets go of the shared page (the store is closing): the last process to do so removes its file.
+    func closeGroup() {
+        file.withLock { $0.group = nil }
+    }
+
     private func syncLiveFile() throws(StoreError) {
         for _ in 0..<3 {
             guard let (descriptor, device, inode) = try current() else { return }

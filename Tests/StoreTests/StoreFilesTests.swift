@@ -46,6 +46,21 @@ final class StoreFilesTests: XCTestCase {
         XCTAssertNoThrow(try SQLiteStore.open(path: path), "opens again once it has one name")
     }
 
+    /// A process may exit as soon as its stores have closed: by then the last one has removed the
+    /// files only an open store needs, though an apply was still scheduled when it was let go of.
+    func testTheLastStoreToCloseLeavesOnlyTheDatabase() throws {
+        let path = directory.file("closing.lo")
+        for _ in 0..<5 {
+            var store: SQLiteStore? = try SQLiteStore.open(path: path, create: true)
+            _ = try commitOne(store!, 1)
+            store = nil
+            SQLiteStore.awaitStoresClosed()
+            for companion in ["-log", "-sync", "-wal", "-shm"] {
+                XCTAssertFalse(FileManager.default.fileExists(atPath: path + companion), companion)
+            }
+        }
+    }
+
     func testTheStoresFilesAreKnownUnderAnyName() throws {
         let path = directory.file("known.lo"), link = directory.file("alias.lo")
         let store = try SQLiteStore.open(path: path, create: true)
