@@ -7,7 +7,8 @@ import Store
 import VMCore
 
 extension Runtime {
-    /// Puts back the committed state of every object that has an OID: the objects this session
+    /// Puts back the committed state of every object that has an OID (as of the newest commit, or
+    /// for a read-only view, as of the commit it shows): the objects this session
     /// changed since it last committed (the VM's changed objects), and those other sessions committed
     /// since. An object whose size or class changed is replaced (`become`); objects they refer to that
     /// memory does not hold become ghosts, and ghosts stay ghosts (loaded as of the new head when
@@ -22,7 +23,8 @@ extension Runtime {
         var restore = ImageRestore(vm: vm, session: session)
         // The reads agree with each other although a gc may run meanwhile (Store/ConsistentReads.swift).
         do {
-            let head = try session.store.headCommit()
+            // A view of the past goes back to the commit it shows, not to the newest.
+            let head = session.isReadOnly ? session.snapshot : try session.store.headCommit()
             try session.store.withConsistentReads(asOf: head) {
                 try restore.load(head)
                 Self.betweenAbortReadsForTests?()

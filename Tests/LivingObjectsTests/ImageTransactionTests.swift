@@ -436,6 +436,31 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try opened().print("(Account >> #rate) versions size"), "3")
     }
 
+    /// A do-it that aborts, then defines a name it uses, sees the name's value: compiling it bound the
+    /// name in Undeclared, which the abort put back without that binding (the do-it read nil).
+    func testANameADoItDefinesAfterAnAbortHasItsValueThere() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("System abort. Smalltalk at: #Fresh put: 3. { Fresh. Smalltalk at: #Fresh }"), "#(3 3)")
+        XCTAssertEqual(try image.print("""
+            System abort.
+            Object subclass: #FreshClass instanceVariableNames: '' classVariableNames: '' package: 'Tx-Test'.
+            FreshClass new printString
+            """), "'a FreshClass'")
+        XCTAssertEqual(try image.print("System commit. { Smalltalk includesKey: #Fresh. FreshClass name }"), "#(false #FreshClass)", "the second abort undid the first definition")
+    }
+
+    /// An abort in a view of the past puts back the commit the view shows (it moved to the newest).
+    func testAnAbortInAViewOfThePastStaysInThePast() throws {
+        let image = try opened()
+        _ = try image.print("TheAccount balance: 1. System commit")
+        let first = try XCTUnwrap(image.rt.imageStore).headCommit()
+        _ = try image.print("TheAccount balance: 2. System commit")
+        let past = try Runtime(image: self.image, asOf: first)
+        XCTAssertEqual(try past.evaluateAndPrint("{ TheAccount balance. TheAccount balance: 7; balance. System abort. TheAccount balance }"),
+                       "#(1 7 true 1)")
+        XCTAssertEqual(past.imageSession?.snapshot, first)
+    }
+
     func testReshapingAClassRecordsNoNewVersionsOfItsMethods() throws {
         let image = try opened()
         _ = try image.print("Account compile: 'rate ^ 1'. System commit")
