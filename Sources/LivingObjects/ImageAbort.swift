@@ -89,6 +89,19 @@ private struct ImageRestore {
         builder = ImageObjectBuilder(store: session.store, vm: vm)
     }
 
+    /// The classes of Semaphores and Mutexes: their state (signals, waiting processes, owner) is the
+    /// running processes', which an abort leaves alone. Put back, a lock held across an abort was
+    /// given one permit too many when its holder left it, and a delay waited on never ended.
+    private func synchronizerClassIndices() -> Set<Int> {
+        var indices: Set<Int> = [vm.imageHeader(of: vm.root(.classSemaphore)).hash]
+        if let symbol = vm.findSymbol(Array("Mutex".unicodeScalars.map(\.value))),
+           let association = vm.identityDictionaryLookup(vm.root(.smalltalk), symbol) {
+            let cls = vm.followed(vm.fetchSlot(association, AssocLayout.value))
+            if vm.isClass(cls) { indices.insert(vm.imageHeader(of: cls).hash) }
+        }
+        return indices
+    }
+
     mutating func load(_ head: CommitID) throws {
         let store = session.store
         self.head = head
@@ -98,7 +111,10 @@ private struct ImageRestore {
                 wanted.formUnion(try store.changedOIDs(commit: CommitID(id)).filter { session.objects[$0] != nil })
             }
         }
-        wanted = wanted.filter { session.objects[$0].map { vm.liveProcessState($0) == nil } ?? true }
+        let synchronizers = synchronizerClassIndices()
+        wanted = wanted.filter { oid in
+            session.objects[oid].map { vm.liveProcessState($0) == nil && !synchronizers.contains(vm.imageHeader(of: $0).classIndex) } ?? true
+        }
         let ghosts = wanted.filter { session.objects[$0].map(vm.isGhost) ?? false }
         wanted.subtract(ghosts)
         wanted.formUnion(session.specialsOIDs)

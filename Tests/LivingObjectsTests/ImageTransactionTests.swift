@@ -449,6 +449,35 @@ final class ImageTransactionTests: AccountImageTestCase {
         XCTAssertEqual(try image.print("System commit. { Smalltalk includesKey: #Fresh. FreshClass name }"), "#(false #FreshClass)", "the second abort undid the first definition")
     }
 
+    /// The state of locks and delays is the running processes', not data: an abort leaves it alone.
+    /// A lock held across an abort was given a second permit when its holder left it (and committed
+    /// so), and a process waiting on a delay never woke.
+    func testAnAbortLeavesLocksAndDelaysAsTheRunningProcessesLeftThem() throws {
+        let image = try opened()
+        XCTAssertEqual(try image.print("Smalltalk at: #Lock put: Mutex new. System commit"), "true")
+        XCTAssertEqual(try image.print("""
+            | order inside gate |
+            Lock critical: [System abort].
+            order := OrderedCollection new. gate := Semaphore new.
+            [Lock critical: [order add: #pIn. gate wait. order add: #pOut]] fork.
+            Processor yield.
+            [Lock critical: [order add: #qIn. order add: #qOut]] fork.
+            Processor yield.
+            System abort.
+            gate signal. Processor yield. Processor yield.
+            { (Lock instVarAt: 1) instVarNamed: #excessSignals. order asArray }
+            """), "#(1 #(#pIn #pOut #qIn #qOut))")
+        XCTAssertEqual(try image.print("""
+            | woken sleeper |
+            woken := OrderedCollection new.
+            sleeper := [(Delay forMilliseconds: 50) wait. woken add: #awake] fork.
+            Processor yield.
+            System abort.
+            (Delay forMilliseconds: 300) wait.
+            { woken asArray. sleeper isTerminated }
+            """), "#(#(#awake) true)")
+    }
+
     /// An abort in a view of the past puts back the commit the view shows (it moved to the newest).
     func testAnAbortInAViewOfThePastStaysInThePast() throws {
         let image = try opened()
