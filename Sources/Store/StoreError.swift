@@ -1,6 +1,7 @@
 // What can go wrong in the store, as values: errors thrown, conflicts, and problems found by check().
 
 import CSQLite
+import Glibc
 
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file is not a Living Objects store (another SQLite database, or not SQLite at all).
@@ -35,7 +36,13 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case SQLITE_CORRUPT: self = .corrupt(path: path, detail: message)
         case SQLITE_NOTADB: self = .notAStore(path: path, reason: "not an SQLite database (\(message))")
         case SQLITE_IOERR: self = .ioError(path: path, detail: message)
+        case SQLITE_CANTOPEN where access(path, F_OK) == 0:
+            // It exists: what cannot be opened or made is the file itself or one kept beside it.
+            self = .ioError(path: path, detail: "cannot open it, or make the files kept beside it (-wal, -shm): "
+                            + "is it or its directory read-only? (\(message))")
         case SQLITE_CANTOPEN: self = .fileNotFound(path: path)
+        case SQLITE_READONLY:
+            self = .ioError(path: path, detail: "it, or the directory it is in, cannot be written: the image needs both writable (\(message))")
         default: self = .sqlite(path: path, code: rc, message: message)
         }
     }

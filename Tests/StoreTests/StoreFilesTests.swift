@@ -2,6 +2,7 @@
 // symlink, the store keeps its companions beside the file the link names, as SQLite keeps the WAL; a
 // file with two names (hard links) is refused; and any name of one of them is known as the store's.
 
+import CSQLite
 import Foundation
 import XCTest
 @testable import Store
@@ -59,6 +60,18 @@ final class StoreFilesTests: XCTestCase {
                 XCTAssertFalse(FileManager.default.fileExists(atPath: path + companion), companion)
             }
         }
+    }
+
+    /// SQLite cannot open a file that exists when it, or its directory, is read-only (it must make
+    /// the files kept beside it): that is said, not "no such store".
+    func testAStoreThatExistsButCannotBeOpenedIsNotCalledMissing() throws {
+        let path = directory.file("there.lo"), missing = directory.file("missing.lo")
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data()))
+        let unopenable = StoreError(sqliteCode: SQLITE_CANTOPEN, message: "unable to open database file", path: path)
+        XCTAssertTrue("\(unopenable)".contains("read-only") && !"\(unopenable)".contains("no such store"), "\(unopenable)")
+        XCTAssertEqual("\(StoreError(sqliteCode: SQLITE_CANTOPEN, message: "", path: missing))", "\(missing): no such store")
+        let readOnly = StoreError(sqliteCode: SQLITE_READONLY, message: "attempt to write a readonly database", path: path)
+        XCTAssertTrue("\(readOnly)".contains("cannot be written"), "\(readOnly)")
     }
 
     func testTheStoresFilesAreKnownUnderAnyName() throws {
