@@ -243,8 +243,13 @@ extension Runtime {
                 + "whose layout it reclaimed, another session having redefined the class"
             : "the changes refer to objects it reclaimed, which another session had dropped: "
                 + describe(oids: reclaimed.oids, session).joined(separator: ", ")
+        // Those objects are gone for good: an abort drops the references the changes made to them,
+        // but one this session still holds (in a variable) and stores again fails the same way.
+        let advice = reclaimed.oids.isEmpty ? "System abort, then try again"
+            : "they are gone from the image, so no commit can refer to them: System abort, then try again "
+                + "without them (an object kept in a variable across the abort is one of them still)"
         return "\(session.store.path) was collected (lo gc) since this session began, and \(what); "
-            + "nothing was written (System abort, then try again)"
+            + "nothing was written (\(advice))"
     }
 
     private func describe(oids: [UInt64], _ session: ImageSession) -> [String] {

@@ -190,6 +190,8 @@ final class ImageTransactionTests: AccountImageTestCase {
         let refused = try holder.print("[Counter := Saved at: 3. System commit] on: CommitConflict do: [:e | e messageText]")
         XCTAssertTrue(refused.contains("an Array (OID"), refused)
         XCTAssertTrue(refused.contains("reclaimed"), refused)
+        XCTAssertTrue(refused.contains("an object kept in a variable across the abort is one of them still"),
+                      "an abort cannot bring the object back: the advice says how to retry")
         XCTAssertEqual(try store.check(), [])
         XCTAssertEqual(try holder.print("System abort. Counter := Saved at: 3. System commit. Counter"), "nil")
         XCTAssertEqual(try holder.print("Counter := 2. System commit. Counter"), "2", "commits after the abort are checked and pass")
