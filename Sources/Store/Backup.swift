@@ -23,6 +23,8 @@ extension SQLiteStore {
         guard rc == SQLITE_DONE else {
             throw target.error(rc, String(cString: sqlite3_errstr(rc)))
         }
+        // The copy holds every commit drained above, and no log goes with it (LogInUse.swift).
+        try target.execute("DELETE FROM meta WHERE key = '\(Self.logInUseKey)'")
         try target.execute("PRAGMA journal_mode = WAL")
     }
 }

@@ -213,7 +213,10 @@ extension SQLiteStore {
         }
         guard applyPending(exclusiveLog, schedulingRelease: false) else { return }
         writer.withLock { $0.releaseSnapshot() }
-        do { try walSync.sync() } catch { return }
+        do {
+            try walSync.sync()
+            try clearLogInUse()
+        } catch { return }
         unlink(path + "-log")
     }
 

@@ -128,9 +128,11 @@ public final class SQLiteStore: Sendable {
         try store.validateSchema(writer)
         try writer.execute("PRAGMA synchronous = NORMAL")  // in WAL mode only: see WALSync
         writer.installCheckpointHook()
+        if exclusive || lock.alone { try store.refuseIfLogMissing() }
         if exclusive {
             let (log, head) = try store.replayLog(creatingWith: Int64(getpid()))
             try log.reset(base: head, holder: Int64(getpid()))
+            try store.markLogInUse()
             store.exclusiveLog = ExclusiveLog(log, head: head)
         } else if sharedLog {
             guard let shared = try store.openSharedLog(alone: lock.alone) else { throw NoSharedLogToJoin() }
@@ -142,6 +144,7 @@ public final class SQLiteStore: Sendable {
         } else {
             if FileManager.default.fileExists(atPath: path + "-log") {
                 _ = try store.replayLog(creatingWith: 0)
+                try store.clearLogInUse()
                 unlink(path + "-log")
             }
             try StoreLock.share(lock.descriptor, path: path)

@@ -444,6 +444,7 @@ extension SQLiteStore {
         let salt = log.salt, head = log.head
         let shared = SharedLog(page: page, log: log, since: head)
         if alone {
+            try markLogInUse()
             shared.start(after: head, salt: salt)
         } else if shared.salt == 0 {
             return nil
@@ -464,6 +465,7 @@ extension SQLiteStore {
         do {
             _ = try withSharedLogDrained(sharedLog) {}
             try walSync.sync()
+            try clearLogInUse()
         } catch { return }
         unlink(path + "-log")
     }
