@@ -85,6 +85,35 @@ final class MaintenanceTests: XCTestCase {
         XCTAssertEqual(try store.check(), [])
     }
 
+    /// An import that fails (here its source does) leaves no bytes; where the delete of what it wrote
+    /// fails too (a full disk), a gc within its window drops them (they lingered 30 days).
+    func testTheBytesOfAFailedImportGoAtOnceOrWithTheNextVacuum() throws {
+        struct Unreadable: Error {}
+        func failedImport() {
+            var sent = false
+            XCTAssertThrowsError(try store.writeLargeBytes { buffer in
+                if sent { throw Unreadable() }
+                sent = true
+                buffer.initializeMemory(as: UInt8.self, repeating: 3)
+                return buffer.count
+            })
+        }
+        func stagedRows() throws -> Int64 {
+            try store.withReader { (connection: Connection) throws -> Int64 in
+                try connection.integer("SELECT count(*) FROM large_bytes") ?? -1
+            }
+        }
+        failedImport()
+        XCTAssertEqual(try stagedRows(), 0)
+        SQLiteStore.cleanupFailsForTests.store(true, ordering: .relaxed)
+        defer { SQLiteStore.cleanupFailsForTests.store(false, ordering: .relaxed) }
+        failedImport()
+        XCTAssertEqual(try stagedRows(), 1)
+        XCTAssertEqual(try store.vacuum(retain: .seconds(30 * 86_400)).largeBytesRemoved, 1)
+        XCTAssertEqual(try stagedRows(), 0)
+        XCTAssertEqual(try store.check(), [])
+    }
+
     func testCheckFindsAPlantedDanglingReferenceAndRoot() throws {
         let oids = try store.allocateOIDs(count: 2)
         let missing: UInt64 = 999_999
