@@ -184,6 +184,22 @@ extension SQLiteStore {
         try waitUntilApplied(min(snapshot, exclusiveLog.durableHead), exclusiveLog)
     }
 
+    /// The commit to read `oids` as of, for `snapshot`: itself, once SQLite has every commit through it.
+    /// If the apply fails (a full disk), objects that none of the logged commits SQLite lacks wrote are
+    /// the same as of the newest it has: those read on. (A session whose own commit is in the log alone
+    /// could read nothing at all, its exception handling's code included: its process was stopped.)
+    func readableSnapshot(of oids: [UInt64], _ snapshot: CommitID) throws -> CommitID {
+        do {
+            try awaitApplied(snapshot)
+            return snapshot
+        } catch let error as StoreError {
+            guard let applied = sharedLog?.appliedHead ?? exclusiveLog?.appliedHead, applied < snapshot,
+                  let written = try? writes(after: applied, before: CommitID(snapshot.rawValue + 1)).oids,
+                  !oids.contains(where: written.contains) else { throw error }
+            return applied
+        }
+    }
+
     /// In a store opened exclusively, waits until SQLite has every durable commit.
     func drainLog() throws {
         if let sharedLog { return try awaitSharedApplied(sharedLog.durableHead, sharedLog) }

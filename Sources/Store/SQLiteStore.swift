@@ -251,9 +251,9 @@ public final class SQLiteStore: Sendable {
     /// The objects among `oids` that exist as of `snapshot`, in OID order (the others are left out).
     /// One read transaction; runs of nearby OIDs are read with one range scan each, others one seek each.
     public func records(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredObject] {
-        try awaitApplied(snapshot)
+        let readable = try readableSnapshot(of: oids, snapshot)
         return try withReader { connection in
-            try Self.scanNewest(oids, asOf: snapshot, contents: true, connection) { oid, header, contents in
+            try Self.scanNewest(oids, asOf: readable, contents: true, connection) { oid, header, contents in
                 try decode(oid: oid, commit: snapshot, header: header, contents: contents)
             }
         }
@@ -262,9 +262,9 @@ public final class SQLiteStore: Sendable {
     /// The headers of the objects among `oids` that exist as of `snapshot`, in OID order, read without
     /// their contents (see `records(of:asOf:)` for how the batch is read).
     public func headers(of oids: [UInt64], asOf snapshot: CommitID) throws -> [StoredHeader] {
-        try awaitApplied(snapshot)
+        let readable = try readableSnapshot(of: oids, snapshot)
         return try withReader { connection in
-            try Self.scanNewest(oids, asOf: snapshot, contents: false, connection) { oid, bytes, _ in
+            try Self.scanNewest(oids, asOf: readable, contents: false, connection) { oid, bytes, _ in
                 guard let (header, length) = RecordCoding.decodeHeader(oid: oid, bytes), length == bytes.count else {
                     throw StoreError.corrupt(path: path, detail: "the header of object \(oid) as of \(snapshot) cannot be decoded")
                 }

@@ -70,8 +70,13 @@ final class CommitFailureTests: MasterImageTestCase {
         _ = try? rt.evaluateAndPrint("System commit")  // what runs after it may need a read that fails
         let commit = try store.headCommit()
         XCTAssertEqual(commit.rawValue, head.rawValue + 1, "the commit is acknowledged")
-        XCTAssertThrowsError(try store.load(oid: 1, asOf: commit)) { XCTAssertEqual($0 as? StoreError, .diskFull(path: image)) }
+        let fresh = try XCTUnwrap(rt.imageOID(of: try XCTUnwrap(rt.global("Fresh"))))
+        XCTAssertThrowsError(try store.load(oid: fresh, asOf: commit)) { XCTAssertEqual($0 as? StoreError, .diskFull(path: image)) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: image + "-log"))
+        // What the commit did not write reads as before: the session goes on, and can handle errors
+        // (it could load nothing, not even the code that handles them, and its process was stopped).
+        XCTAssertNotNil(try store.load(oid: 1, asOf: commit))
+        XCTAssertEqual(try rt.evaluateAndPrint("[#(3 1 2) asSortedCollection asArray] on: Error do: [:e | e messageText]"), "#(1 2 3)")
 
         try store.writer.withLock { try $0.execute("PRAGMA max_page_count = 1073741823") }
         XCTAssertEqual(try Runtime(image: image).evaluateAndPrint("{ Counter. Fresh size. Fresh last }"), "#(2 4000000 7)")
