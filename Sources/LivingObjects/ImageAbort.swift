@@ -94,11 +94,7 @@ private struct ImageRestore {
     /// given one permit too many when its holder left it, and a delay waited on never ended.
     private func synchronizerClassIndices() -> Set<Int> {
         var indices: Set<Int> = [vm.imageHeader(of: vm.root(.classSemaphore)).hash]
-        if let symbol = vm.findSymbol(Array("Mutex".unicodeScalars.map(\.value))),
-           let association = vm.identityDictionaryLookup(vm.root(.smalltalk), symbol) {
-            let cls = vm.followed(vm.fetchSlot(association, AssocLayout.value))
-            if vm.isClass(cls) { indices.insert(vm.imageHeader(of: cls).hash) }
-        }
+        if let mutex = session.classIndex(ofGlobal: "Mutex") { indices.insert(mutex) }
         return indices
     }
 

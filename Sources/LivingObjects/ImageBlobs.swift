@@ -58,10 +58,15 @@ extension ImageSession {
     /// The class index of Blob (the class the global `Blob` names), found before commits and aborts:
     /// the writer saves its instances as large bytes. Nil when the image has no Blob class.
     func lookUpBlobClass() {
-        guard blobClassIndex == nil, let symbol = vm.findSymbol(Array("Blob".unicodeScalars.map(\.value))),
-              let association = vm.identityDictionaryLookup(vm.root(.smalltalk), symbol) else { return }
-        let cls = vm.fetchSlot(association, AssocLayout.value)
-        if vm.isClass(cls) { blobClassIndex = vm.imageHeader(of: cls).hash }
+        if blobClassIndex == nil { blobClassIndex = classIndex(ofGlobal: "Blob") }
+    }
+
+    /// The class index of the class the global `name` holds; nil if it holds none (or is not loaded).
+    func classIndex(ofGlobal name: String) -> Int? {
+        guard let symbol = vm.findSymbol(Array(name.unicodeScalars.map(\.value))),
+              let association = vm.identityDictionaryLookup(vm.root(.smalltalk), symbol) else { return nil }
+        let cls = vm.followed(vm.fetchSlot(association, AssocLayout.value))
+        return vm.isClass(cls) ? vm.imageHeader(of: cls).hash : nil
     }
 
     func isBlob(_ o: Oop) -> Bool { blobClassIndex != nil && vm.imageHeader(of: o).classIndex == blobClassIndex }
