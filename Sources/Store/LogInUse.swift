@@ -25,8 +25,7 @@ extension SQLiteStore {
 
     private func setLogInUse(_ inUse: Bool) throws {
         try writer.withLock { connection in
-            let current = try connection.integer("SELECT value FROM meta WHERE key = '\(Self.logInUseKey)'") ?? 0
-            guard (current != 0) != inUse else { return }
+            guard try Self.isLogInUse(connection) != inUse else { return }
             try connection.transaction(immediate: true) {
                 try connection.execute("""
                     INSERT INTO meta VALUES ('\(Self.logInUseKey)', \(inUse ? 1 : 0))
@@ -39,12 +38,15 @@ extension SQLiteStore {
         try walSync.sync()
     }
 
+    private static func isLogInUse(_ connection: Connection) throws -> Bool {
+        try connection.integer("SELECT value FROM meta WHERE key = '\(logInUseKey)'") ?? 0 != 0
+    }
+
     /// Refuses to go on without the log the database says it has (see above).
     func refuseIfLogMissing() throws {
         let logPath = path + "-log"
         guard !FileManager.default.fileExists(atPath: logPath),
-              try writer.withLock({ try $0.integer("SELECT value FROM meta WHERE key = '\(Self.logInUseKey)'") ?? 0 }) != 0
-        else { return }
+              try writer.withLock({ try Self.isLogInUse($0) }) else { return }
         throw StoreError.corrupt(path: path, detail: "its commit log \(logPath) is missing, though the image was in use with one "
             + "and was not closed since: it holds the newest commits. If the image was moved or renamed after its processes "
             + "stopped, put it back beside its -log and -wal files (or move those with it). To go on without those commits, "

@@ -17,12 +17,7 @@ extension VM {
         -> (Oop, UnsafeMutablePointer<UInt64>, Int)? {
         guard faultNeedsRoom, isSymbol(selector), let resend = resendMethod(),
               !isResending(receiverSlot: sp - nargs, resend) else { return nil }
-        self.sp = sp
-        guard let args = newArray(nargs), let message = instantiate(root(.classMessage)) else { return nil }
-        for i in 0..<nargs { store(args, i, sp[i - nargs + 1]) }
-        store(message, MessageLayout.selector, selector)
-        store(message, MessageLayout.arguments, args)
-        store(message, MessageLayout.lookupClass, lookupClass == 0 ? nilObj : lookupClass)
+        guard let message = newMessage(selector, sp, nargs, lookupClass: lookupClass == 0 ? nilObj : lookupClass) else { return nil }
         let receiverSlot = sp - nargs
         receiverSlot[1] = receiverSlot[0]
         receiverSlot[0] = message

@@ -140,20 +140,27 @@ extension VM {
             evalFailed = true; evalDone = true
             return (0, sp, nargs)
         }
-        self.sp = sp
-        guard let args = newArray(nargs), let message = instantiate(root(.classMessage)) else {
+        guard let message = newMessage(selector, sp, nargs, lookupClass: cls) else {
             writeErr("VM: out of memory while sending doesNotUnderstand:\n")
             evalFailed = true; evalDone = true
             return (0, sp, nargs)
         }
-        for i in 0..<nargs { store(args, i, sp[i - nargs + 1]) }
-        store(message, MessageLayout.selector, selector)
-        store(message, MessageLayout.arguments, args)
-        store(message, MessageLayout.lookupClass, cls)
         let newSP = sp - nargs + 1
         newSP.pointee = message
         sendNotCacheable = true
         return (handler, newSP, 1)
+    }
+
+    /// A Message of `selector` with the top `nargs` stack slots as its arguments (the stack is `sp`,
+    /// whose slots stay roots while it allocates); nil when out of memory.
+    func newMessage(_ selector: Oop, _ sp: UnsafeMutablePointer<UInt64>, _ nargs: Int, lookupClass: Oop) -> Oop? {
+        self.sp = sp
+        guard let args = newArray(nargs), let message = instantiate(root(.classMessage)) else { return nil }
+        for i in 0..<nargs { store(args, i, sp[i - nargs + 1]) }
+        store(message, MessageLayout.selector, selector)
+        store(message, MessageLayout.arguments, args)
+        store(message, MessageLayout.lookupClass, lookupClass)
+        return message
     }
 
     /// The class a method (or the method a block belongs to) was compiled in.
